@@ -1,0 +1,216 @@
+"""Command line: ``policy-assistant index | clauses | show | search | docs``.
+
+Commands only parse options, call the library and print; every library error becomes one Chinese
+line on stderr and a non-zero exit, never a traceback (``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__
+from .config import Settings
+from .errors import EmptyQueryError, PolicyError
+from .index import Index, build_index, open_index
+from .models import Clause, Hit
+
+EXIT_ERROR = 1
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        corpus_dir=args.corpus,
+        index_dir=args.index_dir,
+        encoder=args.encoder,
+        strict=True if getattr(args, "strict", False) else None,
+    )
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _load(args: argparse.Namespace) -> tuple[Settings, Index]:
+    settings = _settings(args)
+    return settings, open_index(settings, progress=sys.stderr.isatty(), log=_err)
+
+
+def clause_json(clause: Clause, index: Index) -> dict[str, Any]:
+    """The JSON shape of a clause shared by ``clauses`` and ``show``."""
+    doc = index.document(clause.doc_id)
+    data = clause.to_dict()
+    data["doc_number"] = doc.get("doc_number", "")
+    data["doc_title"] = doc.get("title", "")
+    return data
+
+
+def clause_heading(clause: Clause, index: Index) -> str:
+    """Human heading such as 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
+    doc = index.document(clause.doc_id)
+    source = doc.get("doc_number") or doc.get("title") or clause.doc_id
+    if clause.number == "0":
+        return f"{source} 文件信息（标题、文号、发文机关、前言）"
+    label = clause.label
+    if label.startswith(("(", "（")):
+        label = f"第（{label.strip('()（）')}）条"
+    return f"{source} {label} {clause.title}".strip()
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    report = build_index(settings, rebuild=args.rebuild, progress=not args.quiet)
+    for problem in report.problems:
+        _err(f"已跳过 {problem}")
+    head = "索引已是最新" if report.unchanged else "索引完成"
+    detail = "" if report.unchanged else f"（{report.parts} 段，新嵌入 {report.embedded} 段，复用 {report.reused} 段）"
+    removed = f"，移除文档 {len(report.removed)} 个" if report.removed else ""
+    print(f"{head}：{report.documents} 个文档，{report.clauses} 条条款{detail}{removed}，用时 {report.seconds:.1f} 秒")
+    return 0
+
+
+def cmd_clauses(args: argparse.Namespace) -> int:
+    _, index = _load(args)
+    clauses = [c for c in index.clauses if not args.doc or c.doc_id == args.doc]
+    if args.json:
+        _print_json([clause_json(c, index) for c in clauses])
+        return 0
+    for c in clauses:
+        units = f"  【责任单位】{'、'.join(c.units)}" if c.units else ""
+        print(f"{c.clause_id}\t{clause_heading(c, index)}{units}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    _, index = _load(args)
+    clause = index.clause(args.clause_id)
+    if args.json:
+        _print_json(clause_json(clause, index))
+        return 0
+    print(f"【{clause_heading(clause, index)}】（{clause.clause_id}）")
+    if clause.section:
+        print(f"所属部分：{clause.section_number}、{clause.section}")
+    print()
+    print(clause.text)
+    print()
+    if clause.units:
+        print(f"责任单位：{'、'.join(clause.units)}")
+    if clause.figures:
+        print(f"数额与比例：{'、'.join(clause.figures)}")
+    if clause.deadlines:
+        print(f"期限：{'、'.join(d.text for d in clause.deadlines)}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .encoders import get_encoder
+    from .retrieve import HybridSearcher
+
+    if not args.query.strip():
+        raise EmptyQueryError("查询内容为空，请输入问题或关键词")
+    settings, index = _load(args)
+    encoder = get_encoder(settings.encoder, settings.allow_model_download)
+    hits = HybridSearcher(index, encoder, settings.dense_weight).search(args.query, k=args.k or settings.top_k)
+    if args.json:
+        _print_json([_hit_json(h) for h in hits])
+        return 0
+    if not hits:
+        print("没有找到相关条款。")
+    for rank, hit in enumerate(hits, start=1):
+        print(f"{rank}. {clause_heading(hit.clause, index)}  [{hit.clause.clause_id}]  得分 {hit.score:.3f}")
+        if hit.why:
+            print(f"   {hit.why}")
+    return 0
+
+
+def _hit_json(hit: Hit) -> dict[str, Any]:
+    return {"clause_id": hit.clause.clause_id, "score": round(hit.score, 6), "title": hit.clause.title,
+            "dense": None if hit.dense is None else round(hit.dense, 6),
+            "bm25": None if hit.bm25 is None else round(hit.bm25, 6), "why": hit.why}
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    _, index = _load(args)
+    if args.json:
+        _print_json({"documents": list(index.documents.values()),
+                     "references": [r.__dict__ for r in index.references]})
+        return 0
+    for doc in index.documents.values():
+        count = index.manifest.documents.get(doc["doc_id"], {}).get("clauses", 0)
+        print(f"{doc['doc_id']}\t{doc['doc_number'] or '（无文号）'}\t{doc['title']}\t"
+              f"{doc['issuer']}\t{doc['issue_date']}\t{doc['level']}\t{count} 条")
+    for ref in index.references:
+        where = "语料中" if ref.in_corpus else "不在语料中"
+        print(f"（引用）{ref.doc_number}\t{ref.title}\t{ref.issuer}\t{where}")
+    return 0
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policy-assistant",
+        description="政策通：中小微企业融资政策问答与条款检索。",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--corpus", type=Path, help="语料目录（POLICY_CORPUS_DIR，默认 corpus）")
+    parser.add_argument("--index-dir", type=Path, help="索引目录（POLICY_INDEX_DIR，默认 index）")
+    parser.add_argument("--encoder", help="编码器：use-multilingual 或 st:<模型名或路径>（POLICY_ENCODER）")
+    parser.add_argument("--debug", action="store_true", help="出错时显示完整的调用栈")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("index", cmd_index, "建立或更新索引（未变化的文档不重新计算向量）")
+    p.add_argument("--rebuild", action="store_true", help="丢弃原有向量，全部重新建立")
+    p.add_argument("--strict", action="store_true", help="有无法读取的语料文件时构建失败（原有索引保持不变）")
+    p.add_argument("--quiet", action="store_true", help="不显示进度条")
+
+    p = add("clauses", cmd_clauses, "列出全部条款")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出")
+    p.add_argument("--doc", help="只列出某个文档（doc_id）的条款")
+
+    p = add("show", cmd_show, "显示一条条款的全文")
+    p.add_argument("clause_id", help="条款编号，例如 linxia-2022-84#6")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出")
+
+    p = add("search", cmd_search, "按问题或关键词检索条款（关键词 + 语义混合检索）")
+    p.add_argument("query", help="问题或关键词")
+    p.add_argument("--k", type=int, help="返回条数（默认 POLICY_TOP_K）")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出")
+
+    p = add("docs", cmd_docs, "列出语料中的文档及其引用的文件")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``policy-assistant`` console script."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PolicyError as exc:
+        if args.debug:
+            traceback.print_exc()
+        _err(f"错误：{exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("已中断。")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""All settings in one frozen dataclass, read from ``POLICY_*`` environment variables.
+
+CLI options map onto the same field names (``--encoder`` → ``encoder``), so a setting means the
+same thing wherever it is given. The README's settings table mirrors :data:`SETTINGS_DOC`; a test keeps
+the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+ENV_PREFIX = "POLICY_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the assistant. Construct with :meth:`from_env`."""
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    encoder: str = "use-multilingual"
+    # Chroma server mode: when chroma_host is set, an HttpClient is used instead of the embedded store.
+    chroma_host: str = ""
+    chroma_port: int = 8000
+    chroma_ssl: bool = False
+    collection_prefix: str = "policy-clauses"
+    # Weight of the dense score in the fused ranking (1 - weight goes to BM25).
+    dense_weight: float = 0.5
+    top_k: int = 5
+    embed_batch_size: int = 64
+    # Corpus files that cannot be read fail the build instead of being skipped and reported.
+    strict: bool = False
+    # Build (or refresh) the index on first use when it is missing or stale.
+    auto_build: bool = True
+    # sentence-transformers models may be fetched from a model hub only when this is set.
+    allow_model_download: bool = False
+    host: str = "127.0.0.1"
+    port: int = 7860
+    share: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Read settings from ``POLICY_<FIELD>`` variables, then apply explicit overrides.
+
+        Args:
+            env: variables to read (defaults to ``os.environ``).
+            overrides: field values that win over the environment (``None`` values are ignored,
+                so CLI options that were not given fall through).
+
+        Raises:
+            ConfigError: a variable cannot be converted to the field's type.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw.strip() != "":
+                values[f.name] = _convert(f, raw.strip())
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = value
+        settings = cls(**values)
+        settings._validate()
+        return settings
+
+    @property
+    def server_mode(self) -> bool:
+        """True when the vectors live in a Chroma server rather than under ``index_dir``."""
+        return bool(self.chroma_host)
+
+    def _validate(self) -> None:
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ConfigError(f"POLICY_DENSE_WEIGHT 应在 0 到 1 之间，当前为 {self.dense_weight}")
+        if self.top_k < 1:
+            raise ConfigError(f"POLICY_TOP_K 应为正整数，当前为 {self.top_k}")
+        if self.embed_batch_size < 1:
+            raise ConfigError(f"POLICY_EMBED_BATCH_SIZE 应为正整数，当前为 {self.embed_batch_size}")
+
+
+_TRUE = {"1", "true", "yes", "on", "是"}
+_FALSE = {"0", "false", "no", "off", "否"}
+
+
+def _convert(f: dataclasses.Field, raw: str) -> Any:
+    name = ENV_PREFIX + f.name.upper()
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "bool":
+            low = raw.lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw).expanduser()
+        return raw
+    except ValueError:
+        raise ConfigError(f"环境变量 {name} 的值无效：{raw!r}") from None
+
+
+# One line per setting, used by the README table and `policy-assistant settings`.
+SETTINGS_DOC: dict[str, str] = {
+    "corpus_dir": "Folder of policy documents and manifest.toml",
+    "index_dir": "Where the built index lives (generations, pointer, BM25, embedded Chroma)",
+    "encoder": "Dense encoder: `use-multilingual` (bundled) or `st:<model id or local path>`",
+    "chroma_host": "Chroma server host; when set, vectors go to the server via HttpClient",
+    "chroma_port": "Chroma server port",
+    "chroma_ssl": "Use HTTPS for the Chroma server",
+    "collection_prefix": "Prefix of Chroma collection names (one collection per index generation)",
+    "dense_weight": "Weight of the dense score in hybrid ranking (0..1; BM25 gets the rest)",
+    "top_k": "Default number of hits",
+    "embed_batch_size": "Texts per encoder batch while indexing",
+    "strict": "Fail the build on an unreadable corpus file instead of skipping it",
+    "auto_build": "Build or refresh the index on first use when it is missing or stale",
+    "allow_model_download": "Let sentence-transformers fetch a model from a hub (off: local files only)",
+    "host": "Web app host",
+    "port": "Web app port",
+    "share": "Ask Gradio for a public share link",
+}

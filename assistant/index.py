@@ -1,0 +1,498 @@
+"""Build and open the clause index: Chroma vectors + BM25 + clause records + a manifest.
+
+Layout under ``index_dir``::
+
+    CURRENT                  name of the live generation (replaced atomically)
+    gen-<id>/manifest.json   encoder id and dimension, format version, per-document hashes
+    gen-<id>/clauses.jsonl   every clause record, in BM25 row order
+    gen-<id>/documents.json  document metadata and cited references
+    gen-<id>/bm25/           bm25s index over jieba tokens
+    gen-<id>/chroma/         embedded Chroma (absent in server mode: the collection is on the server)
+
+A build writes a new generation and only then replaces ``CURRENT``, so a failed or interrupted
+build leaves the previous index in use. Unchanged documents reuse their stored vectors.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import vectorstore
+from .config import Settings
+from .encoders import Encoder, get_encoder
+from .errors import (REBUILD_COMMAND, CorpusFileError, IndexBuildError, IndexMismatchError,
+                     IndexMissingError, PolicyError, UnknownClauseError)
+from .ingest import MANIFEST_NAME, load_corpus
+from .lexical import BM25Index
+from .models import Clause, Part, Reference
+from .structure import parse_document, split_parts
+from .text import tokenize
+
+FORMAT_VERSION = 1
+# Bump when parsing or part-splitting changes its output: stored vectors of old parts are then stale.
+PARSER_VERSION = 1
+POINTER = "CURRENT"
+BUILD_COMMAND = "policy-assistant index"
+
+
+@dataclass
+class IndexManifest:
+    """What built an index generation; checked on every open."""
+
+    format_version: int
+    parser_version: int
+    generation: str
+    encoder: str
+    dim: int
+    max_chars: int
+    chroma: str
+    collection: str
+    built_at: str
+    corpus_manifest_sha256: str
+    documents: dict[str, dict] = field(default_factory=dict)  # doc_id → {path, sha256, clauses, parts}
+    clause_count: int = 0
+    part_count: int = 0
+
+    @classmethod
+    def from_json(cls, data: dict) -> "IndexManifest":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class BuildReport:
+    """Outcome of :func:`build_index`, printed by the CLI as one summary line."""
+
+    documents: int = 0
+    clauses: int = 0
+    parts: int = 0
+    embedded: int = 0
+    reused: int = 0
+    removed: list[str] = field(default_factory=list)
+    problems: list[CorpusFileError] = field(default_factory=list)
+    seconds: float = 0.0
+    generation: str = ""
+    unchanged: bool = False
+
+
+# --------------------------------------------------------------------------- opening
+
+
+class Index:
+    """A loaded index generation: clauses, documents, BM25 and the Chroma collection."""
+
+    def __init__(self, settings: Settings, gen_dir: Path, manifest: IndexManifest):
+        self.settings = settings
+        self.dir = gen_dir
+        self.manifest = manifest
+        self.clauses: list[Clause] = [
+            Clause.from_dict(json.loads(line))
+            for line in (gen_dir / "clauses.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
+        self.by_id: dict[str, Clause] = {c.clause_id: c for c in self.clauses}
+        self.row: dict[str, int] = {c.clause_id: i for i, c in enumerate(self.clauses)}
+        docs = json.loads((gen_dir / "documents.json").read_text(encoding="utf-8"))
+        self.documents: dict[str, dict] = {d["doc_id"]: d for d in docs["documents"]}
+        self.references: list[Reference] = [Reference(**r) for r in docs.get("references", [])]
+        self.bm25 = BM25Index.load(gen_dir / "bm25")
+        self._collection = None
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Index":
+        """Open the live generation and check it matches the settings.
+
+        Raises:
+            IndexMissingError: nothing built yet.
+            IndexMismatchError: built with another encoder, format or vector store; or damaged.
+        """
+        gen_dir = current_generation(settings.index_dir)
+        if gen_dir is None:
+            raise IndexMissingError(f"尚未建立索引（{settings.index_dir}）。请先运行：{BUILD_COMMAND}")
+        manifest = read_manifest(gen_dir)
+        check_compatible(manifest, settings)
+        try:
+            return cls(settings, gen_dir, manifest)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexMismatchError(
+                f"索引文件不完整或已损坏（{gen_dir}：{type(exc).__name__}）。请运行：{REBUILD_COMMAND}") from None
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            client = vectorstore.make_client(self.settings, self.dir)
+            try:
+                self._collection = vectorstore.get_collection(client, self.manifest.collection)
+            except vectorstore.ChromaUnavailableError:
+                raise
+            except Exception as exc:
+                raise IndexMismatchError(
+                    f"向量集合 {self.manifest.collection} 无法打开（{type(exc).__name__}）。"
+                    f"请运行：{REBUILD_COMMAND}") from None
+        return self._collection
+
+    def clause(self, clause_id: str) -> Clause:
+        """Look up one clause.
+
+        Raises:
+            UnknownClauseError: no such clause id.
+        """
+        try:
+            return self.by_id[clause_id]
+        except KeyError:
+            raise UnknownClauseError(f"没有找到条款 “{clause_id}”。条款编号形如 linxia-2022-84#6，"
+                                     f"可用 policy-assistant clauses 查看全部。") from None
+
+    def document(self, doc_id: str) -> dict:
+        return self.documents.get(doc_id, {})
+
+    def dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
+        """Best cosine similarity per clause among the ``n`` nearest parts."""
+        best: dict[str, float] = {}
+        for clause_id, sim in vectorstore.query(self.collection, vector, min(n, self.manifest.part_count)):
+            if sim > best.get(clause_id, -2.0):
+                best[clause_id] = sim
+        return best
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    pointer = index_dir / POINTER
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    gen_dir = index_dir / name
+    return gen_dir if name and gen_dir.is_dir() else None
+
+
+def read_manifest(gen_dir: Path) -> IndexManifest:
+    try:
+        return IndexManifest.from_json(json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexMismatchError(
+            f"索引清单无法读取（{gen_dir / 'manifest.json'}：{type(exc).__name__}）。请运行：{REBUILD_COMMAND}"
+        ) from None
+
+
+def check_compatible(manifest: IndexManifest, settings: Settings) -> None:
+    """Raise :class:`IndexMismatchError` when the index cannot serve these settings."""
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"索引格式版本为 {manifest.format_version}，当前程序需要 {FORMAT_VERSION}。请运行：{REBUILD_COMMAND}")
+    if manifest.encoder != settings.encoder:
+        raise IndexMismatchError(
+            f"索引由编码器 “{manifest.encoder}” 建立，当前设置的编码器是 “{settings.encoder}”。"
+            f"请运行：{REBUILD_COMMAND}（或把 POLICY_ENCODER 改回 {manifest.encoder}）")
+    location = vectorstore.chroma_location(settings)
+    if manifest.chroma != location:
+        raise IndexMismatchError(
+            f"索引的向量存放在 {manifest.chroma}，当前设置为 {location}。请运行：{REBUILD_COMMAND}")
+
+
+# --------------------------------------------------------------------------- staleness
+
+
+def corpus_fingerprint(settings: Settings) -> tuple[dict[str, str], str]:
+    """(path → sha256 of each corpus file, sha256 of the manifest) without parsing anything."""
+    from .ingest import corpus_files
+
+    corpus_dir = settings.corpus_dir
+    files = {p.relative_to(corpus_dir).as_posix(): _sha256(p) for p in corpus_files(corpus_dir)} \
+        if corpus_dir.is_dir() else {}
+    manifest = corpus_dir / MANIFEST_NAME
+    return files, _sha256(manifest) if manifest.exists() else ""
+
+
+def is_stale(settings: Settings) -> bool:
+    """True when no usable index exists or the corpus changed since the live generation was built."""
+    gen_dir = current_generation(settings.index_dir)
+    if gen_dir is None:
+        return True
+    try:
+        manifest = read_manifest(gen_dir)
+    except IndexMismatchError:
+        return True
+    files, manifest_sha = corpus_fingerprint(settings)
+    indexed = {d["path"]: d["sha256"] for d in manifest.documents.values()}
+    skipped = set(manifest_skipped(gen_dir))
+    current = {path: sha for path, sha in files.items() if f"{path}:{sha}" not in skipped}
+    return (manifest.corpus_manifest_sha256 != manifest_sha or indexed != current
+            or manifest.parser_version != PARSER_VERSION)
+
+
+def manifest_skipped(gen_dir: Path) -> list[str]:
+    """"path:sha256" of files that this generation skipped as unreadable (unchanged ones stay skipped)."""
+    try:
+        return json.loads((gen_dir / "skipped.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- building
+
+
+@contextmanager
+def _build_lock(index_dir: Path) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".build.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBuildError("另一个索引构建正在进行，请稍后再试") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = False) -> BuildReport:
+    """Build or refresh the index from ``settings.corpus_dir``.
+
+    Unchanged documents reuse their stored vectors (unless ``rebuild``); removed documents leave the
+    index. Nothing visible changes until the new generation is complete.
+
+    Raises:
+        IndexBuildError: no usable document, a file failed under ``strict``, or the build failed
+            (the previous index stays in use).
+        ManifestError: the corpus manifest is malformed.
+    """
+    started = time.monotonic()
+    with _build_lock(settings.index_dir):
+        report = _build_locked(settings, rebuild=rebuild, progress=progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> BuildReport:
+    corpus = load_corpus(settings.corpus_dir)
+    report = BuildReport(problems=list(corpus.problems))
+    skipped = [f"{Path(p.path).relative_to(settings.corpus_dir).as_posix()}:{_sha256(Path(p.path))}"
+               for p in corpus.problems if _inside(Path(p.path), settings.corpus_dir) and Path(p.path).is_file()]
+    parsed: list[tuple] = []
+    for doc in corpus.documents:
+        try:
+            parsed.append((doc, parse_document(doc)))
+        except CorpusFileError as exc:
+            report.problems.append(exc)
+            skipped.append(f"{doc.path}:{doc.sha256}")
+    if settings.strict and report.problems:
+        listing = "；".join(str(p) for p in report.problems)
+        raise IndexBuildError(f"严格模式下发现无法使用的语料文件，构建已停止，原有索引保持不变：{listing}")
+    if not parsed:
+        raise IndexBuildError(f"语料目录 {settings.corpus_dir} 中没有可用的政策文件，原有索引保持不变")
+
+    encoder = get_encoder(settings.encoder, settings.allow_model_download)
+    previous = _previous(settings, encoder, rebuild)
+    _, manifest_sha = corpus_fingerprint(settings)
+    new_docs = {doc.doc_id: doc.sha256 for doc, _ in parsed}
+    if (previous is not None and _same_content(previous.manifest, new_docs, manifest_sha)
+            and set(manifest_skipped(previous.dir)) == set(skipped)):
+        report.documents = len(parsed)
+        report.clauses = previous.manifest.clause_count
+        report.parts = previous.manifest.part_count
+        report.generation = previous.manifest.generation
+        report.unchanged = True
+        return report
+
+    clauses = [c for _, cs in parsed for c in cs]
+    parts = [p for c in clauses for p in split_parts(c, encoder.max_chars)]
+    generation = time.strftime("%Y%m%d%H%M%S") + f"-{os.getpid()}"
+    gen_name = f"gen-{generation}"
+    gen_dir = settings.index_dir / gen_name
+    gen_dir.mkdir(parents=True)
+    collection = vectorstore.collection_name(settings.collection_prefix, generation)
+    client = None
+    try:
+        vectors, reused = _vectors(parts, parsed, previous, encoder, settings, progress)
+        client = vectorstore.make_client(settings, gen_dir)
+        col = vectorstore.create_collection(client, collection, encoder.id)
+        by_id = {c.clause_id: c for c in clauses}
+        vectorstore.add_parts(col, parts, vectors, [vectorstore.part_metadata(p, by_id[p.clause_id]) for p in parts],
+                              batch_size=min(1000, _max_batch(client)))
+        BM25Index.build([tokenize(f"{c.title} {c.text}") for c in clauses]).save(_mkdir(gen_dir / "bm25"))
+        _write(gen_dir / "clauses.jsonl",
+               "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in clauses))
+        _write(gen_dir / "documents.json", json.dumps({
+            "documents": [doc.meta() for doc, _ in parsed],
+            "references": [asdict(r) for r in corpus.references],
+        }, ensure_ascii=False, indent=1))
+        _write(gen_dir / "skipped.json", json.dumps(skipped, ensure_ascii=False))
+        manifest = IndexManifest(
+            format_version=FORMAT_VERSION,
+            parser_version=PARSER_VERSION,
+            generation=generation,
+            encoder=encoder.id,
+            dim=encoder.dim,
+            max_chars=encoder.max_chars,
+            chroma=vectorstore.chroma_location(settings),
+            collection=collection,
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            corpus_manifest_sha256=manifest_sha,
+            documents={doc.doc_id: {"path": doc.path, "sha256": doc.sha256, "clauses": len(cs),
+                                    "parts": sum(1 for p in parts if p.doc_id == doc.doc_id)}
+                       for doc, cs in parsed},
+            clause_count=len(clauses),
+            part_count=len(parts),
+        )
+        _write(gen_dir / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
+        _switch_pointer(settings.index_dir, gen_name)
+    except BaseException as exc:
+        _discard(gen_dir, client, collection, settings)
+        if isinstance(exc, PolicyError) or not isinstance(exc, Exception):
+            raise
+        raise IndexBuildError(f"索引构建失败，原有索引保持不变：{type(exc).__name__}: {exc}") from exc
+
+    previous_name = previous.dir.name if previous is not None else None
+    _collect_garbage(settings, keep={gen_name, previous_name} - {None}, client=client,
+                     keep_collections={collection} | ({previous.manifest.collection} if previous else set()))
+    report.documents = len(parsed)
+    report.clauses = len(clauses)
+    report.parts = len(parts)
+    report.reused = reused
+    report.embedded = len(parts) - reused
+    report.generation = generation
+    if previous is not None:
+        report.removed = sorted(set(previous.manifest.documents) - set(new_docs))
+    return report
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _previous(settings: Settings, encoder: Encoder, rebuild: bool) -> Index | None:
+    """The live index if its vectors can be reused with this encoder, else None."""
+    if rebuild:
+        return None
+    try:
+        index = Index.open(settings)
+    except PolicyError:
+        return None  # missing, other encoder, damaged: build from scratch
+    if index.manifest.dim != encoder.dim or index.manifest.max_chars != encoder.max_chars:
+        return None
+    return index
+
+
+def _same_content(manifest: IndexManifest, docs: dict[str, str], manifest_sha: str) -> bool:
+    indexed = {doc_id: entry["sha256"] for doc_id, entry in manifest.documents.items()}
+    return (indexed == docs and manifest.corpus_manifest_sha256 == manifest_sha
+            and manifest.parser_version == PARSER_VERSION)
+
+
+def _vectors(parts: list[Part], parsed: list[tuple], previous: Index | None, encoder: Encoder,
+             settings: Settings, progress: bool) -> tuple[np.ndarray, int]:
+    """Vectors for every part: stored ones for unchanged documents, fresh ones for the rest."""
+    stored: dict[str, np.ndarray] = {}
+    if previous is not None and previous.manifest.parser_version == PARSER_VERSION:
+        unchanged = {doc.doc_id for doc, _ in parsed
+                     if previous.manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256}
+        wanted = [p.part_id for p in parts if p.doc_id in unchanged]
+        if wanted:
+            stored = vectorstore.fetch_vectors(previous.collection, wanted)
+    todo = [i for i, p in enumerate(parts) if p.part_id not in stored]
+    vectors = np.zeros((len(parts), encoder.dim), dtype=np.float32)
+    for i, p in enumerate(parts):
+        if p.part_id in stored:
+            vectors[i] = stored[p.part_id]
+    bar = _progress(len(todo), progress)
+    for start in range(0, len(todo), settings.embed_batch_size):
+        batch = todo[start:start + settings.embed_batch_size]
+        vectors[batch] = encoder.embed_documents([parts[i].text for i in batch])
+        bar.update(len(batch))
+    bar.close()
+    return vectors, len(parts) - len(todo)
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="嵌入条款", unit="段", disable=not enabled or total == 0, file=sys.stderr,
+                dynamic_ncols=True)
+
+
+def _max_batch(client) -> int:
+    try:
+        return int(client.get_max_batch_size())
+    except Exception:  # older servers do not report it
+        return 100
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _write(path: Path, content: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _switch_pointer(index_dir: Path, gen_name: str) -> None:
+    tmp = index_dir / f".{POINTER}.tmp"
+    _write(tmp, gen_name + "\n")
+    os.replace(tmp, index_dir / POINTER)  # atomic on POSIX: readers see the old or the new name
+    fd = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _discard(gen_dir: Path, client, collection: str, settings: Settings) -> None:
+    if client is not None and settings.server_mode:
+        try:
+            client.delete_collection(collection)
+        except Exception:
+            pass
+    shutil.rmtree(gen_dir, ignore_errors=True)
+
+
+def _collect_garbage(settings: Settings, keep: set[str], client, keep_collections: set[str]) -> None:
+    """Remove generations other than the live one and its predecessor (a reader may still hold it)."""
+    for path in settings.index_dir.glob("gen-*"):
+        if path.is_dir() and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+    if settings.server_mode and client is not None:
+        vectorstore.drop_collections(client, settings.collection_prefix, keep_collections)
+
+
+def open_index(settings: Settings, *, progress: bool = False, log=None) -> Index:
+    """Open the index, first building or refreshing it when missing or stale and ``auto_build`` is on.
+
+    Raises:
+        IndexMissingError, IndexMismatchError: as :meth:`Index.open`.
+        IndexBuildError: the automatic build failed.
+    """
+    if settings.auto_build and is_stale(settings) and settings.corpus_dir.is_dir():
+        if log:
+            log("索引缺失或语料已变化，正在更新索引……")
+        try:
+            build_index(settings, progress=progress)
+        except IndexBuildError as exc:
+            if current_generation(settings.index_dir) is None:
+                raise
+            # A usable older index beats none: serve it, and say why it was not refreshed.
+            if log:
+                log(f"索引更新失败，继续使用原有索引：{exc}")
+    return Index.open(settings)

@@ -1,0 +1,116 @@
+"""Typed records passed between pipeline stages (ingest → structure → index → retrieve).
+
+Records are frozen dataclasses with tuple fields so they can be hashed and shared between threads.
+``to_dict``/``from_dict`` give the JSON shape used by the index files and the CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A document cited or implemented by a corpus document, possibly not in the corpus itself."""
+
+    doc_number: str
+    title: str = ""
+    issuer: str = ""
+    level: str = ""
+    in_corpus: bool = False
+
+
+@dataclass(frozen=True)
+class Document:
+    """One policy document read from ``corpus/``.
+
+    ``text`` is the decoded file text exactly as read; clause spans index into it.
+    """
+
+    doc_id: str
+    path: str
+    title: str
+    doc_number: str
+    issuer: str
+    issue_date: str  # ISO date (YYYY-MM-DD) or "" when unknown
+    level: str  # 州 / 省 / 国家 / "" when unknown
+    source: str
+    text: str
+    sha256: str
+    implements: tuple[str, ...] = ()
+    cites: tuple[str, ...] = ()
+
+    def meta(self) -> dict[str, Any]:
+        """Metadata without the full text, for manifests and listings."""
+        data = asdict(self)
+        data.pop("text")
+        return data
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A time limit stated in a clause: the words used and the last day they name."""
+
+    text: str  # verbatim, e.g. "2022年底"
+    date: str  # ISO date of the last day, e.g. "2022-12-31"
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One retrievable unit: a numbered measure with its heading, or the preamble (number "0")."""
+
+    clause_id: str  # "<doc_id>#<number>"
+    doc_id: str
+    number: str  # "0" for the preamble, "6", or "2.1" where numbering restarts per section
+    label: str  # the marker as printed: "(六)", "第十八条", "1."; "" for the preamble
+    section: str  # section heading text, e.g. "落实金融政策措施，加大信贷投放力度"
+    section_number: str  # "一", "二", … or "" when the document has no sections
+    title: str  # e.g. "用好财政贴息政策"
+    text: str  # full clause text, verbatim from the source (== document.text[start:end])
+    start: int
+    end: int
+    units: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()
+    deadlines: tuple[Deadline, ...] = field(default_factory=tuple)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return (self.start, self.end)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["span"] = [self.start, self.end]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Clause":
+        data = dict(data)
+        data.pop("span", None)
+        data["units"] = tuple(data.get("units", ()))
+        data["figures"] = tuple(data.get("figures", ()))
+        data["deadlines"] = tuple(Deadline(**d) for d in data.get("deadlines", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Part:
+    """The piece of a clause that is embedded: a whole clause, or a sentence-aligned slice of a long one."""
+
+    part_id: str  # clause_id for a single part, "<clause_id>/<n>" for slices
+    clause_id: str
+    doc_id: str
+    ordinal: int
+    text: str  # what the encoder sees: title prefix + body slice
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A ranked search result and why it was found."""
+
+    clause: Clause
+    score: float
+    dense: float | None = None
+    bm25: float | None = None
+    why: str = ""
+    matched_terms: tuple[str, ...] = ()

@@ -1,0 +1,336 @@
+"""Turn a policy document into clauses: one numbered measure = one retrievable, citable unit.
+
+Recognized numbering (ASCII or full-width brackets): sections 一、二、 (and 第一章/第一部分), clauses
+第X条 / 第18条, (一)/（一）, and 1. / 1、. The clause level is the highest-ranking numbering that the
+document actually uses (第X条 over (一) over 1.); lower levels stay inside their clause, so a heading
+is never separated from its body. Text before the first section or clause is the preamble, clause 0.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+
+from .errors import CorpusFileError
+from .models import Clause, Deadline, Document, Part
+from .numerals import CN_NUMERAL_CHARS as _CN
+from .numerals import cn_to_int
+
+_WS = r"[ \t\u3000\ufeff]*"
+_SECTION = re.compile(rf"^{_WS}([{_CN}]+)[、．.]{_WS}(\S.*)$")
+_CHAPTER = re.compile(rf"^{_WS}第([{_CN}\d]+)[章部编]分?{_WS}(.*)$")
+_ARTICLE = re.compile(rf"^{_WS}(第([{_CN}\d]+)条)[\s:：]*(.*)$")
+_PAREN = re.compile(rf"^{_WS}([(（]([{_CN}]+)[)）])[\s、．.]*(.*)$")
+_ARABIC = re.compile(rf"^{_WS}((\d{{1,3}})(?:[.．、](?!\d)|[)）]))[\s]*(\S.*)$")
+
+# Clause kinds in rank order: the first one a document uses (twice or more) is its clause level.
+_CLAUSE_PATTERNS = (("article", _ARTICLE), ("paren", _PAREN), ("arabic", _ARABIC))
+
+_UNIT_OPEN = re.compile(r"[(（]\s*(?:责任单位|牵头单位|责任部门|牵头部门|责任主体)\s*[:：]")
+_UNIT_LINE = re.compile(r"^(?:责任单位|牵头单位|责任部门)[:：](.+)$", re.MULTILINE)
+_UNIT_SPLIT = re.compile(r"[、，,；;\s]+")
+_ORG_END = "政府局委办会行司联构处厅部院室所队站社团中心"
+_PAREN_NOTE = re.compile(r"[(（][^()（）]*[)）]")
+
+_NUM = r"\d+(?:\.\d+)?"
+_CN_NUM = r"[零一二两三四五六七八九十百千]+"
+_FIGURE_UNITS = r"(?:万亿元|亿元|万元|千元|元|个百分点|个基点|基点|%|％|‰|倍|个月|年期)"
+_FIGURE = re.compile(rf"(?:{_NUM}|{_CN_NUM}){_FIGURE_UNITS}")
+
+_DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月)?(?:(\d{1,2})日)?")
+_DEADLINE_TAIL = re.compile(r"^(?:年底|年末|底|末)?(?:前|之前|以前)?")
+_DEADLINE_CUES = ("不超过", "截至", "截止", "截止到", "到", "至", "延长至", "延至", "有效期至", "执行至", "止")
+
+_SENTENCE_END = re.compile(r"(?<=[。；;！？!?\n])")
+_TITLE_SENTENCE = re.compile(r"^([^。；;！？!?\n]{2,40})[。；;！？!?]")
+
+
+@dataclass(frozen=True)
+class _Line:
+    start: int
+    end: int  # exclusive, without the newline
+    text: str
+
+
+@dataclass(frozen=True)
+class _Marker:
+    kind: str  # "section" or a clause kind
+    start: int  # offset of the line start in the document
+    number: int
+    label: str  # as printed: "(六)", "第十八条", "一"
+    rest: str  # text after the marker on the same line
+
+
+def parse_document(doc: Document) -> list[Clause]:
+    """Split a document into clauses (#0 preamble, then each numbered clause).
+
+    Raises:
+        CorpusFileError: no recognizable clause or section numbering.
+    """
+    text = doc.text
+    lines = _lines(text)
+    kind = _clause_kind(lines)
+    if kind is None:
+        raise CorpusFileError(doc.path, "未识别出条款结构（应有 一、 / （一） / 第一条 / 1. 等编号）")
+
+    markers = _markers(lines, kind)
+    first = markers[0].start if markers else len(text)
+    clauses: list[Clause] = []
+    preamble = _trimmed(text, 0, first)
+    if preamble:
+        start, end = preamble
+        clauses.append(_make_clause(doc, "0", "", "", "", doc.title or "文件信息", start, end))
+
+    restarts = _numbering_restarts([m for m in markers if m.kind == kind])
+    section_no, section_title, section_index, ordinal = "", "", 0, 0
+    for i, marker in enumerate(markers):
+        next_start = markers[i + 1].start if i + 1 < len(markers) else len(text)
+        if marker.kind == "section" and kind != "section":
+            section_index += 1
+            section_no, section_title = marker.label, _heading(marker.rest)
+            continue
+        span = _trimmed(text, marker.start, next_start)
+        if span is None:
+            continue
+        start, end = span
+        ordinal += 1
+        if kind == "section":
+            number, label, sec_no, sec_title = str(marker.number), marker.label + "、", "", ""
+        else:
+            label, sec_no, sec_title = marker.label, section_no, section_title
+            number = str(marker.number)
+            if restarts:
+                # Numbers repeat (（一） again in each section): qualify by section, else count.
+                number = f"{section_index}.{marker.number}" if section_index else str(ordinal)
+        title = _clause_title(marker.rest, text[start:end])
+        clauses.append(_make_clause(doc, number, label, sec_no, sec_title, title, start, end))
+    return clauses
+
+
+def _lines(text: str) -> list[_Line]:
+    return [_Line(m.start(), m.end(), m.group(0).rstrip("\r")) for m in re.finditer(r"[^\n]*", text)
+            if m.group(0).strip()]
+
+
+def _clause_kind(lines: list[_Line]) -> str | None:
+    counts = {name: sum(1 for ln in lines if pattern.match(ln.text)) for name, pattern in _CLAUSE_PATTERNS}
+    sections = sum(1 for ln in lines if _SECTION.match(ln.text))
+    for name, _ in _CLAUSE_PATTERNS:
+        if counts[name] >= 2:
+            return name
+    if sections >= 2:
+        return "section"
+    for name, _ in _CLAUSE_PATTERNS:
+        if counts[name] == 1:
+            return name
+    return "section" if sections else None
+
+
+def _markers(lines: list[_Line], kind: str) -> list[_Marker]:
+    clause_pattern = dict(_CLAUSE_PATTERNS).get(kind)
+    out: list[_Marker] = []
+    for ln in lines:
+        if clause_pattern is not None:
+            m = clause_pattern.match(ln.text)
+            if m:
+                number = _to_int(m.group(2))
+                if number is not None:
+                    out.append(_Marker(kind, ln.start, number, m.group(1).strip(), m.group(3).strip()))
+                    continue
+        m = _SECTION.match(ln.text) or _CHAPTER.match(ln.text)
+        if m:
+            number = _to_int(m.group(1))
+            if number is not None and (kind == "section" or len(m.group(2)) <= 60):
+                out.append(_Marker("section", ln.start, number, m.group(1), m.group(2).strip()))
+    return out
+
+
+def _to_int(numeral: str) -> int | None:
+    try:
+        return cn_to_int(numeral)
+    except ValueError:
+        return None
+
+
+def _numbering_restarts(markers: list[_Marker]) -> bool:
+    return any(b.number <= a.number for a, b in zip(markers, markers[1:]))
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
+    chunk = text[start:end]
+    stripped = chunk.strip()
+    if not stripped:
+        return None
+    lead = len(chunk) - len(chunk.lstrip())
+    return start + lead, start + lead + len(stripped)
+
+
+def _heading(rest: str) -> str:
+    return rest.strip().rstrip("。；;：:")
+
+
+def _clause_title(rest: str, clause_text: str) -> str:
+    rest = rest.strip()
+    if not rest:
+        # Marker on a line of its own: the next line is the heading.
+        following = clause_text.splitlines()[1:]
+        rest = next((ln.strip() for ln in following if ln.strip()), "")
+    bracket = re.match(r"^[【\[]([^】\]]{1,40})[】\]]", rest)
+    if bracket:
+        return bracket.group(1).strip()
+    m = _TITLE_SENTENCE.match(rest)
+    if m:
+        return m.group(1).strip()
+    first_line = rest.splitlines()[0] if rest else ""
+    if first_line and len(first_line) <= 40 and not re.search(r"[。；;！？!?]", first_line):
+        return first_line.rstrip("：:")
+    return (rest[:24] + "…") if len(rest) > 24 else rest
+
+
+def _make_clause(doc: Document, number: str, label: str, sec_no: str, sec_title: str, title: str,
+                 start: int, end: int) -> Clause:
+    text = doc.text[start:end]
+    units, _ = extract_units(text)
+    return Clause(
+        clause_id=f"{doc.doc_id}#{number}",
+        doc_id=doc.doc_id,
+        number=number,
+        label=label,
+        section=sec_title,
+        section_number=sec_no,
+        title=title,
+        text=text,
+        start=start,
+        end=end,
+        units=tuple(units),
+        figures=tuple(extract_figures(text)),
+        deadlines=tuple(extract_deadlines(text)),
+    )
+
+
+def extract_units(text: str) -> tuple[list[str], tuple[int, int] | None]:
+    """Find the （责任单位：…） note and split it into a clean list of unit names.
+
+    Returns:
+        (units, span of the whole note within ``text`` or None). Nested brackets such as
+        州财政局（国资委） are handled; the note inside brackets is dropped from the unit name.
+    """
+    m = _UNIT_OPEN.search(text)
+    if m:
+        depth, i = 0, m.start()
+        while i < len(text):
+            if text[i] in "(（":
+                depth += 1
+            elif text[i] in ")）":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        return split_units(text[m.end():i]), (m.start(), min(i + 1, len(text)))
+    m = _UNIT_LINE.search(text)
+    if m:
+        return split_units(m.group(1)), (m.start(), m.end())
+    return [], None
+
+
+def split_units(raw: str) -> list[str]:
+    """Split a list of responsible units; "各县市政府和临夏经济开发区管委会" becomes two units."""
+    out: list[str] = []
+    for piece in _UNIT_SPLIT.split(_PAREN_NOTE.sub("", raw)):
+        piece = piece.strip(" 。.")
+        if not piece:
+            continue
+        for name in _split_he(piece):
+            if name and name not in out:
+                out.append(name)
+    return out
+
+
+def _split_he(piece: str) -> list[str]:
+    # "和" joins two units only when the left side ends like an organization (…政府和…管委会);
+    # inside names such as 州住房和城乡建设局 it stays.
+    parts = piece.split("和")
+    out, current = [], parts[0]
+    for nxt in parts[1:]:
+        if len(current) >= 2 and current[-1] in _ORG_END and len(nxt) >= 2:
+            out.append(current)
+            current = nxt
+        else:
+            current = current + "和" + nxt
+    out.append(current)
+    return out
+
+
+def extract_figures(text: str) -> list[str]:
+    """Amounts, rates, basis and percentage points, multiples and terms, verbatim and deduplicated."""
+    seen: list[str] = []
+    for m in _FIGURE.finditer(text):
+        fig = m.group(0)
+        if fig not in seen:
+            seen.append(fig)
+    return seen
+
+
+def extract_deadlines(text: str) -> list[Deadline]:
+    """Dates that end a measure: "不超过2022年底", "2023年6月30日前", "执行至2024年12月31日"."""
+    out: list[Deadline] = []
+    for m in _DATE.finditer(text):
+        tail = _DEADLINE_TAIL.match(text[m.end():m.end() + 4]).group(0)
+        head = text[max(0, m.start() - 6):m.start()]
+        if not tail and not head.endswith(_DEADLINE_CUES):
+            continue
+        year, month, day = int(m.group(1)), m.group(2), m.group(3)
+        if day and month:
+            d = (year, int(month), int(day))
+        elif month:
+            d = (year, int(month), calendar.monthrange(year, int(month))[1])
+        else:
+            d = (year, 12, 31)
+        try:
+            iso = f"{d[0]:04d}-{d[1]:02d}-{d[2]:02d}"
+            calendar.weekday(*d)
+        except ValueError:
+            continue
+        deadline = Deadline(text=m.group(0) + tail, date=iso)
+        if deadline not in out:
+            out.append(deadline)
+    return out
+
+
+def body_text(clause: Clause) -> str:
+    """Clause text without its marker and without the 责任单位 note: what the encoder should see."""
+    text = clause.text
+    _, span = extract_units(text)
+    if span:
+        text = text[: span[0]] + text[span[1]:]
+    if clause.label and text.startswith(clause.label):
+        text = text[len(clause.label):]
+    return text.strip()
+
+
+def split_parts(clause: Clause, max_chars: int) -> list[Part]:
+    """Cut a clause into encoder-sized parts at sentence ends; later parts keep the title as prefix."""
+    body = body_text(clause)
+    if len(body) <= max_chars:
+        return [Part(clause.clause_id, clause.clause_id, clause.doc_id, 0, body)]
+    sentences = [s for s in _SENTENCE_END.split(body) if s.strip()]
+    prefix = f"{clause.title}："
+    chunks: list[str] = []
+    current = ""
+    for sentence in sentences:
+        if current and len(current) + len(sentence) > max_chars:
+            chunks.append(current)
+            current = ""
+        # A single sentence longer than the budget is cut hard; it still keeps the title prefix.
+        while len(sentence) > max_chars:
+            chunks.append(sentence[:max_chars])
+            sentence = sentence[max_chars:]
+        current += sentence
+    if current.strip():
+        chunks.append(current)
+    return [
+        Part(f"{clause.clause_id}/{i}", clause.clause_id, clause.doc_id, i,
+             (chunk if i == 0 else prefix + chunk).strip())
+        for i, chunk in enumerate(chunks)
+    ]

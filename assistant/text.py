@@ -1,0 +1,99 @@
+"""Text normalization and tokenization shared by indexing and querying.
+
+Both sides of every comparison go through the same functions, so a traditional-script question
+matches simplified clauses and full-width digits match half-width ones.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+from importlib import resources
+
+# Full-width ASCII letters/digits/% and the ideographic space map to their half-width forms.
+# Punctuation is deliberately left alone: the structure parser and citations rely on （）、〔〕.
+_FULLWIDTH = {
+    **{code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)},  # ０-９
+    **{code: code - 0xFEE0 for code in range(0xFF21, 0xFF3B)},  # Ａ-Ｚ
+    **{code: code - 0xFEE0 for code in range(0xFF41, 0xFF5B)},  # ａ-ｚ
+    0xFF05: ord("%"),
+    0xFF0E: ord("."),
+    0x3000: ord(" "),
+}
+
+_TOKEN_OK = re.compile(r"[\w+]", re.UNICODE)
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_halfwidth(text: str) -> str:
+    """Map full-width digits, letters, % and spaces to half-width; keep everything else."""
+    return text.translate(_FULLWIDTH)
+
+
+def normalize(text: str) -> str:
+    """Traditional → simplified Chinese, full-width → half-width alphanumerics."""
+    if not text:
+        return ""
+    return _t2s().convert(to_halfwidth(text))
+
+
+def _data_lines(name: str) -> list[str]:
+    raw = resources.files("assistant.data").joinpath(name).read_text(encoding="utf-8")
+    return [line.strip() for line in raw.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """The stopword list shipped as package data."""
+    return frozenset(_data_lines("stopwords.txt"))
+
+
+@lru_cache(maxsize=1)
+def policy_terms() -> tuple[str, ...]:
+    """Words of the policy user dictionary (first column of ``policy_dict.txt``)."""
+    return tuple(line.split()[0] for line in _data_lines("policy_dict.txt"))
+
+
+@lru_cache(maxsize=1)
+def _tokenizer():
+    # A private Tokenizer keeps our dictionary out of jieba's global state (other code may use it).
+    import jieba
+
+    jieba.setLogLevel(60)  # silence "Building prefix dict" chatter on stderr
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    for line in _data_lines("policy_dict.txt"):
+        parts = line.split()
+        freq = int(parts[1]) if len(parts) > 1 else None
+        tag = parts[2] if len(parts) > 2 else None
+        tok.add_word(parts[0], freq, tag)
+    return tok
+
+
+def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
+    """Normalize and cut ``text`` into search tokens (jieba search mode, lowercased).
+
+    Search mode also yields the sub-words of long dictionary words (普惠型小微企业贷款 → 小微, 贷款 …),
+    so a question using part of a policy term still matches it under BM25.
+    """
+    norm = normalize(text).lower()
+    with _lock:  # jieba's Tokenizer is not documented as thread-safe
+        words = list(_tokenizer().cut_for_search(norm))
+    stop = stopwords()
+    out = []
+    for w in words:
+        w = w.strip()
+        if not w or not _TOKEN_OK.search(w):
+            continue
+        if not keep_stopwords and w in stop:
+            continue
+        out.append(w)
+    return out

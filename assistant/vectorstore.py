@@ -1,0 +1,129 @@
+"""Chroma access: an embedded PersistentClient per index generation, or a shared Chroma server.
+
+Each index generation writes a collection of its own, so a build never touches the collection the
+running app reads; the generation pointer switches only after the new collection is complete.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .config import Settings
+from .errors import PolicyError
+from .models import Clause, Part
+
+
+class ChromaUnavailableError(PolicyError):
+    """The configured Chroma server cannot be reached."""
+
+
+def chroma_location(settings: Settings) -> str:
+    """Where vectors live, as recorded in the index manifest ("embedded" or the server URL)."""
+    if settings.server_mode:
+        scheme = "https" if settings.chroma_ssl else "http"
+        return f"{scheme}://{settings.chroma_host}:{settings.chroma_port}"
+    return "embedded"
+
+
+def make_client(settings: Settings, generation_dir: Path):
+    """A Chroma client: HttpClient when a server is configured, else a PersistentClient in the generation.
+
+    Raises:
+        ChromaUnavailableError: the server does not answer.
+    """
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    # Telemetry would try to reach the network; nothing here may.
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.server_mode:
+        try:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                         ssl=settings.chroma_ssl, settings=chroma_settings)
+            client.heartbeat()
+        except Exception as exc:  # connection refused, DNS, TLS: all mean "server unavailable"
+            raise ChromaUnavailableError(
+                f"无法连接 Chroma 服务器 {chroma_location(settings)}：{type(exc).__name__}。"
+                "请确认服务器已启动，或清除 POLICY_CHROMA_HOST 改用本地索引。") from None
+        return client
+    return chromadb.PersistentClient(path=str(generation_dir / "chroma"), settings=chroma_settings)
+
+
+def collection_name(prefix: str, generation: str) -> str:
+    return f"{prefix}-{generation}"
+
+
+def create_collection(client, name: str, encoder_id: str):
+    # embedding_function=None: we always pass vectors, and Chroma must never fetch its default model.
+    return client.create_collection(
+        name=name,
+        configuration={"hnsw": {"space": "cosine"}},
+        embedding_function=None,
+        metadata={"encoder": encoder_id},
+    )
+
+
+def get_collection(client, name: str):
+    return client.get_collection(name=name, embedding_function=None)
+
+
+def part_metadata(part: Part, clause: Clause) -> dict:
+    """Scalar-only metadata for Chroma; list fields are stored as JSON strings."""
+    return {
+        "clause_id": clause.clause_id,
+        "doc_id": clause.doc_id,
+        "number": clause.number,
+        "title": clause.title,
+        "section": clause.section,
+        "ordinal": part.ordinal,
+        "units": json.dumps(list(clause.units), ensure_ascii=False),
+        "figures": json.dumps(list(clause.figures), ensure_ascii=False),
+        "deadlines": json.dumps([d.date for d in clause.deadlines], ensure_ascii=False),
+    }
+
+
+def add_parts(collection, parts: Sequence[Part], vectors: np.ndarray, metadatas: Sequence[dict],
+              batch_size: int) -> None:
+    for start in range(0, len(parts), batch_size):
+        chunk = slice(start, start + batch_size)
+        collection.add(
+            ids=[p.part_id for p in parts[chunk]],
+            embeddings=vectors[chunk],
+            documents=[p.text for p in parts[chunk]],
+            metadatas=list(metadatas[chunk]),
+        )
+
+
+def fetch_vectors(collection, ids: Iterable[str], batch_size: int = 1000) -> dict[str, np.ndarray]:
+    """Stored vectors by part id (ids absent from the collection are simply missing)."""
+    ids = list(ids)
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, len(ids), batch_size):
+        got = collection.get(ids=ids[start:start + batch_size], include=["embeddings"])
+        for pid, vec in zip(got["ids"], got["embeddings"]):
+            out[pid] = np.asarray(vec, dtype=np.float32)
+    return out
+
+
+def query(collection, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+    """(clause_id, cosine similarity) of the ``n`` nearest parts, best first."""
+    if n <= 0:
+        return []
+    result = collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["metadatas", "distances"])
+    return [(meta["clause_id"], 1.0 - float(dist))
+            for meta, dist in zip(result["metadatas"][0], result["distances"][0])]
+
+
+def drop_collections(client, prefix: str, keep: set[str]) -> None:
+    """Delete this project's collections except ``keep`` (old generations in server mode)."""
+    for col in client.list_collections():
+        name = col if isinstance(col, str) else col.name
+        if name.startswith(prefix + "-") and name not in keep:
+            try:
+                client.delete_collection(name)
+            except Exception:  # already gone (another builder cleaned it): nothing to do
+                pass
