@@ -28,6 +28,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         index_dir=args.index_dir,
         encoder=args.encoder,
         strict=True if getattr(args, "strict", False) else None,
+        top_k=getattr(args, "k", None),
     )
 
 
@@ -114,7 +115,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise EmptyQueryError("查询内容为空，请输入问题或关键词")
     settings, index = _load(args)
     encoder = get_encoder(settings.encoder, settings.allow_model_download)
-    hits = HybridSearcher(index, encoder, settings.dense_weight).search(args.query, k=args.k or settings.top_k)
+    hits = HybridSearcher(index, encoder, settings.dense_weight).search(args.query, k=settings.top_k)
     if args.json:
         _print_json([_hit_json(h) for h in hits])
         return 0

@@ -78,7 +78,7 @@ class Settings:
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError(f"POLICY_DENSE_WEIGHT 应在 0 到 1 之间，当前为 {self.dense_weight}")
         if self.top_k < 1:
-            raise ConfigError(f"POLICY_TOP_K 应为正整数，当前为 {self.top_k}")
+            raise ConfigError(f"返回条数（--k / POLICY_TOP_K）应为正整数，当前为 {self.top_k}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"POLICY_EMBED_BATCH_SIZE 应为正整数，当前为 {self.embed_batch_size}")
 

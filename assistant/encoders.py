@@ -85,7 +85,9 @@ class SentenceTransformerEncoder:
             raise EncoderLoadError(f"无法加载编码器 {name}：{type(exc).__name__}: {exc}{hint}") from None
         self.id = name
         self._lock = threading.Lock()
-        self.dim = int(self._model.get_sentence_embedding_dimension() or self._model.encode(["维度"]).shape[-1])
+        dimension = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension  # renamed in sentence-transformers 6
+        self.dim = int(dimension() or self._model.encode(["维度"]).shape[-1])
         seq = int(getattr(self._model, "max_seq_length", 256) or 256)
         # Chinese is roughly one token per character; keep headroom for special tokens.
         self.max_chars = max(64, min(480, seq - 16))
@@ -111,7 +113,6 @@ def encoder_names() -> list[str]:
     return sorted(REGISTRY) + [f"{ST_PREFIX}<模型名或本地路径>"]
 
 
-@lru_cache(maxsize=4)
 def get_encoder(name: str, allow_download: bool = False) -> Encoder:
     """Load an encoder by name, once per process.
 
@@ -119,6 +120,12 @@ def get_encoder(name: str, allow_download: bool = False) -> Encoder:
         UnknownEncoderError: the name is not registered and not an ``st:`` reference.
         EncoderLoadError: the model could not be loaded.
     """
+    return _load(name, bool(allow_download))
+
+
+@lru_cache(maxsize=4)
+def _load(name: str, allow_download: bool) -> Encoder:
+    # Keyed on both arguments given positionally, so every caller shares one loaded model.
     if name.startswith(ST_PREFIX):
         return SentenceTransformerEncoder(name, allow_download=allow_download)
     factory = REGISTRY.get(name)

@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -311,7 +312,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
 
     clauses = [c for _, cs in parsed for c in cs]
     parts = [p for c in clauses for p in split_parts(c, encoder.max_chars)]
-    generation = time.strftime("%Y%m%d%H%M%S") + f"-{os.getpid()}"
+    generation = time.strftime("%Y%m%d%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     gen_name = f"gen-{generation}"
     gen_dir = settings.index_dir / gen_name
     gen_dir.mkdir(parents=True)

@@ -25,7 +25,7 @@ _IGNORED_NAMES = {MANIFEST_NAME, "README.md", "readme.md"}
 
 _DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5]{1,12}[〔\[［(（【]\s*(\d{4})\s*[〕\]］)）】]\s*\d{1,4}\s*号")
 _DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
-_ISSUER = re.compile(r"^[\u4e00-\u9fa5（）()]{4,40}(?:人民政府办公室|人民政府办公厅|人民政府|办公厅|办公室|委员会|"
+_ISSUER = re.compile(r"^[\u4e00-\u9fa5（）()]{2,40}(?:人民政府办公室|人民政府办公厅|人民政府|办公厅|办公室|委员会|"
                      r"局|厅|部|署|中心支行|银行|分局|管理局|联合会)$")
 _TITLE_START = re.compile(r"^关于")
 _TITLE_END = re.compile(r"(?:通知|意见|办法|方案|措施|规定|决定|细则|公告|通告|指导意见|实施意见|若干措施)$")
@@ -130,8 +130,11 @@ def load_corpus(corpus_dir: Path) -> Corpus:
 
 
 def _document(path: Path, rel: str, entry: dict[str, Any] | None) -> Document:
-    data = path.read_bytes()
     text = read_file(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusFileError(str(path), f"无法读取文件（{exc.strerror or exc}）") from None
     entry = entry or {}
     detected = detect_metadata(text)
     doc_id = str(entry.get("doc_id") or slugify(path.stem))
@@ -211,6 +214,8 @@ def _detect_title(head: list[str]) -> str:
             joined = ln
             j = i
             while not _TITLE_END.search(joined) and j + 1 < len(head) and len(joined) < 120:
+                if _TITLE_START.match(head[j + 1]):
+                    break  # another title starts (e.g. after a web page's "标题_网站名" line)
                 j += 1
                 joined += head[j]
             if _TITLE_END.search(joined):
