@@ -7,6 +7,7 @@ Every failure is a :class:`CorpusFileError` naming the file, never a library tra
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +17,18 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 
 # Page furniture that PDF extraction interleaves with the body: "- 3 -", "— 12 —", "第 2 页".
 _PDF_PAGE_MARK = re.compile(r"^\s*(?:[-—–]\s*\d+\s*[-—–]|第\s*\d+\s*页(?:\s*共\s*\d+\s*页)?|\d+)\s*$")
+# A printed line ending with one of these closes its paragraph. Not 》 or 〕: 《…》 and 〔2023〕 often
+# end mid-sentence.
+_PARAGRAPH_END = "。；;：:！？!?）)」』”’"
+_CN_DIGIT = "一二三四五六七八九十百零〇"
+# A line starting with a numbering marker or being a date / issuer line begins a new paragraph.
+_PARAGRAPH_START = re.compile(
+    rf"^[ \t\u3000]*(?:[{_CN_DIGIT}]+、|[(（][{_CN_DIGIT}]+[)）]|第[{_CN_DIGIT}\d]+[条章节部编]"
+    r"|\d{1,3}(?:[.．](?!\d)|、)|[(（]\d{1,3}[)）])"
+)
+_DATE_LINE = re.compile(r"^\s*[\d〇零一二三四五六七八九]{4}\s*年\s*[\d一二三四五六七八九十]{1,3}\s*月"
+                        r"\s*[\d一二三四五六七八九十]{1,3}\s*日\s*$")
+_ISSUER_LINE = re.compile(r"^\s*[\u4e00-\u9fa5（）()]{2,40}(?:人民政府|办公室|办公厅|委员会|局|厅|部|署|银行|分行|中心)\s*$")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 _MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 
@@ -72,6 +85,7 @@ def read_md(path: Path) -> str:
 def read_docx(path: Path) -> str:
     import docx  # python-docx
     from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
 
     try:
         document = docx.Document(str(path))
@@ -79,10 +93,13 @@ def read_docx(path: Path) -> str:
         raise CorpusFileError(str(path), f"不是有效的 Word (.docx) 文件或文件已损坏（{type(exc).__name__}）") from None
     except Exception as exc:  # zipfile.BadZipFile, lxml errors on truncated files
         raise CorpusFileError(str(path), f"Word 文件无法读取（{type(exc).__name__}）") from None
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            lines.append("\t".join(cell.text for cell in row.cells))
+    # Body order: a table belongs to the clause it appears in, not after the last paragraph.
+    lines = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            lines.extend("\t".join(cell.text for cell in row.cells) for row in block.rows)
+        else:
+            lines.append(block.text)
     return "\n".join(lines)
 
 
@@ -95,10 +112,54 @@ def read_pdf(path: Path) -> str:
     except Exception as exc:  # pypdf raises many types on damaged files
         raise CorpusFileError(str(path), f"PDF 文件无法读取或已损坏（{type(exc).__name__}）") from None
     lines = [ln for page in pages for ln in page.splitlines() if not _PDF_PAGE_MARK.match(ln)]
-    text = "\n".join(lines)
+    text = "\n".join(join_wrapped_lines(lines))
     if not text.strip():
         raise CorpusFileError(str(path), "PDF 中没有可提取的文字（可能是扫描件，需先做文字识别）")
     return text
+
+
+def _width(line: str) -> int:
+    """Printed width in half-width columns: CJK and full-width characters count 2."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def _starts_paragraph(line: str, following: str) -> bool:
+    """A numbered item, the signature's date line, or the issuer line just above that date."""
+    return bool(_PARAGRAPH_START.match(line) or _DATE_LINE.match(line)
+                or (_ISSUER_LINE.match(line) and _DATE_LINE.match(following)))
+
+
+def join_wrapped_lines(lines: list[str]) -> list[str]:
+    """Re-join the lines a printed page wrapped, keeping the breaks that end a paragraph.
+
+    PDF text comes back one printed line per line, so a wrap can split "50\n%", "（责\n任单位" or
+    "2024年6月\n30日", and the clause parser would miss those amounts, units and dates. A line is
+    joined to the next unless it ends a paragraph: it ends with closing punctuation, it is clearly
+    shorter than a full line (a heading or a paragraph's last line; a full line's width is taken as
+    the 90th percentile of the document's line widths), or the next line starts a numbered item or
+    is the date or issuer line of the signature. CJK text is joined without a space.
+    """
+    widths = sorted(_width(ln.strip()) for ln in lines if ln.strip())
+    if not widths:
+        return list(lines)
+    full = widths[int(0.9 * (len(widths) - 1))]
+    out: list[str] = []
+    printed = ""  # the previous printed line (out[-1] may already hold several joined ones)
+    for i, line in enumerate(lines):
+        current = line.strip()
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if (printed and current
+                and printed[-1] not in _PARAGRAPH_END
+                and _width(printed) >= 0.8 * full
+                and not _starts_paragraph(current, following)):
+            joined = out[-1].rstrip()
+            # A space only inside wrapped Latin text ("policy\napplies"), never next to CJK or digits.
+            latin = all(ch.isascii() and ch.isalpha() for ch in joined[-1] + current[0])
+            out[-1] = joined + (" " if latin else "") + current
+        else:
+            out.append(line)
+        printed = current
+    return out
 
 
 def read_html(path: Path) -> str:
