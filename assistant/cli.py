@@ -1,4 +1,4 @@
-"""Command line: ``policy-assistant index | clauses | show | search | docs``.
+"""Command line: ``policy-assistant index | clauses | show | search | ask | docs``.
 
 Commands only parse options, call the library and print; every library error becomes one Chinese
 line on stderr and a non-zero exit, never a traceback (``--debug`` shows it).
@@ -134,6 +134,23 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
             "bm25": None if hit.bm25 is None else round(hit.bm25, 6), "why": hit.why}
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .answer import Assistant
+
+    if not args.question.strip():
+        raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
+    settings, index = _load(args)
+    answer = Assistant(settings, index).ask(args.question)
+    if args.json:
+        data = answer.to_dict()
+        data["citations"] = [{"clause_id": c["clause_id"], "title": c["title"], "heading": c["heading"],
+                              "quote": c["quote"], "span": [c["start"], c["end"]]} for c in data["citations"]]
+        _print_json(data)
+        return 0
+    print(answer.text)
+    return 0
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     _, index = _load(args)
     if args.json:
@@ -188,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", help="问题或关键词")
     p.add_argument("--k", type=int, help="返回条数（默认 POLICY_TOP_K）")
     p.add_argument("--json", action="store_true", help="以 JSON 输出")
+
+    p = add("ask", cmd_ask, "提问：给出有条款依据的简短回答（引用原文、责任单位）")
+    p.add_argument("question", help="问题，例如：创业担保贷款最高额度是多少？")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出（answer、citations、retrieved、refused、notes、latency_ms）")
 
     p = add("docs", cmd_docs, "列出语料中的文档及其引用的文件")
     p.add_argument("--json", action="store_true", help="以 JSON 输出")

@@ -114,3 +114,39 @@ class Hit:
     bm25: float | None = None
     why: str = ""
     matched_terms: tuple[str, ...] = ()
+    route: str = "search"  # how it was found: search | clause | unit | document
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A statement's source: the clause, the quoted sentence, and where it sits in the document."""
+
+    clause_id: str
+    title: str
+    heading: str  # e.g. 临州办发〔2022〕84号 第（六）条 用好财政贴息政策
+    quote: str  # verbatim from the clause
+    start: int  # char span of the quote in the source document text
+    end: int
+    units: tuple[str, ...] = ()
+
+
+@dataclass
+class Answer:
+    """What the assistant says, and everything needed to show and check it."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    retrieved: list[str] = field(default_factory=list)  # ranked clause ids
+    related: list[str] = field(default_factory=list)  # clause ids shown as 相关/可能相关
+    refused: bool = False
+    notes: list[str] = field(default_factory=list)
+    route: str = "search"
+    composer: str = "extractive"
+    timings: dict[str, float] = field(default_factory=dict)  # ms per stage, and "total"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["answer"] = data.pop("text")
+        data["latency_ms"] = round(self.timings.get("total", 0.0), 1)
+        return data

@@ -1,17 +1,28 @@
-"""Hybrid clause search: dense (Chroma) and BM25 (jieba) scores fused by weighted normalization.
+"""Retrieval: routing first, then hybrid dense (Chroma) + BM25 (jieba) search with glossary expansion.
 
-Weighted min-max fusion keeps the size of each signal (a clause that is far ahead on keywords stays
-far ahead), which on a small clause corpus ranks better than rank-only fusion such as RRF.
+Weighted min-max fusion keeps the size of each signal (a clause far ahead on keywords stays far
+ahead), which on a small clause corpus ranks better than rank-only fusion such as RRF.
+``PolicyRetriever`` is a LangChain ``BaseRetriever``; :meth:`PolicyRetriever.retrieve` gives the typed
+result the answer chain uses.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
 
 from .encoders import Encoder
 from .errors import EmptyQueryError
+from .glossary import Expansion, expand
 from .index import Index
 from .models import Hit
+from .routing import Route, Router
 from .text import normalize, tokenize
 
 # Nearest parts fetched from Chroma per query; enough to cover every clause of a small corpus.
@@ -26,8 +37,10 @@ class HybridSearcher:
         self.encoder = encoder
         self.dense_weight = dense_weight
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
+    def search(self, query: str, k: int = 5, *, extra_terms: tuple[str, ...] = ()) -> list[Hit]:
         """Top ``k`` clauses for ``query``, best first, each with its dense and BM25 evidence.
+
+        ``extra_terms`` (glossary expansions) are added to both the keyword and the dense query.
 
         Raises:
             EmptyQueryError: the query is empty or whitespace.
@@ -35,9 +48,10 @@ class HybridSearcher:
         if not query or not query.strip():
             raise EmptyQueryError("查询内容为空，请输入问题或关键词")
         clauses = self.index.clauses
-        tokens = tokenize(query)
+        full = f"{query} {' '.join(extra_terms)}".strip()
+        tokens = tokenize(full)
         bm25 = self.index.bm25.scores(tokens)
-        dense = self.index.dense(self.encoder.embed_query(normalize(query)), max(DENSE_CANDIDATES, 4 * k))
+        dense = self.index.dense(self.encoder.embed_query(normalize(full)), max(DENSE_CANDIDATES, 4 * k))
 
         dense_vec = np.zeros(len(clauses), dtype=np.float32)
         for clause_id, sim in dense.items():
@@ -49,11 +63,12 @@ class HybridSearcher:
         fused[~candidates] = -1.0
 
         order = sorted(np.flatnonzero(candidates), key=lambda i: (-fused[i], i))[:k]
-        known = self.index.bm25.known(tokens)
+        known = list(dict.fromkeys(self.index.bm25.known(tokens)))
         hits = []
         for i in order:
             clause = clauses[i]
-            matched = tuple(t for t in dict.fromkeys(known) if t in normalize(f"{clause.title}{clause.text}").lower())
+            haystack = normalize(f"{clause.title}{clause.text}").lower()
+            matched = tuple(t for t in known if t in haystack)
             sim = dense.get(clause.clause_id)
             why = "；".join(filter(None, [
                 f"语义相似度 {sim:.2f}" if sim is not None else "",
@@ -62,6 +77,73 @@ class HybridSearcher:
             hits.append(Hit(clause=clause, score=float(fused[i]), dense=sim, bm25=float(bm25[i]), why=why,
                             matched_terms=matched))
         return hits
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Ranked hits for a question, with the route taken and the glossary expansion applied."""
+
+    question: str
+    route: Route
+    hits: list[Hit]
+    expansion: Expansion
+
+    @property
+    def clause_ids(self) -> list[str]:
+        return [h.clause.clause_id for h in self.hits]
+
+
+_ROUTE_WHY = {"clause": "按条款编号直达", "unit": "按责任单位查找", "document": "文件信息（文号、日期、发文机关）"}
+
+
+class PolicyRetriever(BaseRetriever):
+    """LangChain retriever over the clause index: route, expand, then hybrid search."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    router: Any
+    searcher: Any
+    k: int = 5
+
+    @classmethod
+    def create(cls, index: Index, encoder: Encoder, dense_weight: float = 0.5, k: int = 5) -> "PolicyRetriever":
+        return cls(router=Router(index), searcher=HybridSearcher(index, encoder, dense_weight), k=k)
+
+    def retrieve(self, question: str, k: int | None = None) -> Retrieval:
+        """Route ``question``; when no route applies, search with glossary expansion.
+
+        Raises:
+            EmptyQueryError: the question is empty.
+        """
+        if not question or not question.strip():
+            raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
+        k = k or self.k
+        route = self.router.route(question)
+        expansion = expand(question)
+        if route.kind != "search":
+            why = f"{_ROUTE_WHY[route.kind]}：{'、'.join(route.matched)}"
+            hits = [Hit(clause=c, score=1.0, why=why, route=route.kind) for c in route.clauses]
+            if route.kind == "clause" and not route.whole_clause and len(hits) == 1:
+                # "第六条的贴息比例" names its clause; neighbours found by search are related reading.
+                more = [h for h in self.searcher.search(question, k + 1, extra_terms=expansion.terms)
+                        if h.clause.clause_id != hits[0].clause.clause_id]
+                hits += more[: k - 1]
+            return Retrieval(question, route, hits, expansion)
+        hits = self.searcher.search(question, k, extra_terms=expansion.terms)
+        if expansion.terms:
+            note = f"口语词扩展：{'、'.join(expansion.triggers)} → {'、'.join(expansion.terms)}"
+            hits = [Hit(h.clause, h.score, h.dense, h.bm25, f"{h.why}；{note}" if h.why else note,
+                        h.matched_terms, h.route) for h in hits]
+        return Retrieval(question, route, hits, expansion)
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        return [
+            LCDocument(page_content=h.clause.text, metadata={
+                "clause_id": h.clause.clause_id, "title": h.clause.title, "score": h.score,
+                "route": h.route, "why": h.why, "units": list(h.clause.units),
+            })
+            for h in self.retrieve(query).hits
+        ]
 
 
 def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

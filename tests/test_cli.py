@@ -101,3 +101,15 @@ def test_every_command_has_help_text():
         for action in sub._actions:
             if action.dest != "help":
                 assert action.help, f"{name} {action.dest} lacks help"
+
+
+def test_ask_json_shape(seed_settings):
+    out = run_cli(seed_settings, "ask", "创业担保贷款最高额度是多少？", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert {"answer", "citations", "retrieved", "refused", "notes", "latency_ms"} <= set(data)
+    assert data["retrieved"][0] == f"{SEED_ID}#6" and data["refused"] is False
+    assert data["citations"][0]["clause_id"] == f"{SEED_ID}#6" and "300万元" in data["citations"][0]["quote"]
+    assert "300万元" in data["answer"] and data["latency_ms"] > 0
+    refused = json.loads(run_cli(seed_settings, "ask", "深圳的创业补贴标准", "--json").stdout)
+    assert refused["refused"] is True and refused["citations"] == []

@@ -1,0 +1,253 @@
+"""The answering entry point: ``Assistant.ask(question, history) -> Answer``.
+
+retrieve (route + hybrid search) → decide refusal → compose (extractive) → verify → notes.
+Also exposed as a LangChain runnable chain (:meth:`Assistant.as_chain`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .compose import ExtractiveComposer, heading
+from .config import Settings
+from .encoders import get_encoder
+from .errors import EmptyQueryError
+from .grounding import RefusalPolicy, evidence, should_refuse, verify
+from .index import Index, open_index
+from .models import Answer, Citation, Clause, Hit
+from .numerals import int_to_cn
+from .retrieve import PolicyRetriever, Retrieval
+from .text import normalize, tokenize
+
+MAX_QUESTION_CHARS = 2000
+HOTLINE_HINT = "建议向相关责任部门咨询，或拨打 12345 政务服务便民热线。"
+
+_WHO = re.compile(r"谁负责|谁管|哪个部门|哪个单位|责任单位|找谁|牵头")
+_PRONOUN = re.compile(r"这条|该条|这项|此条|这个措施|这个政策|该政策|该措施|上一条|刚才|上面|它")
+_FOLLOW_START = re.compile(r"^(?:那|那么|还有|另外|再问|还)")
+
+
+@dataclass
+class _Turn:
+    """What the composer needs from the retrieval stage, passed along the chain."""
+
+    question: str
+    asked: str
+    retrieval: Retrieval | None = None
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    started: float = 0.0
+    pinned: Clause | None = None  # a follow-up about "这条": the previous answer's clause
+
+
+class Assistant:
+    """Answers questions from the clause index, always with the clauses it relied on."""
+
+    def __init__(self, settings: Settings, index: Index | None = None, *, today: dt.date | None = None):
+        self.settings = settings
+        self.index = index or open_index(settings)
+        encoder = get_encoder(settings.encoder, settings.allow_model_download)
+        self.retriever = PolicyRetriever.create(self.index, encoder, settings.dense_weight, settings.top_k)
+        self.composer = ExtractiveComposer(self.index.documents)
+        self.policy = RefusalPolicy.load()
+        self.today = today
+        self._corpus_text = normalize(" ".join(c.text for c in self.index.clauses))
+
+    # ------------------------------------------------------------------ public
+
+    def ask(self, question: str, history: Sequence[Answer] | None = None, *, today: dt.date | None = None) -> Answer:
+        """Answer ``question``; ``history`` holds the previous answers of this conversation (oldest first).
+
+        Never raises for bad input: an empty question gets a polite prompt, a long one is truncated.
+        """
+        turn = self._prepare(question, history)
+        if turn.retrieval is None:
+            return self._finish(turn, Answer(question=question, text="请输入您想了解的政策问题，例如：创业担保贷款最高额度是多少？",
+                                             refused=True, route="empty"))
+        return self._finish(turn, self._compose(turn, today or self.today or dt.date.today()))
+
+    def as_chain(self):
+        """The same pipeline as a LangChain runnable: ``{"question", "history"?} → Answer``."""
+        from langchain_core.runnables import RunnableLambda
+
+        today = self.today
+        return (RunnableLambda(lambda x: self._prepare(x["question"], x.get("history")), name="retrieve")
+                | RunnableLambda(lambda t: (t, self._compose(t, today or dt.date.today()) if t.retrieval
+                                            else Answer(question=t.question, text="请输入您想了解的政策问题。",
+                                                        refused=True, route="empty")), name="compose")
+                | RunnableLambda(lambda pair: self._finish(*pair), name="verify"))
+
+    # ------------------------------------------------------------------ stages
+
+    def _prepare(self, question: str, history: Sequence[Answer] | None) -> _Turn:
+        started = time.perf_counter()
+        question = question or ""
+        turn = _Turn(question=question, asked=question.strip(), started=started)
+        if not turn.asked:
+            return turn
+        if len(turn.asked) > MAX_QUESTION_CHARS:
+            turn.asked = turn.asked[:MAX_QUESTION_CHARS]
+            turn.notes.append(f"问题超过 {MAX_QUESTION_CHARS} 字，只按前 {MAX_QUESTION_CHARS} 字作答。")
+        turn.asked, turn.pinned = self._resolve_followup(turn.asked, history)
+        t = time.perf_counter()
+        try:
+            turn.retrieval = self.retriever.retrieve(turn.asked)
+        except EmptyQueryError:
+            turn.retrieval = None
+        turn.timings["retrieve"] = (time.perf_counter() - t) * 1000
+        return turn
+
+    def _resolve_followup(self, question: str, history: Sequence[Answer] | None) -> tuple[str, Clause | None]:
+        """Rewrite a follow-up ("那担保费呢？", "这条谁负责？") using the previous turn."""
+        previous = next((a for a in reversed(history or []) if a.citations or a.retrieved), None)
+        if previous is None:
+            return question, None
+        q = normalize(question)
+        prev_clause_id = previous.citations[0].clause_id if previous.citations else previous.retrieved[0]
+        prev_clause = self.index.by_id.get(prev_clause_id)
+        if prev_clause is not None and _PRONOUN.search(q):
+            return question, prev_clause
+        if prev_clause is not None and _WHO.search(q) and len(q) <= 12:
+            return question, prev_clause
+        content = [t for t in tokenize(_FOLLOW_START.sub("", q)) if t in self.index.bm25.known([t])]
+        if _FOLLOW_START.match(q) and not content or len(content) == 0 and len(q) <= 12:
+            # Nothing to search on its own ("具体多少？"): carry the previous question's topic.
+            return f"{previous.question} {question}", None
+        return question, None
+
+    def _compose(self, turn: _Turn, today: dt.date) -> Answer:
+        t = time.perf_counter()
+        retrieval = turn.retrieval
+        route = retrieval.route.kind
+        answer = Answer(question=turn.question, text="", retrieved=retrieval.clause_ids, route=route)
+        if turn.pinned is not None:
+            answer.route = "followup"
+            answer.retrieved = [turn.pinned.clause_id] + [c for c in answer.retrieved if c != turn.pinned.clause_id]
+            self._compose_pinned(answer, turn)
+        elif route == "unit":
+            self._compose_unit(answer, retrieval)
+        elif route == "document":
+            self._compose_document(answer, retrieval)
+        elif route == "clause" and retrieval.route.whole_clause:
+            answer.citations = [self.composer.whole_clause(h.clause) for h in retrieval.hits if h.route == "clause"]
+            answer.text = "\n\n".join(f"〔{c.heading}〕全文：\n{c.quote}" for c in answer.citations)
+        else:
+            refuse, reason = (False, "")
+            if route == "search":
+                refuse, reason = should_refuse(evidence(retrieval, self._corpus_text), self.policy)
+            if refuse:
+                self._compose_refusal(answer, retrieval, reason)
+            else:
+                answer.citations = self.composer.select(retrieval.question, retrieval.hits, retrieval.expansion.terms)
+                answer.text = self._quote_text(answer.citations)
+        if not answer.refused:
+            answer.related = [h.clause.clause_id for h in retrieval.hits
+                              if h.clause.clause_id not in {c.clause_id for c in answer.citations}][:3]
+            if answer.related and route != "unit":
+                answer.text += "\n\n相关条款：" + "；".join(
+                    f"〔{heading(self.index.by_id[cid], self.index.document(self.index.by_id[cid].doc_id))}〕"
+                    for cid in answer.related)
+        answer.notes = turn.notes + answer.notes + self._validity_notes(answer.citations, today)
+        if answer.notes:
+            answer.text += "\n\n" + "\n".join(f"提示：{n}" for n in answer.notes)
+        turn.timings["compose"] = (time.perf_counter() - t) * 1000
+        return answer
+
+    def _finish(self, turn: _Turn, answer: Answer) -> Answer:
+        t = time.perf_counter()
+        if answer.citations:
+            cited = list({c.clause_id: self.index.by_id[c.clause_id] for c in answer.citations}.values())
+            result = verify(answer.text, cited)
+            if not result.ok:  # the extractive composer quotes verbatim; a failure here is a bug to see
+                answer.notes.append("核验提示：" + "；".join(result.problems))
+        turn.timings["verify"] = (time.perf_counter() - t) * 1000
+        answer.timings = {k: round(v, 2) for k, v in turn.timings.items()}
+        answer.timings["total"] = round((time.perf_counter() - turn.started) * 1000, 2)
+        return answer
+
+    # ------------------------------------------------------------------ composers per route
+
+    def _quote_text(self, citations: list[Citation]) -> str:
+        if not citations:
+            return "现有政策文件中没有找到能回答这个问题的条款。" + HOTLINE_HINT
+        blocks: list[str] = []
+        by_clause: dict[str, list[Citation]] = {}
+        for c in citations:
+            by_clause.setdefault(c.clause_id, []).append(c)
+        for i, (clause_id, cites) in enumerate(by_clause.items(), start=1):
+            quotes = "".join(c.quote for c in cites)
+            prefix = f"{i}. " if len(by_clause) > 1 else ""
+            units = f"\n责任单位：{'、'.join(cites[0].units)}" if cites[0].units else ""
+            blocks.append(f"{prefix}“{quotes}”〔{cites[0].heading}〕{units}")
+        return "根据现行政策文件：\n\n" + "\n\n".join(blocks)
+
+    def _compose_unit(self, answer: Answer, retrieval: Retrieval) -> None:
+        unit = retrieval.route.unit
+        lines = []
+        for hit in retrieval.hits:
+            clause = hit.clause
+            note_start = clause.text.find("责任单位")
+            quote_start = clause.text.rfind("(", 0, note_start) if note_start >= 0 else -1
+            quote_start = max(quote_start, clause.text.rfind("（", 0, note_start)) if note_start >= 0 else 0
+            quote = clause.text[quote_start:] if quote_start >= 0 else clause.text
+            answer.citations.append(self.composer.cite(clause, quote, clause.start + max(quote_start, 0), clause.end))
+            lines.append(f"{len(lines) + 1}. 〔{answer.citations[-1].heading}〕")
+        answer.text = f"{unit}是以下{int_to_cn(len(lines))}条措施的责任单位：\n" + "\n".join(lines)
+
+    def _compose_document(self, answer: Answer, retrieval: Retrieval) -> None:
+        parts = []
+        for hit in retrieval.hits:
+            clause = hit.clause
+            doc = self.index.document(clause.doc_id)
+            facts = []
+            for label, value in (("标题", doc.get("title")), ("文号", doc.get("doc_number")),
+                                 ("发文机关", doc.get("issuer"))):
+                if value:
+                    facts.append(f"{label}：{value}")
+            date_text = re.search(r"\d{4}年\d{1,2}月\d{1,2}日", clause.text)
+            if date_text:
+                facts.append(f"印发日期：{date_text.group(0)}")
+            refs = [r for r in self.index.references if r.doc_number in set(doc.get("implements", ())) | set(
+                doc.get("cites", ()))]
+            for ref in refs:
+                where = "" if ref.in_corpus else "（该文件原文不在本库中）"
+                facts.append(f"贯彻落实：《{ref.title}》（{ref.doc_number}）{where}")
+            answer.citations.append(self.composer.whole_clause(clause))
+            parts.append("\n".join(facts) + f"\n〔{answer.citations[-1].heading}〕")
+        answer.text = "\n\n".join(parts)
+
+    def _compose_pinned(self, answer: Answer, turn: _Turn) -> None:
+        clause = turn.pinned
+        if _WHO.search(normalize(turn.asked)):
+            answer.citations = [self.composer.cite(clause, "、".join(clause.units), clause.start, clause.end)]
+            answer.text = (f"〔{heading(clause, self.index.document(clause.doc_id))}〕的责任单位："
+                           f"{'、'.join(clause.units) or '文件未列出'}。")
+            return
+        hits = [Hit(clause=clause, score=1.0, route="followup")]
+        answer.citations = self.composer.select(turn.asked, hits) or [self.composer.whole_clause(clause)]
+        answer.text = self._quote_text(answer.citations)
+
+    def _compose_refusal(self, answer: Answer, retrieval: Retrieval, reason: str) -> None:
+        answer.refused = True
+        answer.related = retrieval.clause_ids[:3]
+        nearest = "；".join(f"〔{heading(h.clause, self.index.document(h.clause.doc_id))}〕" for h in retrieval.hits[:3])
+        answer.text = f"现有政策文件中没有找到能回答这个问题的规定。{HOTLINE_HINT}"
+        if nearest:
+            answer.text += f"\n\n可能相关：{nearest}"
+        answer.notes.append(reason)
+
+    def _validity_notes(self, citations: list[Citation], today: dt.date) -> list[str]:
+        notes = []
+        for clause_id in dict.fromkeys(c.clause_id for c in citations):
+            clause = self.index.by_id[clause_id]
+            expired = [d for d in clause.deadlines if dt.date.fromisoformat(d.date) < today]
+            if expired:
+                units = "、".join(clause.units[:3]) or "发文机关"
+                notes.append(f"〔{heading(clause, self.index.document(clause.doc_id))}〕是有期限的措施"
+                             f"（期限：{'、'.join(d.text for d in expired)}），该期限已过，"
+                             f"是否仍在执行请向责任单位（{units}等）确认。")
+        return notes

@@ -1,0 +1,121 @@
+"""Extractive answer composition: offline, deterministic, and quoting clauses verbatim.
+
+It picks the sentences of the best clauses that answer the question, so amounts and rates are
+the document's own words, and cites each one as 〔文号 第（六）条 标题〕.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .models import Citation, Clause, Hit
+from .structure import extract_units
+from .text import normalize, tokenize
+
+# Questions that want a number: the sentence that carries an amount or rate should win.
+_WANTS_FIGURE = re.compile(r"多少|多高|多大|多长|几|最高|最低|上限|下限|比例|费率|利率|额度|标准|幅度|金额|期限|时间|什么时候|哪年")
+_SENTENCE = re.compile(r"[^。；;！？!?\n]+[。；;！？!?]?")
+_HAS_FIGURE = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int  # offset in the source document
+    end: int
+    score: float
+
+
+def heading(clause: Clause, doc: dict) -> str:
+    """Citation heading such as 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
+    source = doc.get("doc_number") or doc.get("title") or clause.doc_id
+    if clause.number == "0":
+        return f"{source} 文件信息"
+    label = clause.label
+    if label.startswith(("(", "（")):
+        label = f"第（{label.strip('()（）')}）条"
+    elif label.endswith(("、", ".", "．")):
+        label = f"第{label.rstrip('、.．')}项"
+    return f"{source} {label} {clause.title}".strip()
+
+
+def sentences(clause: Clause) -> list[tuple[str, int, int]]:
+    """Sentences of the clause body (no marker, no 责任单位 note) with document offsets."""
+    text = clause.text
+    _, unit_span = extract_units(text)
+    body_end = unit_span[0] if unit_span else len(text)
+    body_start = len(clause.label) if clause.label and text.startswith(clause.label) else 0
+    out = []
+    for m in _SENTENCE.finditer(text, body_start, body_end):
+        chunk = m.group(0)
+        stripped = chunk.strip()
+        if len(stripped) < 2:
+            continue
+        lead = len(chunk) - len(chunk.lstrip())
+        start = clause.start + m.start() + lead
+        out.append((stripped, start, start + len(stripped)))
+    return out
+
+
+def score_sentences(clause: Clause, question_tokens: set[str], wants_figure: bool) -> list[Sentence]:
+    scored = []
+    for i, (text, start, end) in enumerate(sentences(clause)):
+        tokens = set(tokenize(text))
+        overlap = question_tokens & tokens
+        score = sum(min(len(t), 4) for t in overlap)
+        if wants_figure and _HAS_FIGURE.search(text):
+            score += 3
+        if i == 0 and clause.title and text.startswith(clause.title):
+            score -= 0.5  # the heading sentence repeats the title: prefer the substance
+        scored.append(Sentence(text, start, end, float(score)))
+    return scored
+
+
+class ExtractiveComposer:
+    """Builds the answer text and citations from ranked hits, quoting sentences verbatim."""
+
+    name = "extractive"
+
+    def __init__(self, documents: dict[str, dict], max_clauses: int = 2, max_sentences: int = 3):
+        self.documents = documents
+        self.max_clauses = max_clauses
+        self.max_sentences = max_sentences
+
+    def cite(self, clause: Clause, quote: str, start: int, end: int) -> Citation:
+        return Citation(clause.clause_id, clause.title, heading(clause, self.documents.get(clause.doc_id, {})),
+                        quote, start, end, clause.units)
+
+    def whole_clause(self, clause: Clause) -> Citation:
+        return self.cite(clause, clause.text, clause.start, clause.end)
+
+    def select(self, question: str, hits: list[Hit], extra_terms: tuple[str, ...] = ()) -> list[Citation]:
+        """The sentences that answer ``question``: the best clause first, then close runners-up."""
+        if not hits:
+            return []
+        q_tokens = set(tokenize(f"{question} {' '.join(extra_terms)}"))
+        wants_figure = bool(_WANTS_FIGURE.search(normalize(question)))
+        picked: list[Citation] = []
+        top_score = hits[0].score
+        best_overall = None
+        for rank, hit in enumerate(hits[: self.max_clauses + 1]):
+            if rank and (hit.score < 0.8 * top_score or len({c.clause_id for c in picked}) >= self.max_clauses):
+                break
+            scored = score_sentences(hit.clause, q_tokens, wants_figure)
+            if not scored:
+                continue
+            best = max(s.score for s in scored)
+            if best_overall is None:
+                best_overall = best
+            elif best <= 0 or best < 0.6 * best_overall:
+                continue  # a runner-up clause that shares no words with the question adds noise
+            if best <= 0:
+                # Found by meaning only: the substance is the first sentences after the title.
+                chosen = [s for s in scored if not (hit.clause.title and s.text.startswith(hit.clause.title))][:2] \
+                    or scored[:1]
+            else:
+                chosen = sorted((s for s in scored if s.score >= 0.6 * best),
+                                key=lambda s: -s.score)[: self.max_sentences]
+                chosen.sort(key=lambda s: s.start)
+            picked += [self.cite(hit.clause, s.text, s.start, s.end) for s in chosen]
+        return picked

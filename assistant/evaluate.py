@@ -1,0 +1,162 @@
+"""Evaluation: load a QA set, run the assistant on every question, compute retrieval and answer metrics.
+
+Metrics (overall and per type): hit@1, hit@5, MRR, recall@5 over gold clauses, citation hit rate,
+fact coverage, refusal accuracy on unanswerable questions, false-refusal rate on answerable ones,
+and latency percentiles.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .errors import PolicyError
+from .models import Answer
+from .text import normalize
+
+
+class QAFileError(PolicyError):
+    """A QA file is malformed; the message names the file and the line."""
+
+
+@dataclass(frozen=True)
+class QAItem:
+    id: str
+    question: str
+    gold: tuple[str, ...]
+    facts: tuple[str, ...]
+    type: str
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.gold)
+
+
+@dataclass
+class Result:
+    id: str
+    question: str
+    type: str
+    gold: list[str]
+    retrieved: list[str]
+    citations: list[str]
+    answer: str
+    refused: bool
+    latency_ms: float
+    facts_found: list[bool] = field(default_factory=list)
+
+
+def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
+    """Read a QA set (.jsonl, or .csv with ``;``-separated gold and facts).
+
+    Raises:
+        QAFileError: malformed line, missing field, duplicate id, or unknown clause id (with line numbers).
+    """
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QAFileError(f"无法读取问答集 {path}：{exc}") from None
+    rows: list[tuple[int, dict]] = []
+    if path.suffix.lower() == ".csv":
+        for n, row in enumerate(csv.DictReader(raw.splitlines()), start=2):
+            row = dict(row)
+            for key in ("gold", "facts"):
+                row[key] = [x.strip() for x in (row.get(key) or "").split(";") if x.strip()]
+            rows.append((n, row))
+    else:
+        for n, line in enumerate(raw.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise QAFileError(f"{path} 第 {n} 行不是有效的 JSON：{exc.msg}") from None
+            if not isinstance(obj, dict):
+                raise QAFileError(f"{path} 第 {n} 行应为 JSON 对象")
+            rows.append((n, obj))
+    items: list[QAItem] = []
+    seen: dict[str, int] = {}
+    for n, obj in rows:
+        missing = [k for k in ("id", "question", "gold") if k not in obj]
+        if missing:
+            raise QAFileError(f"{path} 第 {n} 行缺少字段：{', '.join(missing)}")
+        if not isinstance(obj["gold"], list) or not isinstance(obj.get("facts", []), list):
+            raise QAFileError(f"{path} 第 {n} 行：gold 和 facts 应为列表")
+        qid = str(obj["id"])
+        if qid in seen:
+            raise QAFileError(f"{path} 第 {n} 行：id “{qid}” 与第 {seen[qid]} 行重复")
+        seen[qid] = n
+        unknown = [g for g in obj["gold"] if known_clauses is not None and g not in known_clauses]
+        if unknown:
+            raise QAFileError(f"{path} 第 {n} 行：未知的条款编号 {', '.join(unknown)}")
+        items.append(QAItem(qid, str(obj["question"]), tuple(obj["gold"]), tuple(obj.get("facts", [])),
+                            str(obj.get("type", ""))))
+    if not items:
+        raise QAFileError(f"问答集 {path} 是空的")
+    return items
+
+
+def fact_found(fact: str, answer: str) -> bool:
+    """A fact (alternatives split on |) is found when one alternative occurs in the answer."""
+    text = normalize(answer)
+    return any(normalize(alt) in text for alt in fact.split("|") if alt)
+
+
+def run(items: Iterable[QAItem], ask: Callable[[str], Answer], progress: Callable | None = None) -> list[Result]:
+    results = []
+    for item in items:
+        answer = ask(item.question)
+        results.append(Result(
+            id=item.id, question=item.question, type=item.type, gold=list(item.gold),
+            retrieved=list(answer.retrieved), citations=list(dict.fromkeys(c.clause_id for c in answer.citations)),
+            answer=answer.text, refused=answer.refused, latency_ms=answer.timings.get("total", 0.0),
+            facts_found=[fact_found(f, answer.text) for f in item.facts],
+        ))
+        if progress:
+            progress()
+    return results
+
+
+def metrics(results: list[Result], k: int = 5) -> dict[str, float | int | None]:
+    """Aggregate metrics over ``results`` (None where a metric has no applicable question)."""
+    answerable = [r for r in results if r.gold]
+    unanswerable = [r for r in results if not r.gold]
+
+    def first_rank(r: Result) -> int | None:
+        return next((i for i, cid in enumerate(r.retrieved) if cid in r.gold), None)
+
+    def mean(values: list[float]) -> float | None:
+        return round(float(np.mean(values)), 4) if values else None
+
+    ranks = [first_rank(r) for r in answerable]
+    facts = [f for r in answerable for f in r.facts_found]
+    latencies = [r.latency_ms for r in results]
+    return {
+        "questions": len(results),
+        "hit@1": mean([1.0 if rk == 0 else 0.0 for rk in ranks]),
+        f"hit@{k}": mean([1.0 if rk is not None and rk < k else 0.0 for rk in ranks]),
+        "mrr": mean([1.0 / (rk + 1) if rk is not None else 0.0 for rk in ranks]),
+        f"recall@{k}": mean([len(set(r.retrieved[:k]) & set(r.gold)) / len(r.gold) for r in answerable]),
+        "citation_hit": mean([1.0 if set(r.citations) & set(r.gold) else 0.0 for r in answerable]),
+        "fact_coverage": mean([1.0 if f else 0.0 for f in facts]),
+        "refusal_accuracy": mean([1.0 if r.refused else 0.0 for r in unanswerable]),
+        "false_refusal": mean([1.0 if r.refused else 0.0 for r in answerable]),
+        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
+        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
+    }
+
+
+def summarize(results: list[Result], k: int = 5) -> dict:
+    """Overall metrics and the same per question type."""
+    types = sorted({r.type for r in results})
+    return {"overall": metrics(results, k), "by_type": {t: metrics([r for r in results if r.type == t], k)
+                                                       for t in types}}
+
+
+def result_dicts(results: list[Result]) -> list[dict]:
+    return [asdict(r) for r in results]

@@ -1,0 +1,131 @@
+"""Route a question before searching: clause references, responsible units, document metadata.
+
+Hotline staff ask "第十八条" or "州税务局负责哪些措施"; a ranking model cannot answer those reliably,
+but the clause records can, exactly. Everything else goes to hybrid search.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from .index import Index
+from .models import Clause
+from .numerals import CN_NUMERAL_CHARS as _CN
+from .numerals import cn_to_int
+from .text import normalize
+
+_CLAUSE_REFS = (
+    re.compile(rf"第\s*[(（]?([{_CN}\d]{{1,5}})[)）]?\s*(?:条|项|款|点|个措施|项措施)"),
+    re.compile(rf"[(（]\s*([{_CN}]{{1,5}})\s*[)）]"),
+    re.compile(r"#\s*(\d{1,3})\b"),
+    re.compile(rf"(?:措施|条款)\s*([{_CN}\d]{{1,5}})(?![\d{_CN}])"),
+)
+# Words asking which measures a unit is responsible for.
+_UNIT_CUES = re.compile(r"负责|责任单位|牵头|哪些措施|哪些条款|哪几条|哪些政策|管哪些|职责|涉及哪些|参与哪些")
+# Words asking about the document itself (文号, date, issuer, title, what it implements).
+_DOC_CUES = re.compile(
+    r"文号|发文字号|字号|印发日期|发文日期|印发时间|发文时间|发布时间|发布日期|成文日期|什么时候(?:印发|发布|出台|下发|发的)|"
+    r"哪天(?:印发|发布|发的)|发文机关|发文单位|印发单位|哪个(?:部门|单位|机关)(?:印发|发布|发的|出台)|谁(?:印发|发布|发的)|"
+    r"文件(?:名称|标题|全称)|文件叫什么|叫什么文件|依据(?:什么|哪个)文件|贯彻落实(?:什么|哪个)文件|哪份文件"
+)
+# A question that only wants the clause itself, with no further specifics.
+_WHOLE_CLAUSE = re.compile(r"^(?:讲|说|写|规定)?(?:的)?(?:是)?(?:什么|啥|哪些)?(?:内容|意思|要求)?(?:全文|原文)?$")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a question goes, and what the router recognised in it."""
+
+    kind: str  # "clause" | "unit" | "document" | "search"
+    clauses: tuple[Clause, ...] = ()
+    unit: str = ""
+    whole_clause: bool = False  # the user wants the full text of the referenced clause
+    remainder: str = ""  # the question with the recognised reference removed
+    matched: tuple[str, ...] = field(default_factory=tuple)
+
+
+@lru_cache(maxsize=1)
+def _alias_table() -> dict[str, str]:
+    raw = resources.files("assistant.data").joinpath("unit_aliases.tsv").read_text(encoding="utf-8")
+    table = {}
+    for line in raw.splitlines():
+        if line.strip() and not line.startswith("#"):
+            alias, unit = line.split("\t")
+            table[alias.strip()] = unit.strip()
+    return table
+
+
+def unit_aliases(units: list[str]) -> dict[str, str]:
+    """alias → unit for every unit in the index: the unit itself, prefix-less forms, and the data table."""
+    aliases: dict[str, str] = {}
+    for unit in units:
+        aliases[unit] = unit
+        for prefix in ("临夏州", "临夏", "州", "省", "市", "各"):
+            if unit.startswith(prefix) and len(unit) - len(prefix) >= 3:
+                aliases.setdefault(unit[len(prefix):], unit)
+    for alias, unit in _alias_table().items():
+        if unit in units:
+            aliases.setdefault(alias, unit)
+    return aliases
+
+
+class Router:
+    """Recognises clause references, unit questions and document questions for one index."""
+
+    def __init__(self, index: Index):
+        self.index = index
+        units = sorted({u for c in index.clauses for u in c.units})
+        aliases = unit_aliases(units)
+        # Longest alias first, so 州政府金融办 wins over 金融办.
+        self._aliases = sorted(aliases.items(), key=lambda item: -len(item[0]))
+        self._by_number: dict[str, list[Clause]] = {}
+        for clause in index.clauses:
+            self._by_number.setdefault(clause.number, []).append(clause)
+
+    def route(self, question: str) -> Route:
+        q = normalize(question).strip()
+        docs = self._documents_named(q)
+        unit = self.unit_in(q)
+        if unit and (_UNIT_CUES.search(q) or len(q) <= len(unit[0]) + 4):
+            clauses = tuple(c for c in self.index.clauses if unit[1] in c.units and (not docs or c.doc_id in docs))
+            if clauses:
+                return Route("unit", clauses, unit=unit[1], matched=(unit[0],))
+        if _DOC_CUES.search(q):
+            preambles = tuple(c for c in self.index.clauses if c.number == "0" and (not docs or c.doc_id in docs))
+            if preambles:
+                return Route("document", preambles, matched=(_DOC_CUES.search(q).group(0),))
+        for pattern in _CLAUSE_REFS:
+            m = pattern.search(q)
+            if not m:
+                continue
+            number = _number(m.group(1))
+            clauses = tuple(c for c in self._by_number.get(number, []) if not docs or c.doc_id in docs)
+            if clauses and number != "0":
+                remainder = (q[:m.start()] + q[m.end():]).strip(" ，,。？?！!：:")
+                whole = bool(_WHOLE_CLAUSE.match(re.sub(r"[的了吗呢啊呀]", "", remainder)))
+                return Route("clause", clauses, whole_clause=whole, remainder=remainder, matched=(m.group(0),))
+        return Route("search")
+
+    def unit_in(self, text: str) -> tuple[str, str] | None:
+        """(alias as written, unit) of the first responsible unit named in ``text``."""
+        for alias, unit in self._aliases:
+            if alias in text:
+                return alias, unit
+        return None
+
+    def _documents_named(self, q: str) -> set[str]:
+        named = set()
+        for doc_id, doc in self.index.documents.items():
+            if doc_id in q or (doc.get("doc_number") and doc["doc_number"] in q):
+                named.add(doc_id)
+        return named
+
+
+def _number(raw: str) -> str:
+    try:
+        return str(cn_to_int(raw))
+    except ValueError:
+        return ""

@@ -1,0 +1,145 @@
+"""Answering on the real corpus and index: routing, glossary, refusal, validity notes, follow-ups, verifier."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from assistant.answer import Assistant
+from assistant.glossary import expand
+from assistant.grounding import verify
+from assistant.routing import Router
+from tests.support import SEED_ID
+
+TODAY = dt.date(2026, 11, 27)
+
+
+@pytest.fixture(scope="module")
+def assistant(seed_settings, seed_index):
+    return Assistant(seed_settings, seed_index, today=TODAY)
+
+
+def cid(n: int) -> str:
+    return f"{SEED_ID}#{n}"
+
+
+@pytest.mark.parametrize("question, number, whole", [
+    ("第十二条", 12, True), ("第12条", 12, True), ("（十二）", 12, True), ("(十二)", 12, True),
+    ("第六条讲什么", 6, True), ("第六条的贴息比例是多少", 6, False),
+])
+def test_clause_references_go_straight_to_the_clause(seed_index, question, number, whole):
+    route = Router(seed_index).route(question)
+    assert route.kind == "clause" and route.clauses[0].clause_id == cid(number)
+    assert route.whole_clause is whole
+
+
+@pytest.mark.parametrize("question, unit, expected", [
+    ("州税务局负责哪些措施", "州税务局", [2, 3, 17, 28]),
+    ("州市场监管局是哪些条款的责任单位", "州市场监管局", [2, 3, 5, 6, 9, 17, 18]),
+    ("州工信局负责哪些措施？", "州工信局", [4, 7, 9, 10, 11, 17, 18, 20, 28]),
+    ("税务局牵头哪些", "州税务局", [2, 3, 17, 28]),
+])
+def test_unit_questions_list_every_clause_from_metadata(assistant, question, unit, expected):
+    answer = assistant.ask(question)
+    assert answer.route == "unit"
+    assert [c.clause_id for c in answer.citations] == [cid(n) for n in expected]
+    assert answer.text.startswith(f"{unit}是以下")
+    assert all(unit in c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize("question", ["这个文件的文号是多少", "什么时候印发的", "发文机关是谁"])
+def test_document_questions_go_to_the_preamble(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.route == "document" and answer.citations[0].clause_id == cid(0)
+    assert "临州办发〔2022〕84号" in answer.text and "2022年11月27日" in answer.text
+    assert "甘政办发〔2022〕101号" in answer.text and "不在本库中" in answer.text
+
+
+def test_fact_answer_quotes_figures_verbatim_with_citation(assistant):
+    answer = assistant.ask("融资担保费率是多少？")
+    assert not answer.refused and answer.retrieved[0] == cid(4)
+    assert "1%" in answer.text and "1.5%" in answer.text
+    assert "〔临州办发〔2022〕84号 第（四）条 加大融资担保支持力度〕" in answer.text
+    assert "责任单位：州政府金融办" in answer.text
+    quote = answer.citations[0]
+    source = (seed_text := assistant.index.by_id[cid(4)]).text
+    assert quote.quote in source
+    assert seed_text.start <= quote.start < quote.end <= seed_text.end
+    assert set(answer.timings) >= {"retrieve", "compose", "verify", "total"}
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("利息补贴有哪些", 6),  # 利息补贴 → 贴息
+    ("我想去新三板上市有啥支持？", 7),  # 上市 → 挂牌融资
+    ("跟银行有纠纷不想打官司怎么办", 26),  # 打官司 → 金融纠纷调解
+])
+def test_glossary_maps_everyday_words(assistant, question, expected):
+    assert expand(question).terms
+    assert cid(expected) in assistant.ask(question).retrieved[:3]
+
+
+def test_traditional_and_english_questions(assistant):
+    assert assistant.ask("創業擔保貸款最高額度是多少？").retrieved[0] == cid(6)
+    english = assistant.ask("What is the cap on the financing guarantee fee rate?")
+    assert cid(4) in english.retrieved[:3]
+
+
+@pytest.mark.parametrize("question", ["增值税留抵退税怎么办", "深圳的创业补贴标准", "2024年有哪些新的小微企业贷款政策？",
+                                      "创业担保贷款的申请需要准备哪些材料？"])
+def test_refusal_is_one_sentence_with_hotline_and_nearest_clauses(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.refused and not answer.citations
+    assert answer.text.startswith("现有政策文件中没有找到能回答这个问题的规定。")
+    assert "12345" in answer.text and "可能相关" in answer.text
+    assert len(answer.related) == 3 and answer.notes
+
+
+def test_answerable_question_is_not_refused(assistant):
+    assert not assistant.ask("我开饭馆的，贷款还不上能缓缓吗？").refused
+
+
+def test_expired_deadline_gives_a_validity_note(assistant):
+    late = assistant.ask("延期还本付息政策到什么时候？")
+    assert late.retrieved[0] == cid(8)
+    assert any("2022年底" in n and "已过" in n for n in late.notes)
+    early = assistant.ask("延期还本付息政策到什么时候？", today=dt.date(2022, 12, 1))
+    assert not any("已过" in n for n in early.notes)
+
+
+def test_follow_ups_resolve_against_the_previous_turn(assistant):
+    first = assistant.ask("融资担保费率是多少？")
+    who = assistant.ask("这条谁负责？", history=[first])
+    assert who.citations[0].clause_id == first.citations[0].clause_id == cid(4)
+    assert "临夏金控融资担保公司" in who.text
+    more = assistant.ask("那担保费呢？", history=[assistant.ask("创业担保贷款贴息怎么算？")])
+    assert more.retrieved[0] == cid(4)
+
+
+def test_empty_and_huge_questions_are_polite(assistant):
+    empty = assistant.ask("   ")
+    assert empty.refused and "请输入" in empty.text
+    huge = assistant.ask("贷款" * 3000)
+    assert any("2000" in n for n in huge.notes)
+
+
+def test_verifier_rejects_numbers_not_in_cited_clause(seed_index):
+    clause = seed_index.by_id[cid(6)]
+    good = verify("创业担保贷款最高额度为300万元，贴息按不高于贷款本金2.88%给予[1]。", {1: clause})
+    assert good.ok, good.problems
+    bad = verify("创业担保贷款最高额度为500万元[1]。", {1: clause})
+    assert not bad.ok and any("500万元" in p for p in bad.problems)
+    wrong_marker = verify("最高额度为300万元[2]。", {1: clause})
+    assert not wrong_marker.ok and any("[2]" in p for p in wrong_marker.problems)
+    # 30 is not "in" the clause just because 300 is.
+    assert not verify("最高30万元[1]", {1: clause}).ok
+
+
+def test_chain_runs_retrieve_compose_verify(assistant):
+    answer = assistant.as_chain().invoke({"question": "创业担保贷款最高额度是多少？"})
+    assert answer.citations and answer.citations[0].clause_id == cid(6) and "300万元" in answer.text
+
+
+def test_langchain_retriever_interface(assistant):
+    docs = assistant.retriever.invoke("融资担保费率")
+    assert docs[0].metadata["clause_id"] == cid(4) and docs[0].metadata["why"]
