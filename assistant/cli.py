@@ -17,6 +17,7 @@ from . import __version__
 from .config import Settings
 from .errors import EmptyQueryError, PolicyError
 from .index import Index, build_index, open_index
+from .compose import heading
 from .models import Clause, Hit
 
 EXIT_ERROR = 1
@@ -52,14 +53,7 @@ def clause_json(clause: Clause, index: Index) -> dict[str, Any]:
 
 def clause_heading(clause: Clause, index: Index) -> str:
     """Human heading such as 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
-    doc = index.document(clause.doc_id)
-    source = doc.get("doc_number") or doc.get("title") or clause.doc_id
-    if clause.number == "0":
-        return f"{source} 文件信息（标题、文号、发文机关、前言）"
-    label = clause.label
-    if label.startswith(("(", "（")):
-        label = f"第（{label.strip('()（）')}）条"
-    return f"{source} {label} {clause.title}".strip()
+    return heading(clause, index.document(clause.doc_id))
 
 
 def cmd_index(args: argparse.Namespace) -> int:
