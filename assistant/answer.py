@@ -21,6 +21,7 @@ from .index import Index, open_index
 from .models import Answer, Citation, Clause, Hit
 from .numerals import int_to_cn
 from .retrieve import PolicyRetriever, Retrieval
+from .structure import extract_units
 from .text import normalize, tokenize
 
 MAX_QUESTION_CHARS = 2000
@@ -65,9 +66,6 @@ class Assistant:
         Never raises for bad input: an empty question gets a polite prompt, a long one is truncated.
         """
         turn = self._prepare(question, history)
-        if turn.retrieval is None:
-            return self._finish(turn, Answer(question=question, text="请输入您想了解的政策问题，例如：创业担保贷款最高额度是多少？",
-                                             refused=True, route="empty"))
         return self._finish(turn, self._compose(turn, today or self.today or dt.date.today()))
 
     def as_chain(self):
@@ -76,9 +74,7 @@ class Assistant:
 
         today = self.today
         return (RunnableLambda(lambda x: self._prepare(x["question"], x.get("history")), name="retrieve")
-                | RunnableLambda(lambda t: (t, self._compose(t, today or dt.date.today()) if t.retrieval
-                                            else Answer(question=t.question, text="请输入您想了解的政策问题。",
-                                                        refused=True, route="empty")), name="compose")
+                | RunnableLambda(lambda t: (t, self._compose(t, today or dt.date.today())), name="compose")
                 | RunnableLambda(lambda pair: self._finish(*pair), name="verify"))
 
     # ------------------------------------------------------------------ stages
@@ -114,12 +110,15 @@ class Assistant:
         if prev_clause is not None and _WHO.search(q) and len(q) <= 12:
             return question, prev_clause
         content = [t for t in tokenize(_FOLLOW_START.sub("", q)) if t in self.index.bm25.known([t])]
-        if _FOLLOW_START.match(q) and not content or len(content) == 0 and len(q) <= 12:
+        if not content and (_FOLLOW_START.match(q) or len(q) <= 12):
             # Nothing to search on its own ("具体多少？"): carry the previous question's topic.
             return f"{previous.question} {question}", None
         return question, None
 
     def _compose(self, turn: _Turn, today: dt.date) -> Answer:
+        if turn.retrieval is None:
+            return Answer(question=turn.question, text="请输入您想了解的政策问题，例如：创业担保贷款最高额度是多少？",
+                          refused=True, route="empty")
         t = time.perf_counter()
         retrieval = turn.retrieval
         route = retrieval.route.kind
@@ -190,11 +189,9 @@ class Assistant:
         lines = []
         for hit in retrieval.hits:
             clause = hit.clause
-            note_start = clause.text.find("责任单位")
-            quote_start = clause.text.rfind("(", 0, note_start) if note_start >= 0 else -1
-            quote_start = max(quote_start, clause.text.rfind("（", 0, note_start)) if note_start >= 0 else 0
-            quote = clause.text[quote_start:] if quote_start >= 0 else clause.text
-            answer.citations.append(self.composer.cite(clause, quote, clause.start + max(quote_start, 0), clause.end))
+            _, note = extract_units(clause.text)
+            lo, hi = note or (0, len(clause.text))
+            answer.citations.append(self.composer.cite(clause, clause.text[lo:hi], clause.start + lo, clause.start + hi))
             lines.append(f"{len(lines) + 1}. 〔{answer.citations[-1].heading}〕")
         answer.text = f"{unit}是以下{int_to_cn(len(lines))}条措施的责任单位：\n" + "\n".join(lines)
 
