@@ -1,7 +1,8 @@
 """The answering entry point: ``Assistant.ask(question, history) -> Answer``.
 
-retrieve (route + hybrid search) → decide refusal → compose (extractive) → verify → notes.
-Also exposed as a LangChain runnable chain (:meth:`Assistant.as_chain`).
+retrieve (route + hybrid search) → decide refusal → compose (extractive, or an LLM when configured)
+→ verify → notes. :meth:`Assistant.stream` yields the text as it is produced; the pipeline is also
+exposed as a LangChain runnable chain (:meth:`Assistant.as_chain`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import datetime as dt
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Generator, Iterator, Sequence
 
 from .compose import ExtractiveComposer, heading
 from .config import Settings
 from .encoders import get_encoder
 from .errors import EmptyQueryError
 from .grounding import RefusalPolicy, evidence, should_refuse, verify
+from .llm import LLMComposer, chat_model
 from .index import Index, open_index
 from .models import Answer, Citation, Clause, Hit
 from .numerals import int_to_cn
@@ -48,7 +50,9 @@ class _Turn:
 class Assistant:
     """Answers questions from the clause index, always with the clauses it relied on."""
 
-    def __init__(self, settings: Settings, index: Index | None = None, *, today: dt.date | None = None):
+    def __init__(self, settings: Settings, index: Index | None = None, *, today: dt.date | None = None,
+                 llm=None):
+        """``llm``: a LangChain chat model to compose with (default: the one ``settings.llm`` names, if any)."""
         self.settings = settings
         self.index = index or open_index(settings)
         encoder = get_encoder(settings.encoder, settings.allow_model_download)
@@ -57,6 +61,11 @@ class Assistant:
         self.policy = RefusalPolicy.load()
         self.today = today
         self._corpus_text = normalize(" ".join(c.text for c in self.index.clauses))
+        self.llm: LLMComposer | None = None
+        if llm is not None or settings.llm:
+            model = llm if llm is not None else chat_model(settings)
+            name = f"llm:{settings.llm or 'custom'}"
+            self.llm = LLMComposer(model, name, self.composer, settings.llm_clauses)
 
     # ------------------------------------------------------------------ public
 
@@ -65,17 +74,50 @@ class Assistant:
 
         Never raises for bad input: an empty question gets a polite prompt, a long one is truncated.
         """
+        for event in self.stream(question, history, today=today):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream() always ends with an Answer")
+
+    def stream(self, question: str, history: Sequence[Answer] | None = None, *,
+               today: dt.date | None = None) -> Iterator[str | Answer]:
+        """Yield pieces of the answer text as they are produced, then the final :class:`Answer`.
+
+        The pieces are provisional: when an LLM answer fails verification, the final Answer carries the
+        extractive answer instead (with a note), and its ``text`` is what should be shown.
+        """
         turn = self._prepare(question, history)
-        return self._finish(turn, self._compose(turn, today or self.today or dt.date.today()))
+        shown: list[str] = []
+        generation = self._generate(turn)
+        while True:
+            try:
+                piece = next(generation)
+            except StopIteration as done:
+                answer = done.value
+                break
+            shown.append(piece)
+            yield piece
+        answer = self._finish(turn, answer, today or self.today or dt.date.today())
+        streamed = "".join(shown)
+        if answer.text.startswith(streamed) and len(answer.text) > len(streamed):
+            yield answer.text[len(streamed):]  # related clauses and notes, or the whole extractive answer
+        yield answer
 
     def as_chain(self):
         """The same pipeline as a LangChain runnable: ``{"question", "history"?} → Answer``."""
         from langchain_core.runnables import RunnableLambda
 
-        today = self.today
+        def compose(turn: _Turn) -> tuple[_Turn, Answer]:
+            generation = self._generate(turn)
+            while True:
+                try:
+                    next(generation)
+                except StopIteration as done:
+                    return turn, done.value
+
         return (RunnableLambda(lambda x: self._prepare(x["question"], x.get("history")), name="retrieve")
-                | RunnableLambda(lambda t: (t, self._compose(t, today or dt.date.today())), name="compose")
-                | RunnableLambda(lambda pair: self._finish(*pair), name="verify"))
+                | RunnableLambda(compose, name="compose")
+                | RunnableLambda(lambda pair: self._finish(*pair, self.today or dt.date.today()), name="verify"))
 
     # ------------------------------------------------------------------ stages
 
@@ -115,7 +157,7 @@ class Assistant:
             return f"{previous.question} {question}", None
         return question, None
 
-    def _compose(self, turn: _Turn, today: dt.date) -> Answer:
+    def _compose(self, turn: _Turn) -> Answer:
         if turn.retrieval is None:
             return Answer(question=turn.question, text="请输入您想了解的政策问题，例如：创业担保贷款最高额度是多少？",
                           refused=True, route="empty")
@@ -143,26 +185,84 @@ class Assistant:
             else:
                 answer.citations = self.composer.select(retrieval.question, retrieval.hits, retrieval.expansion.terms)
                 answer.text = self._quote_text(answer.citations)
-        if not answer.refused:
-            answer.related = [h.clause.clause_id for h in retrieval.hits
+        turn.timings["compose"] = (time.perf_counter() - t) * 1000
+        return answer
+
+    def _generate(self, turn: _Turn) -> Generator[str, None, Answer]:
+        """Compose the answer body; an LLM's text is yielded as it streams. Returns the body Answer."""
+        answer = self._compose(turn)
+        if self.llm is not None and self._llm_applies(turn, answer):
+            t = time.perf_counter()
+            answer = yield from self._compose_llm(turn, answer)
+            turn.timings["llm"] = (time.perf_counter() - t) * 1000
+        return answer
+
+    def _decorate(self, answer: Answer, turn: _Turn, today: dt.date) -> None:
+        """Append related clauses and notes (validity, truncation, refusal reason) to the checked body."""
+        if not answer.refused and turn.retrieval is not None:
+            answer.related = [h.clause.clause_id for h in turn.retrieval.hits
                               if h.clause.clause_id not in {c.clause_id for c in answer.citations}][:3]
-            if answer.related and route != "unit":
+            if answer.related and answer.route != "unit":
                 answer.text += "\n\n相关条款：" + "；".join(
                     f"〔{heading(self.index.by_id[cid], self.index.document(self.index.by_id[cid].doc_id))}〕"
                     for cid in answer.related)
         answer.notes = turn.notes + answer.notes + self._validity_notes(answer.citations, today)
         if answer.notes:
             answer.text += "\n\n" + "\n".join(f"提示：{n}" for n in answer.notes)
-        turn.timings["compose"] = (time.perf_counter() - t) * 1000
-        return answer
 
-    def _finish(self, turn: _Turn, answer: Answer) -> Answer:
+    # ------------------------------------------------------------------ LLM composition
+
+    def _llm_applies(self, turn: _Turn, answer: Answer) -> bool:
+        """Free-text answers only: lists (units, clauses, document facts) and refusals stay deterministic."""
+        if answer.refused or not answer.citations:
+            return False
+        return answer.route == "search" or (answer.route == "followup" and not _WHO.search(normalize(turn.asked)))
+
+    def _compose_llm(self, turn: _Turn, extractive: Answer) -> Generator[str, None, Answer]:
+        """Stream the LLM's answer; verify it; fall back to ``extractive`` (with a note) when it fails."""
+        clauses = [self.index.by_id[cid] for cid in extractive.retrieved if cid in self.index.by_id]
+        numbered = self.llm.number(clauses)
+        pieces: list[str] = []
+        try:
+            for piece in self.llm.stream(turn.asked, numbered):
+                pieces.append(piece)
+                yield piece
+        except Exception as exc:  # any provider failure (network, auth, timeout) must not lose the answer
+            extractive.notes.append(f"大模型服务暂时不可用（{type(exc).__name__}），以下为条款原文摘录。")
+            return extractive
+        text = "".join(pieces).strip()
+        if text and "没有找到相关规定" in text and not re.search(r"\[\d", text):
+            assert turn.retrieval is not None  # only search/follow-up answers reach the LLM
+            refusal = Answer(question=turn.question, text="", retrieved=extractive.retrieved, route=extractive.route,
+                             composer=self.llm.name)
+            self._compose_refusal(refusal, turn.retrieval, "大模型判断检索到的条款不能回答这个问题")
+            return refusal
+        result = verify(text, numbered, markers_required=True)
+        if not text or not result.ok:
+            extractive.checks += ["回答为空"] if not text else list(result.problems)
+            extractive.notes.append("大模型生成的回答未能通过条款核验，已改为直接引用条款原文。")
+            return extractive
+        citations = self.llm.citations(text, numbered)
+        # Who is responsible is part of every answer; add it when the model left it out.
+        units = list(dict.fromkeys(u for c in citations for u in c.units))
+        if units and not any(u in text for u in units):
+            addition = f"\n\n责任单位：{'、'.join(units)}"
+            text += addition
+            yield addition
+        used = {n: numbered[n].clause_id for n in sorted({int(m) for m in re.findall(r"\[(\d{1,2})\]", text)})}
+        return Answer(question=turn.question, text=text, citations=citations, retrieved=extractive.retrieved,
+                      route=extractive.route, composer=self.llm.name, markers=used)
+
+    def _finish(self, turn: _Turn, answer: Answer, today: dt.date) -> Answer:
+        """Verify the body against its citations, then add related clauses and notes, and the timings."""
         t = time.perf_counter()
         if answer.citations:
-            cited = list({c.clause_id: self.index.by_id[c.clause_id] for c in answer.citations}.values())
+            cited: dict[int, Clause] | list[Clause] = (
+                {n: self.index.by_id[cid] for n, cid in answer.markers.items()} if answer.markers
+                else list({c.clause_id: self.index.by_id[c.clause_id] for c in answer.citations}.values()))
             result = verify(answer.text, cited)
-            if not result.ok:  # the extractive composer quotes verbatim; a failure here is a bug to see
-                answer.notes.append("核验提示：" + "；".join(result.problems))
+            answer.checks += list(result.problems)  # extractive text quotes verbatim: a problem here is a bug
+        self._decorate(answer, turn, today)
         turn.timings["verify"] = (time.perf_counter() - t) * 1000
         answer.timings = {k: round(v, 2) for k, v in turn.timings.items()}
         answer.timings["total"] = round((time.perf_counter() - turn.started) * 1000, 2)

@@ -30,6 +30,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         encoder=args.encoder,
         strict=True if getattr(args, "strict", False) else None,
         top_k=getattr(args, "k", None),
+        llm=getattr(args, "llm", None),
     )
 
 
@@ -134,14 +135,30 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.question.strip():
         raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
     settings, index = _load(args)
-    answer = Assistant(settings, index).ask(args.question)
-    if args.json:
-        data = answer.to_dict()
-        data["citations"] = [{"clause_id": c["clause_id"], "title": c["title"], "heading": c["heading"],
-                              "quote": c["quote"], "span": [c["start"], c["end"]]} for c in data["citations"]]
-        _print_json(data)
-        return 0
-    print(answer.text)
+    assistant = Assistant(settings, index)
+    if not args.json:
+        return _stream_answer(assistant, args.question)
+    data = assistant.ask(args.question).to_dict()
+    data["citations"] = [{"clause_id": c["clause_id"], "title": c["title"], "heading": c["heading"],
+                          "quote": c["quote"], "span": [c["start"], c["end"]]} for c in data["citations"]]
+    _print_json(data)
+    return 0
+
+
+def _stream_answer(assistant, question: str) -> int:
+    """Print the answer as it is produced; when verification replaced it, print the checked version."""
+    from .models import Answer
+
+    shown: list[str] = []
+    for event in assistant.stream(question):
+        if isinstance(event, Answer):
+            if not event.text.startswith("".join(shown)):
+                print("\n\n—— 以上大模型回答未通过核验，以下为条款原文 ——\n", flush=True)
+                print(event.text, end="")
+            print()
+            return 0
+        shown.append(event)
+        print(event, end="", flush=True)
     return 0
 
 
@@ -203,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ask", cmd_ask, "提问：给出有条款依据的简短回答（引用原文、责任单位）")
     p.add_argument("question", help="问题，例如：创业担保贷款最高额度是多少？")
     p.add_argument("--json", action="store_true", help="以 JSON 输出（answer、citations、retrieved、refused、notes、latency_ms）")
+    p.add_argument("--llm", choices=["openai", "ollama"],
+                   help="用大模型组织回答（POLICY_LLM；接口地址、模型见 POLICY_LLM_BASE_URL、POLICY_LLM_MODEL），"
+                        "回答仍逐条核验，未通过时改为引用原文")
 
     p = add("docs", cmd_docs, "列出语料中的文档及其引用的文件")
     p.add_argument("--json", action="store_true", help="以 JSON 输出")

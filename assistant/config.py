@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -43,6 +43,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     share: bool = False
+    # Optional LLM composer: "" (off, extractive answers only), "openai" (any OpenAI-compatible
+    # endpoint) or "ollama". Answers are verified against the cited clauses either way.
+    llm: str = ""
+    llm_model: str = ""
+    llm_base_url: str = ""
+    llm_api_key: str = field(default="", repr=False)  # a secret: kept out of reprs and logs
+    llm_timeout: float = 60.0
+    # Clauses given to the model, best first.
+    llm_clauses: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -62,6 +71,8 @@ class Settings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is not None and raw.strip() != "":
                 values[f.name] = _convert(f, raw.strip())
+        if "llm_api_key" not in values and env.get("OPENAI_API_KEY", "").strip():
+            values["llm_api_key"] = env["OPENAI_API_KEY"].strip()  # the variable OpenAI tooling already uses
         for name, value in overrides.items():
             if value is not None:
                 values[name] = value
@@ -79,6 +90,10 @@ class Settings:
             raise ConfigError(f"POLICY_DENSE_WEIGHT 应在 0 到 1 之间，当前为 {self.dense_weight}")
         if self.top_k < 1:
             raise ConfigError(f"返回条数（--k / POLICY_TOP_K）应为正整数，当前为 {self.top_k}")
+        if self.llm and self.llm.strip().lower() not in ("openai", "ollama"):
+            raise ConfigError(f"POLICY_LLM 只能是 openai 或 ollama（留空表示不用大模型），当前为 {self.llm!r}")
+        if self.llm_clauses < 1:
+            raise ConfigError(f"POLICY_LLM_CLAUSES 应为正整数，当前为 {self.llm_clauses}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"POLICY_EMBED_BATCH_SIZE 应为正整数，当前为 {self.embed_batch_size}")
 
@@ -127,4 +142,10 @@ SETTINGS_DOC: dict[str, str] = {
     "host": "Web app host",
     "port": "Web app port",
     "share": "Ask Gradio for a public share link",
+    "llm": "Optional LLM composer: empty (extractive only), `openai` (OpenAI-compatible endpoint) or `ollama`",
+    "llm_model": "Model name for the LLM composer (required for `openai`; `ollama` defaults to qwen2.5:7b)",
+    "llm_base_url": "Endpoint base URL, e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434 (Ollama)",
+    "llm_api_key": "API key of the OpenAI-compatible endpoint (falls back to OPENAI_API_KEY)",
+    "llm_timeout": "Seconds to wait for the LLM before answering extractively",
+    "llm_clauses": "Number of top clauses given to the LLM",
 }

@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib import resources
 
 from .models import Clause
+from .numerals import CN_NUMERAL_CHARS, cn_to_int
 from .retrieve import Retrieval
 from .text import normalize, tokenize
 
@@ -122,6 +123,9 @@ _ENUMERATOR = re.compile(r"^\s*\d{1,2}[.、]\s", re.MULTILINE)
 _CITATION_HEADING = re.compile(r"〔[^〔〕]*(?:〔[^〔〕]*〕[^〔〕]*)*〕")
 # A number with the unit that gives it meaning; a bare number is checked on its own.
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:万亿元|亿元|万元|元|个百分点|个基点|%|％|倍|年底|年|月|日|个月|户|家)?")
+# Amounts and rates written in Chinese numerals ("三百万元", "百分之一"): a model may rewrite "300万元"
+# this way, and a wrong one must not slip past the digit check.
+_CN_AMOUNT = re.compile(rf"百分之[{CN_NUMERAL_CHARS}点]+|[{CN_NUMERAL_CHARS}]+(?:万亿元|亿元|万元|元|个百分点|个基点|倍)")
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,23 @@ def verify(text: str, cited: dict[int, Clause] | list[Clause], *, markers_requir
         if token == number and _standalone(number, sources):
             continue
         problems.append(f"数字“{token}”不在所引用的条款中")
+    for m in _CN_AMOUNT.finditer(body):
+        if m.group(0) not in sources and _as_digits(m.group(0)) not in sources:
+            problems.append(f"数字“{m.group(0)}”不在所引用的条款中")
     return Verification(not problems, tuple(dict.fromkeys(problems)))
+
+
+def _as_digits(amount: str) -> str:
+    """"三百万元" → "300万元", "百分之一" → "1%" ("" when the numeral cannot be read)."""
+    try:
+        if amount.startswith("百分之"):
+            whole, _, frac = amount[3:].partition("点")
+            digits = str(cn_to_int(whole)) + ("." + "".join(str(cn_to_int(ch)) for ch in frac) if frac else "")
+            return digits + "%"
+        numeral = re.match(rf"[{CN_NUMERAL_CHARS}]+", amount).group(0)
+        return str(cn_to_int(numeral)) + amount[len(numeral):]
+    except ValueError:
+        return ""
 
 
 def _standalone(number: str, text: str) -> bool:

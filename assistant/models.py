@@ -142,7 +142,11 @@ class Answer:
     refused: bool = False
     notes: list[str] = field(default_factory=list)
     route: str = "search"
-    composer: str = "extractive"
+    composer: str = "extractive"  # or "llm:<provider>" when a chat model wrote the text
+    markers: dict[int, str] = field(default_factory=dict)  # LLM answers: citation marker [n] → clause id
+    # Verification problems, for the debug view and evals; not shown to users, because a rejected
+    # answer's numbers must not reach the screen even inside a note.
+    checks: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage, and "total"
 
     def to_dict(self) -> dict[str, Any]:
