@@ -49,6 +49,8 @@ class Result:
     refused: bool
     latency_ms: float
     facts_found: list[bool] = field(default_factory=list)
+    # The expected facts themselves, parallel to facts_found, so reports can say which one is missing.
+    facts: list[str] = field(default_factory=list)
 
 
 def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
@@ -115,7 +117,7 @@ def run(items: Iterable[QAItem], ask: Callable[[str], Answer], progress: Callabl
             id=item.id, question=item.question, type=item.type, gold=list(item.gold),
             retrieved=list(answer.retrieved), citations=list(dict.fromkeys(c.clause_id for c in answer.citations)),
             answer=answer.text, refused=answer.refused, latency_ms=answer.timings.get("total", 0.0),
-            facts_found=[fact_found(f, answer.text) for f in item.facts],
+            facts_found=[fact_found(f, answer.text) for f in item.facts], facts=list(item.facts),
         ))
         if progress:
             progress()
