@@ -24,6 +24,11 @@ test: $(STAMP)
 index: $(STAMP)
 	$(BIN)/policy-assistant index
 
+## eval: run the gold QA set with both tutorial baselines into evals/runs/<timestamp>/ (report.md, report.html)
+eval: $(STAMP)
+	$(BIN)/policy-assistant eval evals/qa.jsonl --baseline --floors evals/floors.toml \
+		--out evals/runs/$$(date +%Y%m%d-%H%M%S)
+
 clean-index:
 	find index -mindepth 1 ! -name README.md -exec rm -rf {} +
 

@@ -1,4 +1,4 @@
-"""Command line: ``policy-assistant index | clauses | show | search | ask | docs``.
+"""Command line: ``policy-assistant index | clauses | show | search | ask | eval | docs``.
 
 Commands only parse options, call the library and print; every library error becomes one Chinese
 line on stderr and a non-zero exit, never a traceback (``--debug`` shows it).
@@ -7,6 +7,8 @@ line on stderr and a non-zero exit, never a traceback (``--debug`` shows it).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
 import json
 import sys
 import traceback
@@ -162,6 +164,52 @@ def _stream_answer(assistant, question: str) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from .eval_runner import evaluate_suite, load_floors
+    from .evaluate import load_qa
+
+    settings, index = _load(args)
+    items = load_qa(args.qa, known_clauses=set(index.by_id))
+    if args.check:
+        kinds = Counter(item.type or "（未分类）" for item in items)
+        print(f"问答集有效：{args.qa}，{len(items)} 个问题（" + "，".join(f"{t} {n}" for t, n in kinds.most_common()) + "）")
+        return 0
+    floors = load_floors(args.floors) if args.floors else None
+    out = args.out or Path("evals/runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    settings = dataclasses.replace(settings, top_k=max(settings.top_k, args.k))
+    evaluation = evaluate_suite(settings, index, items, out, k=args.k, baseline=args.baseline, qa_file=args.qa,
+                                floors=floors, progress=None if args.quiet else _progress_bar)
+    for system in evaluation.runs:
+        o = system.summary["overall"]
+        print(f"{system.name}：hit@1 {_fmt(o['hit@1'])}  hit@{args.k} {_fmt(o[f'hit@{args.k}'])}  "
+              f"MRR {_fmt(o['mrr'])}  引用命中 {_fmt(o['citation_hit'])}  事实覆盖 {_fmt(o['fact_coverage'])}  "
+              f"拒答准确率 {_fmt(o['refusal_accuracy'])}  误拒率 {_fmt(o['false_refusal'])}  "
+              f"p50 {_fmt(o['latency_p50_ms'])} ms")
+    print(f"结果已写入 {out}（results.jsonl、summary.json、report.md、report.html）")
+    for line in evaluation.violations:
+        _err(f"低于指标下限：{line}")
+    return EXIT_ERROR if evaluation.violations else 0
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+def _progress_bar(label: str, total: int) -> Callable[[], None]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="题", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
+
+    def tick() -> None:
+        bar.update()
+        if bar.n >= total:
+            bar.close()
+
+    return tick
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     _, index = _load(args)
     if args.json:
@@ -223,6 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm", choices=["openai", "ollama"],
                    help="用大模型组织回答（POLICY_LLM；接口地址、模型见 POLICY_LLM_BASE_URL、POLICY_LLM_MODEL），"
                         "回答仍逐条核验，未通过时改为引用原文")
+
+    p = add("eval", cmd_eval, "在问答集上评测（检索、引用、事实、拒答、延迟），写出结果与报告")
+    p.add_argument("qa", type=Path, help="问答集（.jsonl 或 .csv），例如 evals/qa.jsonl")
+    p.add_argument("--out", type=Path, help="输出目录（默认 evals/runs/<时间>）")
+    p.add_argument("--k", type=int, default=5, help="hit@k、recall@k 的 k（默认 5）")
+    p.add_argument("--baseline", action="store_true", help="同时评测 LangChain 教程基线（向量检索、向量+BM25），报告并列对比")
+    p.add_argument("--llm", choices=["openai", "ollama"], help="用大模型组织回答后再评测（见 ask --llm）")
+    p.add_argument("--floors", type=Path, help="指标下限文件（如 evals/floors.toml）；低于下限时退出码为 1")
+    p.add_argument("--check", action="store_true", help="只校验问答集（格式、重复 id、未知条款编号），不运行评测")
+    p.add_argument("--quiet", action="store_true", help="不显示进度条")
 
     p = add("docs", cmd_docs, "列出语料中的文档及其引用的文件")
     p.add_argument("--json", action="store_true", help="以 JSON 输出")

@@ -21,7 +21,15 @@ from .text import normalize
 
 
 class QAFileError(PolicyError):
-    """A QA file is malformed; the message names the file and the line."""
+    """A QA file is malformed; the message names the file and every bad line."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.problems = problems
+
+
+# Problems listed in the error message; the rest are counted (a wholly wrong file has one per line).
+MAX_LISTED_PROBLEMS = 20
 
 
 @dataclass(frozen=True)
@@ -56,13 +64,16 @@ class Result:
 def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
     """Read a QA set (.jsonl, or .csv with ``;``-separated gold and facts).
 
+    Every line is checked before anything is reported, so one run lists all the problems.
+
     Raises:
-        QAFileError: malformed line, missing field, duplicate id, or unknown clause id (with line numbers).
+        QAFileError: malformed lines, missing fields, duplicate ids, or unknown clause ids (with line numbers).
     """
     try:
         raw = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise QAFileError(f"无法读取问答集 {path}：{exc}") from None
+    problems: list[str] = []
     rows: list[tuple[int, dict]] = []
     if path.suffix.lower() == ".csv":
         for n, row in enumerate(csv.DictReader(raw.splitlines()), start=2):
@@ -77,27 +88,37 @@ def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise QAFileError(f"{path} 第 {n} 行不是有效的 JSON：{exc.msg}") from None
+                problems.append(f"第 {n} 行不是有效的 JSON：{exc.msg}")
+                continue
             if not isinstance(obj, dict):
-                raise QAFileError(f"{path} 第 {n} 行应为 JSON 对象")
+                problems.append(f"第 {n} 行应为 JSON 对象")
+                continue
             rows.append((n, obj))
     items: list[QAItem] = []
     seen: dict[str, int] = {}
     for n, obj in rows:
         missing = [k for k in ("id", "question", "gold") if k not in obj]
         if missing:
-            raise QAFileError(f"{path} 第 {n} 行缺少字段：{', '.join(missing)}")
+            problems.append(f"第 {n} 行缺少字段：{', '.join(missing)}")
+            continue
         if not isinstance(obj["gold"], list) or not isinstance(obj.get("facts", []), list):
-            raise QAFileError(f"{path} 第 {n} 行：gold 和 facts 应为列表")
+            problems.append(f"第 {n} 行：gold 和 facts 应为列表")
+            continue
+        if not str(obj["question"]).strip():
+            problems.append(f"第 {n} 行：question 为空")
         qid = str(obj["id"])
         if qid in seen:
-            raise QAFileError(f"{path} 第 {n} 行：id “{qid}” 与第 {seen[qid]} 行重复")
-        seen[qid] = n
+            problems.append(f"第 {n} 行：id “{qid}” 与第 {seen[qid]} 行重复")
+        seen.setdefault(qid, n)
         unknown = [g for g in obj["gold"] if known_clauses is not None and g not in known_clauses]
         if unknown:
-            raise QAFileError(f"{path} 第 {n} 行：未知的条款编号 {', '.join(unknown)}")
-        items.append(QAItem(qid, str(obj["question"]), tuple(obj["gold"]), tuple(obj.get("facts", [])),
-                            str(obj.get("type", ""))))
+            problems.append(f"第 {n} 行：未知的条款编号 {', '.join(map(str, unknown))}")
+        items.append(QAItem(qid, str(obj["question"]), tuple(map(str, obj["gold"])),
+                            tuple(map(str, obj.get("facts", []))), str(obj.get("type", ""))))
+    if problems:
+        listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED_PROBLEMS])
+        more = f"\n  …… 另有 {len(problems) - MAX_LISTED_PROBLEMS} 处问题" if len(problems) > MAX_LISTED_PROBLEMS else ""
+        raise QAFileError(f"问答集 {path} 有 {len(problems)} 处问题：\n{listed}{more}", tuple(problems))
     if not items:
         raise QAFileError(f"问答集 {path} 是空的")
     return items
