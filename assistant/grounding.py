@@ -97,7 +97,7 @@ _DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5]{1,10}〔\d{4}〕\d+号")
 
 def _only_cited(doc_number: str, corpus_text: str) -> bool:
     """The 文号 appears only where a document cites it (inside 《…》（文号）), never as a header."""
-    return corpus_text.count(doc_number) <= 1 and f"）（{doc_number}）" not in corpus_text.replace("》（", "）（")
+    return corpus_text.count(doc_number) <= 1 and f"）（{doc_number}）" in corpus_text.replace("》（", "）（")
 
 
 def should_refuse(ev: Evidence, policy: RefusalPolicy) -> tuple[bool, str]:
