@@ -16,7 +16,7 @@ from .compose import ExtractiveComposer, heading
 from .config import Settings
 from .encoders import get_encoder
 from .errors import EmptyQueryError
-from .grounding import RefusalPolicy, evidence, should_refuse, verify
+from .grounding import CorpusText, RefusalPolicy, evidence, should_refuse, verify
 from .index import Index, open_index
 from .models import Answer, Citation, Clause, Hit
 from .numerals import int_to_cn
@@ -56,7 +56,7 @@ class Assistant:
         self.composer = ExtractiveComposer(self.index.documents)
         self.policy = RefusalPolicy.load()
         self.today = today
-        self._corpus_text = normalize(" ".join(c.text for c in self.index.clauses))
+        self._corpus = CorpusText.of(c.text for c in self.index.clauses)
 
     # ------------------------------------------------------------------ public
 
@@ -137,7 +137,7 @@ class Assistant:
         else:
             refuse, reason = (False, "")
             if route == "search":
-                refuse, reason = should_refuse(evidence(retrieval, self._corpus_text), self.policy)
+                refuse, reason = should_refuse(evidence(retrieval, self._corpus), self.policy)
             if refuse:
                 self._compose_refusal(answer, retrieval, reason)
             else:
