@@ -17,7 +17,7 @@ from .compose import ExtractiveComposer, heading
 from .config import Settings
 from .encoders import get_encoder
 from .errors import EmptyQueryError
-from .grounding import RefusalPolicy, evidence, should_refuse, verify
+from .grounding import CorpusText, RefusalPolicy, evidence, should_refuse, verify
 from .llm import LLMComposer, chat_model
 from .index import Index, open_index
 from .models import Answer, Citation, Clause, Hit
@@ -60,7 +60,7 @@ class Assistant:
         self.composer = ExtractiveComposer(self.index.documents)
         self.policy = RefusalPolicy.load()
         self.today = today
-        self._corpus_text = normalize(" ".join(c.text for c in self.index.clauses))
+        self._corpus = CorpusText.of(c.text for c in self.index.clauses)
         self.llm: LLMComposer | None = None
         if llm is not None or settings.llm:
             model = llm if llm is not None else chat_model(settings)
@@ -179,7 +179,7 @@ class Assistant:
         else:
             refuse, reason = (False, "")
             if route == "search":
-                refuse, reason = should_refuse(evidence(retrieval, self._corpus_text), self.policy)
+                refuse, reason = should_refuse(evidence(retrieval, self._corpus), self.policy)
             if refuse:
                 self._compose_refusal(answer, retrieval, reason)
             else:

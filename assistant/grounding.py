@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Iterable
 
 from .models import Clause
 from .numerals import CN_NUMERAL_CHARS, cn_to_int
@@ -37,35 +38,80 @@ class RefusalPolicy:
 
 
 @dataclass(frozen=True)
+class CorpusText:
+    """The normalized text of every clause: what "occurs in the corpus" is measured against."""
+
+    clauses: tuple[str, ...]
+    text: str
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> "CorpusText":
+        clauses = tuple(normalize(t) for t in texts)
+        return cls(clauses, " ".join(clauses))
+
+    def frequency(self, term: str) -> int:
+        """How many clauses contain ``term`` (rarer words say more about what a question is about)."""
+        return sum(term in c for c in self.clauses)
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What the refusal decision looks at, kept for the debug view and calibration."""
 
     dense: float  # best cosine similarity among the top hits
     overlap: float  # share of the question's content tokens found in the top clause (after expansion)
     foreign_place: str  # a place the question names that no document mentions
-    missing_aspect: str  # what the question asks for (材料, 电话 …) that no top clause provides
+    missing_aspect: str  # what the question asks for (材料, 电话, 金额 …) that the answering text does not give
     unknown: tuple[str, ...] = ()  # content words of the question that occur nowhere in the corpus
     foreign_ref: str = ""  # a year or 文号 the question names that no document text contains
+    foreign_topic: str = ""  # a policy topic (印花税, 稳岗, 房租 …) the question names and no document mentions
+    subject: str = ""  # the question's rarest corpus word, whose sentences lacked the asked figure
+    aspect_label: str = ""  # what kind of answer is missing (具体金额, 期限 …), for the note
+
+
+@dataclass(frozen=True)
+class Aspect:
+    """One row of ``data/aspects.tsv``: a kind of answer a question asks for, and how to see it given."""
+
+    cue: re.Pattern
+    evidence: re.Pattern
+    scope: str  # "clause": the top clause; "sentence": sentences naming the question's subject
+    label: str
 
 
 @lru_cache(maxsize=1)
 def _places() -> tuple[str, ...]:
-    raw = resources.files("assistant.data").joinpath("places.txt").read_text(encoding="utf-8")
-    return tuple(ln.strip() for ln in raw.splitlines() if ln.strip() and not ln.startswith("#"))
+    return tuple(_data_lines("places.txt"))
 
 
 @lru_cache(maxsize=1)
-def _aspects() -> tuple[tuple[re.Pattern, tuple[str, ...]], ...]:
-    raw = resources.files("assistant.data").joinpath("aspects.tsv").read_text(encoding="utf-8")
+def _question_words() -> frozenset[str]:
+    return frozenset(w.lower() for w in _data_lines("question_words.txt"))
+
+
+@lru_cache(maxsize=1)
+def _topics() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(topic words, word endings) from ``data/topics.txt``; "*税" lines are endings."""
+    lines = _data_lines("topics.txt")
+    words = tuple(w for w in lines if not w.startswith("*"))
+    return words, tuple(w[1:] for w in lines if w.startswith("*"))
+
+
+@lru_cache(maxsize=1)
+def _aspects() -> tuple[Aspect, ...]:
     out = []
-    for line in raw.splitlines():
-        if line.strip() and not line.startswith("#"):
-            cue, words = line.split("\t")
-            out.append((re.compile(cue), tuple(words.split("|"))))
+    for line in _data_lines("aspects.tsv"):
+        cue, found, scope, label = line.split("\t")
+        out.append(Aspect(re.compile(cue), re.compile(found), scope, label))
     return tuple(out)
 
 
-def evidence(retrieval: Retrieval, corpus_text: str) -> Evidence:
+def _data_lines(name: str) -> list[str]:
+    raw = resources.files("assistant.data").joinpath(name).read_text(encoding="utf-8")
+    return [ln.strip() for ln in raw.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def evidence(retrieval: Retrieval, corpus: CorpusText) -> Evidence:
     """Measure how well the retrieved clauses cover the question."""
     hits = retrieval.hits
     q = normalize(retrieval.question)
@@ -75,40 +121,96 @@ def evidence(retrieval: Retrieval, corpus_text: str) -> Evidence:
     top_text = normalize(f"{hits[0].clause.title}{hits[0].clause.text}").lower() if hits else ""
     found = [t for t in tokens if t in top_text or t in covered]
     overlap = len(found) / len(tokens) if tokens else 0.0
-    place = next((p for p in _places() if p in q and p not in corpus_text), "")
-    aspect = ""
-    top_clauses = hits[0].clause.text if hits else ""
-    for cue, words in _aspects():
-        m = cue.search(q)
-        if m and not any(w in top_clauses for w in words):
-            aspect = m.group(0)
-            break
-    unknown = tuple(t for t in tokens if len(t) > 1 and not t.isdigit() and t not in corpus_text and t not in covered)
-    foreign_ref = next((m.group(0) for m in _YEAR_OR_NUMBER.finditer(q) if m.group(0) not in corpus_text), "")
+    place = next((p for p in _places() if p in q and p not in corpus.text), "")
+    content = [t for t in tokens if t not in _question_words() and not t.isdigit() and t not in covered]
+    unknown = tuple(dict.fromkeys(t for t in content if t not in corpus.text))
+    foreign_ref = next((m.group(0) for m in _YEAR_OR_NUMBER.finditer(q) if m.group(0) not in corpus.text), "")
     if not foreign_ref:
         # A cited document whose text is not in the corpus (甘政办发〔2022〕101号) cannot be quoted.
-        foreign_ref = next((m.group(0) for m in _DOC_NUMBER.finditer(q) if _only_cited(m.group(0), corpus_text)), "")
-    return Evidence(dense=dense, overlap=overlap, foreign_place=place, missing_aspect=aspect, unknown=unknown,
-                    foreign_ref=foreign_ref)
+        foreign_ref = next((m.group(0) for m in _DOC_NUMBER.finditer(q) if _only_cited(m.group(0), corpus.text)), "")
+    topic = _foreign_topic(q, unknown, retrieval.expansion.triggers, corpus)
+    gap = _aspect_gap(q, content, hits, corpus)
+    return Evidence(dense=dense, overlap=overlap, foreign_place=place, missing_aspect=gap[0], unknown=unknown,
+                    foreign_ref=foreign_ref, foreign_topic=topic, subject=gap[1], aspect_label=gap[2])
 
 
 _YEAR_OR_NUMBER = re.compile(r"(?<!\d)20\d\d年")
 _DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5]{1,10}〔\d{4}〕\d+号")
+_SENTENCE_END = re.compile(r"[。；;！!？?\n]")
 
 
 def _only_cited(doc_number: str, corpus_text: str) -> bool:
     """The 文号 appears only where a document cites it (inside 《…》（文号）), never as a header."""
-    return corpus_text.count(doc_number) <= 1 and f"）（{doc_number}）" not in corpus_text.replace("》（", "）（")
+    return corpus_text.count(doc_number) <= 1 and f"）（{doc_number}）" in corpus_text.replace("》（", "）（")
+
+
+def _foreign_topic(q: str, unknown: tuple[str, ...], triggers: tuple[str, ...], corpus: CorpusText) -> str:
+    """A policy topic of ``data/topics.txt`` that the question names and no document mentions.
+
+    Everyday words the glossary maps (社保 → 社会保险费) are blanked first: the glossary says what
+    they mean in the documents' terms, so they are not foreign.
+    """
+    rest = q.lower()
+    for trigger in sorted(triggers, key=len, reverse=True):
+        rest = rest.replace(trigger, " ")
+    words, endings = _topics()
+    found = [w for w in words if w in rest and w not in corpus.text]
+    # A named tax or fee (印花税, 评估费): a word of three or more characters, unknown to the corpus.
+    found += [t for t in unknown if len(t) >= 3 and t in rest and t.endswith(endings)]
+    # The longest names the topic best in the note (个人所得税, not 扣除).
+    return max(found, key=len, default="")
+
+
+def _aspect_gap(q: str, content: list[str], hits: list, corpus: CorpusText) -> tuple[str, str, str]:
+    """(asked aspect, subject, label) of the first aspect the question asks for and the text lacks."""
+    top = normalize(hits[0].clause.text) if hits else ""
+    for aspect in _aspects():
+        m = aspect.cue.search(q)
+        if not m:
+            continue
+        if aspect.scope == "clause":
+            if hits and not aspect.evidence.search(top):
+                return m.group(0), "", aspect.label
+            continue
+        words = [t for t in content if t not in m.group(0)]
+        subject, sentences = _subject_sentences(words, corpus)
+        if not subject:
+            sentences = _sentences(top)
+        if not any(aspect.evidence.search(s) for s in sentences):
+            return m.group(0), subject, aspect.label
+    return "", "", ""
+
+
+def _subject_sentences(words: list[str], corpus: CorpusText) -> tuple[str, list[str]]:
+    """The question's subject and every corpus sentence that names it.
+
+    The subject is the rarest question word that occurs in the corpus (fewest clauses; the longer one
+    on a tie, 专利权质押 before 专利). Searching the whole corpus, not only the hits, keeps the check
+    independent of ranking: if no sentence anywhere puts a figure next to the subject, no hit can.
+    """
+    known = [w for w in dict.fromkeys(words) if corpus.frequency(w)]
+    if not known:
+        return "", []
+    subject = min(known, key=lambda w: (corpus.frequency(w), -len(w)))
+    return subject, [s for c in corpus.clauses for s in _sentences(c) if subject in s]
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 def should_refuse(ev: Evidence, policy: RefusalPolicy) -> tuple[bool, str]:
     """(refuse?, reason in Chinese for the notes)."""
     if ev.foreign_place:
         return True, f"问题涉及“{ev.foreign_place}”，现有政策文件不涉及该地区"
-    if ev.missing_aspect:
-        return True, f"现有条款没有关于“{ev.missing_aspect}”的具体规定"
     if ev.foreign_ref:
         return True, f"问题涉及“{ev.foreign_ref}”，现有政策文件中没有相应内容"
+    if ev.foreign_topic:
+        return True, f"现有政策文件没有涉及“{ev.foreign_topic}”"
+    if ev.missing_aspect and ev.subject:
+        return True, f"现有条款虽提到“{ev.subject}”，但没有关于{ev.aspect_label}的规定"
+    if ev.missing_aspect:
+        return True, f"现有条款没有关于“{ev.missing_aspect}”的具体规定"
     if len(ev.unknown) >= policy.max_unknown:
         return True, f"现有政策文件没有涉及“{'、'.join(ev.unknown)}”"
     if ev.dense < policy.min_dense and ev.overlap < policy.min_overlap:
