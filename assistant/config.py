@@ -52,6 +52,9 @@ class Settings:
     llm_timeout: float = 60.0
     # Clauses given to the model, best first.
     llm_clauses: int = 4
+    # The web admin area (reindex, upload) exists only when a password is set.
+    admin_password: str = field(default="", repr=False)
+    upload_max_mb: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -94,6 +97,8 @@ class Settings:
             raise ConfigError(f"POLICY_LLM 只能是 openai 或 ollama（留空表示不用大模型），当前为 {self.llm!r}")
         if self.llm_clauses < 1:
             raise ConfigError(f"POLICY_LLM_CLAUSES 应为正整数，当前为 {self.llm_clauses}")
+        if self.upload_max_mb < 1:
+            raise ConfigError(f"POLICY_UPLOAD_MAX_MB 应为正整数，当前为 {self.upload_max_mb}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"POLICY_EMBED_BATCH_SIZE 应为正整数，当前为 {self.embed_batch_size}")
 
@@ -148,4 +153,6 @@ SETTINGS_DOC: dict[str, str] = {
     "llm_api_key": "API key of the OpenAI-compatible endpoint (falls back to OPENAI_API_KEY)",
     "llm_timeout": "Seconds to wait for the LLM before answering extractively",
     "llm_clauses": "Number of top clauses given to the LLM",
+    "admin_password": "Password of the web admin area (reindex, upload); empty: no admin area",
+    "upload_max_mb": "Largest document the admin area accepts, in MB",
 }

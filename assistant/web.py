@@ -1,64 +1,232 @@
-"""Gradio front end, built by :func:`build_app` (no retrieval logic lives here).
+"""Gradio front end, built by :func:`build_app`: chat for business owners, clause lookup for hotline
+staff, the documents list, and (with a password set) an admin area. No retrieval logic lives here.
 
-This is the minimal clause-search page of the foundation; the chat front end replaces it.
-Everything from documents or users is HTML-escaped before it is shown.
+Everything from users or documents is escaped by :mod:`assistant.render` before it is shown.
+Named API endpoints (``/ask``, ``/lookup``, ``/search``) serve ``gradio_client`` users.
 """
 
 from __future__ import annotations
 
-import html
 import os
+from pathlib import Path
+from typing import Any, Iterator
 
-from .config import Settings
-from .encoders import get_encoder
+import gradio as gr
+
+from . import __version__
+from .admin import UploadError, accept_upload, password_ok
 from .errors import PolicyError
-from .index import Index, open_index
-from .retrieve import HybridSearcher
+from .lookup import LookupQuery, lookup, sections, units
+from .models import Answer
+from .render import (chat_text, citation_cards, copy_text, documents_table, esc, lookup_results,
+                     question_preview)
+from .service import Service
 
-MAX_QUERY_CHARS = 2000
 # Gradio phones home for analytics by default; this app must make no outbound connection.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-
-def _render(index: Index, searcher: HybridSearcher, query: str, k: int) -> str:
-    from .cli import clause_heading
-
-    query = (query or "").strip()
-    if not query:
-        return "<p>请输入问题或关键词，例如：创业担保贷款最高多少？</p>"
-    if len(query) > MAX_QUERY_CHARS:
-        return f"<p>问题太长了（超过 {MAX_QUERY_CHARS} 字），请精简后再试。</p>"
-    try:
-        hits = searcher.search(query, k=int(k))
-    except PolicyError as exc:
-        return f"<p>{html.escape(str(exc))}</p>"
-    cards = []
-    for hit in hits:
-        c = hit.clause
-        units = f"<p><b>责任单位：</b>{html.escape('、'.join(c.units))}</p>" if c.units else ""
-        cards.append(
-            f"<details class='clause' open><summary><b>{html.escape(clause_heading(c, index))}</b>"
-            f" <small>{html.escape(c.clause_id)} · {html.escape(hit.why)}</small></summary>"
-            f"<p style='white-space:pre-wrap'>{html.escape(c.text)}</p>{units}</details>"
-        )
-    return "\n".join(cards) or "<p>没有找到相关条款。</p>"
+TITLE = "政策通 · 中小微企业融资政策问答"
+EXAMPLES = [
+    "我开饭馆的，贷款还不上能缓缓吗？",
+    "创业担保贷款最高能贷多少？",
+    "融资担保费率是多少？",
+    "利息补贴有多少",
+    "州税务局负责哪些措施",
+    "第十八条",
+]
+ANY = "（全部）"
+THINKING = "正在查找相关条款……"
 
 
-def build_app(settings: Settings):
-    """Build the Gradio Blocks for ``settings`` (index opened, or built when missing)."""
-    import gradio as gr
+def _answer_json(answer: Answer) -> dict[str, Any]:
+    data = answer.to_dict()
+    data["citations"] = [{"clause_id": c["clause_id"], "title": c["title"], "heading": c["heading"],
+                          "quote": c["quote"], "span": [c["start"], c["end"]], "units": list(c["units"])}
+                         for c in data["citations"]]
+    return data
 
-    index = open_index(settings)
-    searcher = HybridSearcher(index, get_encoder(settings.encoder, settings.allow_model_download),
-                              settings.dense_weight)
-    with gr.Blocks(title="政策通 · 中小微企业融资政策") as app:
-        gr.Markdown("# 政策通\n中小微企业融资政策条款检索（临州办发〔2022〕84号 等）。输入问题或关键词，查看原文条款。")
-        with gr.Row():
-            query = gr.Textbox(label="问题或关键词", placeholder="例如：创业担保贷款最高多少？", scale=4)
-            k = gr.Slider(1, 10, value=settings.top_k, step=1, label="条数", scale=1)
-        button = gr.Button("检索", variant="primary")
-        results = gr.HTML()
-        gr.Examples(["创业担保贷款最高额度", "融资担保费率", "延期还本付息", "州税务局"], inputs=query)
-        button.click(lambda q, n: _render(index, searcher, q, n), [query, k], results, api_name="search")
-        query.submit(lambda q, n: _render(index, searcher, q, n), [query, k], results)
+
+def _clause_json(service: Service, clause) -> dict[str, Any]:
+    doc = service.index.document(clause.doc_id)
+    return {"clause_id": clause.clause_id, "title": clause.title, "section": clause.section,
+            "doc_number": doc.get("doc_number", ""), "doc_title": doc.get("title", ""),
+            "units": list(clause.units), "text": clause.text}
+
+
+def build_app(service: Service, feedback=None):
+    """The Gradio Blocks over ``service``; ``feedback`` (a FeedbackStore) enables 👍/👎 recording."""
+    settings = service.settings
+
+    # ------------------------------------------------------------------ chat
+
+    def respond(message: str, chat: list, answers: list[Answer]) -> Iterator[tuple]:
+        question = message or ""
+        assistant = service.assistant  # one object for the whole answer, even if a reload happens
+        shown_question = question_preview(question.strip()) or "（空白问题）"
+        chat = list(chat or []) + [{"role": "user", "content": chat_text(shown_question)},
+                                   {"role": "assistant", "content": THINKING}]
+        yield chat, answers, "", gr.update()
+        streamed = ""
+        for event in assistant.stream(question, answers):
+            if isinstance(event, Answer):
+                chat[-1] = {"role": "assistant", "content": chat_text(event.text)}
+                answers = list(answers or []) + [event]
+                yield chat, answers, "", citation_cards(assistant.index, event)
+            else:
+                streamed += event
+                chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
+                yield chat, answers, "", gr.update()
+
+    def record(answer: Answer | None, rating: int, comment: str = "") -> str:
+        if feedback is None or answer is None:
+            return "暂无可评价的回答。" if answer is None else ""
+        feedback.record(rating, answer.question, answer.text,
+                        [{"clause_id": c.clause_id, "heading": c.heading} for c in answer.citations],
+                        comment=comment or "", route=answer.route, refused=answer.refused)
+        return "感谢您的反馈！"
+
+    def on_like(answers: list[Answer], data: gr.LikeData) -> str:
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        turn = (index - 1) // 2  # each turn adds a user and an assistant message
+        liked = data.liked is True or data.liked == "Like"
+        answer = answers[turn] if answers and 0 <= turn < len(answers) else None
+        return record(answer, 1 if liked else -1)
+
+    # ------------------------------------------------------------------ lookup
+
+    def do_lookup(number: str, keyword: str, unit: str, section: str) -> tuple[str, str, list]:
+        query = LookupQuery(number=number or "", keyword=keyword or "",
+                            unit="" if unit in (None, ANY) else unit, section="" if section in (None, ANY) else section)
+        if query.empty:
+            return "<p class='empty'>请输入条款编号、关键词，或选择责任单位、章节。</p>", "", []
+        found = lookup(service.index, query, service.router)
+        return (lookup_results(service.index, found), copy_text(service.index, found),
+                [_clause_json(service, c) for c in found])
+
+    # ------------------------------------------------------------------ API-only endpoints
+
+    def ask(question: str) -> dict:
+        """Answer one question; returns answer, citations, retrieved, refused, notes, latency_ms."""
+        return _answer_json(service.assistant.ask(question or ""))
+
+    def search(query: str, k: int = 5) -> list[dict]:
+        """Ranked clauses for a question or keywords, with why each was found."""
+        if not (query or "").strip():
+            return []
+        hits = service.assistant.retriever.searcher.search(query, k=max(1, min(int(k), 50)))
+        return [{**_clause_json(service, h.clause), "score": round(h.score, 6), "why": h.why} for h in hits]
+
+    with gr.Blocks(title=TITLE) as app:
+        gr.HTML(f"<h2>政策通</h2><p>中小微企业融资政策问答：每个回答都附上所依据的政策条款原文和责任单位。"
+                f"<small>（v{esc(__version__)}）</small></p>")
+        with gr.Tabs():
+            with gr.Tab("政策问答", id="chat"):
+                chatbot = gr.Chatbot(label="对话", height=460, latex_delimiters=[], buttons=["copy"],
+                                     elem_id="chat", placeholder="请在下方输入您的问题，例如：创业担保贷款最高能贷多少？")
+                answers = gr.State([])
+                with gr.Row():
+                    box = gr.Textbox(label="您的问题", placeholder="用自己的话提问，例如：我开饭馆的，贷款还不上能缓缓吗？",
+                                     scale=5, elem_id="question", max_length=100_000)
+                    send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
+                gr.Examples(EXAMPLES, inputs=box, label="试试这些问题")
+                cards = gr.HTML(elem_id="cards")
+                with gr.Row():
+                    comment = gr.Textbox(label="对最近一个回答的意见（可选）", scale=4, elem_id="comment")
+                    up = gr.Button("👍 有帮助", scale=1, elem_id="up")
+                    down = gr.Button("👎 没帮助", scale=1, elem_id="down")
+                    clear = gr.Button("清空对话", scale=1, elem_id="clear")
+                status = gr.Markdown(elem_id="feedback-status")
+
+                outputs = [chatbot, answers, box, cards]
+                send.click(respond, [box, chatbot, answers], outputs, api_visibility="private")
+                box.submit(respond, [box, chatbot, answers], outputs, api_visibility="private")
+                chatbot.like(on_like, [answers], status, api_visibility="private")
+                up.click(lambda a, c: (record(a[-1] if a else None, 1, c), ""), [answers, comment],
+                         [status, comment], api_visibility="private")
+                down.click(lambda a, c: (record(a[-1] if a else None, -1, c), ""), [answers, comment],
+                           [status, comment], api_visibility="private")
+                clear.click(lambda: ([], [], "", ""), None, [chatbot, answers, cards, status],
+                            api_visibility="private")
+
+            with gr.Tab("条款查询", id="lookup"):
+                with gr.Row():
+                    number = gr.Textbox(label="条款编号", placeholder="第十八条 / （十八） / 18", elem_id="lookup-number")
+                    keyword = gr.Textbox(label="关键词", placeholder="例如：担保费率", elem_id="lookup-keyword")
+                with gr.Row():
+                    unit = gr.Dropdown([ANY] + units(service.index), value=ANY, label="责任单位",
+                                       elem_id="lookup-unit", filterable=True)
+                    section = gr.Dropdown([ANY] + sections(service.index), value=ANY, label="章节",
+                                          elem_id="lookup-section")
+                find = gr.Button("查找", variant="primary", elem_id="lookup-find")
+                found_html = gr.HTML(elem_id="lookup-results")
+                with gr.Accordion("全文（可复制）", open=False):
+                    found_text = gr.Textbox(show_label=False, lines=12, buttons=["copy"], elem_id="lookup-copy")
+                found_json = gr.JSON(visible=False)
+                inputs = [number, keyword, unit, section]
+                lookup_outputs = [found_html, found_text, found_json]
+                find.click(do_lookup, inputs, lookup_outputs, api_name="lookup")
+                for trigger in (number.submit, keyword.submit, unit.change, section.change):
+                    trigger(do_lookup, inputs, lookup_outputs, api_visibility="private")
+
+            with gr.Tab("政策文件", id="docs"):
+                docs = gr.HTML(elem_id="documents")
+
+            if settings.admin_password:
+                _admin_tab(service)
+
+        gr.api(ask, api_name="ask")
+        gr.api(search, api_name="search")
+        app.load(lambda: f"<div class='docs-wrap'>{documents_table(service.index)}</div>", None, docs,
+                 api_visibility="private")
     return app
+
+
+def _admin_tab(service: Service) -> None:
+    """Reindex and upload; present only when POLICY_ADMIN_PASSWORD is set, and every action checks it."""
+    settings = service.settings
+
+    def reindex(password: str) -> str:
+        if not password_ok(settings, password):
+            return "密码错误。"
+        try:
+            report = service.reload()
+        except PolicyError as exc:
+            return f"重建失败，原有索引保持不变：{esc(exc)}"
+        return esc(f"索引已更新：{report.documents} 个文档，{report.clauses} 条条款。")
+
+    def upload(password: str, file_path: str | None) -> str:
+        if not password_ok(settings, password):
+            return "密码错误。"
+        if not file_path:
+            return "请选择要上传的文件。"
+        path = Path(file_path)
+        try:
+            if path.stat().st_size > settings.upload_max_mb * 1024 * 1024:
+                raise UploadError(f"文件过大，上限为 {settings.upload_max_mb} MB")
+            saved = accept_upload(settings, path.name, path.read_bytes())
+        except UploadError as exc:
+            return f"上传被拒绝：{esc(exc)}"
+        try:
+            report = service.reload()
+        except PolicyError as exc:
+            saved.path.unlink(missing_ok=True)
+            return f"文件无法建立索引，已移除：{esc(exc)}"
+        problem = next((p for p in report.problems if Path(p.path).resolve() == saved.path), None)
+        if problem is not None:  # the indexer skipped it: take it out again so the corpus stays clean
+            saved.path.unlink(missing_ok=True)
+            service.reload()
+            return esc(f"文件无法读取，已移除：{problem.reason}")
+        return esc(f"已加入语料：{saved.path.name}（{'替换了同名文件，' if saved.replaced else ''}"
+                   f"现有 {report.documents} 个文档，{report.clauses} 条条款）。")
+
+    with gr.Tab("管理", id="admin"):
+        password = gr.Textbox(label="管理密码", type="password", elem_id="admin-password")
+        with gr.Row():
+            file = gr.File(label=f"上传政策文件（.txt / .docx / .pdf，不超过 {settings.upload_max_mb} MB）",
+                           file_types=[".txt", ".docx", ".pdf"], type="filepath", elem_id="admin-file")
+        with gr.Row():
+            do_upload = gr.Button("上传并建立索引", elem_id="admin-upload")
+            do_reindex = gr.Button("重建索引", elem_id="admin-reindex")
+        result = gr.HTML(elem_id="admin-result")
+        do_upload.click(upload, [password, file], result, api_visibility="private")
+        do_reindex.click(reindex, [password], result, api_visibility="private")

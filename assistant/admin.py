@@ -1,0 +1,105 @@
+"""Admin actions behind the password: check the password, accept an uploaded document into ``corpus/``.
+
+An upload is size-limited, its type is decided by its content (not its name), its file name is
+reduced to a safe base name, and it is written only inside the corpus folder. A document the
+indexer cannot read is removed again, so a bad upload never stays in the corpus.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings
+from .errors import CorpusFileError, PolicyError
+from .readers import decode_bytes
+
+ALLOWED_SUFFIXES = (".txt", ".docx", ".pdf")
+
+
+class UploadError(PolicyError):
+    """An upload was refused; the message says why, in Chinese."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: Path  # where the document was written, inside the corpus folder
+    kind: str  # txt | docx | pdf
+    replaced: bool  # a document of the same name was overwritten
+
+
+def password_ok(settings: Settings, given: str | None) -> bool:
+    """Constant-time comparison; no admin password set means admin is off, so nothing matches."""
+    if not settings.admin_password:
+        return False
+    return hmac.compare_digest((given or "").encode("utf-8"), settings.admin_password.encode("utf-8"))
+
+
+def sniff(data: bytes, name: str) -> str:
+    """The document type from the bytes; raises UploadError when it is none we accept or mismatches."""
+    if data.startswith(b"%PDF-"):
+        kind = "pdf"
+    elif data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                names = set(z.namelist())
+        except zipfile.BadZipFile:
+            raise UploadError(f"“{name}”不是有效的 Word 文档（压缩包已损坏）") from None
+        if "word/document.xml" not in names:
+            raise UploadError(f"“{name}”不是 Word（.docx）文档")
+        kind = "docx"
+    else:
+        try:
+            decode_bytes(data, name)
+        except CorpusFileError as exc:
+            raise UploadError(f"“{name}”不是可读取的文本文件：{exc.reason}") from None
+        kind = "txt"
+    suffix = Path(name).suffix.lower()
+    if suffix != f".{kind}":
+        raise UploadError(f"“{name}”的扩展名与内容不符（内容是 .{kind} 文件）")
+    return kind
+
+
+_UNSAFE = re.compile(r"[^\w.\-（）()〔〕【】]+")
+
+
+def safe_name(name: str) -> str:
+    """A base name with no directories, no leading dots and no control or separator characters.
+
+    Raises:
+        UploadError: nothing usable is left, or the suffix is not one we accept.
+    """
+    base = unicodedata.normalize("NFC", name.replace("\\", "/").split("/")[-1]).strip()
+    base = _UNSAFE.sub("_", base).lstrip(".")
+    if not base or base in {".", ".."} or Path(base).suffix.lower() not in ALLOWED_SUFFIXES:
+        raise UploadError(f"文件名“{name}”无效：只接受 {'、'.join(ALLOWED_SUFFIXES)} 文件")
+    return base[:120]
+
+
+def accept_upload(settings: Settings, name: str, data: bytes) -> Upload:
+    """Validate and write an uploaded document into the corpus folder.
+
+    Raises:
+        UploadError: too large, empty, wrong type, bad name, or a path outside the corpus.
+    """
+    limit = settings.upload_max_mb * 1024 * 1024
+    if len(data) > limit:
+        raise UploadError(f"文件过大（{len(data) / 1024 / 1024:.1f} MB），上限为 {settings.upload_max_mb} MB")
+    if not data:
+        raise UploadError("文件为空")
+    base = safe_name(name)
+    kind = sniff(data, base)
+    corpus = settings.corpus_dir.resolve()
+    target = (corpus / base).resolve()
+    if target.parent != corpus:  # belt and braces: safe_name already removed every separator
+        raise UploadError(f"文件名“{name}”无效")
+    replaced = target.exists()
+    tmp = target.with_name(f".upload-{target.name}")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return Upload(target, kind, replaced)

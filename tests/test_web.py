@@ -1,0 +1,177 @@
+"""The web app's parts without a browser: named Gradio API endpoints, lookup, rendering, admin uploads.
+
+The real server runs on loopback with the real index; ``gradio_client`` calls the named endpoints.
+The browser tests (tests/test_browser_*.py) cover what a user sees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import socket
+import zipfile
+
+import pytest
+
+from assistant.admin import UploadError, accept_upload, password_ok, safe_name
+from assistant.lookup import LookupQuery, lookup, sections, units
+from assistant.models import Answer, Citation
+from assistant.render import chat_text, citation_cards, question_preview
+from assistant.service import Service
+from tests.support import SEED_ID
+
+
+def cid(n: int) -> str:
+    return f"{SEED_ID}#{n}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def service(seed_settings, seed_index):
+    return Service(seed_settings, seed_index)
+
+
+@pytest.fixture(scope="module")
+def client(seed_settings, service):
+    """A real server (FastAPI + Gradio, as app.py runs it) on loopback, and a gradio_client for it."""
+    import threading
+    import time
+    import urllib.request
+
+    import uvicorn
+    from gradio_client import Client
+
+    from assistant.server import create_server
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_server(seed_settings, service), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                assert response.status == 200
+                break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+    yield Client(url, verbose=False)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_ask_endpoint(client):
+    data = client.predict("融资担保费率是多少？", api_name="/ask")
+    assert "不高于1%" in data["answer"] and data["refused"] is False
+    assert data["citations"][0]["clause_id"] == cid(4) and data["retrieved"][0] == cid(4)
+    assert "州政府金融办" in data["citations"][0]["units"] and data["latency_ms"] > 0
+    refused = client.predict("深圳的创业补贴标准是多少？", api_name="/ask")
+    assert refused["refused"] is True and "12345" in refused["answer"]
+    assert "请输入" in client.predict("   ", api_name="/ask")["answer"]
+
+
+def test_lookup_endpoint_by_number_unit_and_keyword(client):
+    html, text, rows = client.predict("第十八条", "", "（全部）", "（全部）", api_name="/lookup")
+    assert [r["clause_id"] for r in rows] == [cid(18)] and rows[0]["doc_number"] == "临州办发〔2022〕84号"
+    assert text.startswith("〔临州办发〔2022〕84号 第（十八）条") and rows[0]["text"] in text
+    _, _, rows = client.predict("", "", "州税务局", "（全部）", api_name="/lookup")
+    assert [r["clause_id"] for r in rows] == [cid(n) for n in (2, 3, 17, 28)]
+    _, _, rows = client.predict("", "担保费率", "州财政局", "（全部）", api_name="/lookup")
+    assert [r["clause_id"] for r in rows] == [cid(4)]
+    html, _, rows = client.predict("", "<script>alert(1)</script>", "（全部）", "（全部）", api_name="/lookup")
+    assert rows == [] and "<script>" not in html
+
+
+def test_search_endpoint(client):
+    rows = client.predict("延期还本付息", 3, api_name="/search")
+    assert len(rows) == 3 and rows[0]["clause_id"] == cid(8) and rows[0]["why"]
+
+
+def test_lookup_filters(seed_index):
+    counts = [sum(u in c.units for c in seed_index.clauses) for u in units(seed_index)]
+    assert counts == sorted(counts, reverse=True) and len(counts) > 20  # the most often named first
+    assert len(sections(seed_index)) == 5 and sections(seed_index)[0].startswith("一、")
+    by_section = lookup(seed_index, LookupQuery(section=sections(seed_index)[1]))
+    assert by_section and all(c.section == by_section[0].section for c in by_section)
+    assert [c.clause_id for c in lookup(seed_index, LookupQuery(number="（十二）"))] == [cid(12)]
+    assert [c.clause_id for c in lookup(seed_index, LookupQuery(number="12"))] == [cid(12)]
+    assert [c.clause_id for c in lookup(seed_index, LookupQuery(number=cid(12)))] == [cid(12)]
+    assert [c.clause_id for c in lookup(seed_index, LookupQuery(keyword="擔保費率"))] == [cid(4)]  # traditional
+    assert lookup(seed_index, LookupQuery()) == []
+    assert lookup(seed_index, LookupQuery(number="第九十九条")) == []
+
+
+@pytest.mark.parametrize("payload", [
+    "<script>window.x=1</script>", '<img src=x onerror="window.x=1">', "![x](http://example.com/x.png)",
+    "[点我](javascript:alert(1))", "$x^2$",
+])
+def test_chat_text_shows_markup_literally(payload):
+    shown = chat_text(payload)
+    assert "<" not in shown and "](" not in shown and "![" not in shown
+    assert "\\$" in shown or "$" not in payload
+
+
+def test_long_question_is_previewed():
+    assert question_preview("问" * 5000).endswith("（共 5000 字）")
+
+
+def test_citation_cards_highlight_the_quote_and_escape(seed_index):
+    clause = seed_index.by_id[cid(6)]
+    lo = clause.text.index("对符合条件的小微企业")
+    cite = Citation(clause.clause_id, clause.title, "h", clause.text[lo:lo + 20], clause.start + lo,
+                    clause.start + lo + 20, clause.units)
+    html = citation_cards(seed_index, Answer(question="<b>", text="", citations=[cite]))
+    assert f"<mark>{clause.text[lo:lo + 20]}</mark>" in html and "州财政局" in html
+    refusal = citation_cards(seed_index, Answer(question="q", text="", refused=True, related=[cid(4)]))
+    assert "可能相关" in refusal and "加大融资担保支持力度" in refusal
+
+
+def _docx_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("word/document.xml", "<w:document/>")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("../../etc/passwd.txt", "政策文本".encode(), None),  # traversal is reduced to a base name
+    ("notes.exe", b"MZ\x90\x00", "只接受"),
+    ("fake.pdf", "其实是文本".encode(), "扩展名与内容不符"),
+    ("fake.docx", b"PK\x03\x04broken", "压缩包已损坏"),
+    ("binary.txt", bytes(range(256)) * 4, "不是可读取的文本文件"),
+    ("big.txt", b"a" * (1024 * 1024 + 1), "文件过大"),
+    ("...", b"x", "无效"),
+    ("empty.txt", b"", "文件为空"),
+])
+def test_upload_validation(tmp_path, seed_settings, name, data, message):
+    settings = dataclasses.replace(seed_settings, corpus_dir=tmp_path, upload_max_mb=1)
+    if message is None:
+        saved = accept_upload(settings, name, data)
+        assert saved.path == (tmp_path / "passwd.txt").resolve() and saved.kind == "txt"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["passwd.txt"]
+        return
+    with pytest.raises(UploadError, match=message):
+        accept_upload(settings, name, data)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_docx_and_pdf_are_recognised_by_content(tmp_path, seed_settings):
+    settings = dataclasses.replace(seed_settings, corpus_dir=tmp_path)
+    assert accept_upload(settings, "a.docx", _docx_bytes()).kind == "docx"
+    assert accept_upload(settings, "b.pdf", b"%PDF-1.4\n%%EOF").kind == "pdf"
+    assert safe_name("政策/文件（2024）.txt") == "文件（2024）.txt"
+
+
+def test_admin_password(seed_settings):
+    assert not password_ok(seed_settings, "")  # no password set: admin is off
+    settings = dataclasses.replace(seed_settings, admin_password="s3cret")
+    assert password_ok(settings, "s3cret") and not password_ok(settings, "s3cre") and not password_ok(settings, None)
