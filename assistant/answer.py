@@ -293,7 +293,8 @@ class Assistant:
             lo, hi = note or (0, len(clause.text))
             answer.citations.append(self.composer.cite(clause, clause.text[lo:hi], clause.start + lo, clause.start + hi))
             lines.append(f"{len(lines) + 1}. 〔{answer.citations[-1].heading}〕")
-        answer.text = f"{unit}是以下{int_to_cn(len(lines))}条措施的责任单位：\n" + "\n".join(lines)
+        role = "共同责任单位" if retrieval.route.shared else "责任单位"
+        answer.text = f"{unit}是以下{int_to_cn(len(lines))}条措施的{role}：\n" + "\n".join(lines)
 
     def _compose_document(self, answer: Answer, retrieval: Retrieval) -> None:
         parts = []

@@ -15,6 +15,8 @@ from .text import normalize, tokenize
 
 # Questions that want a number: the sentence that carries an amount or rate should win.
 _WANTS_FIGURE = re.compile(r"多少|多高|多大|多长|几|最高|最低|上限|下限|比例|费率|利率|额度|标准|幅度|金额|期限|时间|什么时候|哪年")
+# Questions that ask for a list of measures: the answer usually spans several clauses.
+_WANTS_LIST = re.compile(r"哪些|有什么(?:政策|措施|支持|规定|帮助|优惠)|什么(?:支持|政策|措施)|哪几")
 _SENTENCE = re.compile(r"[^。；;！？!?\n]+[。；;！？!?]?")
 _HAS_FIGURE = re.compile(r"\d")
 
@@ -58,9 +60,21 @@ def sentences(clause: Clause) -> list[tuple[str, int, int]]:
     return out
 
 
+def is_heading(clause: Clause, text: str) -> bool:
+    """The sentence is just the clause title ("用好财政贴息政策。"), which the citation already shows."""
+    return bool(clause.title) and text.startswith(clause.title) and len(text) <= len(clause.title) + 2
+
+
 def score_sentences(clause: Clause, question_tokens: set[str], wants_figure: bool) -> list[Sentence]:
+    """Sentences of the clause scored by question words they contain (longer words count more).
+
+    A bare heading sentence is left out when the clause has any other: it repeats the title, which
+    the citation shows anyway, and would crowd out the sentence that says what the measure gives.
+    """
+    all_sentences = sentences(clause)
+    body = [s for s in all_sentences if not is_heading(clause, s[0])] or all_sentences
     scored = []
-    for i, (text, start, end) in enumerate(sentences(clause)):
+    for i, (text, start, end) in enumerate(body):
         tokens = set(tokenize(text))
         overlap = question_tokens & tokens
         score = sum(min(len(t), 4) for t in overlap)
@@ -95,11 +109,15 @@ class ExtractiveComposer:
             return []
         q_tokens = set(tokenize(f"{question} {' '.join(extra_terms)}"))
         wants_figure = bool(_WANTS_FIGURE.search(normalize(question)))
+        # A list question takes more clauses and sentences, and runners-up further behind the best one.
+        wants_list = bool(_WANTS_LIST.search(normalize(question)))
+        max_clauses, keep_ratio = (self.max_clauses + 2, 0.6) if wants_list else (self.max_clauses, 0.8)
+        max_sentences, sentence_ratio = (self.max_sentences + 1, 0.4) if wants_list else (self.max_sentences, 0.6)
         picked: list[Citation] = []
         top_score = hits[0].score
         best_overall = None
-        for rank, hit in enumerate(hits[: self.max_clauses + 1]):
-            if rank and (hit.score < 0.8 * top_score or len({c.clause_id for c in picked}) >= self.max_clauses):
+        for rank, hit in enumerate(hits[: max_clauses + 1]):
+            if rank and (hit.score < keep_ratio * top_score or len({c.clause_id for c in picked}) >= max_clauses):
                 break
             scored = score_sentences(hit.clause, q_tokens, wants_figure)
             if not scored:
@@ -114,8 +132,8 @@ class ExtractiveComposer:
                 chosen = [s for s in scored if not (hit.clause.title and s.text.startswith(hit.clause.title))][:2] \
                     or scored[:1]
             else:
-                chosen = sorted((s for s in scored if s.score >= 0.6 * best),
-                                key=lambda s: -s.score)[: self.max_sentences]
+                chosen = sorted((s for s in scored if s.score >= sentence_ratio * best),
+                                key=lambda s: -s.score)[:max_sentences]
                 chosen.sort(key=lambda s: s.start)
             picked += [self.cite(hit.clause, s.text, s.start, s.end) for s in chosen]
         return picked

@@ -29,7 +29,10 @@ _UNIT_CUES = re.compile(r"负责|责任单位|牵头|哪些措施|哪些条款|�
 _DOC_CUES = re.compile(
     r"文号|发文字号|字号|印发日期|发文日期|印发时间|发文时间|发布时间|发布日期|成文日期|什么时候(?:印发|发布|出台|下发|发的)|"
     r"哪天(?:印发|发布|发的)|发文机关|发文单位|印发单位|哪个(?:部门|单位|机关)(?:印发|发布|发的|出台)|谁(?:印发|发布|发的)|"
-    r"文件(?:名称|标题|全称)|文件叫什么|叫什么文件|依据(?:什么|哪个)文件|贯彻落实(?:什么|哪个)文件|哪份文件"
+    r"文件(?:名称|标题|全称)|文件叫什么|叫什么文件|依据(?:什么|哪个)文件|贯彻落实(?:什么|哪个)文件|哪份文件|"
+    # English questions about the document itself
+    r"(?i:who issued|issued by|issuing (?:body|authority|agency|office)|document number|date of issue|issue date|"
+    r"when was (?:it|this|the) (?:document |policy |notice )?(?:issued|published|released))"
 )
 # A question that only wants the clause itself, with no further specifics.
 _WHOLE_CLAUSE = re.compile(r"^(?:讲|说|写|规定)?(?:的)?(?:是)?(?:什么|啥|哪些)?(?:内容|意思|要求)?(?:全文|原文)?$")
@@ -41,7 +44,8 @@ class Route:
 
     kind: str  # "clause" | "unit" | "document" | "search"
     clauses: tuple[Clause, ...] = ()
-    unit: str = ""
+    unit: str = ""  # the unit asked about; several joined with 、 ("州人社局和州民委负责哪条")
+    shared: bool = False  # several units named and these clauses list them all (else: any of them)
     whole_clause: bool = False  # the user wants the full text of the referenced clause
     remainder: str = ""  # the question with the recognised reference removed
     matched: tuple[str, ...] = field(default_factory=tuple)
@@ -88,11 +92,16 @@ class Router:
     def route(self, question: str) -> Route:
         q = normalize(question).strip()
         docs = self._documents_named(q)
-        unit = self.unit_in(q)
-        if unit and (_UNIT_CUES.search(q) or len(q) <= len(unit[0]) + 4):
-            clauses = tuple(c for c in self.index.clauses if unit[1] in c.units and (not docs or c.doc_id in docs))
+        named = self.units_in(q)
+        if named and (_UNIT_CUES.search(q) or len(q) <= sum(len(a) for a, _ in named) + 4 * len(named)):
+            units = [u for _, u in named]
+            pool = [c for c in self.index.clauses if not docs or c.doc_id in docs]
+            # Several units: the measures they share; when they share none, every measure of any of them.
+            shared = tuple(c for c in pool if all(u in c.units for u in units))
+            clauses = shared or tuple(c for c in pool if any(u in c.units for u in units))
             if clauses:
-                return Route("unit", clauses, unit=unit[1], matched=(unit[0],))
+                return Route("unit", clauses, unit="、".join(units), shared=len(units) > 1 and bool(shared),
+                             matched=tuple(a for a, _ in named))
         if _DOC_CUES.search(q):
             preambles = tuple(c for c in self.index.clauses if c.number == "0" and (not docs or c.doc_id in docs))
             if preambles:
@@ -111,10 +120,23 @@ class Router:
 
     def unit_in(self, text: str) -> tuple[str, str] | None:
         """(alias as written, unit) of the first responsible unit named in ``text``."""
+        named = self.units_in(text)
+        return named[0] if named else None
+
+    def units_in(self, text: str) -> list[tuple[str, str]]:
+        """(alias as written, unit) of every responsible unit named in ``text``, in order of mention.
+
+        Longest aliases are matched first and their text is consumed, so 州政府金融办 does not also
+        count as 金融办.
+        """
+        found: list[tuple[int, str, str]] = []
+        rest = text
         for alias, unit in self._aliases:
-            if alias in text:
-                return alias, unit
-        return None
+            pos = rest.find(alias)
+            if pos >= 0 and unit not in {u for _, _, u in found}:
+                found.append((pos, alias, unit))
+                rest = rest[:pos] + "\0" * len(alias) + rest[pos + len(alias):]
+        return [(alias, unit) for _, alias, unit in sorted(found)]
 
     def _documents_named(self, q: str) -> set[str]:
         named = set()

@@ -143,3 +143,22 @@ def test_chain_runs_retrieve_compose_verify(assistant):
 def test_langchain_retriever_interface(assistant):
     docs = assistant.retriever.invoke("融资担保费率")
     assert docs[0].metadata["clause_id"] == cid(4) and docs[0].metadata["why"]
+
+
+def test_two_units_get_the_measures_they_share(assistant):
+    answer = assistant.ask("州人社局和州民委负责哪条措施？")
+    assert answer.route == "unit" and [c.clause_id for c in answer.citations] == [cid(6)]
+    assert answer.text.startswith("州人社局、州民委是以下一条措施的共同责任单位")
+
+
+def test_english_question_about_the_document_goes_to_the_preamble(assistant):
+    answer = assistant.ask("Who issued this document, and on what date?")
+    assert answer.route == "document" and "2022年11月27日" in answer.text
+
+
+def test_list_question_quotes_every_measure_not_just_the_heading(assistant):
+    answer = assistant.ask("文件里有哪些贴息政策？")
+    assert "用好财政贴息政策。”" not in answer.text  # the bare heading sentence is not a quote
+    for figure in ("300万元", "2.88%", "50%"):
+        assert figure in answer.text
+    assert len({c.clause_id for c in answer.citations}) >= 2
