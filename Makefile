@@ -4,7 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test index eval clean-index lint
+.PHONY: run test index eval clean-index lint chromium
+
+# The browser tests drive Debian's chromium through playwright; playwright never downloads a browser.
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +22,19 @@ run: $(STAMP)
 	$(BIN)/policy-assistant index
 	$(BIN)/python app.py
 
-## test: install with test extras and run the whole test suite
-test: $(STAMP)
+## chromium: install Debian's headless chromium (and a small CJK font, so screenshots show Chinese)
+## for the browser tests, only when missing
+chromium:
+	@test -x $(CHROMIUM) -a -e $(CJK_FONT) || { \
+		SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+		echo "installing chromium and fonts-wqy-microhei (apt-get)"; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-wqy-microhei >/dev/null; \
+	}
+
+## test: install with test extras and chromium, and run the whole test suite
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
 index: $(STAMP)

@@ -34,3 +34,105 @@ def seed_index(seed_settings):
     from assistant.index import Index
 
     return Index.open(seed_settings)
+
+
+# ---------------------------------------------------------------- real-browser tests (tests/browser.py)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Keep each phase's report on the item, so browser_page can tell at teardown that the test failed.
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def start_app(seed_settings, tmp_path_factory):
+    """Factory: ``start_app(**env) -> AppServer`` runs ``python app.py`` on a free loopback port.
+
+    By default the app serves the session's seed copy (POLICY_CORPUS_DIR / POLICY_INDEX_DIR from
+    ``seed_settings``, POLICY_AUTO_BUILD=false so it never rewrites it); keyword arguments add or
+    override environment variables, e.g. ``start_app(POLICY_ADMIN_PASSWORD="pw")``. Servers with
+    the same variables are shared within the session unless ``fresh=True``; all stop at session end.
+    """
+    from tests.browser import AppServer
+
+    servers: dict[tuple, AppServer] = {}
+    started: list[AppServer] = []
+    logs = tmp_path_factory.mktemp("app-logs")
+
+    def start(*, fresh: bool = False, timeout: float | None = None, **env: str) -> AppServer:
+        key = tuple(sorted((k, str(v)) for k, v in env.items()))
+        if not fresh and key in servers and servers[key].proc.poll() is None:
+            return servers[key]
+        full = {
+            "POLICY_CORPUS_DIR": str(seed_settings.corpus_dir),
+            "POLICY_INDEX_DIR": str(seed_settings.index_dir),
+            "POLICY_AUTO_BUILD": "false",
+            **{k: str(v) for k, v in env.items()},
+        }
+        server = AppServer(env=full, log_path=logs / f"app-{len(started)}.log")
+        server.start(**({"timeout": timeout} if timeout else {}))
+        started.append(server)
+        if not fresh:
+            servers[key] = server
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(start_app):
+    """The app with default settings on the seed index; ``.url`` is ``http://127.0.0.1:<port>/``."""
+    return start_app()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Debian chromium per session, driven by playwright's sync API."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch_chromium
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def offsite():
+    """An OffsiteGuard; ``browser_page`` installs it, so ``offsite.blocked`` lists offsite requests."""
+    from tests.browser import OffsiteGuard
+
+    return OffsiteGuard()
+
+
+@pytest.fixture
+def browser_page(chromium, offsite, request):
+    """A fresh page (own context, zh-CN, 1280x900) that can reach loopback hosts only.
+
+    Requests to any other host are aborted and recorded in ``offsite.blocked``. When the test
+    fails, a full-page screenshot goes to tests/artifacts/<test id>.png.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    from tests.browser import ARTIFACTS, artifact_name
+
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    offsite.install(context)
+    page = context.new_page()
+    yield page
+    failed = any(getattr(getattr(request.node, f"rep_{when}", None), "failed", False)
+                 for when in ("setup", "call"))
+    if failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{artifact_name(request.node.nodeid)}.png"), full_page=True)
+        except PlaywrightError as exc:  # a crashed page must not hide the test's own failure
+            print(f"failure screenshot not taken: {exc}")
+    context.close()
