@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 # The browser tests drive Debian's chromium through playwright; playwright never downloads a browser.
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 $(STAMP): pyproject.toml
@@ -22,15 +23,15 @@ run: $(STAMP)
 	$(BIN)/policy-assistant index
 	$(BIN)/python app.py
 
-## chromium: install Debian's headless chromium (and a small CJK font, so screenshots show Chinese)
-## for the browser tests, only when missing
+## chromium: install Debian's headless chromium (and CJK and emoji fonts, so screenshots show Chinese
+## and the 👍/👎 buttons) for the browser tests, only when missing
 chromium:
-	@test -x $(CHROMIUM) -a -e $(CJK_FONT) || { \
+	@test -x $(CHROMIUM) -a -e $(CJK_FONT) -a -e $(EMOJI_FONT) || { \
 		SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
-		echo "installing chromium and fonts-wqy-microhei (apt-get)"; \
+		echo "installing chromium, fonts-wqy-microhei and fonts-noto-color-emoji (apt-get)"; \
 		$$SUDO apt-get update -qq && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			chromium fonts-wqy-microhei >/dev/null; \
+			chromium fonts-wqy-microhei fonts-noto-color-emoji >/dev/null; \
 	}
 
 ## test: install with test extras and chromium, and run the whole test suite

@@ -1,21 +1,18 @@
 """HTML and chat-text rendering for the web UI. Pure functions: data in, escaped markup out.
 
 Everything that comes from users or documents goes through :func:`esc` (HTML) or :func:`chat_text`
-(Markdown shown by the chatbot), so a question containing ``<script>``, ``<img onerror=…>`` or a
-Markdown image pointing elsewhere is shown as text and runs or loads nothing.
+(chat messages), so a question containing ``<script>``, ``<img onerror=…>`` or a Markdown image
+pointing elsewhere is shown as text and runs or loads nothing.
 """
 
 from __future__ import annotations
 
 import html
-import re
 
 from .compose import heading
 from .index import Index
 from .models import Answer, Citation, Clause
 
-# Markdown punctuation that could turn user text into links, images, emphasis, tables or code.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$])")
 QUESTION_PREVIEW_CHARS = 300
 
 
@@ -24,8 +21,10 @@ def esc(text: object) -> str:
 
 
 def chat_text(text: str) -> str:
-    """Show ``text`` literally in a Markdown-rendering chatbot: HTML-escape, then escape Markdown."""
-    return _MD_SPECIAL.sub(r"\\\1", esc(text))
+    """A chat message shown literally. The chatbot runs with Markdown off (Markdown would turn a URL
+    into a link and ``![](…)`` into an image) and renders the rest as sanitized HTML, which would
+    still load an ``<img src>``: so the text is HTML-escaped and nothing in it is markup."""
+    return esc(text)
 
 
 def question_preview(question: str) -> str:

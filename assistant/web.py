@@ -121,7 +121,7 @@ def build_app(service: Service, feedback=None):
                 f"<small>（v{esc(__version__)}）</small></p>")
         with gr.Tabs():
             with gr.Tab("政策问答", id="chat"):
-                chatbot = gr.Chatbot(label="对话", height=460, latex_delimiters=[], buttons=["copy"],
+                chatbot = gr.Chatbot(label="对话", height=460, render_markdown=False, buttons=["copy"],
                                      elem_id="chat", placeholder="请在下方输入您的问题，例如：创业担保贷款最高能贷多少？")
                 answers = gr.State([])
                 with gr.Row():
@@ -147,6 +147,8 @@ def build_app(service: Service, feedback=None):
                            [status, comment], api_visibility="private")
                 clear.click(lambda: ([], [], "", ""), None, [chatbot, answers, cards, status],
                             api_visibility="private")
+                # The chatbot's own 🗑 button clears the messages; the context must go with them.
+                chatbot.clear(lambda: ([], "", ""), None, [answers, cards, status], api_visibility="private")
 
             with gr.Tab("条款查询", id="lookup"):
                 with gr.Row():
