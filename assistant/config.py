@@ -52,6 +52,8 @@ class Settings:
     llm_timeout: float = 60.0
     # Clauses given to the model, best first.
     llm_clauses: int = 4
+    # SQLite file of answer feedback (👍/👎 and comments) from the web app.
+    feedback_db: Path = Path("feedback/feedback.sqlite3")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -148,4 +150,5 @@ SETTINGS_DOC: dict[str, str] = {
     "llm_api_key": "API key of the OpenAI-compatible endpoint (falls back to OPENAI_API_KEY)",
     "llm_timeout": "Seconds to wait for the LLM before answering extractively",
     "llm_clauses": "Number of top clauses given to the LLM",
+    "feedback_db": "SQLite file where answer feedback (👍/👎, comments) is stored; export with `feedback export`",
 }
