@@ -1,4 +1,4 @@
-"""Command line: ``policy-assistant index | clauses | show | search | ask | eval | docs``.
+"""Command line: ``policy-assistant index | clauses | show | search | ask | eval | docs | feedback``.
 
 Commands only parse options, call the library and print; every library error becomes one Chinese
 line on stderr and a non-zero exit, never a traceback (``--debug`` shows it).
@@ -226,6 +226,39 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _feedback_store(args: argparse.Namespace):
+    from .feedback import FeedbackStore
+
+    path = Settings.from_env(feedback_db=args.db).feedback_db
+    return FeedbackStore(path, create=False)  # reading commands never create an empty database
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    store = _feedback_store(args)
+    if args.out is None:
+        store.export_csv(sys.stdout)
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    # UTF-8 with a BOM: Excel then opens the Chinese text correctly.
+    with open(args.out, "w", encoding="utf-8-sig", newline="") as out:
+        count = store.export_csv(out)
+    _err(f"已导出 {count} 条反馈到 {args.out}")
+    return 0
+
+
+def cmd_feedback_stats(args: argparse.Namespace) -> int:
+    store = _feedback_store(args)
+    stats = store.stats()
+    if args.json:
+        _print_json({**stats, "db": str(store.path)})
+        return 0
+    print(f"反馈共 {stats['total']} 条：👍 {stats['up']}，👎 {stats['down']}，附留言 {stats['with_comment']} 条")
+    if stats["total"]:
+        print(f"时间范围（UTC）：{stats['first']} 至 {stats['last']}")
+    print(f"反馈库：{store.path}")
+    return 0
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -284,6 +317,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("docs", cmd_docs, "列出语料中的文档及其引用的文件")
     p.add_argument("--json", action="store_true", help="以 JSON 输出")
+
+    feedback_help = "网页上用户对回答的评价（👍/👎 与留言）：导出、统计"
+    p = sub.add_parser("feedback", help=feedback_help, description=feedback_help)
+    actions = p.add_subparsers(dest="feedback_command", required=True, metavar="ACTION",
+                               help="export：导出为 CSV；stats：统计 👍/👎 条数")
+
+    def add_feedback(name: str, func: Callable, help_text: str) -> argparse.ArgumentParser:
+        fp = actions.add_parser(name, help=help_text, description=help_text)
+        fp.set_defaults(func=func)
+        fp.add_argument("--db", type=Path, help="反馈库文件（POLICY_FEEDBACK_DB，默认 feedback/feedback.sqlite3）")
+        return fp
+
+    fp = add_feedback("export", cmd_feedback_export, "导出全部反馈（英文表头；写入文件时带 BOM，Excel 可直接打开）")
+    fp.add_argument("--csv", action="store_true", help="以 CSV 导出（目前唯一的格式，可省略）")
+    fp.add_argument("--out", type=Path, help="输出文件（不给则写到标准输出）")
+    fp = add_feedback("stats", cmd_feedback_stats, "统计反馈条数（👍/👎、附留言的条数、时间范围）")
+    fp.add_argument("--json", action="store_true", help="以 JSON 输出")
     return parser
 
 

@@ -55,6 +55,8 @@ class Settings:
     # The web admin area (reindex, upload) exists only when a password is set.
     admin_password: str = field(default="", repr=False)
     upload_max_mb: int = 20
+    # SQLite file of answer feedback (👍/👎 and comments) from the web app.
+    feedback_db: Path = Path("feedback/feedback.sqlite3")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -155,4 +157,5 @@ SETTINGS_DOC: dict[str, str] = {
     "llm_clauses": "Number of top clauses given to the LLM",
     "admin_password": "Password of the web admin area (reindex, upload); empty: no admin area",
     "upload_max_mb": "Largest document the admin area accepts, in MB",
+    "feedback_db": "SQLite file where answer feedback (👍/👎, comments) is stored; export with `feedback export`",
 }

@@ -60,3 +60,7 @@ class UnknownClauseError(PolicyError):
 
 class EmptyQueryError(PolicyError):
     """A question or search query is empty (or whitespace only)."""
+
+
+class FeedbackError(PolicyError, ValueError):
+    """Feedback cannot be stored or read: an invalid rating, or a missing, busy or foreign database file."""

@@ -25,11 +25,17 @@ def create_server(settings: Settings, service: Service | None = None):
 
     from .render import CSS
 
+    from .openai_api import create_router
+
     service = service or Service(settings)
     api = FastAPI(title="政策通 API", docs_url=None, redoc_url=None)
+    # Before mounting Gradio at "/", or Gradio's catch-all route would answer /v1/* itself.
+    api.include_router(create_router(lambda: service.assistant))
     return gr.mount_gradio_app(api, build_blocks(settings, service), path="/", css=CSS, footer_links=["api"],
                                max_file_size=f"{settings.upload_max_mb}mb")
 
 
 def _feedback_store(settings: Settings):
-    return None
+    from .feedback import FeedbackStore
+
+    return FeedbackStore(settings.feedback_db)

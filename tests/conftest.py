@@ -70,6 +70,8 @@ def start_app(seed_settings, tmp_path_factory):
             "POLICY_CORPUS_DIR": str(seed_settings.corpus_dir),
             "POLICY_INDEX_DIR": str(seed_settings.index_dir),
             "POLICY_AUTO_BUILD": "false",
+            # Each server gets its own feedback database, never the repository's feedback/ folder.
+            "POLICY_FEEDBACK_DB": str(logs / f"feedback-{len(started)}.sqlite3"),
             **{k: str(v) for k, v in env.items()},
         }
         server = AppServer(env=full, log_path=logs / f"app-{len(started)}.log")

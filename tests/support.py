@@ -14,7 +14,11 @@ SEED_ID = "linxia-2022-84"
 
 
 def make_settings(corpus: Path, index: Path, **overrides) -> Settings:
-    """Settings for a test, independent of the developer's POLICY_* environment."""
+    """Settings for a test, independent of the developer's POLICY_* environment.
+
+    The feedback database sits beside the index, so no test writes into the repository.
+    """
+    overrides.setdefault("feedback_db", index.parent / "feedback.sqlite3")
     return Settings.from_env(env={}, corpus_dir=corpus, index_dir=index, **overrides)
 
 

@@ -7,12 +7,9 @@ by unit; the documents tab lists the corpus. The app runs as ``python app.py`` (
 
 from __future__ import annotations
 
-import shutil
-
 from playwright.sync_api import Page, expect
 
 from tests.browser import ARTIFACTS
-from tests.support import ROOT
 
 XSS_QUESTIONS = [
     '<script>window.__xss=1</script>创业担保贷款',
@@ -107,8 +104,8 @@ def test_hotline_lookup_by_unit_and_documents_tab(app_server, browser_page, offs
     assert offsite.blocked == []
 
 
-def test_screenshot_for_the_docs_is_current(app_server, browser_page):
-    """Refresh docs/screenshot.png from a real session (committed, shown in README)."""
+def test_screenshot_of_an_answered_question(app_server, browser_page):
+    """tests/artifacts/screenshot.png: the picture in README (docs/screenshot.png) is a copy of it."""
     page = browser_page
     page.set_viewport_size({"width": 1280, "height": 1000})
     page.goto(app_server.url)
@@ -117,6 +114,52 @@ def test_screenshot_for_the_docs_is_current(app_server, browser_page):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "screenshot.png"
     page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 20_000
-    if (ROOT / "docs").is_dir():
-        shutil.copyfile(shot, ARTIFACTS / "docs-screenshot-candidate.png")
+    assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_feedback_is_stored_with_question_answer_and_citations(app_server, browser_page):
+    from assistant.feedback import FeedbackStore
+
+    page = browser_page
+    page.goto(app_server.url)
+    ask(page, "融资担保费率是多少？")
+    page.locator("#comment textarea").fill("很清楚<b>谢谢</b>")
+    page.locator("#up").click()
+    expect(page.locator("#feedback-status")).to_contain_text("感谢您的反馈")
+    page.locator("#chat button[aria-label='踩']").last.click()  # the chatbot's own 👎 on the answer
+    store = FeedbackStore(app_server.env["POLICY_FEEDBACK_DB"], create=False)
+    deadline = 50
+    while store.count() < 2 and deadline:
+        page.wait_for_timeout(100)
+        deadline -= 1
+    rows = [r for r in store.rows() if r["question"] == "融资担保费率是多少？"]
+    assert sorted(r["rating"] for r in rows) == [-1, 1]
+    up = next(r for r in rows if r["rating"] == 1)
+    assert up["comment"] == "很清楚<b>谢谢</b>" and "不高于1%" in up["answer"]
+    assert up["citations"][0]["clause_id"].endswith("#4") and up["app_version"]
+
+
+def test_admin_area_needs_the_password_and_accepts_a_document(start_app, browser_page, corpus_dir, tmp_path):
+    app = start_app(fresh=True, POLICY_ADMIN_PASSWORD="s3cret", POLICY_CORPUS_DIR=str(corpus_dir),
+                    POLICY_INDEX_DIR=str(tmp_path / "index"), POLICY_AUTO_BUILD="true")
+    page = browser_page
+    page.goto(app.url)
+    page.get_by_role("tab", name="管理").click()
+    document = tmp_path / "../测试/新政策.txt"
+    document.parent.mkdir(parents=True, exist_ok=True)
+    document.write_text("关于测试的通知\n一、支持措施\n（一）测试贴息。对测试企业给予测试贴息77万元。（责任单位：州测试局）\n",
+                        encoding="utf-8")
+    page.locator("#admin-file input[type=file]").set_input_files(str(document))
+    page.locator("#admin-password input").fill("wrong")
+    page.locator("#admin-upload").click()
+    expect(page.locator("#admin-result")).to_contain_text("密码错误")
+    assert not (corpus_dir / "新政策.txt").exists()
+
+    page.locator("#admin-password input").fill("s3cret")
+    page.locator("#admin-upload").click()
+    expect(page.locator("#admin-result")).to_contain_text("已加入语料：新政策.txt", timeout=60_000)
+    assert (corpus_dir / "新政策.txt").is_file()
+
+    page.get_by_role("tab", name="政策问答").click()
+    ask(page, "测试贴息有多少？")
+    assert "77万元" in last_answer(page)  # the new document answers right away, without a restart

@@ -1,0 +1,263 @@
+"""An OpenAI-compatible chat-completions API over :class:`~assistant.answer.Assistant`.
+
+``create_router(assistant)`` returns a FastAPI router serving ``POST /v1/chat/completions`` (plain and
+Server-Sent Events streaming) and ``GET /v1/models``, so any OpenAI client or chat UI can ask 政策通
+questions. The answer text is the assistant's (citation headings 〔…〕 included); two extra top-level
+fields carry what OpenAI's schema has no place for: ``citations`` (clause id, heading, verbatim quote,
+char span, 责任单位) and ``policy_assistant`` (refused, retrieved, notes, route, composer, latency_ms).
+
+This module only translates between the wire format and ``Assistant.ask`` / ``Assistant.stream``;
+retrieval, refusal and verification all stay in the assistant. Errors use OpenAI's shape
+``{"error": {"message", "type", "code"}}`` with Chinese messages. There is no authentication here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from . import __version__
+from .answer import Assistant
+from .errors import PolicyError
+from .models import Answer, Citation
+
+DEFAULT_MODEL_NAME = "policy-assistant"
+# Earlier user turns replayed to rebuild the conversation (see _history). Follow-up resolution only
+# looks at the latest answers, so a bounded replay keeps a long (or hostile) message list cheap.
+MAX_REPLAYED_TURNS = 8
+# Streamed between a provisional text and the authoritative one when they differ (see _sse_events).
+REPLACED_MARK = "\n\n—— 以上内容作废，以下为核验后的回答 ——\n\n"
+_CREATED = int(time.time())
+
+
+# ---------------------------------------------------------------------- request schema
+
+
+class _TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[_TextPart] | None = None
+
+    def text(self) -> str:
+        """The message text: a string, or the text parts of a content list joined (other parts skipped)."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content if p.type in ("text", "input_text"))
+
+
+class ChatCompletionRequest(BaseModel):
+    """The fields of an OpenAI chat-completions request that matter here; the rest is accepted and ignored.
+
+    ``model`` is not checked: whatever a client is configured to send, the one model answers.
+    System and developer messages are ignored too: they cannot change how the assistant answers.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    messages: list[_Message]
+    stream: bool = False
+
+
+class _BadRequest(Exception):
+    def __init__(self, message: str, code: str = "invalid_request"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# ---------------------------------------------------------------------- response shapes
+
+
+def error_response(status: int, message: str, *, type_: str = "invalid_request_error",
+                   code: str | None = None) -> JSONResponse:
+    """OpenAI's error body: ``{"error": {"message", "type", "param", "code"}}``."""
+    return JSONResponse(status_code=status,
+                        content={"error": {"message": message, "type": type_, "param": None, "code": code}})
+
+
+def citation_json(citation: Citation) -> dict[str, Any]:
+    """A citation as the API returns it: ``{clause_id, title, heading, quote, span: [start, end], units}``."""
+    return {"clause_id": citation.clause_id, "title": citation.title, "heading": citation.heading,
+            "quote": citation.quote, "span": [citation.start, citation.end], "units": list(citation.units)}
+
+
+def answer_meta(answer: Answer) -> dict[str, Any]:
+    """The ``policy_assistant`` field: how the answer came about."""
+    return {"refused": answer.refused, "retrieved": list(answer.retrieved), "notes": list(answer.notes),
+            "route": answer.route, "composer": answer.composer,
+            "latency_ms": round(answer.timings.get("total", 0.0), 1)}
+
+
+def _completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+# ---------------------------------------------------------------------- the router
+
+
+def create_router(assistant: Assistant | Callable[[], Assistant], *,
+                  model_name: str = DEFAULT_MODEL_NAME) -> APIRouter:
+    """Routes ``POST /v1/chat/completions``, ``GET /v1/models`` and ``GET /v1/models/{id}`` on ``assistant``.
+
+    Include it in any FastAPI app (``app.include_router(create_router(assistant))``). ``assistant`` may
+    be a callable returning the current one (a server that reloads its index after reindexing). The
+    assistant is called in the threadpool, never on the event loop.
+    """
+    current: Callable[[], Assistant] = assistant if callable(assistant) else (lambda: assistant)
+    router = APIRouter(prefix="/v1", tags=["OpenAI-compatible API"])
+    fingerprint = f"policy-assistant-{__version__}"
+
+    def model_card() -> dict[str, Any]:
+        return {"id": model_name, "object": "model", "created": _CREATED, "owned_by": "policy-assistant"}
+
+    @router.get("/models")
+    def list_models() -> dict[str, Any]:
+        return {"object": "list", "data": [model_card()]}
+
+    @router.get("/models/{model_id}")
+    def get_model(model_id: str):
+        if model_id != model_name:
+            return error_response(404, f"模型 {model_id} 不存在，可用的模型：{model_name}",
+                                  code="model_not_found")
+        return model_card()
+
+    @router.post("/chat/completions")
+    async def chat_completions(request: Request):
+        try:
+            question, earlier, stream = _parse(await request.body())
+        except _BadRequest as bad:
+            return error_response(400, bad.message, code=bad.code)
+
+        base = {"id": _completion_id(), "created": int(time.time()), "model": model_name,
+                "system_fingerprint": fingerprint}
+        chosen = current()  # one assistant for the whole request, even if a reload happens meanwhile
+        if not stream:
+            try:
+                answer = await run_in_threadpool(lambda: chosen.ask(question, _history(chosen, earlier)))
+            except PolicyError as exc:
+                return error_response(500, f"回答失败：{exc}", type_="server_error", code="policy_error")
+            return {**base, "object": "chat.completion",
+                    "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                                 "message": {"role": "assistant", "content": answer.text, "refusal": None}}],
+                    "citations": [citation_json(c) for c in answer.citations],
+                    "policy_assistant": answer_meta(answer)}
+
+        events = iterate_in_threadpool(_events(chosen, question, earlier))
+        return StreamingResponse(_sse(events, base), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    return router
+
+
+# ---------------------------------------------------------------------- request handling
+
+
+def _parse(body: bytes) -> tuple[str, list[str], bool]:
+    """``(question, earlier user messages, stream)``; raises :class:`_BadRequest` with a Chinese message."""
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise _BadRequest("请求体不是有效的 JSON。", "invalid_json") from None
+    if not isinstance(data, dict):
+        raise _BadRequest("请求体应为 JSON 对象，至少包含 messages 列表。")
+    try:
+        request = ChatCompletionRequest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "请求体"
+        raise _BadRequest(f"请求格式不正确（{where}）：messages 应为 [{{role, content}}] 列表，"
+                          f"content 为字符串或 [{{type: \"text\", text}}] 列表。") from None
+    users = [m.text() for m in request.messages if m.role == "user"]
+    if not users:
+        raise _BadRequest("messages 中没有用户消息（role 为 user），无法作答。", "no_user_message")
+    return users[-1], users[:-1], request.stream
+
+
+def _history(assistant: Assistant, earlier: Sequence[str]) -> list[Answer]:
+    """Rebuild the conversation's answers by asking the earlier user messages again, in order.
+
+    Why replay rather than read the assistant messages the client sent back: the API is stateless, and
+    follow-ups ("这条谁负责？", "那担保费呢？") are resolved from the previous *Answer* (its question,
+    citations and retrieved clauses), which the echoed text does not carry. The extractive pipeline is
+    deterministic, so replaying gives the same answers the client was shown (for an LLM-composed turn,
+    the extractive answer to the same question, whose clauses are what the LLM was given), and a client
+    cannot steer the assistant by sending a made-up assistant message. Only the latest
+    ``MAX_REPLAYED_TURNS`` are replayed: follow-up resolution looks at the most recent answers.
+
+    Replays never call an LLM: they only need citations and retrieved clauses, which the extractive
+    composer gives in milliseconds, while an LLM per earlier turn would make every request cost as
+    many model calls as the conversation has turns. A shallow copy shares the index, encoder and
+    retriever; only its ``llm`` is switched off.
+    """
+    replayer = copy.copy(assistant)
+    replayer.llm = None
+    history: list[Answer] = []
+    for question in list(earlier)[-MAX_REPLAYED_TURNS:]:
+        history.append(replayer.ask(question, history))
+    return history
+
+
+def _events(assistant: Assistant, question: str, earlier: Sequence[str]) -> Iterator[str | Answer | PolicyError]:
+    """The blocking part of a streamed request (run piece by piece in the threadpool)."""
+    try:
+        yield from assistant.stream(question, _history(assistant, earlier))
+    except PolicyError as exc:  # reported in the stream: the response has already started
+        yield exc
+
+
+async def _sse(events: AsyncIterator[str | Answer | PolicyError], base: dict[str, Any]) -> AsyncIterator[str]:
+    """Server-Sent Events: a role chunk, one chunk per text piece, a final chunk with citations, [DONE].
+
+    The pieces are provisional (an LLM answer that fails verification is replaced by the extractive
+    one). When the final text does not continue what was streamed, the authoritative text is streamed
+    after :data:`REPLACED_MARK`, so a plain OpenAI client still ends up showing it, and is also given
+    whole as ``policy_assistant.final_text`` for clients that replace what they displayed.
+    """
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {**base, "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    streamed: list[str] = []
+    async for event in events:
+        if isinstance(event, PolicyError):
+            error = {"message": f"回答失败：{event}", "type": "server_error", "param": None, "code": "policy_error"}
+            yield f"data: {json.dumps({'error': error}, ensure_ascii=False)}\n\n"
+            break
+        if isinstance(event, Answer):
+            meta = answer_meta(event)
+            shown = "".join(streamed)
+            if event.text != shown:
+                if event.text.startswith(shown):  # stream() yields the remainder itself; kept for safety
+                    yield chunk({"content": event.text[len(shown):]})
+                else:
+                    yield chunk({"content": REPLACED_MARK + event.text})
+                    meta["final_text"] = event.text
+            yield chunk({}, "stop", citations=[citation_json(c) for c in event.citations], policy_assistant=meta)
+            break
+        if event:
+            streamed.append(event)
+            yield chunk({"content": event})
+    yield "data: [DONE]\n\n"
