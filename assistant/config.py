@@ -43,6 +43,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     share: bool = False
+    # Answers computed at once by the web app's queue (more users wait in the queue). Chosen from the
+    # load test in docs/performance.md: on 2 cores more workers only add contention.
+    web_concurrency: int = 4
     # Optional LLM composer: "" (off, extractive answers only), "openai" (any OpenAI-compatible
     # endpoint) or "ollama". Answers are verified against the cited clauses either way.
     llm: str = ""
@@ -99,6 +102,8 @@ class Settings:
             raise ConfigError(f"POLICY_LLM 只能是 openai 或 ollama（留空表示不用大模型），当前为 {self.llm!r}")
         if self.llm_clauses < 1:
             raise ConfigError(f"POLICY_LLM_CLAUSES 应为正整数，当前为 {self.llm_clauses}")
+        if self.web_concurrency < 1:
+            raise ConfigError(f"POLICY_WEB_CONCURRENCY 应为正整数，当前为 {self.web_concurrency}")
         if self.upload_max_mb < 1:
             raise ConfigError(f"POLICY_UPLOAD_MAX_MB 应为正整数，当前为 {self.upload_max_mb}")
         if self.embed_batch_size < 1:
@@ -149,6 +154,7 @@ SETTINGS_DOC: dict[str, str] = {
     "host": "Web app host",
     "port": "Web app port",
     "share": "Ask Gradio for a public share link",
+    "web_concurrency": "Answers the web app computes at once; further requests wait in its queue",
     "llm": "Optional LLM composer: empty (extractive only), `openai` (OpenAI-compatible endpoint) or `ollama`",
     "llm_model": "Model name for the LLM composer (required for `openai`; `ollama` defaults to qwen2.5:7b)",
     "llm_base_url": "Endpoint base URL, e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434 (Ollama)",

@@ -5,16 +5,13 @@ from __future__ import annotations
 from .config import Settings
 from .service import Service
 
-# Bounded worker pool: an extractive answer takes milliseconds, so a few workers keep up with many users.
-CONCURRENCY = 4
-
-
 def build_blocks(settings: Settings, service: Service):
     """The queued Gradio Blocks over ``service``, with feedback recording."""
     from .web import build_app
 
     blocks = build_app(service, _feedback_store(settings))
-    blocks.queue(default_concurrency_limit=CONCURRENCY)
+    # A bounded worker pool: an answer takes milliseconds of CPU, so a few workers serve many users.
+    blocks.queue(default_concurrency_limit=settings.web_concurrency)
     return blocks
 
 

@@ -65,17 +65,19 @@ def build_app(service: Service, feedback=None):
         shown_question = question_preview(question.strip()) or "（空白问题）"
         chat = list(chat or []) + [{"role": "user", "content": chat_text(shown_question)},
                                    {"role": "assistant", "content": THINKING}]
-        yield chat, answers, "", gr.update()
+        # Only the first update empties the box: a user may type the next question while this one streams.
+        yield chat, answers, "", gr.update(), gr.update()
         streamed = ""
         for event in assistant.stream(question, answers):
             if isinstance(event, Answer):
                 chat[-1] = {"role": "assistant", "content": chat_text(event.text)}
                 answers = list(answers or []) + [event]
-                yield chat, answers, "", citation_cards(assistant.index, event)
+                yield (chat, answers, gr.update(), citation_cards(assistant.index, event),
+                       f"<span data-answers='{len(answers)}'></span>")
             else:
                 streamed += event
                 chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
-                yield chat, answers, "", gr.update()
+                yield chat, answers, gr.update(), gr.update(), gr.update()
 
     def record(answer: Answer | None, rating: int, comment: str = "") -> str:
         if feedback is None or answer is None:
@@ -137,7 +139,10 @@ def build_app(service: Service, feedback=None):
                     clear = gr.Button("清空对话", scale=1, elem_id="clear")
                 status = gr.Markdown(elem_id="feedback-status")
 
-                outputs = [chatbot, answers, box, cards]
+                # How many answers are complete, as a data attribute: lets scripts (and the browser
+                # tests) wait for the end of a streamed answer rather than guess.
+                done = gr.HTML("<span data-answers='0'></span>", elem_id="answers-done", padding=False)
+                outputs = [chatbot, answers, box, cards, done]
                 send.click(respond, [box, chatbot, answers], outputs, api_visibility="private")
                 box.submit(respond, [box, chatbot, answers], outputs, api_visibility="private")
                 chatbot.like(on_like, [answers], status, api_visibility="private")
@@ -145,10 +150,12 @@ def build_app(service: Service, feedback=None):
                          [status, comment], api_visibility="private")
                 down.click(lambda a, c: (record(a[-1] if a else None, -1, c), ""), [answers, comment],
                            [status, comment], api_visibility="private")
-                clear.click(lambda: ([], [], "", ""), None, [chatbot, answers, cards, status],
+                reset = "<span data-answers='0'></span>"
+                clear.click(lambda: ([], [], "", "", reset), None, [chatbot, answers, cards, status, done],
                             api_visibility="private")
                 # The chatbot's own 🗑 button clears the messages; the context must go with them.
-                chatbot.clear(lambda: ([], "", ""), None, [answers, cards, status], api_visibility="private")
+                chatbot.clear(lambda: ([], "", "", reset), None, [answers, cards, status, done],
+                              api_visibility="private")
 
             with gr.Tab("条款查询", id="lookup"):
                 with gr.Row():

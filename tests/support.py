@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import threading
+import time
 from pathlib import Path
+from typing import Iterator
 
 from assistant.config import Settings
 
@@ -28,3 +33,29 @@ def copy_corpus(dest: Path) -> Path:
         if path.is_file():
             shutil.copy2(path, dest / path.name)
     return dest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(app) -> Iterator[str]:
+    """Serve an ASGI app with a real uvicorn on a free loopback port; yields ``http://127.0.0.1:<port>``."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -19,14 +19,12 @@ XSS_QUESTIONS = [
 
 
 def ask(page: Page, question: str) -> None:
-    count = page.locator("#chat .message-row").count()
+    """Ask in the chat and wait until the streamed answer is complete."""
+    done = page.locator("#answers-done span")
+    count = int(done.get_attribute("data-answers") or 0)
     page.locator("#question textarea").fill(question)
     page.locator("#send").click()
-    # Done when the new answer replaced the "looking it up" placeholder.
-    page.wait_for_function(
-        """n => { const rows = document.querySelectorAll('#chat .message-row');
-                  return rows.length >= n + 2 && !rows[rows.length - 1].innerText.includes('正在查找'); }""",
-        arg=count)
+    expect(done).to_have_attribute("data-answers", str(count + 1))
 
 
 def last_answer(page: Page) -> str:

@@ -11,14 +11,12 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from openai import BadRequestError, OpenAI
 
@@ -26,16 +24,11 @@ from assistant.answer import Assistant
 from assistant.openai_api import REPLACED_MARK, create_router
 from tests.llm_server import ScriptedLLM
 from tests.support import SEED_ID
+from tests.support import serve as serve_app
 
 TODAY = dt.date(2026, 11, 28)
 FEE_QUESTION = "融资担保费率是多少？"
 FEE_HEADING = "临州办发〔2022〕84号 第（四）条 加大融资担保支持力度"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -43,19 +36,8 @@ def serve(assistant: Assistant):
     """Serve a FastAPI app including the router on a free loopback port; yields the /v1 base URL."""
     app = FastAPI()
     app.include_router(create_router(assistant))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serve_app(app) as url:
+        yield f"{url}/v1"
 
 
 @pytest.fixture(scope="module")

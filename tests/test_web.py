@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import socket
 import zipfile
 
 import pytest
@@ -18,17 +17,11 @@ from assistant.lookup import LookupQuery, lookup, sections, units
 from assistant.models import Answer, Citation
 from assistant.render import chat_text, citation_cards, question_preview
 from assistant.service import Service
-from tests.support import SEED_ID
+from tests.support import SEED_ID, serve
 
 
 def cid(n: int) -> str:
     return f"{SEED_ID}#{n}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -39,34 +32,12 @@ def service(seed_settings, seed_index):
 @pytest.fixture(scope="module")
 def client(seed_settings, service):
     """A real server (FastAPI + Gradio, as app.py runs it) on loopback, and a gradio_client for it."""
-    import threading
-    import time
-    import urllib.request
-
-    import uvicorn
     from gradio_client import Client
 
     from assistant.server import create_server
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_server(seed_settings, service), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                assert response.status == 200
-                break
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.2)
-    yield Client(url, verbose=False)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_server(seed_settings, service)) as url:
+        yield Client(url + "/", verbose=False)
 
 
 def test_ask_endpoint(client):
