@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
+from .datafiles import read_text
 from .text import normalize, policy_terms
 
 
@@ -27,7 +27,7 @@ class Expansion:
 @lru_cache(maxsize=1)
 def glossary() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(everyday, policy terms) pairs, longest everyday phrase first."""
-    raw = resources.files("assistant.data").joinpath("glossary.tsv").read_text(encoding="utf-8")
+    raw = read_text("glossary.tsv")
     pairs = []
     for line in raw.splitlines():
         if not line.strip() or line.lstrip().startswith("#") or "\t" not in line:

@@ -8,12 +8,11 @@ number of an answer against the clauses it cites.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Iterable
 
+from .datafiles import read_lines, read_toml
 from .models import Clause
 from .numerals import CN_NUMERAL_CHARS, cn_to_int
 from .retrieve import Retrieval
@@ -31,8 +30,7 @@ class RefusalPolicy:
     @classmethod
     @lru_cache(maxsize=1)
     def load(cls) -> "RefusalPolicy":
-        raw = resources.files("assistant.data").joinpath("refusal.toml").read_text(encoding="utf-8")
-        data = tomllib.loads(raw)
+        data = read_toml("refusal.toml")
         return cls(min_dense=float(data["min_dense"]), min_overlap=float(data["min_overlap"]),
                    max_unknown=int(data["max_unknown"]))
 
@@ -81,18 +79,18 @@ class Aspect:
 
 @lru_cache(maxsize=1)
 def _places() -> tuple[str, ...]:
-    return tuple(_data_lines("places.txt"))
+    return tuple(read_lines("places.txt"))
 
 
 @lru_cache(maxsize=1)
 def _question_words() -> frozenset[str]:
-    return frozenset(w.lower() for w in _data_lines("question_words.txt"))
+    return frozenset(w.lower() for w in read_lines("question_words.txt"))
 
 
 @lru_cache(maxsize=1)
 def _topics() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(topic words, word endings) from ``data/topics.txt``; "*税" lines are endings."""
-    lines = _data_lines("topics.txt")
+    lines = read_lines("topics.txt")
     words = tuple(w for w in lines if not w.startswith("*"))
     return words, tuple(w[1:] for w in lines if w.startswith("*"))
 
@@ -100,15 +98,10 @@ def _topics() -> tuple[tuple[str, ...], tuple[str, ...]]:
 @lru_cache(maxsize=1)
 def _aspects() -> tuple[Aspect, ...]:
     out = []
-    for line in _data_lines("aspects.tsv"):
+    for line in read_lines("aspects.tsv"):
         cue, found, scope, label = line.split("\t")
         out.append(Aspect(re.compile(cue), re.compile(found), scope, label))
     return tuple(out)
-
-
-def _data_lines(name: str) -> list[str]:
-    raw = resources.files("assistant.data").joinpath(name).read_text(encoding="utf-8")
-    return [ln.strip() for ln in raw.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
 def evidence(retrieval: Retrieval, corpus: CorpusText) -> Evidence:

@@ -9,12 +9,11 @@ answer when verification fails. Nothing here runs unless ``POLICY_LLM`` (or ``--
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Iterator
 
+from .datafiles import read_toml
 from .compose import ExtractiveComposer, heading, score_sentences
 from .config import Settings
 from .errors import ConfigError
@@ -42,8 +41,7 @@ class Prompt:
     @classmethod
     @lru_cache(maxsize=1)
     def load(cls) -> "Prompt":
-        raw = resources.files("assistant.data").joinpath("prompt.toml").read_text(encoding="utf-8")
-        data = tomllib.loads(raw)
+        data = read_toml("prompt.toml")
         return cls(system=data["system"], user=data["user"], clause=data["clause"])
 
 

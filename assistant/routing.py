@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 
+from .datafiles import read_text
 from .index import Index
 from .models import Clause
 from .numerals import CN_NUMERAL_CHARS as _CN
@@ -53,7 +53,7 @@ class Route:
 
 @lru_cache(maxsize=1)
 def _alias_table() -> dict[str, str]:
-    raw = resources.files("assistant.data").joinpath("unit_aliases.tsv").read_text(encoding="utf-8")
+    raw = read_text("unit_aliases.tsv")
     table = {}
     for line in raw.splitlines():
         if line.strip() and not line.startswith("#"):

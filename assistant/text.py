@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
-from importlib import resources
+
+from .datafiles import read_lines
 
 # Full-width ASCII letters/digits/% and the ideographic space map to their half-width forms.
 # Punctuation is deliberately left alone: the structure parser and citations rely on （）、〔〕.
@@ -45,21 +46,16 @@ def normalize(text: str) -> str:
     return _t2s().convert(to_halfwidth(text))
 
 
-def _data_lines(name: str) -> list[str]:
-    raw = resources.files("assistant.data").joinpath(name).read_text(encoding="utf-8")
-    return [line.strip() for line in raw.splitlines() if line.strip() and not line.startswith("#")]
-
-
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     """The stopword list shipped as package data."""
-    return frozenset(_data_lines("stopwords.txt"))
+    return frozenset(read_lines("stopwords.txt"))
 
 
 @lru_cache(maxsize=1)
 def policy_terms() -> tuple[str, ...]:
     """Words of the policy user dictionary (first column of ``policy_dict.txt``)."""
-    return tuple(line.split()[0] for line in _data_lines("policy_dict.txt"))
+    return tuple(line.split()[0] for line in read_lines("policy_dict.txt"))
 
 
 @lru_cache(maxsize=1)
@@ -70,7 +66,7 @@ def _tokenizer():
     jieba.setLogLevel(60)  # silence "Building prefix dict" chatter on stderr
     tok = jieba.Tokenizer()
     tok.initialize()
-    for line in _data_lines("policy_dict.txt"):
+    for line in read_lines("policy_dict.txt"):
         parts = line.split()
         freq = int(parts[1]) if len(parts) > 1 else None
         tag = parts[2] if len(parts) > 2 else None
