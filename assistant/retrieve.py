@@ -62,7 +62,7 @@ class HybridSearcher:
         fused = self.dense_weight * _minmax(dense_vec, candidates) + (1 - self.dense_weight) * _max_scaled(bm25)
         fused[~candidates] = -1.0
 
-        order = sorted(np.flatnonzero(candidates), key=lambda i: (-fused[i], i))[:k]
+        order = _top_k(fused, np.flatnonzero(candidates), k)
         known = list(dict.fromkeys(self.index.bm25.known(tokens)))
         hits = []
         for i in order:
@@ -144,6 +144,21 @@ class PolicyRetriever(BaseRetriever):
             })
             for h in self.retrieve(query).hits
         ]
+
+
+def _top_k(scores: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
+    """The ``k`` best ``rows`` by score, ties by row: ``sorted(rows, key=(-score, row))[:k]`` in numpy.
+
+    Every row scoring at least the k-th best is kept before the exact sort, so ties stay exact; a large
+    corpus sorts a few rows instead of every clause that shares a keyword with the query.
+    """
+    if k <= 0 or rows.size == 0:
+        return []
+    neg = -scores[rows]
+    if rows.size > k:
+        keep = neg <= np.partition(neg, k - 1)[k - 1]
+        rows, neg = rows[keep], neg[keep]
+    return [int(i) for i in rows[np.lexsort((rows, neg))][:k]]
 
 
 def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
