@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .models import Citation, Clause, Hit
 from .structure import extract_units
@@ -58,10 +59,16 @@ def sentences(clause: Clause) -> list[tuple[str, int, int]]:
     return out
 
 
+@lru_cache(maxsize=8192)
+def _sentence_tokens(text: str) -> frozenset[str]:
+    """Tokens of a clause sentence; the same top clauses come back for many questions, so cut each once."""
+    return frozenset(tokenize(text))
+
+
 def score_sentences(clause: Clause, question_tokens: set[str], wants_figure: bool) -> list[Sentence]:
     scored = []
     for i, (text, start, end) in enumerate(sentences(clause)):
-        tokens = set(tokenize(text))
+        tokens = _sentence_tokens(text)
         overlap = question_tokens & tokens
         score = sum(min(len(t), 4) for t in overlap)
         if wants_figure and _HAS_FIGURE.search(text):

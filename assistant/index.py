@@ -23,6 +23,7 @@ import shutil
 import sys
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -312,6 +313,14 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
 
     clauses = [c for _, cs in parsed for c in cs]
     parts = [p for c in clauses for p in split_parts(c, encoder.max_chars)]
+    with _worker_pool(settings, len(parts)) as pool:
+        return _build_generation(settings, report, corpus, parsed, skipped, clauses, parts, encoder, previous,
+                                 manifest_sha, new_docs, progress, pool)
+
+
+def _build_generation(settings: Settings, report: BuildReport, corpus, parsed: list[tuple], skipped: list[str],
+                      clauses: list[Clause], parts: list[Part], encoder: Encoder, previous: "Index | None",
+                      manifest_sha: str, new_docs: dict[str, str], progress: bool, pool) -> BuildReport:
     generation = time.strftime("%Y%m%d%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     gen_name = f"gen-{generation}"
     gen_dir = settings.index_dir / gen_name
@@ -319,13 +328,15 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
     collection = vectorstore.collection_name(settings.collection_prefix, generation)
     client = None
     try:
-        vectors, reused = _vectors(parts, parsed, previous, encoder, settings, progress)
+        vectors, reused = _vectors(parts, parsed, previous, encoder, settings, progress, pool)
         client = vectorstore.make_client(settings, gen_dir)
         col = vectorstore.create_collection(client, collection, encoder.id)
         by_id = {c.clause_id: c for c in clauses}
         vectorstore.add_parts(col, parts, vectors, [vectorstore.part_metadata(p, by_id[p.clause_id]) for p in parts],
                               batch_size=min(1000, _max_batch(client)))
-        BM25Index.build([tokenize(f"{c.title} {c.text}") for c in clauses]).save(_mkdir(gen_dir / "bm25"))
+        texts = [f"{c.title} {c.text}" for c in clauses]
+        token_lists = list(pool.map(tokenize, texts, chunksize=256)) if pool else [tokenize(t) for t in texts]
+        BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
         _write(gen_dir / "clauses.jsonl",
                "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in clauses))
         _write(gen_dir / "documents.json", json.dumps({
@@ -333,6 +344,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
             "references": [asdict(r) for r in corpus.references],
         }, ensure_ascii=False, indent=1))
         _write(gen_dir / "skipped.json", json.dumps(skipped, ensure_ascii=False))
+        parts_per_doc = Counter(p.doc_id for p in parts)
         manifest = IndexManifest(
             format_version=FORMAT_VERSION,
             parser_version=PARSER_VERSION,
@@ -345,7 +357,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             corpus_manifest_sha256=manifest_sha,
             documents={doc.doc_id: {"path": doc.path, "sha256": doc.sha256, "clauses": len(cs),
-                                    "parts": sum(1 for p in parts if p.doc_id == doc.doc_id)}
+                                    "parts": parts_per_doc[doc.doc_id]}
                        for doc, cs in parsed},
             clause_count=len(clauses),
             part_count=len(parts),
@@ -400,8 +412,12 @@ def _same_content(manifest: IndexManifest, docs: dict[str, str], manifest_sha: s
 
 
 def _vectors(parts: list[Part], parsed: list[tuple], previous: Index | None, encoder: Encoder,
-             settings: Settings, progress: bool) -> tuple[np.ndarray, int]:
-    """Vectors for every part: stored ones for unchanged documents, fresh ones for the rest."""
+             settings: Settings, progress: bool, pool=None) -> tuple[np.ndarray, int]:
+    """Vectors for every part: stored ones for unchanged documents, fresh ones for the rest.
+
+    With a worker ``pool`` the batches are embedded in parallel; batches are the same either way, so
+    the vectors are too.
+    """
     stored: dict[str, np.ndarray] = {}
     if previous is not None and previous.manifest.parser_version == PARSER_VERSION:
         unchanged = {doc.doc_id for doc, _ in parsed
@@ -415,12 +431,47 @@ def _vectors(parts: list[Part], parsed: list[tuple], previous: Index | None, enc
         if p.part_id in stored:
             vectors[i] = stored[p.part_id]
     bar = _progress(len(todo), progress)
-    for start in range(0, len(todo), settings.embed_batch_size):
-        batch = todo[start:start + settings.embed_batch_size]
-        vectors[batch] = encoder.embed_documents([parts[i].text for i in batch])
+    batches = [todo[start:start + settings.embed_batch_size] for start in range(0, len(todo), settings.embed_batch_size)]
+    texts = ([parts[i].text for i in batch] for batch in batches)
+    embedded = pool.map(_embed_in_worker, texts, chunksize=4) if pool else map(encoder.embed_documents, texts)
+    for batch, batch_vectors in zip(batches, embedded):
+        vectors[batch] = batch_vectors
         bar.update(len(batch))
     bar.close()
     return vectors, len(parts) - len(todo)
+
+
+# A build with fewer parts to index than this runs in one process: starting workers (each loads the
+# encoder and jieba, ~2-3 s) costs more than it saves.
+PARALLEL_MIN_PARTS = 2000
+_worker_encoder: Encoder | None = None
+
+
+@contextmanager
+def _worker_pool(settings: Settings, parts: int) -> Iterator:
+    """A process pool for embedding and tokenizing a large build, or None (small build, one CPU, or off)."""
+    workers = settings.build_workers or (os.cpu_count() or 1)
+    if workers <= 1 or parts < PARALLEL_MIN_PARTS:
+        yield None
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the building process may already run Chroma's and the tokenizers' threads.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(settings.encoder, settings.allow_model_download)
+                             ) as pool:
+        yield pool
+
+
+def _init_worker(encoder: str, allow_download: bool) -> None:
+    global _worker_encoder
+    _worker_encoder = get_encoder(encoder, allow_download)
+
+
+def _embed_in_worker(texts: list[str]) -> np.ndarray:
+    assert _worker_encoder is not None
+    return _worker_encoder.embed_documents(texts)
 
 
 def _progress(total: int, enabled: bool):
