@@ -66,6 +66,9 @@ class IndexManifest:
     documents: dict[str, dict] = field(default_factory=dict)  # doc_id → {path, sha256, clauses, parts}
     clause_count: int = 0
     part_count: int = 0
+    # sha256 of clauses.jsonl, also stored on the Chroma collection: a shared index folder and a Chroma
+    # server can only be used together when both name the same generation and content ("" in old indexes).
+    clauses_sha256: str = ""
 
     @classmethod
     def from_json(cls, data: dict) -> "IndexManifest":
@@ -99,9 +102,11 @@ class Index:
         self.settings = settings
         self.dir = gen_dir
         self.manifest = manifest
+        clauses_text = (gen_dir / "clauses.jsonl").read_text(encoding="utf-8")
+        if manifest.clauses_sha256 and _text_sha256(clauses_text) != manifest.clauses_sha256:
+            raise ValueError("clauses.jsonl does not match the manifest")  # a half-copied shared folder
         self.clauses: list[Clause] = [
-            Clause.from_dict(json.loads(line))
-            for line in (gen_dir / "clauses.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()
+            Clause.from_dict(json.loads(line)) for line in clauses_text.splitlines() if line.strip()
         ]
         self.by_id: dict[str, Clause] = {c.clause_id: c for c in self.clauses}
         self.row: dict[str, int] = {c.clause_id: i for i, c in enumerate(self.clauses)}
@@ -135,14 +140,34 @@ class Index:
         if self._collection is None:
             client = vectorstore.make_client(self.settings, self.dir)
             try:
-                self._collection = vectorstore.get_collection(client, self.manifest.collection)
+                collection = vectorstore.get_collection(client, self.manifest.collection)
             except vectorstore.ChromaUnavailableError:
                 raise
             except Exception as exc:
                 raise IndexMismatchError(
                     f"向量集合 {self.manifest.collection} 无法打开（{type(exc).__name__}）。"
                     f"请运行：{REBUILD_COMMAND}") from None
+            self._check_collection(collection)
+            self._collection = collection
         return self._collection
+
+    def _check_collection(self, collection) -> None:
+        """The collection must be the one this generation built: same generation, content and size.
+
+        In server mode the index folder (BM25, clause records) and the vectors live apart; a replica
+        whose folder lags behind the server, or a server collection rebuilt under it, would otherwise
+        mix two versions of the corpus.
+        """
+        if not self.manifest.clauses_sha256:
+            return  # built before the check existed
+        meta = collection.metadata or {}
+        found = (meta.get("generation"), meta.get("clauses_sha256"), collection.count())
+        wanted = (self.manifest.generation, self.manifest.clauses_sha256, self.manifest.part_count)
+        if found != wanted:
+            raise IndexMismatchError(
+                f"向量集合 {self.manifest.collection} 与索引目录 {self.dir} 不一致"
+                f"（集合：版本 {found[0]}、{found[2]} 段；索引：版本 {wanted[0]}、{wanted[2]} 段）。"
+                f"请确认各副本使用同一索引目录，或运行：{REBUILD_COMMAND}")
 
     def clause(self, clause_id: str) -> Clause:
         """Look up one clause.
@@ -245,6 +270,10 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 # --------------------------------------------------------------------------- building
 
 
@@ -330,15 +359,17 @@ def _build_generation(settings: Settings, report: BuildReport, corpus, parsed: l
     try:
         vectors, reused = _vectors(parts, parsed, previous, encoder, settings, progress, pool)
         client = vectorstore.make_client(settings, gen_dir)
-        col = vectorstore.create_collection(client, collection, encoder.id)
+        clauses_text = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in clauses)
+        clauses_sha = _text_sha256(clauses_text)
+        col = vectorstore.create_collection(client, collection, encoder.id,
+                                            {"generation": generation, "clauses_sha256": clauses_sha})
         by_id = {c.clause_id: c for c in clauses}
         vectorstore.add_parts(col, parts, vectors, [vectorstore.part_metadata(p, by_id[p.clause_id]) for p in parts],
                               batch_size=min(1000, _max_batch(client)))
         texts = [f"{c.title} {c.text}" for c in clauses]
         token_lists = list(pool.map(tokenize, texts, chunksize=256)) if pool else [tokenize(t) for t in texts]
         BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
-        _write(gen_dir / "clauses.jsonl",
-               "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in clauses))
+        _write(gen_dir / "clauses.jsonl", clauses_text)
         _write(gen_dir / "documents.json", json.dumps({
             "documents": [doc.meta() for doc, _ in parsed],
             "references": [asdict(r) for r in corpus.references],
@@ -361,6 +392,7 @@ def _build_generation(settings: Settings, report: BuildReport, corpus, parsed: l
                        for doc, cs in parsed},
             clause_count=len(clauses),
             part_count=len(parts),
+            clauses_sha256=clauses_sha,
         )
         _write(gen_dir / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
         _switch_pointer(settings.index_dir, gen_name)

@@ -57,13 +57,14 @@ def collection_name(prefix: str, generation: str) -> str:
     return f"{prefix}-{generation}"
 
 
-def create_collection(client, name: str, encoder_id: str):
+def create_collection(client, name: str, encoder_id: str, metadata: dict | None = None):
+    """``metadata``: extra scalars recorded on the collection (the generation and its content hash)."""
     # embedding_function=None: we always pass vectors, and Chroma must never fetch its default model.
     return client.create_collection(
         name=name,
         configuration={"hnsw": {"space": "cosine"}},
         embedding_function=None,
-        metadata={"encoder": encoder_id},
+        metadata={"encoder": encoder_id, **(metadata or {})},
     )
 
 
