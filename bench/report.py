@@ -107,6 +107,7 @@ def render(r: dict) -> str:
         out.append("| clauses | parts | docs | build | build peak RSS | index on disk | serving RSS | "
                    "retrieval p50 / p95 / p99 (ms) | answer p50 / p95 / p99 (ms) |")
         out.append("|---|---|---|---|---|---|---|---|---|")
+        carried = sorted({p["measured_in_run"] for p in r["scale"] if p.get("measured_in_run")})
         for p in r["scale"]:
             bd, qq = p["build"], p["query"]
             rr, aa = qq["retrieval_ms"], qq["answer_ms"]
@@ -114,6 +115,9 @@ def render(r: dict) -> str:
                        f"{bd['peak_rss_mb']:.0f} MB | {bd['size_mb']:.0f} MB | {qq['peak_rss_mb']:.0f} MB | "
                        f"{rr['p50']:.1f} / {rr['p95']:.1f} / {rr['p99']:.1f} | "
                        f"{aa['p50']:.1f} / {aa['p95']:.1f} / {aa['p99']:.1f} |")
+        if carried:
+            out.append(f"\nSizes not re-measured in this run are kept from the run of {', '.join(carried)} "
+                       f"(same code, `--keep-scale-from`).")
         out.append("\nRetrieval stages at each size (p50 / p95 ms):\n")
         names = list(r["scale"][0]["query"].get("stages_ms", {}))
         out.append("| clauses | " + " | ".join(names) + " |")
