@@ -52,3 +52,19 @@ def test_query_vectors_are_cached_and_read_only(seed_settings, seed_index):
     assert searcher.embed_query("创业担保贷款最高额度") is vector and not vector.flags.writeable
     again = searcher.search("创业担保贷款最高额度", 3)
     assert [(h.clause.clause_id, h.score) for h in again] == [(h.clause.clause_id, h.score) for h in first]
+
+
+def test_standalone_number_set_matches_the_per_number_search():
+    import random
+    import re
+
+    from assistant.grounding import _standalone, _standalone_numbers
+
+    rng = random.Random(1)
+    for _ in range(3000):
+        text = "".join(rng.choice("0123456789..%元年 ") for _ in range(rng.randint(0, 20)))
+        found = _standalone_numbers(text)
+        candidates = {text[i:j] for i in range(len(text)) for j in range(i + 1, len(text) + 1)
+                      if re.fullmatch(r"\d+(?:\.\d+)?", text[i:j])}
+        for number in candidates | {"1", "30", "1.5"}:
+            assert (number in found) == _standalone(number, text), (text, number)
