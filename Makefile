@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test index eval clean-index lint chromium
+.PHONY: run test index eval bench clean-index lint chromium
 
 # The browser tests drive Debian's chromium through playwright; playwright never downloads a browser.
 CHROMIUM := /usr/bin/chromium
@@ -45,6 +45,12 @@ index: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/policy-assistant eval evals/qa.jsonl --baseline --floors evals/floors.toml \
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)
+
+## bench: measure build, cold start, latency and scale (1k/10k/50k clauses) into bench/results.json and
+## docs/performance.md; takes about half an hour. BENCH_ARGS=--quick for a smoke run, --sizes 1000,10000 for fewer sizes
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean-index:
 	find index -mindepth 1 ! -name README.md -exec rm -rf {} +

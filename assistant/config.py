@@ -34,6 +34,8 @@ class Settings:
     dense_weight: float = 0.5
     top_k: int = 5
     embed_batch_size: int = 64
+    # Processes that embed and tokenize a large build (0: one per CPU; 1: in the building process).
+    build_workers: int = 0
     # Corpus files that cannot be read fail the build instead of being skipped and reported.
     strict: bool = False
     # Build (or refresh) the index on first use when it is missing or stale.
@@ -106,6 +108,8 @@ class Settings:
             raise ConfigError(f"POLICY_WEB_CONCURRENCY 应为正整数，当前为 {self.web_concurrency}")
         if self.upload_max_mb < 1:
             raise ConfigError(f"POLICY_UPLOAD_MAX_MB 应为正整数，当前为 {self.upload_max_mb}")
+        if self.build_workers < 0:
+            raise ConfigError(f"POLICY_BUILD_WORKERS 应为 0（按 CPU 数）或正整数，当前为 {self.build_workers}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"POLICY_EMBED_BATCH_SIZE 应为正整数，当前为 {self.embed_batch_size}")
 
@@ -148,6 +152,7 @@ SETTINGS_DOC: dict[str, str] = {
     "dense_weight": "Weight of the dense score in hybrid ranking (0..1; BM25 gets the rest)",
     "top_k": "Default number of hits",
     "embed_batch_size": "Texts per encoder batch while indexing",
+    "build_workers": "Processes that embed and tokenize a large build (0: one per CPU; 1: no worker processes)",
     "strict": "Fail the build on an unreadable corpus file instead of skipping it",
     "auto_build": "Build or refresh the index on first use when it is missing or stale",
     "allow_model_download": "Let sentence-transformers fetch a model from a hub (off: local files only)",

@@ -252,12 +252,18 @@ def verify(text: str, cited: dict[int, Clause] | list[Clause], *, markers_requir
     sources = normalize(" ".join(c.text for c in used))
     # List numbering ("1. ", "2. ") is layout, not a claim.
     body = normalize(_ENUMERATOR.sub(" ", _MARKER.sub(" ", _CITATION_HEADING.sub(" ", text))))
+    # One pass over the sources instead of one search per number: a list answer (every measure of a
+    # unit) holds thousands of numbers and cites thousands of clauses.
+    standalone: set[str] | None = None
+    in_sources: dict[str, bool] = {}
     for m in _NUMBER.finditer(body):
         token = m.group(0).replace(" ", "")
         number = re.match(r"\d+(?:\.\d+)?", token).group(0)
-        if token in sources and _standalone(number, sources):
-            continue
-        if token == number and _standalone(number, sources):
+        if standalone is None:
+            standalone = _standalone_numbers(sources)
+        if token not in in_sources:
+            in_sources[token] = token in sources
+        if (in_sources[token] or token == number) and number in standalone:
             continue
         problems.append(f"数字“{token}”不在所引用的条款中")
     for m in _CN_AMOUNT.finditer(body):
@@ -277,6 +283,18 @@ def _as_digits(amount: str) -> str:
         return str(cn_to_int(numeral)) + amount[len(numeral):]
     except ValueError:
         return ""
+
+
+_STANDALONE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(?![\d]|\.\d)")
+
+
+def _standalone_numbers(text: str) -> set[str]:
+    """Every number ``n`` for which ``_standalone(n, text)`` holds.
+
+    At a position not preceded by a digit or a dot, at most one number can stand alone: the whole digit
+    run, with its decimal part when there is one (anything shorter is followed by a digit or ".digit").
+    """
+    return set(_STANDALONE.findall(text))
 
 
 def _standalone(number: str, text: str) -> bool:

@@ -23,6 +23,7 @@ import shutil
 import sys
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -65,6 +66,9 @@ class IndexManifest:
     documents: dict[str, dict] = field(default_factory=dict)  # doc_id → {path, sha256, clauses, parts}
     clause_count: int = 0
     part_count: int = 0
+    # sha256 of clauses.jsonl, also stored on the Chroma collection: a shared index folder and a Chroma
+    # server can only be used together when both name the same generation and content ("" in old indexes).
+    clauses_sha256: str = ""
 
     @classmethod
     def from_json(cls, data: dict) -> "IndexManifest":
@@ -98,9 +102,11 @@ class Index:
         self.settings = settings
         self.dir = gen_dir
         self.manifest = manifest
+        clauses_text = (gen_dir / "clauses.jsonl").read_text(encoding="utf-8")
+        if manifest.clauses_sha256 and _text_sha256(clauses_text) != manifest.clauses_sha256:
+            raise ValueError("clauses.jsonl does not match the manifest")  # a half-copied shared folder
         self.clauses: list[Clause] = [
-            Clause.from_dict(json.loads(line))
-            for line in (gen_dir / "clauses.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()
+            Clause.from_dict(json.loads(line)) for line in clauses_text.splitlines() if line.strip()
         ]
         self.by_id: dict[str, Clause] = {c.clause_id: c for c in self.clauses}
         self.row: dict[str, int] = {c.clause_id: i for i, c in enumerate(self.clauses)}
@@ -134,14 +140,34 @@ class Index:
         if self._collection is None:
             client = vectorstore.make_client(self.settings, self.dir)
             try:
-                self._collection = vectorstore.get_collection(client, self.manifest.collection)
+                collection = vectorstore.get_collection(client, self.manifest.collection)
             except vectorstore.ChromaUnavailableError:
                 raise
             except Exception as exc:
                 raise IndexMismatchError(
                     f"向量集合 {self.manifest.collection} 无法打开（{type(exc).__name__}）。"
                     f"请运行：{REBUILD_COMMAND}") from None
+            self._check_collection(collection)
+            self._collection = collection
         return self._collection
+
+    def _check_collection(self, collection) -> None:
+        """The collection must be the one this generation built: same generation, content and size.
+
+        In server mode the index folder (BM25, clause records) and the vectors live apart; a replica
+        whose folder lags behind the server, or a server collection rebuilt under it, would otherwise
+        mix two versions of the corpus.
+        """
+        if not self.manifest.clauses_sha256:
+            return  # built before the check existed
+        meta = collection.metadata or {}
+        found = (meta.get("generation"), meta.get("clauses_sha256"), collection.count())
+        wanted = (self.manifest.generation, self.manifest.clauses_sha256, self.manifest.part_count)
+        if found != wanted:
+            raise IndexMismatchError(
+                f"向量集合 {self.manifest.collection} 与索引目录 {self.dir} 不一致"
+                f"（集合：版本 {found[0]}、{found[2]} 段；索引：版本 {wanted[0]}、{wanted[2]} 段）。"
+                f"请确认各副本使用同一索引目录，或运行：{REBUILD_COMMAND}")
 
     def clause(self, clause_id: str) -> Clause:
         """Look up one clause.
@@ -244,6 +270,10 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 # --------------------------------------------------------------------------- building
 
 
@@ -312,6 +342,14 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
 
     clauses = [c for _, cs in parsed for c in cs]
     parts = [p for c in clauses for p in split_parts(c, encoder.max_chars)]
+    with _worker_pool(settings, len(parts)) as pool:
+        return _build_generation(settings, report, corpus, parsed, skipped, clauses, parts, encoder, previous,
+                                 manifest_sha, new_docs, progress, pool)
+
+
+def _build_generation(settings: Settings, report: BuildReport, corpus, parsed: list[tuple], skipped: list[str],
+                      clauses: list[Clause], parts: list[Part], encoder: Encoder, previous: "Index | None",
+                      manifest_sha: str, new_docs: dict[str, str], progress: bool, pool) -> BuildReport:
     generation = time.strftime("%Y%m%d%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     gen_name = f"gen-{generation}"
     gen_dir = settings.index_dir / gen_name
@@ -319,20 +357,25 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
     collection = vectorstore.collection_name(settings.collection_prefix, generation)
     client = None
     try:
-        vectors, reused = _vectors(parts, parsed, previous, encoder, settings, progress)
+        vectors, reused = _vectors(parts, parsed, previous, encoder, settings, progress, pool)
         client = vectorstore.make_client(settings, gen_dir)
-        col = vectorstore.create_collection(client, collection, encoder.id)
+        clauses_text = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in clauses)
+        clauses_sha = _text_sha256(clauses_text)
+        col = vectorstore.create_collection(client, collection, encoder.id,
+                                            {"generation": generation, "clauses_sha256": clauses_sha})
         by_id = {c.clause_id: c for c in clauses}
         vectorstore.add_parts(col, parts, vectors, [vectorstore.part_metadata(p, by_id[p.clause_id]) for p in parts],
                               batch_size=min(1000, _max_batch(client)))
-        BM25Index.build([tokenize(f"{c.title} {c.text}") for c in clauses]).save(_mkdir(gen_dir / "bm25"))
-        _write(gen_dir / "clauses.jsonl",
-               "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in clauses))
+        texts = [f"{c.title} {c.text}" for c in clauses]
+        token_lists = list(pool.map(tokenize, texts, chunksize=256)) if pool else [tokenize(t) for t in texts]
+        BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
+        _write(gen_dir / "clauses.jsonl", clauses_text)
         _write(gen_dir / "documents.json", json.dumps({
             "documents": [doc.meta() for doc, _ in parsed],
             "references": [asdict(r) for r in corpus.references],
         }, ensure_ascii=False, indent=1))
         _write(gen_dir / "skipped.json", json.dumps(skipped, ensure_ascii=False))
+        parts_per_doc = Counter(p.doc_id for p in parts)
         manifest = IndexManifest(
             format_version=FORMAT_VERSION,
             parser_version=PARSER_VERSION,
@@ -345,10 +388,11 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             corpus_manifest_sha256=manifest_sha,
             documents={doc.doc_id: {"path": doc.path, "sha256": doc.sha256, "clauses": len(cs),
-                                    "parts": sum(1 for p in parts if p.doc_id == doc.doc_id)}
+                                    "parts": parts_per_doc[doc.doc_id]}
                        for doc, cs in parsed},
             clause_count=len(clauses),
             part_count=len(parts),
+            clauses_sha256=clauses_sha,
         )
         _write(gen_dir / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
         _switch_pointer(settings.index_dir, gen_name)
@@ -400,8 +444,12 @@ def _same_content(manifest: IndexManifest, docs: dict[str, str], manifest_sha: s
 
 
 def _vectors(parts: list[Part], parsed: list[tuple], previous: Index | None, encoder: Encoder,
-             settings: Settings, progress: bool) -> tuple[np.ndarray, int]:
-    """Vectors for every part: stored ones for unchanged documents, fresh ones for the rest."""
+             settings: Settings, progress: bool, pool=None) -> tuple[np.ndarray, int]:
+    """Vectors for every part: stored ones for unchanged documents, fresh ones for the rest.
+
+    With a worker ``pool`` the batches are embedded in parallel; batches are the same either way, so
+    the vectors are too.
+    """
     stored: dict[str, np.ndarray] = {}
     if previous is not None and previous.manifest.parser_version == PARSER_VERSION:
         unchanged = {doc.doc_id for doc, _ in parsed
@@ -415,12 +463,47 @@ def _vectors(parts: list[Part], parsed: list[tuple], previous: Index | None, enc
         if p.part_id in stored:
             vectors[i] = stored[p.part_id]
     bar = _progress(len(todo), progress)
-    for start in range(0, len(todo), settings.embed_batch_size):
-        batch = todo[start:start + settings.embed_batch_size]
-        vectors[batch] = encoder.embed_documents([parts[i].text for i in batch])
+    batches = [todo[start:start + settings.embed_batch_size] for start in range(0, len(todo), settings.embed_batch_size)]
+    texts = ([parts[i].text for i in batch] for batch in batches)
+    embedded = pool.map(_embed_in_worker, texts, chunksize=4) if pool else map(encoder.embed_documents, texts)
+    for batch, batch_vectors in zip(batches, embedded):
+        vectors[batch] = batch_vectors
         bar.update(len(batch))
     bar.close()
     return vectors, len(parts) - len(todo)
+
+
+# A build with fewer parts to index than this runs in one process: starting workers (each loads the
+# encoder and jieba, ~2-3 s) costs more than it saves.
+PARALLEL_MIN_PARTS = 2000
+_worker_encoder: Encoder | None = None
+
+
+@contextmanager
+def _worker_pool(settings: Settings, parts: int) -> Iterator:
+    """A process pool for embedding and tokenizing a large build, or None (small build, one CPU, or off)."""
+    workers = settings.build_workers or (os.cpu_count() or 1)
+    if workers <= 1 or parts < PARALLEL_MIN_PARTS:
+        yield None
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the building process may already run Chroma's and the tokenizers' threads.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(settings.encoder, settings.allow_model_download)
+                             ) as pool:
+        yield pool
+
+
+def _init_worker(encoder: str, allow_download: bool) -> None:
+    global _worker_encoder
+    _worker_encoder = get_encoder(encoder, allow_download)
+
+
+def _embed_in_worker(texts: list[str]) -> np.ndarray:
+    assert _worker_encoder is not None
+    return _worker_encoder.embed_documents(texts)
 
 
 def _progress(total: int, enabled: bool):

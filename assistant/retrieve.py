@@ -9,6 +9,7 @@ result the answer chain uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,8 @@ from .text import normalize, tokenize
 
 # Nearest parts fetched from Chroma per query; enough to cover every clause of a small corpus.
 DENSE_CANDIDATES = 64
+# Query vectors kept per process (512 float32 each: 2 KB).
+QUERY_CACHE_SIZE = 2048
 
 
 class HybridSearcher:
@@ -36,6 +39,13 @@ class HybridSearcher:
         self.index = index
         self.encoder = encoder
         self.dense_weight = dense_weight
+        # Asked-again questions (FAQ-style traffic, a clause question's related search) skip the encoder.
+        self.embed_query = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._embed_query)
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        vector = self.encoder.embed_query(text)
+        vector.setflags(write=False)  # shared by every caller that hits the cache
+        return vector
 
     def search(self, query: str, k: int = 5, *, extra_terms: tuple[str, ...] = ()) -> list[Hit]:
         """Top ``k`` clauses for ``query``, best first, each with its dense and BM25 evidence.
@@ -51,7 +61,7 @@ class HybridSearcher:
         full = f"{query} {' '.join(extra_terms)}".strip()
         tokens = tokenize(full)
         bm25 = self.index.bm25.scores(tokens)
-        dense = self.index.dense(self.encoder.embed_query(normalize(full)), max(DENSE_CANDIDATES, 4 * k))
+        dense = self.index.dense(self.embed_query(normalize(full)), max(DENSE_CANDIDATES, 4 * k))
 
         dense_vec = np.zeros(len(clauses), dtype=np.float32)
         for clause_id, sim in dense.items():
@@ -62,7 +72,7 @@ class HybridSearcher:
         fused = self.dense_weight * _minmax(dense_vec, candidates) + (1 - self.dense_weight) * _max_scaled(bm25)
         fused[~candidates] = -1.0
 
-        order = sorted(np.flatnonzero(candidates), key=lambda i: (-fused[i], i))[:k]
+        order = _top_k(fused, np.flatnonzero(candidates), k)
         known = list(dict.fromkeys(self.index.bm25.known(tokens)))
         hits = []
         for i in order:
@@ -144,6 +154,21 @@ class PolicyRetriever(BaseRetriever):
             })
             for h in self.retrieve(query).hits
         ]
+
+
+def _top_k(scores: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
+    """The ``k`` best ``rows`` by score, ties by row: ``sorted(rows, key=(-score, row))[:k]`` in numpy.
+
+    Every row scoring at least the k-th best is kept before the exact sort, so ties stay exact; a large
+    corpus sorts a few rows instead of every clause that shares a keyword with the query.
+    """
+    if k <= 0 or rows.size == 0:
+        return []
+    neg = -scores[rows]
+    if rows.size > k:
+        keep = neg <= np.partition(neg, k - 1)[k - 1]
+        rows, neg = rows[keep], neg[keep]
+    return [int(i) for i in rows[np.lexsort((rows, neg))][:k]]
 
 
 def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

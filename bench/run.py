@@ -1,0 +1,418 @@
+"""``make bench``: measure build, cold start, latency and scale on this machine.
+
+Writes ``bench/results.json`` and the tables of ``docs/performance.md``. Every measurement that
+loads models or indexes runs in a fresh child process, so its peak RSS (``wait4`` rusage) and its start
+time are its own. Latency samples are taken over the eval questions (``evals/qa.jsonl``) after one
+warm-up question, ``--repeat`` passes each; the reported percentile is the median over passes.
+
+    python bench/run.py                       # real corpus + 1k, 10k, 50k clauses
+    python bench/run.py --sizes 1000,10000     # fewer scale points
+    python bench/run.py --quick                # real corpus, 1k only, one pass: a smoke run
+    python bench/run.py --profile              # also write pyinstrument profiles of the query loops
+
+Internal child commands (``_build``, ``_query``) print one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {
+    "retrieval_p50_ms": 15, "retrieval_p95_ms": 40, "answer_p95_ms": 100, "cold_start_s": 10,
+    "scale_query_p95_ms": 150, "scale_build_s": 15 * 60, "scale_rss_mb": 2048,
+}
+
+
+# --------------------------------------------------------------------------- children
+
+
+def _rss_mb(field: str = "VmRSS") -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _settings(corpus: str, index: str, **extra):
+    from assistant.config import Settings
+
+    return Settings.from_env(env={}, corpus_dir=Path(corpus), index_dir=Path(index), **extra)
+
+
+def child_build(args) -> dict:
+    from assistant.index import build_index
+
+    settings = _settings(args.corpus, args.index)
+    phases: dict[str, float] = {}
+    profiler = _profiler(args.profile)
+    started = time.perf_counter()
+    report = build_index(settings, rebuild=True)
+    phases["total_s"] = time.perf_counter() - started
+    _save_profile(profiler, args.profile)
+    gen = next(Path(args.index).glob("gen-*"))
+    return {"seconds": phases["total_s"], "documents": report.documents, "clauses": report.clauses,
+            "parts": report.parts, "problems": len(report.problems), "size_mb": _du(gen),
+            "size_parts_mb": {p.name: _du(p) for p in gen.iterdir()}}
+
+
+def _percentiles(samples: list[float]) -> dict:
+    import numpy as np
+
+    a = np.asarray(samples)
+    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
+            "p99": float(np.percentile(a, 99)), "mean": float(a.mean()), "n": int(a.size)}
+
+
+def _median_of_passes(passes: list[list[float]]) -> dict:
+    per = [_percentiles(p) for p in passes]
+    out = {key: statistics.median(p[key] for p in per) for key in ("p50", "p95", "p99", "mean")}
+    out["n"] = sum(p["n"] for p in per)
+    out["passes"] = [{k: round(v, 3) for k, v in p.items()} for p in per]
+    return out
+
+
+def _timed(fn, questions, repeat, reset=None) -> list[list[float]]:
+    passes = []
+    for _ in range(repeat):
+        if reset:
+            reset()
+        samples = []
+        for q in questions:
+            t = time.perf_counter()
+            fn(q)
+            samples.append((time.perf_counter() - t) * 1000)
+        passes.append(samples)
+    return passes
+
+
+def child_query(args) -> dict:
+    t0 = time.perf_counter()
+    from assistant.answer import Assistant
+    from assistant.index import Index
+    from assistant.text import normalize, tokenize
+
+    settings = _settings(args.corpus, args.index, auto_build=False)
+    rss_start = _rss_mb()
+    index = Index.open(settings)
+    assistant = Assistant(settings, index)
+    questions = [json.loads(line)["question"] for line in Path(args.qa).read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    assistant.ask(questions[0])  # warm-up: first encoder call, first Chroma query
+    load_s = time.perf_counter() - t0
+    rss_loaded = _rss_mb()
+    retriever = assistant.retriever
+    searcher = retriever.searcher
+    encoder = searcher.encoder
+    out: dict = {"load_s": load_s, "rss_before_index_mb": rss_start, "rss_loaded_mb": rss_loaded,
+                 "clauses": len(index.clauses), "parts": index.manifest.part_count}
+    from assistant import compose
+
+    def cold() -> None:  # every pass starts with empty per-process caches: no question is "asked again"
+        searcher.embed_query.cache_clear()
+        compose._sentence_tokens.cache_clear()
+
+    out["retrieval_ms"] = _median_of_passes(_timed(retriever.retrieve, questions, args.repeat, cold))
+    out["answer_ms"] = _median_of_passes(_timed(assistant.ask, questions, args.repeat, cold))
+    # The same questions asked again (FAQ traffic): the query vector and sentence tokens are cached.
+    out["answer_repeat_ms"] = _median_of_passes(_timed(assistant.ask, questions, 1))
+    if args.profile:  # a separate pass: the profiler's overhead must not reach the numbers above
+        profiler = _profiler(args.profile)
+        _timed(assistant.ask, questions, 1, cold)
+        _save_profile(profiler, args.profile)
+    # Where retrieval time goes: the stages of HybridSearcher.search, timed separately.
+    stages = {"embed_query": lambda q: encoder.embed_query(normalize(q)),
+              "bm25": lambda q: index.bm25.scores(tokenize(q)),
+              "tokenize": lambda q: tokenize(q),
+              "chroma_query": lambda q, v=encoder.embed_query("融资担保"): index.dense(v, 64)}
+    out["stages_ms"] = {name: _median_of_passes(_timed(fn, questions, 1)) for name, fn in stages.items()}
+    if args.baseline:
+        out["baselines"] = _baselines(settings, index, encoder, questions, args.repeat)
+    out["rss_peak_mb"] = _rss_mb("VmHWM")
+    return out
+
+
+def _baselines(settings, index, encoder, questions, repeat) -> dict:
+    from assistant.baseline import TutorialBaseline
+    from assistant.ingest import load_corpus
+
+    documents = [d for d in load_corpus(settings.corpus_dir).documents if d.doc_id in index.documents]
+    out = {}
+    for variant in ("dense", "bm25"):
+        with TutorialBaseline.build(documents, index.clauses, encoder, variant=variant, k=5) as base:
+            base.ask(questions[0])
+            out[variant] = {"name": base.name, "chunks": len(base.chunks), "build_ms": base.build_ms,
+                            "answer_ms": _median_of_passes(_timed(base.ask, questions, repeat))}
+    return out
+
+
+def _profiler(path: str | None):
+    if not path:
+        return None
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    return profiler
+
+
+def _save_profile(profiler, path: str | None) -> None:
+    if profiler is None:
+        return
+    profiler.stop()
+    Path(path).write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
+
+
+def _du(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 2**20
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def _env(extra: dict | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra or {})
+    return env
+
+
+def timed_child(argv: list[str], env: dict | None = None) -> tuple[dict, float, float]:
+    """Like run_child, but reaps with wait4 to get the child's own peak RSS."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen([sys.executable, __file__, *argv], stdout=out_file, stderr=err_file,
+                                env=_env(env), cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read().decode(), err_file.read().decode()
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {argv[0]} failed ({proc.returncode}):\n{err[-4000:]}")
+    return json.loads(out.strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
+
+
+def cold_start_cli(corpus: Path, index: Path, question: str, repeat: int) -> dict:
+    """Process start to the first answer printed: ``policy-assistant ask --json`` (index already built)."""
+    walls, inner = [], []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "assistant.cli", "--corpus", str(corpus), "--index-dir",
+                               str(index), "ask", question, "--json"], capture_output=True, env=_env(None),
+                              cwd=ROOT, timeout=300)
+        walls.append(time.perf_counter() - started)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ask failed: {proc.stderr.decode()[-2000:]}")
+        inner.append(json.loads(proc.stdout)["latency_ms"])
+    return {"median_s": statistics.median(walls), "runs_s": walls, "answer_latency_ms": statistics.median(inner)}
+
+
+def cold_start_app(corpus: Path, index: Path, question: str, repeat: int) -> dict:
+    """Process start of ``python app.py`` to the first answer received over HTTP.
+
+    The answer is asked through the web app's named ``ask`` endpoint (Gradio API); if that endpoint is
+    not there, the time to the first HTTP 200 is reported instead (the server answers a warm-up
+    question before it listens, so it is the same moment minus one request).
+    """
+    runs = []
+    for _ in range(repeat):
+        port = _free_port()
+        env = _env({"POLICY_CORPUS_DIR": str(corpus), "POLICY_INDEX_DIR": str(index), "POLICY_PORT": str(port),
+                    "POLICY_HOST": "127.0.0.1"})
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            ready = _wait_http(base + "/", proc, timeout=180)
+            ready_s = time.perf_counter() - started
+            answered, how = _ask_http(base, question)
+            answer_s = time.perf_counter() - started if answered else None
+            runs.append({"ready_s": ready_s, "first_answer_s": answer_s, "via": how, "http_ok": ready})
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    answer = [r["first_answer_s"] for r in runs if r["first_answer_s"] is not None]
+    return {"median_s": statistics.median(answer) if answer else statistics.median(r["ready_s"] for r in runs),
+            "ready_median_s": statistics.median(r["ready_s"] for r in runs), "runs": runs}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"app.py did not answer on {url} within {timeout} s")
+
+
+def _ask_http(base: str, question: str) -> tuple[bool, str]:
+    body = json.dumps({"data": [question]}).encode()
+    try:
+        req = urllib.request.Request(base + "/gradio_api/call/ask", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            event = json.loads(resp.read())["event_id"]
+        with urllib.request.urlopen(f"{base}/gradio_api/call/ask/{event}", timeout=60) as resp:
+            text = resp.read().decode()
+        return ("event: complete" in text and "answer" in text), "gradio api /ask"
+    except (OSError, ValueError, KeyError):
+        return False, "ready only"
+
+
+def scale_point(size: int, work: Path, qa: Path, repeat: int, profile_dir: Path | None) -> dict:
+    from bench.synth import generate
+
+    corpus = work / f"corpus-{size}"
+    index = work / f"index-{size}"
+    info = generate(ROOT / "corpus", corpus, size)
+    shutil.rmtree(index, ignore_errors=True)
+    prof = ["--profile", str(profile_dir / f"build-{size}.txt")] if profile_dir else []
+    build, wall, rss = timed_child(["_build", "--corpus", str(corpus), "--index", str(index), *prof])
+    _log(f"  {size}: built {build['clauses']} clauses / {build['parts']} parts in {build['seconds']:.1f} s, "
+         f"peak RSS {rss:.0f} MB, {build['size_mb']:.1f} MB on disk")
+    prof = ["--profile", str(profile_dir / f"query-{size}.txt")] if profile_dir else []
+    query, _, qrss = timed_child(["_query", "--corpus", str(corpus), "--index", str(index), "--qa", str(qa),
+                                  "--repeat", str(repeat), *prof])
+    _log(f"  {size}: retrieval p50 {query['retrieval_ms']['p50']:.1f} p95 {query['retrieval_ms']['p95']:.1f} ms, "
+         f"answer p95 {query['answer_ms']['p95']:.1f} ms, serving RSS {qrss:.0f} MB")
+    shutil.rmtree(corpus, ignore_errors=True)
+    shutil.rmtree(index, ignore_errors=True)
+    return {"target_clauses": size, **info, "build": {**build, "wall_s": wall, "peak_rss_mb": rss},
+            "query": {**query, "peak_rss_mb": qrss}}
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,50000", help="synthetic corpus sizes in clauses")
+    parser.add_argument("--quick", action="store_true", help="one pass, 1k clauses only, one cold start each")
+    parser.add_argument("--repeat", type=int, default=3, help="passes over the eval questions")
+    parser.add_argument("--qa", type=Path, default=ROOT / "evals" / "qa.jsonl")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument profiles into bench/profiles/")
+    parser.add_argument("--no-app", action="store_true", help="skip the app.py cold start")
+    parser.add_argument("--keep-scale-from", type=Path,
+                        help="an earlier results.json whose scale points for sizes not measured now are kept")
+    args = parser.parse_args(argv)
+    sizes = [1000] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
+    repeat = 1 if args.quick else args.repeat
+    starts = 1 if args.quick else 3
+    profile_dir = ROOT / "bench" / "profiles" if args.profile else None
+    if profile_dir:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+    work = args.work or Path(tempfile.mkdtemp(prefix="policy-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {"machine": _machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "repeat": repeat,
+                     "targets": TARGETS}
+    try:
+        corpus = work / "corpus-real"
+        index = work / "index-real"
+        shutil.rmtree(corpus, ignore_errors=True)
+        shutil.copytree(ROOT / "corpus", corpus)
+        _log("real corpus: build")
+        prof = ["--profile", str(profile_dir / "build-real.txt")] if profile_dir else []
+        build, wall, rss = timed_child(["_build", "--corpus", str(corpus), "--index", str(index), *prof])
+        results["real_build"] = {**build, "wall_s": wall, "peak_rss_mb": rss}
+        _log("real corpus: latency and baselines")
+        prof = ["--profile", str(profile_dir / "query-real.txt")] if profile_dir else []
+        query, _, qrss = timed_child(["_query", "--corpus", str(corpus), "--index", str(index), "--qa", str(args.qa),
+                                      "--repeat", str(repeat), "--baseline", *prof])
+        results["real_query"] = {**query, "peak_rss_mb": qrss}
+        question = "创业担保贷款最高额度是多少？"
+        _log("cold start: CLI")
+        results["cold_start_cli"] = cold_start_cli(corpus, index, question, starts)
+        if not args.no_app:
+            _log("cold start: app")
+            results["cold_start_app"] = cold_start_app(corpus, index, question, starts)
+        results["scale"] = []
+        if args.keep_scale_from:
+            earlier = json.loads(args.keep_scale_from.read_text(encoding="utf-8"))
+            results["scale"] = [{**p, "measured_in_run": earlier.get("started")} for p in earlier.get("scale", [])
+                                if p["target_clauses"] not in sizes]
+        for size in sizes:
+            _log(f"scale: {size} clauses")
+            results["scale"].append(scale_point(size, work, args.qa, repeat, profile_dir))
+            results["scale"].sort(key=lambda p: p["target_clauses"])
+            _write(results, args)  # keep what was measured if a later size fails
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    _write(results, args)
+    _log(f"wrote {args.out} and {args.doc}")
+    return 0
+
+
+def _machine() -> dict:
+    load = os.getloadavg()
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "load_avg_at_start": [round(x, 2) for x in load],
+            "mem_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+
+def _write(results: dict, args) -> None:
+    from bench.report import render
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    args.doc.parent.mkdir(parents=True, exist_ok=True)
+    args.doc.write_text(render(results), encoding="utf-8")
+
+
+def _child_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["_build", "_query"])
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--qa")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--profile")
+    args = parser.parse_args(argv)
+    data = child_build(args) if args.command == "_build" else child_query(args)
+    print(json.dumps(data, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
+        sys.exit(_child_main(sys.argv[1:]))
+    sys.exit(main())

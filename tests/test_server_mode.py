@@ -1,0 +1,156 @@
+"""Chroma server mode for real: ``chroma run`` on loopback, an index built through HttpClient, and two
+separate app processes answering from the same server and the same (shared) index folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.answer import Assistant
+from assistant.errors import IndexMismatchError
+from assistant.index import Index, build_index
+from tests.support import ROOT, make_settings
+
+QUESTIONS = [
+    "创业担保贷款最高额度是多少？",
+    "融资担保费率是多少？",
+    "我开饭馆的，贷款还不上能缓缓吗？",
+    "第十八条",
+    "州税务局负责哪些措施",
+    "印花税减免政策是什么？",
+]
+
+# What two replicas must agree on (latency and timings differ by process).
+_ANSWER_KEYS = ("answer", "retrieved", "refused", "route", "notes")
+
+_REPLICA = """
+import json, sys
+from assistant.answer import Assistant
+from assistant.config import Settings
+from assistant.index import Index
+settings = Settings.from_env()
+assistant = Assistant(settings, Index.open(settings))
+out = []
+for q in json.loads(sys.argv[1]):
+    a = assistant.ask(q).to_dict()
+    out.append({k: a[k] for k in %r} | {"citations": [c["clause_id"] for c in a["citations"]]})
+print(json.dumps(out, ensure_ascii=False))
+""" % (_ANSWER_KEYS,)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    """(host, port) of a real ``chroma run`` on loopback with a temporary path."""
+    chroma = Path(sys.executable).with_name("chroma")
+    assert chroma.exists(), f"chromadb's chroma CLI not found next to {sys.executable}"
+    port = _free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = open(path.parent / f"chroma-{port}.log", "w+")
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(path / "data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"chroma run exited with {proc.returncode}:\n{log.read()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                log.seek(0)
+                pytest.fail(f"chroma run did not listen on port {port} within 30 s:\n{log.read()[-3000:]}")
+            time.sleep(0.1)
+    yield "127.0.0.1", port
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def server_settings(chroma_server, tmp_path_factory):
+    from tests.support import copy_corpus
+
+    base = tmp_path_factory.mktemp("server-index")
+    host, port = chroma_server
+    settings = make_settings(copy_corpus(base / "corpus"), base / "index", chroma_host=host, chroma_port=port)
+    build_index(settings)
+    return settings
+
+
+def _replica_env(settings) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
+    env.update({"PYTHONPATH": str(ROOT), "POLICY_CORPUS_DIR": str(settings.corpus_dir),
+                "POLICY_INDEX_DIR": str(settings.index_dir), "POLICY_CHROMA_HOST": settings.chroma_host,
+                "POLICY_CHROMA_PORT": str(settings.chroma_port), "POLICY_AUTO_BUILD": "false"})
+    return env
+
+
+def test_build_goes_to_the_server(server_settings):
+    index = Index.open(server_settings)
+    assert index.manifest.chroma == f"http://127.0.0.1:{server_settings.chroma_port}"
+    assert not (index.dir / "chroma").exists()  # vectors are on the server, not in the folder
+    assert index.collection.count() == index.manifest.part_count
+    assert index.collection.metadata["generation"] == index.manifest.generation
+
+
+def test_two_app_processes_answer_like_embedded_mode(server_settings, seed_settings, seed_index):
+    env = _replica_env(server_settings)
+    replicas = [subprocess.Popen([sys.executable, "-c", _REPLICA, json.dumps(QUESTIONS, ensure_ascii=False)],
+                                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+    outputs = []
+    for proc in replicas:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+        outputs.append(json.loads(out))
+    embedded = Assistant(seed_settings, seed_index)
+    expected = []
+    for q in QUESTIONS:
+        a = embedded.ask(q).to_dict()
+        expected.append({k: a[k] for k in _ANSWER_KEYS} | {"citations": [c["clause_id"] for c in a["citations"]]})
+    assert outputs[0] == outputs[1] == expected
+
+
+def test_folder_and_server_must_agree(server_settings, tmp_path):
+    import shutil
+
+    import chromadb
+
+    # A replica whose copy of the index folder is another generation than the server's collection.
+    copy = tmp_path / "index"
+    shutil.copytree(server_settings.index_dir, copy)
+    settings = make_settings(server_settings.corpus_dir, copy, chroma_host=server_settings.chroma_host,
+                             chroma_port=server_settings.chroma_port, auto_build=False)
+    index = Index.open(settings)
+    client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
+    collection = client.get_collection(index.manifest.collection)
+    collection.modify(metadata={**collection.metadata, "generation": "someone-else"})
+    try:
+        with pytest.raises(IndexMismatchError, match="不一致"):
+            _ = Index.open(settings).collection
+    finally:
+        collection.modify(metadata={**collection.metadata, "generation": index.manifest.generation})
+    # A half-copied folder: the clause records do not match the manifest.
+    gen = index.dir.name
+    clauses = copy / gen / "clauses.jsonl"
+    clauses.write_text(clauses.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    with pytest.raises(IndexMismatchError):
+        Index.open(settings)
