@@ -27,6 +27,9 @@ from .structure import extract_units
 from .text import normalize, tokenize
 
 MAX_QUESTION_CHARS = 2000
+# A unit answer lists at most this many measures: with a large corpus a department can be responsible
+# for thousands, and the lookup tab (or `clauses`) lists them all.
+MAX_LISTED_CLAUSES = 30
 HOTLINE_HINT = "建议向相关责任部门咨询，或拨打 12345 政务服务便民热线。"
 
 _WHO = re.compile(r"谁负责|谁管|哪个部门|哪个单位|责任单位|找谁|牵头")
@@ -200,8 +203,8 @@ class Assistant:
     def _decorate(self, answer: Answer, turn: _Turn, today: dt.date) -> None:
         """Append related clauses and notes (validity, truncation, refusal reason) to the checked body."""
         if not answer.refused and turn.retrieval is not None:
-            answer.related = [h.clause.clause_id for h in turn.retrieval.hits
-                              if h.clause.clause_id not in {c.clause_id for c in answer.citations}][:3]
+            cited = {c.clause_id for c in answer.citations}
+            answer.related = [h.clause.clause_id for h in turn.retrieval.hits if h.clause.clause_id not in cited][:3]
             if answer.related and answer.route != "unit":
                 answer.text += "\n\n相关条款：" + "；".join(
                     f"〔{heading(self.index.by_id[cid], self.index.document(self.index.by_id[cid].doc_id))}〕"
@@ -287,14 +290,19 @@ class Assistant:
     def _compose_unit(self, answer: Answer, retrieval: Retrieval) -> None:
         unit = retrieval.route.unit
         lines = []
-        for hit in retrieval.hits:
+        for hit in retrieval.hits[:MAX_LISTED_CLAUSES]:
             clause = hit.clause
             _, note = extract_units(clause.text)
             lo, hi = note or (0, len(clause.text))
             answer.citations.append(self.composer.cite(clause, clause.text[lo:hi], clause.start + lo, clause.start + hi))
             lines.append(f"{len(lines) + 1}. 〔{answer.citations[-1].heading}〕")
         role = "共同责任单位" if retrieval.route.shared else "责任单位"
-        answer.text = f"{unit}是以下{int_to_cn(len(lines))}条措施的{role}：\n" + "\n".join(lines)
+        total = len(retrieval.hits)
+        if total > len(lines):
+            answer.text = (f"{unit}是{total}条措施的{role}，以下列出前{len(lines)}条"
+                           f"（完整列表请在“条款查询”中按责任单位筛选）：\n" + "\n".join(lines))
+        else:
+            answer.text = f"{unit}是以下{int_to_cn(len(lines))}条措施的{role}：\n" + "\n".join(lines)
 
     def _compose_document(self, answer: Answer, retrieval: Retrieval) -> None:
         parts = []

@@ -185,7 +185,8 @@ def _subject_sentences(words: list[str], corpus: CorpusText) -> tuple[str, list[
     if not known:
         return "", []
     subject = min(known, key=lambda w: (corpus.frequency(w), -len(w)))
-    return subject, [s for c in corpus.clauses for s in _sentences(c) if subject in s]
+    # Only clauses that name the subject are split: at 50k clauses splitting them all cost ~100 ms.
+    return subject, [s for c in corpus.clauses if subject in c for s in _sentences(c) if subject in s]
 
 
 def _sentences(text: str) -> list[str]:

@@ -162,3 +162,19 @@ def test_list_question_quotes_every_measure_not_just_the_heading(assistant):
     for figure in ("300万元", "2.88%", "50%"):
         assert figure in answer.text
     assert len({c.clause_id for c in answer.citations}) >= 2
+
+
+def test_unit_answer_lists_at_most_the_limit_and_says_how_many(tmp_path):
+    from assistant.answer import MAX_LISTED_CLAUSES
+    from assistant.index import build_index
+    from tests.support import make_settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    measures = "\n".join(f"{n}. 测试措施{n}。对测试企业给予支持。（责任单位：州测试局）" for n in range(1, 36))
+    (corpus / "many.txt").write_text(f"关于测试措施的通知\n{measures}\n", encoding="utf-8")
+    settings = make_settings(corpus, tmp_path / "index")
+    build_index(settings)
+    answer = Assistant(settings, today=TODAY).ask("州测试局负责哪些措施")
+    assert answer.route == "unit" and len(answer.citations) == MAX_LISTED_CLAUSES
+    assert answer.text.startswith(f"州测试局是35条措施的责任单位，以下列出前{MAX_LISTED_CLAUSES}条")
