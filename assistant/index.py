@@ -95,6 +95,10 @@ class BuildReport:
 # --------------------------------------------------------------------------- opening
 
 
+# Below this many embedded parts (about 40 MB of vectors) dense search is an exact numpy scan.
+EXACT_SEARCH_MAX_PARTS = 20_000
+
+
 class Index:
     """A loaded index generation: clauses, documents, BM25 and the Chroma collection."""
 
@@ -115,6 +119,7 @@ class Index:
         self.references: list[Reference] = [Reference(**r) for r in docs.get("references", [])]
         self.bm25 = BM25Index.load(gen_dir / "bm25")
         self._collection = None
+        self._exact: tuple[list[str], np.ndarray] | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> "Index":
@@ -185,12 +190,37 @@ class Index:
         return self.documents.get(doc_id, {})
 
     def dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
-        """Best cosine similarity per clause among the ``n`` nearest parts."""
+        """Best cosine similarity per clause among the ``n`` nearest parts.
+
+        Up to EXACT_SEARCH_MAX_PARTS parts, the vectors (read once from the collection) are scanned
+        with one matrix product, which is exact and faster than a call into Chroma's HNSW index;
+        larger collections are searched by Chroma.
+        """
+        n = min(n, self.manifest.part_count)
+        exact = self._exact_vectors()
+        if exact is not None:
+            part_clauses, matrix = exact
+            sims = matrix @ (vector / (np.linalg.norm(vector) or 1.0))
+            top = np.argpartition(-sims, n - 1)[:n] if 0 < n < len(sims) else np.arange(len(sims))
+            nearest = [(part_clauses[i], float(sims[i])) for i in top[np.argsort(-sims[top], kind="stable")]]
+        else:
+            nearest = vectorstore.query(self.collection, vector, n)
         best: dict[str, float] = {}
-        for clause_id, sim in vectorstore.query(self.collection, vector, min(n, self.manifest.part_count)):
+        for clause_id, sim in nearest:
             if sim > best.get(clause_id, -2.0):
                 best[clause_id] = sim
         return best
+
+    def _exact_vectors(self) -> tuple[list[str], np.ndarray] | None:
+        """(clause id per part, unit-length part vectors) for exact search, or None for a large index."""
+        if self.manifest.part_count > EXACT_SEARCH_MAX_PARTS or self.manifest.part_count == 0:
+            return None
+        if self._exact is None:
+            got = self.collection.get(include=["embeddings"])
+            matrix = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            self._exact = ([vectorstore.clause_of_part(pid) for pid in got["ids"]], matrix / np.where(norms, norms, 1.0))
+        return self._exact
 
 
 def current_generation(index_dir: Path) -> Path | None:
