@@ -140,9 +140,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     assistant = Assistant(settings, index)
     if not args.json:
         return _stream_answer(assistant, args.question)
-    data = assistant.ask(args.question).to_dict()
-    data["citations"] = [{"clause_id": c["clause_id"], "title": c["title"], "heading": c["heading"],
-                          "quote": c["quote"], "span": [c["start"], c["end"]]} for c in data["citations"]]
+    answer = assistant.ask(args.question)
+    data = answer.to_dict()
+    data["citations"] = [c.to_json() for c in answer.citations]
     _print_json(data)
     return 0
 

@@ -115,9 +115,10 @@ class ExtractiveComposer:
         if not hits:
             return []
         q_tokens = set(tokenize(f"{question} {' '.join(extra_terms)}"))
-        wants_figure = bool(_WANTS_FIGURE.search(normalize(question)))
+        asked = normalize(question)
+        wants_figure = bool(_WANTS_FIGURE.search(asked))
         # A list question takes more clauses and sentences, and runners-up further behind the best one.
-        wants_list = bool(_WANTS_LIST.search(normalize(question)))
+        wants_list = bool(_WANTS_LIST.search(asked))
         max_clauses, keep_ratio = (self.max_clauses + 2, 0.6) if wants_list else (self.max_clauses, 0.8)
         max_sentences, sentence_ratio = (self.max_sentences + 1, 0.4) if wants_list else (self.max_sentences, 0.6)
         picked: list[Citation] = []

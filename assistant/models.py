@@ -129,6 +129,11 @@ class Citation:
     end: int
     units: tuple[str, ...] = ()
 
+    def to_json(self) -> dict[str, Any]:
+        """The shape every interface returns: ``{clause_id, title, heading, quote, span, units}``."""
+        return {"clause_id": self.clause_id, "title": self.title, "heading": self.heading, "quote": self.quote,
+                "span": [self.start, self.end], "units": list(self.units)}
+
 
 @dataclass
 class Answer:

@@ -96,9 +96,7 @@ def error_response(status: int, message: str, *, type_: str = "invalid_request_e
 
 
 def citation_json(citation: Citation) -> dict[str, Any]:
-    """A citation as the API returns it: ``{clause_id, title, heading, quote, span: [start, end], units}``."""
-    return {"clause_id": citation.clause_id, "title": citation.title, "heading": citation.heading,
-            "quote": citation.quote, "span": [citation.start, citation.end], "units": list(citation.units)}
+    return citation.to_json()
 
 
 def answer_meta(answer: Answer) -> dict[str, Any]:

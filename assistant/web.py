@@ -40,9 +40,7 @@ THINKING = "正在查找相关条款……"
 
 def _answer_json(answer: Answer) -> dict[str, Any]:
     data = answer.to_dict()
-    data["citations"] = [{"clause_id": c["clause_id"], "title": c["title"], "heading": c["heading"],
-                          "quote": c["quote"], "span": [c["start"], c["end"]], "units": list(c["units"])}
-                         for c in data["citations"]]
+    data["citations"] = [c.to_json() for c in answer.citations]
     return data
 
 
