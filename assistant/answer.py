@@ -24,7 +24,7 @@ from .models import Answer, Citation, Clause, Hit
 from .numerals import int_to_cn
 from .retrieve import PolicyRetriever, Retrieval
 from .structure import extract_units
-from .text import normalize, tokenize
+from .text import clean_text, normalize, tokenize
 
 MAX_QUESTION_CHARS = 2000
 HOTLINE_HINT = "建议向相关责任部门咨询，或拨打 12345 政务服务便民热线。"
@@ -123,7 +123,7 @@ class Assistant:
 
     def _prepare(self, question: str, history: Sequence[Answer] | None) -> _Turn:
         started = time.perf_counter()
-        question = question or ""
+        question = clean_text(question or "")  # no lone surrogates: answers are encoded as UTF-8 later
         turn = _Turn(question=question, asked=question.strip(), started=started)
         if not turn.asked:
             return turn
@@ -154,7 +154,8 @@ class Assistant:
         content = [t for t in tokenize(_FOLLOW_START.sub("", q)) if t in self.index.bm25.known([t])]
         if not content and (_FOLLOW_START.match(q) or len(q) <= 12):
             # Nothing to search on its own ("具体多少？"): carry the previous question's topic.
-            return f"{previous.question} {question}", None
+            # The previous question may be a pasted document: carry only what was answered of it.
+            return f"{previous.question[:MAX_QUESTION_CHARS]} {question}", None
         return question, None
 
     def _compose(self, turn: _Turn) -> Answer:
