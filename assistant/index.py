@@ -280,6 +280,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
 
 
 def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> BuildReport:
+    _remove_unfinished(settings.index_dir)
     corpus = load_corpus(settings.corpus_dir)
     report = BuildReport(problems=list(corpus.problems))
     skipped = [f"{Path(p.path).relative_to(settings.corpus_dir).as_posix()}:{_sha256(Path(p.path))}"
@@ -467,6 +468,14 @@ def _discard(gen_dir: Path, client, collection: str, settings: Settings) -> None
         except Exception:
             pass
     shutil.rmtree(gen_dir, ignore_errors=True)
+
+
+def _remove_unfinished(index_dir: Path) -> None:
+    """Generations a killed build left without a manifest (written last); only called under the build lock."""
+    live = current_generation(index_dir)
+    for path in index_dir.glob("gen-*"):
+        if path.is_dir() and path != live and not (path / "manifest.json").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _collect_garbage(settings: Settings, keep: set[str], client, keep_collections: set[str]) -> None:
