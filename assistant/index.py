@@ -124,16 +124,24 @@ class Index:
         manifest = read_manifest(gen_dir)
         check_compatible(manifest, settings)
         try:
-            return cls(settings, gen_dir, manifest)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            index = cls(settings, gen_dir, manifest)
+            if not len(index.clauses) == index.bm25.size == manifest.clause_count:
+                raise ValueError("clause count")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IndexMismatchError(
                 f"索引文件不完整或已损坏（{gen_dir}：{type(exc).__name__}）。请运行：{REBUILD_COMMAND}") from None
+        # Damaged vectors must show now, at start, not at the first question.
+        if index.collection.count() != manifest.part_count:
+            raise IndexMismatchError(f"向量集合 {manifest.collection} 不完整（{gen_dir}）。请运行：{REBUILD_COMMAND}")
+        return index
 
     @property
     def collection(self):
         if self._collection is None:
-            client = vectorstore.make_client(self.settings, self.dir)
             try:
+                if not self.settings.server_mode and not (self.dir / "chroma").is_dir():
+                    raise FileNotFoundError(self.dir / "chroma")  # a PersistentClient would create it empty
+                client = vectorstore.make_client(self.settings, self.dir)
                 self._collection = vectorstore.get_collection(client, self.manifest.collection)
             except vectorstore.ChromaUnavailableError:
                 raise
@@ -171,16 +179,18 @@ def current_generation(index_dir: Path) -> Path | None:
     pointer = index_dir / POINTER
     try:
         name = pointer.read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return None
+    if not name.startswith("gen-") or "/" in name or "\0" in name:  # a damaged pointer names nothing
         return None
     gen_dir = index_dir / name
-    return gen_dir if name and gen_dir.is_dir() else None
+    return gen_dir if gen_dir.is_dir() else None
 
 
 def read_manifest(gen_dir: Path) -> IndexManifest:
     try:
         return IndexManifest.from_json(json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
         raise IndexMismatchError(
             f"索引清单无法读取（{gen_dir / 'manifest.json'}：{type(exc).__name__}）。请运行：{REBUILD_COMMAND}"
         ) from None
@@ -505,4 +515,13 @@ def open_index(settings: Settings, *, progress: bool = False, log=None) -> Index
             # A usable older index beats none: serve it, and say why it was not refreshed.
             if log:
                 log(f"索引更新失败，继续使用原有索引：{exc}")
-    return Index.open(settings)
+    try:
+        return Index.open(settings)
+    except (IndexMissingError, IndexMismatchError) as exc:
+        # Damaged, outdated or built for other settings: rebuild from the corpus when allowed.
+        if not (settings.auto_build and settings.corpus_dir.is_dir()):
+            raise
+        if log:
+            log(f"{exc}；正在根据语料重建索引……")
+        build_index(settings, rebuild=True, progress=progress)
+        return Index.open(settings)
