@@ -34,7 +34,7 @@ from . import vectorstore
 from .config import Settings
 from .encoders import Encoder, get_encoder
 from .errors import (REBUILD_COMMAND, CorpusFileError, IndexBuildError, IndexMismatchError,
-                     IndexMissingError, PolicyError, UnknownClauseError)
+                     IndexMissingError, ManifestError, PolicyError, UnknownClauseError)
 from .ingest import MANIFEST_NAME, load_corpus
 from .lexical import BM25Index
 from .models import Clause, Part, Reference
@@ -509,7 +509,7 @@ def open_index(settings: Settings, *, progress: bool = False, log=None) -> Index
             log("索引缺失或语料已变化，正在更新索引……")
         try:
             build_index(settings, progress=progress)
-        except IndexBuildError as exc:
+        except (IndexBuildError, ManifestError, CorpusFileError) as exc:  # e.g. a typo in manifest.toml
             if current_generation(settings.index_dir) is None:
                 raise
             # A usable older index beats none: serve it, and say why it was not refreshed.
