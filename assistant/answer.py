@@ -20,6 +20,7 @@ from .errors import EmptyQueryError
 from .grounding import CorpusText, RefusalPolicy, evidence, should_refuse, verify
 from .llm import LLMComposer, chat_model
 from .index import Index, open_index
+from .vectorstore import ChromaUnavailableError
 from .models import Answer, Citation, Clause, Hit
 from .numerals import int_to_cn
 from .retrieve import PolicyRetriever, Retrieval
@@ -27,6 +28,7 @@ from .structure import extract_units
 from .text import clean_text, normalize, tokenize
 
 MAX_QUESTION_CHARS = 2000
+SERVICE_UNAVAILABLE = "抱歉，条款检索服务暂时不可用，请稍后再试；急需办理可拨打 12345 政务服务便民热线。"
 HOTLINE_HINT = "建议向相关责任部门咨询，或拨打 12345 政务服务便民热线。"
 
 _WHO = re.compile(r"谁负责|谁管|哪个部门|哪个单位|责任单位|找谁|牵头")
@@ -45,6 +47,7 @@ class _Turn:
     timings: dict[str, float] = field(default_factory=dict)
     started: float = 0.0
     pinned: Clause | None = None  # a follow-up about "这条": the previous answer's clause
+    error: str = ""  # the search failed (vector store unreachable after retries): answer with this message
 
 
 class Assistant:
@@ -136,6 +139,8 @@ class Assistant:
             turn.retrieval = self.retriever.retrieve(turn.asked)
         except EmptyQueryError:
             turn.retrieval = None
+        except ChromaUnavailableError as exc:  # retried with backoff already: say so instead of failing
+            turn.retrieval, turn.error = None, str(exc)
         turn.timings["retrieve"] = (time.perf_counter() - t) * 1000
         return turn
 
@@ -159,6 +164,9 @@ class Assistant:
         return question, None
 
     def _compose(self, turn: _Turn) -> Answer:
+        if turn.error:
+            return Answer(question=turn.question, text=f"{SERVICE_UNAVAILABLE}（{turn.error}）", refused=True,
+                          route="error", checks=[turn.error])
         if turn.retrieval is None:
             return Answer(question=turn.question, text="请输入您想了解的政策问题，例如：创业担保贷款最高额度是多少？",
                           refused=True, route="empty")

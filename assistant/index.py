@@ -167,12 +167,37 @@ class Index:
         return self.documents.get(doc_id, {})
 
     def dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
-        """Best cosine similarity per clause among the ``n`` nearest parts."""
+        """Best cosine similarity per clause among the ``n`` nearest parts.
+
+        Raises:
+            ChromaUnavailableError: the Chroma server still fails after retries with backoff.
+        """
+        if self.settings.server_mode:
+            return _server_call(self, lambda: self._dense(vector, n))
+        return self._dense(vector, n)
+
+    def _dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
         best: dict[str, float] = {}
         for clause_id, sim in vectorstore.query(self.collection, vector, min(n, self.manifest.part_count)):
             if sim > best.get(clause_id, -2.0):
                 best[clause_id] = sim
         return best
+
+
+def _server_call(index: Index, call):
+    """``call()`` against the Chroma server, retried with backoff on a fresh connection each time."""
+    from .retry import with_retries
+
+    def reconnect(_exc: Exception) -> None:
+        index._collection = None
+
+    try:
+        return with_retries(call, on_retry=reconnect)
+    except vectorstore.ChromaUnavailableError:
+        raise
+    except Exception as exc:
+        raise vectorstore.ChromaUnavailableError(
+            f"Chroma 服务器 {vectorstore.chroma_location(index.settings)} 暂时无法访问（{type(exc).__name__}）") from None
 
 
 def current_generation(index_dir: Path) -> Path | None:

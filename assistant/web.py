@@ -67,15 +67,20 @@ def build_app(service: Service, feedback=None):
                                    {"role": "assistant", "content": THINKING}]
         yield chat, answers, "", gr.update()
         streamed = ""
-        for event in assistant.stream(question, answers):
-            if isinstance(event, Answer):
-                chat[-1] = {"role": "assistant", "content": chat_text(event.text)}
-                answers = list(answers or []) + [event]
-                yield chat, answers, "", citation_cards(assistant.index, event)
-            else:
-                streamed += event
-                chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
-                yield chat, answers, "", gr.update()
+        try:
+            for event in assistant.stream(question, answers):
+                if isinstance(event, Answer):
+                    chat[-1] = {"role": "assistant", "content": chat_text(event.text)}
+                    answers = list(answers or []) + [event]
+                    yield chat, answers, "", citation_cards(assistant.index, event)
+                else:
+                    streamed += event
+                    chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
+                    yield chat, answers, "", gr.update()
+        except Exception as exc:  # never leave the placeholder hanging: say what happened, in the chat
+            reason = str(exc) if isinstance(exc, PolicyError) else type(exc).__name__
+            chat[-1] = {"role": "assistant", "content": chat_text(f"抱歉，回答时出现问题，请稍后再试。（{reason}）")}
+            yield chat, answers, "", ""
 
     def record(answer: Answer | None, rating: int, comment: str = "") -> str:
         if feedback is None or answer is None:
