@@ -17,7 +17,8 @@ from .compose import ExtractiveComposer, heading
 from .config import Settings
 from .encoders import get_encoder
 from .errors import EmptyQueryError
-from .grounding import CorpusText, RefusalPolicy, evidence, should_refuse, verify
+from .grounding import (PROMPT_LEAK_CHARS, CorpusText, RefusalPolicy, evidence, prompt_leak, should_refuse,
+                        verify)
 from .llm import LLMComposer, chat_model
 from .index import Index, open_index
 from .vectorstore import ChromaUnavailableError
@@ -232,14 +233,24 @@ class Assistant:
         clauses = [self.index.by_id[cid] for cid in extractive.retrieved if cid in self.index.by_id]
         numbered = self.llm.number(clauses)
         pieces: list[str] = []
+        leak = ""
         try:
             for piece in self.llm.stream(turn.asked, numbered):
                 pieces.append(piece)
+                # Stop showing a reply that starts repeating the system prompt (checked on the recent tail).
+                leak = prompt_leak("".join(pieces)[-(len(piece) + 4 * PROMPT_LEAK_CHARS):], self.llm.prompt.system)
+                if leak:
+                    break
                 yield piece
         except Exception as exc:  # any provider failure (network, auth, timeout) must not lose the answer
             extractive.notes.append(f"大模型服务暂时不可用（{type(exc).__name__}），以下为条款原文摘录。")
             return extractive
         text = "".join(pieces).strip()
+        leak = leak or prompt_leak(text, self.llm.prompt.system)
+        if leak:
+            extractive.checks.append(f"回答包含系统提示的原文（“{leak[:PROMPT_LEAK_CHARS]}…”）")
+            extractive.notes.append("大模型生成的回答未能通过条款核验，已改为直接引用条款原文。")
+            return extractive
         if text and "没有找到相关规定" in text and not re.search(r"\[\d", text):
             assert turn.retrieval is not None  # only search/follow-up answers reach the LLM
             refusal = Answer(question=turn.question, text="", retrieved=extractive.retrieved, route=extractive.route,
