@@ -65,6 +65,8 @@ def build_app(service: Service, feedback=None):
         shown_question = question_preview(question.strip()) or "（空白问题）"
         chat = list(chat or []) + [{"role": "user", "content": chat_text(shown_question)},
                                    {"role": "assistant", "content": THINKING}]
+        # The box is cleared once, here; later updates leave it alone, so a next question typed while
+        # this answer streams is not wiped by a late update.
         yield chat, answers, "", gr.update()
         streamed = ""
         try:
@@ -72,15 +74,15 @@ def build_app(service: Service, feedback=None):
                 if isinstance(event, Answer):
                     chat[-1] = {"role": "assistant", "content": chat_text(event.text)}
                     answers = list(answers or []) + [event]
-                    yield chat, answers, "", citation_cards(assistant.index, event)
+                    yield chat, answers, gr.update(), citation_cards(assistant.index, event)
                 else:
                     streamed += event
                     chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
-                    yield chat, answers, "", gr.update()
+                    yield chat, answers, gr.update(), gr.update()
         except Exception as exc:  # never leave the placeholder hanging: say what happened, in the chat
             reason = str(exc) if isinstance(exc, PolicyError) else type(exc).__name__
             chat[-1] = {"role": "assistant", "content": chat_text(f"抱歉，回答时出现问题，请稍后再试。（{reason}）")}
-            yield chat, answers, "", ""
+            yield chat, answers, gr.update(), ""
 
     def record(answer: Answer | None, rating: int, comment: str = "") -> str:
         if feedback is None or answer is None:

@@ -67,8 +67,14 @@ def assert_nothing_ran(page, offsite) -> None:
 def test_hostile_questions_and_document_in_chat_and_cards(hostile_app, browser_page, offsite):
     page = browser_page
     page.goto(hostile_app.url)
-    for question in XSS_QUESTIONS + MORE_QUESTIONS:
+    for i, question in enumerate(XSS_QUESTIONS + MORE_QUESTIONS):
+        if i and i % 4 == 0:  # a long chat scrolls old rows away; check and start over every few turns
+            assert_nothing_ran(page, offsite)
+            page.locator("#clear").click()
+            expect(page.locator("#chat .message-row")).to_have_count(0)
         ask(page, question)
+        rows = page.locator("#chat .message-row")
+        assert question.strip() in rows.nth(rows.count() - 2).inner_text(), "the question is shown as text"
     ask(page, "担保奖补有哪些规定？")
     expect(page.locator("#cards")).to_contain_text('<svg onload="window.__xss=13">担保奖补')
     for details in page.locator("#cards details").all():
@@ -82,8 +88,6 @@ def test_hostile_questions_and_document_in_chat_and_cards(hostile_app, browser_p
     for details in page.locator("#cards details").all():  # open every card, so everything is rendered
         details.evaluate("d => d.open = true")
     page.locator("#cards").hover()
-    shown = page.locator("#chat").inner_text()
-    assert '<svg/onload="window.__xss=3">' in shown and "javascript:window.__xss=7" in shown
     assert_nothing_ran(page, offsite)
 
 
