@@ -22,7 +22,8 @@ from assistant.index import Index, build_index
 from assistant.vectorstore import ChromaUnavailableError
 from tests.browser import free_port
 from tests.support import SEED_ID, copy_corpus, make_settings
-from tests.test_browser_chat import ask as browser_ask, last_answer
+from tests.test_browser_chat import ask as browser_ask
+from tests.test_browser_chat import last_answer
 
 CHROMA = shutil.which("chroma") or str(Path(__import__("sys").executable).parent / "chroma")
 QUESTION = "创业担保贷款最高额度是多少？"

@@ -19,7 +19,7 @@ import pytest
 
 from assistant.answer import Assistant
 from assistant.errors import PolicyError
-from assistant.index import FORMAT_VERSION, Index, build_index, current_generation, open_index
+from assistant.index import FORMAT_VERSION, build_index, current_generation, open_index
 from tests.support import SEED_ID, copy_corpus, make_settings
 
 
