@@ -8,6 +8,8 @@ indexer cannot read is removed again, so a bad upload never stays in the corpus.
 from __future__ import annotations
 
 import hmac
+import os
+import tempfile
 import io
 import re
 import unicodedata
@@ -65,6 +67,7 @@ def sniff(data: bytes, name: str) -> str:
     return kind
 
 
+MAX_NAME_BYTES = 200
 _UNSAFE = re.compile(r"[^\w.\-（）()〔〕【】]+")
 
 
@@ -78,7 +81,14 @@ def safe_name(name: str) -> str:
     base = _UNSAFE.sub("_", base).lstrip(".")
     if not base or base in {".", ".."} or Path(base).suffix.lower() not in ALLOWED_SUFFIXES:
         raise UploadError(f"文件名“{name}”无效：只接受 {'、'.join(ALLOWED_SUFFIXES)} 文件")
-    return base[:120]
+    # Shorten the stem, never the suffix; file systems allow 255 bytes, and CJK takes 3 bytes a character.
+    suffix = Path(base).suffix
+    stem = base[: -len(suffix)]
+    while len(stem) > 120 or len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    if not stem.strip("_"):
+        raise UploadError(f"文件名“{name}”无效：只接受 {'、'.join(ALLOWED_SUFFIXES)} 文件")
+    return stem + suffix
 
 
 def accept_upload(settings: Settings, name: str, data: bytes) -> Upload:
@@ -95,11 +105,17 @@ def accept_upload(settings: Settings, name: str, data: bytes) -> Upload:
     base = safe_name(name)
     kind = sniff(data, base)
     corpus = settings.corpus_dir.resolve()
-    target = (corpus / base).resolve()
-    if target.parent != corpus:  # belt and braces: safe_name already removed every separator
+    target = corpus / base  # not resolved: a link of this name is replaced, not followed
+    if target.parent != corpus or target.name != base:  # belt and braces: safe_name removed every separator
         raise UploadError(f"文件名“{name}”无效")
-    replaced = target.exists()
-    tmp = target.with_name(f".upload-{target.name}")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    replaced = target.exists() or target.is_symlink()
+    # A fresh temporary file (O_EXCL, random name, hidden from the indexer): never a link planted in advance.
+    fd, tmp_name = tempfile.mkstemp(prefix=".upload-", suffix=target.suffix, dir=corpus)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp_name, target)  # replaces a link of that name itself, never what it points to
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
     return Upload(target, kind, replaced)

@@ -17,19 +17,22 @@ from .compose import ExtractiveComposer, heading
 from .config import Settings
 from .encoders import get_encoder
 from .errors import EmptyQueryError
-from .grounding import CorpusText, RefusalPolicy, evidence, should_refuse, verify
+from .grounding import (PROMPT_LEAK_CHARS, CorpusText, RefusalPolicy, evidence, prompt_leak, should_refuse,
+                        verify)
 from .llm import LLMComposer, chat_model
 from .index import Index, open_index
+from .vectorstore import ChromaUnavailableError
 from .models import Answer, Citation, Clause, Hit
 from .numerals import int_to_cn
 from .retrieve import PolicyRetriever, Retrieval
 from .structure import extract_units
-from .text import normalize, tokenize
+from .text import clean_text, normalize, tokenize
 
 MAX_QUESTION_CHARS = 2000
 # A unit answer lists at most this many measures: with a large corpus a department can be responsible
 # for thousands, and the lookup tab (or `clauses`) lists them all.
 MAX_LISTED_CLAUSES = 30
+SERVICE_UNAVAILABLE = "抱歉，条款检索服务暂时不可用，请稍后再试；急需办理可拨打 12345 政务服务便民热线。"
 HOTLINE_HINT = "建议向相关责任部门咨询，或拨打 12345 政务服务便民热线。"
 
 _WHO = re.compile(r"谁负责|谁管|哪个部门|哪个单位|责任单位|找谁|牵头")
@@ -48,6 +51,7 @@ class _Turn:
     timings: dict[str, float] = field(default_factory=dict)
     started: float = 0.0
     pinned: Clause | None = None  # a follow-up about "这条": the previous answer's clause
+    error: str = ""  # the search failed (vector store unreachable after retries): answer with this message
 
 
 class Assistant:
@@ -126,7 +130,7 @@ class Assistant:
 
     def _prepare(self, question: str, history: Sequence[Answer] | None) -> _Turn:
         started = time.perf_counter()
-        question = question or ""
+        question = clean_text(question or "")  # no lone surrogates: answers are encoded as UTF-8 later
         turn = _Turn(question=question, asked=question.strip(), started=started)
         if not turn.asked:
             return turn
@@ -139,6 +143,8 @@ class Assistant:
             turn.retrieval = self.retriever.retrieve(turn.asked)
         except EmptyQueryError:
             turn.retrieval = None
+        except ChromaUnavailableError as exc:  # retried with backoff already: say so instead of failing
+            turn.retrieval, turn.error = None, str(exc)
         turn.timings["retrieve"] = (time.perf_counter() - t) * 1000
         return turn
 
@@ -157,10 +163,14 @@ class Assistant:
         content = [t for t in tokenize(_FOLLOW_START.sub("", q)) if t in self.index.bm25.known([t])]
         if not content and (_FOLLOW_START.match(q) or len(q) <= 12):
             # Nothing to search on its own ("具体多少？"): carry the previous question's topic.
-            return f"{previous.question} {question}", None
+            # The previous question may be a pasted document: carry only what was answered of it.
+            return f"{previous.question[:MAX_QUESTION_CHARS]} {question}", None
         return question, None
 
     def _compose(self, turn: _Turn) -> Answer:
+        if turn.error:
+            return Answer(question=turn.question, text=f"{SERVICE_UNAVAILABLE}（{turn.error}）", refused=True,
+                          route="error", checks=[turn.error])
         if turn.retrieval is None:
             return Answer(question=turn.question, text="请输入您想了解的政策问题，例如：创业担保贷款最高额度是多少？",
                           refused=True, route="empty")
@@ -226,14 +236,24 @@ class Assistant:
         clauses = [self.index.by_id[cid] for cid in extractive.retrieved if cid in self.index.by_id]
         numbered = self.llm.number(clauses)
         pieces: list[str] = []
+        leak = ""
         try:
             for piece in self.llm.stream(turn.asked, numbered):
                 pieces.append(piece)
+                # Stop showing a reply that starts repeating the system prompt (checked on the recent tail).
+                leak = prompt_leak("".join(pieces)[-(len(piece) + 4 * PROMPT_LEAK_CHARS):], self.llm.prompt.system)
+                if leak:
+                    break
                 yield piece
         except Exception as exc:  # any provider failure (network, auth, timeout) must not lose the answer
             extractive.notes.append(f"大模型服务暂时不可用（{type(exc).__name__}），以下为条款原文摘录。")
             return extractive
         text = "".join(pieces).strip()
+        leak = leak or prompt_leak(text, self.llm.prompt.system)
+        if leak:
+            extractive.checks.append(f"回答包含系统提示的原文（“{leak[:PROMPT_LEAK_CHARS]}…”）")
+            extractive.notes.append("大模型生成的回答未能通过条款核验，已改为直接引用条款原文。")
+            return extractive
         if text and "没有找到相关规定" in text and not re.search(r"\[\d", text):
             assert turn.retrieval is not None  # only search/follow-up answers reach the LLM
             refusal = Answer(question=turn.question, text="", retrieved=extractive.retrieved, route=extractive.route,

@@ -34,6 +34,9 @@ class Settings:
     dense_weight: float = 0.5
     top_k: int = 5
     embed_batch_size: int = 64
+    # Up to this many vector parts, dense search scans all vectors in memory (exact, and faster than
+    # a call into Chroma); larger indexes query Chroma. 0 always queries Chroma.
+    exact_search_max_parts: int = 20_000
     # Processes that embed and tokenize a large build (0: one per CPU; 1: in the building process).
     build_workers: int = 0
     # Corpus files that cannot be read fail the build instead of being skipped and reported.
@@ -110,6 +113,8 @@ class Settings:
             raise ConfigError(f"POLICY_UPLOAD_MAX_MB 应为正整数，当前为 {self.upload_max_mb}")
         if self.build_workers < 0:
             raise ConfigError(f"POLICY_BUILD_WORKERS 应为 0（按 CPU 数）或正整数，当前为 {self.build_workers}")
+        if self.exact_search_max_parts < 0:
+            raise ConfigError(f"POLICY_EXACT_SEARCH_MAX_PARTS 应为 0 或正整数，当前为 {self.exact_search_max_parts}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"POLICY_EMBED_BATCH_SIZE 应为正整数，当前为 {self.embed_batch_size}")
 
@@ -152,6 +157,7 @@ SETTINGS_DOC: dict[str, str] = {
     "dense_weight": "Weight of the dense score in hybrid ranking (0..1; BM25 gets the rest)",
     "top_k": "Default number of hits",
     "embed_batch_size": "Texts per encoder batch while indexing",
+    "exact_search_max_parts": "Up to this many vector parts, dense search scans vectors in memory; above it (or 0) it queries Chroma",
     "build_workers": "Processes that embed and tokenize a large build (0: one per CPU; 1: no worker processes)",
     "strict": "Fail the build on an unreadable corpus file instead of skipping it",
     "auto_build": "Build or refresh the index on first use when it is missing or stale",

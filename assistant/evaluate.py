@@ -71,7 +71,10 @@ def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
     """
     try:
         raw = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise QAFileError(f"无法读取问答集 {path}：第 {line} 行不是 UTF-8 编码（{exc.reason}）") from None
+    except OSError as exc:
         raise QAFileError(f"无法读取问答集 {path}：{exc}") from None
     problems: list[str] = []
     rows: list[tuple[int, dict]] = []
@@ -90,6 +93,9 @@ def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
             except json.JSONDecodeError as exc:
                 problems.append(f"第 {n} 行不是有效的 JSON：{exc.msg}")
                 continue
+            except RecursionError:
+                problems.append(f"第 {n} 行不是有效的 JSON：嵌套过深")
+                continue
             if not isinstance(obj, dict):
                 problems.append(f"第 {n} 行应为 JSON 对象")
                 continue
@@ -97,7 +103,7 @@ def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
     items: list[QAItem] = []
     seen: dict[str, int] = {}
     for n, obj in rows:
-        missing = [k for k in ("id", "question", "gold") if k not in obj]
+        missing = [k for k in ("id", "question", "gold") if obj.get(k) is None]  # a short CSV row gives None
         if missing:
             problems.append(f"第 {n} 行缺少字段：{', '.join(missing)}")
             continue

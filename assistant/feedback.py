@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import FeedbackError
+from .text import clean_text
 
 SCHEMA_VERSION = 1
 MAX_COMMENT_CHARS = 2000
@@ -86,8 +87,10 @@ class FeedbackStore:
         """
         if not isinstance(rating, int) or isinstance(rating, bool) or rating not in (1, -1):
             raise FeedbackError(f"评价只能是 1（有用）或 -1（没用），收到的是 {rating!r}")
-        row = (_now(), int(rating), (comment or "")[:MAX_COMMENT_CHARS], (question or "")[:MAX_TEXT_CHARS],
-               (answer_text or "")[:MAX_TEXT_CHARS], json.dumps(_citation_refs(citations), ensure_ascii=False),
+        # Text from form fields may hold lone surrogates, which SQLite's UTF-8 cannot store.
+        row = (_now(), int(rating), clean_text(comment or "")[:MAX_COMMENT_CHARS],
+               clean_text(question or "")[:MAX_TEXT_CHARS], clean_text(answer_text or "")[:MAX_TEXT_CHARS],
+               json.dumps(_citation_refs(citations), ensure_ascii=False),
                __version__, route or "", int(bool(refused)))
         with self._connect() as conn:  # autocommit: durable when execute() returns
             cursor = conn.execute(

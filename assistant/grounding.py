@@ -301,3 +301,33 @@ def _standalone_numbers(text: str) -> set[str]:
 def _standalone(number: str, text: str) -> bool:
     """``number`` occurs in ``text`` as a whole number (30 is not found inside 300 or 3.0)."""
     return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)", text) is not None
+
+
+# --------------------------------------------------------------------------- prompt leaks
+
+# Verbatim runs of the system prompt this long in an answer count as revealing it. Shorter runs are
+# ordinary words (责任单位, 中小微企业); the refusal sentence the prompt prescribes is allowed.
+PROMPT_LEAK_CHARS = 14
+_ALLOWED_IN_ANSWERS = ("现有政策文件中没有找到相关规定",)
+_LEAK_IGNORED = re.compile(r"[\s\[\]\d]+")
+
+
+def prompt_leak(text: str, prompt: str, min_chars: int = PROMPT_LEAK_CHARS) -> str:
+    """The first run of at least ``min_chars`` characters of ``prompt`` that ``text`` repeats verbatim, or "".
+
+    Whitespace, digits and ``[n]`` markers are ignored on both sides, so a prompt spread over lines or
+    interleaved with markers is still found.
+    """
+    secret = _LEAK_IGNORED.sub("", prompt)
+    for allowed in _ALLOWED_IN_ANSWERS:
+        secret = secret.replace(allowed, "\0")
+    shingles = {secret[i:i + min_chars] for i in range(len(secret) - min_chars + 1)}
+    shingles = {s for s in shingles if "\0" not in s}
+    said = _LEAK_IGNORED.sub("", text)
+    for i in range(len(said) - min_chars + 1):
+        if said[i:i + min_chars] in shingles:
+            end = i + min_chars
+            while end < len(said) and said[i:end + 1] in secret:
+                end += 1
+            return said[i:end]
+    return ""

@@ -35,9 +35,10 @@ from . import vectorstore
 from .config import Settings
 from .encoders import Encoder, get_encoder
 from .errors import (REBUILD_COMMAND, CorpusFileError, IndexBuildError, IndexMismatchError,
-                     IndexMissingError, PolicyError, UnknownClauseError)
+                     IndexMissingError, ManifestError, PolicyError, UnknownClauseError)
 from .ingest import MANIFEST_NAME, load_corpus
 from .lexical import BM25Index
+from .retry import with_retries
 from .models import Clause, Part, Reference
 from .structure import parse_document, split_parts
 from .text import tokenize
@@ -95,10 +96,6 @@ class BuildReport:
 # --------------------------------------------------------------------------- opening
 
 
-# Below this many embedded parts (about 40 MB of vectors) dense search is an exact numpy scan.
-EXACT_SEARCH_MAX_PARTS = 20_000
-
-
 class Index:
     """A loaded index generation: clauses, documents, BM25 and the Chroma collection."""
 
@@ -135,16 +132,24 @@ class Index:
         manifest = read_manifest(gen_dir)
         check_compatible(manifest, settings)
         try:
-            return cls(settings, gen_dir, manifest)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            index = cls(settings, gen_dir, manifest)
+            if not len(index.clauses) == index.bm25.size == manifest.clause_count:
+                raise ValueError("clause count")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IndexMismatchError(
                 f"索引文件不完整或已损坏（{gen_dir}：{type(exc).__name__}）。请运行：{REBUILD_COMMAND}") from None
+        # Damaged vectors must show now, at start, not at the first question.
+        if index.collection.count() != manifest.part_count:
+            raise IndexMismatchError(f"向量集合 {manifest.collection} 不完整（{gen_dir}）。请运行：{REBUILD_COMMAND}")
+        return index
 
     @property
     def collection(self):
         if self._collection is None:
-            client = vectorstore.make_client(self.settings, self.dir)
             try:
+                if not self.settings.server_mode and not (self.dir / "chroma").is_dir():
+                    raise FileNotFoundError(self.dir / "chroma")  # a PersistentClient would create it empty
+                client = vectorstore.make_client(self.settings, self.dir)
                 collection = vectorstore.get_collection(client, self.manifest.collection)
             except vectorstore.ChromaUnavailableError:
                 raise
@@ -192,9 +197,12 @@ class Index:
     def dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
         """Best cosine similarity per clause among the ``n`` nearest parts.
 
-        Up to EXACT_SEARCH_MAX_PARTS parts, the vectors (read once from the collection) are scanned
+        Up to ``settings.exact_search_max_parts`` parts, the vectors (read once from the collection) are scanned
         with one matrix product, which is exact and faster than a call into Chroma's HNSW index;
         larger collections are searched by Chroma.
+
+        Raises:
+            ChromaUnavailableError: the Chroma server still fails after retries with backoff.
         """
         n = min(n, self.manifest.part_count)
         exact = self._exact_vectors()
@@ -204,7 +212,7 @@ class Index:
             top = np.argpartition(-sims, n - 1)[:n] if 0 < n < len(sims) else np.arange(len(sims))
             nearest = [(part_clauses[i], float(sims[i])) for i in top[np.argsort(-sims[top], kind="stable")]]
         else:
-            nearest = vectorstore.query(self.collection, vector, n)
+            nearest = self._chroma(lambda: vectorstore.query(self.collection, vector, n))
         best: dict[str, float] = {}
         for clause_id, sim in nearest:
             if sim > best.get(clause_id, -2.0):
@@ -213,30 +221,49 @@ class Index:
 
     def _exact_vectors(self) -> tuple[list[str], np.ndarray] | None:
         """(clause id per part, unit-length part vectors) for exact search, or None for a large index."""
-        if self.manifest.part_count > EXACT_SEARCH_MAX_PARTS or self.manifest.part_count == 0:
+        if not 0 < self.manifest.part_count <= self.settings.exact_search_max_parts:
             return None
         if self._exact is None:
-            got = self.collection.get(include=["embeddings"])
+            got = self._chroma(lambda: self.collection.get(include=["embeddings"]))
             matrix = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             self._exact = ([vectorstore.clause_of_part(pid) for pid in got["ids"]], matrix / np.where(norms, norms, 1.0))
         return self._exact
+
+    def _chroma(self, call):
+        """``call()`` on the collection; against a Chroma server, retried with backoff on a fresh
+        connection each time, since a server restart or network blip should cost a delay, not an error.
+        """
+        if not self.settings.server_mode:
+            return call()
+        def reconnect(_exc: Exception) -> None:
+            self._collection = None
+
+        try:
+            return with_retries(call, on_retry=reconnect)
+        except vectorstore.ChromaUnavailableError:
+            raise
+        except Exception as exc:
+            raise vectorstore.ChromaUnavailableError(
+                f"Chroma 服务器 {vectorstore.chroma_location(self.settings)} 暂时无法访问（{type(exc).__name__}）") from None
 
 
 def current_generation(index_dir: Path) -> Path | None:
     pointer = index_dir / POINTER
     try:
         name = pointer.read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return None
+    if not name.startswith("gen-") or "/" in name or "\0" in name:  # a damaged pointer names nothing
         return None
     gen_dir = index_dir / name
-    return gen_dir if name and gen_dir.is_dir() else None
+    return gen_dir if gen_dir.is_dir() else None
 
 
 def read_manifest(gen_dir: Path) -> IndexManifest:
     try:
         return IndexManifest.from_json(json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
         raise IndexMismatchError(
             f"索引清单无法读取（{gen_dir / 'manifest.json'}：{type(exc).__name__}）。请运行：{REBUILD_COMMAND}"
         ) from None
@@ -340,6 +367,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
 
 
 def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> BuildReport:
+    _remove_unfinished(settings.index_dir)
     corpus = load_corpus(settings.corpus_dir)
     report = BuildReport(problems=list(corpus.problems))
     skipped = [f"{Path(p.path).relative_to(settings.corpus_dir).as_posix()}:{_sha256(Path(p.path))}"
@@ -582,6 +610,14 @@ def _discard(gen_dir: Path, client, collection: str, settings: Settings) -> None
     shutil.rmtree(gen_dir, ignore_errors=True)
 
 
+def _remove_unfinished(index_dir: Path) -> None:
+    """Generations a killed build left without a manifest (written last); only called under the build lock."""
+    live = current_generation(index_dir)
+    for path in index_dir.glob("gen-*"):
+        if path.is_dir() and path != live and not (path / "manifest.json").exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _collect_garbage(settings: Settings, keep: set[str], client, keep_collections: set[str]) -> None:
     """Remove generations other than the live one and its predecessor (a reader may still hold it)."""
     for path in settings.index_dir.glob("gen-*"):
@@ -603,10 +639,19 @@ def open_index(settings: Settings, *, progress: bool = False, log=None) -> Index
             log("索引缺失或语料已变化，正在更新索引……")
         try:
             build_index(settings, progress=progress)
-        except IndexBuildError as exc:
+        except (IndexBuildError, ManifestError, CorpusFileError) as exc:  # e.g. a typo in manifest.toml
             if current_generation(settings.index_dir) is None:
                 raise
             # A usable older index beats none: serve it, and say why it was not refreshed.
             if log:
                 log(f"索引更新失败，继续使用原有索引：{exc}")
-    return Index.open(settings)
+    try:
+        return Index.open(settings)
+    except (IndexMissingError, IndexMismatchError) as exc:
+        # Damaged, outdated or built for other settings: rebuild from the corpus when allowed.
+        if not (settings.auto_build and settings.corpus_dir.is_dir()):
+            raise
+        if log:
+            log(f"{exc}；正在根据语料重建索引……")
+        build_index(settings, rebuild=True, progress=progress)
+        return Index.open(settings)

@@ -65,23 +65,33 @@ def load_manifest(corpus_dir: Path) -> tuple[dict[str, dict[str, Any]], list[Ref
     if not path.exists():
         return {}, []
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_text(encoding="utf-8")
+        data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"语料清单 {path} 格式错误：{exc}") from None
     except UnicodeDecodeError:
         raise ManifestError(f"语料清单 {path} 不是 UTF-8 编码") from None
     entries: dict[str, dict[str, Any]] = {}
-    seen_ids: dict[str, str] = {}
+    seen_ids: dict[str, tuple[str, str]] = {}
+    seen_files: dict[str, str] = {}
+    # Line of each [[document]] header, so messages can point at the entry (tomllib gives no positions).
+    headers = [n for n, line in enumerate(raw.splitlines(), start=1) if re.match(r"\s*\[\[\s*document\s*\]\]", line)]
     for i, entry in enumerate(data.get("document", []), start=1):
+        where = f"第 {headers[i - 1]} 行" if i <= len(headers) else f"第 {i} 个 [[document]]"
+        if not isinstance(entry, dict):
+            raise ManifestError(f"语料清单 {path} {where}：[[document]] 应为表")
         missing = [key for key in ("doc_id", "file") if not entry.get(key)]
         if missing:
-            raise ManifestError(f"语料清单 {path} 第 {i} 个 [[document]] 缺少字段：{', '.join(missing)}")
+            raise ManifestError(f"语料清单 {path} {where}的 [[document]] 缺少字段：{', '.join(missing)}")
         doc_id, file = str(entry["doc_id"]), str(entry["file"])
         if doc_id in seen_ids:
-            raise ManifestError(f"语料清单 {path}：doc_id “{doc_id}” 重复（{seen_ids[doc_id]} 与 {file}）")
+            first_file, first_where = seen_ids[doc_id]
+            raise ManifestError(f"语料清单 {path}：doc_id “{doc_id}” 重复（{first_where} 的 {first_file} 与 "
+                                f"{where} 的 {file}）")
         if file in entries:
-            raise ManifestError(f"语料清单 {path}：文件 {file} 出现了两次")
-        seen_ids[doc_id] = file
+            raise ManifestError(f"语料清单 {path}：文件 {file} 出现了两次（{seen_files[file]} 与 {where}）")
+        seen_ids[doc_id] = (file, where)
+        seen_files[file] = where
         entries[file] = entry
     references = [
         Reference(

@@ -29,6 +29,7 @@ _PARAGRAPH_START = re.compile(
 _DATE_LINE = re.compile(r"^\s*[\d〇零一二三四五六七八九]{4}\s*年\s*[\d一二三四五六七八九十]{1,3}\s*月"
                         r"\s*[\d一二三四五六七八九十]{1,3}\s*日\s*$")
 _ISSUER_LINE = re.compile(r"^\s*[\u4e00-\u9fa5（）()]{2,40}(?:人民政府|办公室|办公厅|委员会|局|厅|部|署|银行|分行|中心)\s*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 _MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 
@@ -54,8 +55,17 @@ def decode_bytes(data: bytes, path: str) -> str:
             return _strict(data, "utf-16-le", path)
         if even > len(head) // 3:
             return _strict(data, "utf-16-be", path)
-        raise CorpusFileError(path, "不是文本文件（疑似二进制内容）")
     if b"\x00" in head:
+        # Chinese UTF-16 without BOM has few NULs (mostly from ASCII characters), nearly all on one parity.
+        even, odd = head[0::2].count(b"\x00"), head[1::2].count(b"\x00")
+        encoding = "utf-16-le" if odd >= 3 * even else "utf-16-be" if even >= 3 * odd else ""
+        if encoding and len(data) % 2 == 0:
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                text = ""
+            if text and not _CONTROL.search(text):
+                return text
         raise CorpusFileError(path, "不是文本文件（疑似二进制内容）")
     for encoding in ("utf-8", "gb18030"):
         try:

@@ -12,12 +12,13 @@ import html
 from .compose import heading
 from .index import Index
 from .models import Answer, Citation, Clause
+from .text import clean_text
 
 QUESTION_PREVIEW_CHARS = 300
 
 
 def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(clean_text(str(text)), quote=True)  # a lone surrogate would break the UTF-8 page
 
 
 def chat_text(text: str) -> str:

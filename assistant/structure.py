@@ -65,14 +65,16 @@ class _Marker:
 def parse_document(doc: Document) -> list[Clause]:
     """Split a document into clauses (#0 preamble, then each numbered clause).
 
+    A document without any numbering is split into paragraphs instead (:func:`_paragraph_clauses`).
+
     Raises:
-        CorpusFileError: no recognizable clause or section numbering.
+        CorpusFileError: no text to make a clause of.
     """
     text = doc.text
     lines = _lines(text)
     kind = _clause_kind(lines)
     if kind is None:
-        raise CorpusFileError(doc.path, "未识别出条款结构（应有 一、 / （一） / 第一条 / 1. 等编号）")
+        return _paragraph_clauses(doc, lines)
 
     markers = _markers(lines, kind)
     first = markers[0].start if markers else len(text)
@@ -105,6 +107,45 @@ def parse_document(doc: Document) -> list[Clause]:
                 number = f"{section_index}.{marker.number}" if section_index else str(ordinal)
         title = _clause_title(marker.rest, text[start:end])
         clauses.append(_make_clause(doc, number, label, sec_no, sec_title, title, start, end))
+    return clauses
+
+
+_SENTENCE_PUNCT = re.compile(r"[。；;！？!?]")
+HEADING_MAX_CHARS = 30
+
+
+def _paragraph_clauses(doc: Document, lines: list[_Line]) -> list[Clause]:
+    """No numbering at all: each paragraph is a citable unit, ``<doc_id>#p1``, labelled 第1段.
+
+    Leading short lines without sentence punctuation (title, 文号, date) form the preamble #0; a short
+    heading line further down joins the paragraph after it.
+    """
+    def heading_like(line: _Line) -> bool:
+        return len(line.text.strip()) < HEADING_MAX_CHARS and not _SENTENCE_PUNCT.search(line.text)
+
+    head = 0
+    while head < len(lines) and heading_like(lines[head]):
+        head += 1
+    if head == len(lines):
+        head = 0  # only short lines: each one is a paragraph
+    clauses: list[Clause] = []
+    if head:
+        clauses.append(_make_clause(doc, "0", "", "", "", doc.title or "文件信息", lines[0].start,
+                                    lines[head - 1].start + len(lines[head - 1].text.rstrip())))
+    start: int | None = None
+    for i, line in enumerate(lines[head:], start=head):
+        start = line.start if start is None else start
+        if heading_like(line) and i + 1 < len(lines):
+            continue
+        span = _trimmed(doc.text, start, line.end)
+        start = None
+        if span is None:
+            continue
+        n = sum(1 for c in clauses if c.number != "0") + 1
+        body = doc.text[span[0]:span[1]]
+        clauses.append(_make_clause(doc, f"p{n}", f"第{n}段", "", "", _clause_title(body, body), *span))
+    if not any(c.number != "0" for c in clauses):
+        raise CorpusFileError(doc.path, "文件中没有可作为条款的正文")
     return clauses
 
 

@@ -39,11 +39,26 @@ def to_halfwidth(text: str) -> str:
     return text.translate(_FULLWIDTH)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (which no UTF-8 encoder accepts) replaced by U+FFFD.
+
+    A JSON body or a form field can carry "\\ud800"; Python keeps it, and every later step that
+    encodes (OpenCC, JSON responses, SQLite) would fail on it.
+    """
+    return _SURROGATE.sub("\ufffd", text) if text else text
+
+
 def normalize(text: str) -> str:
     """Traditional → simplified Chinese, full-width → half-width alphanumerics."""
     if not text:
         return ""
-    return _t2s().convert(to_halfwidth(text))
+    try:
+        return _t2s().convert(to_halfwidth(text))
+    except UnicodeEncodeError:  # a lone surrogate: same length after cleaning, so offsets still match
+        return _t2s().convert(to_halfwidth(clean_text(text)))
 
 
 @lru_cache(maxsize=1)

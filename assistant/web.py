@@ -57,6 +57,12 @@ def build_app(service: Service, feedback=None):
 
     # ------------------------------------------------------------------ chat
 
+    def done_marker(answers: list[Answer]) -> str:
+        """The hidden #answers-done marker: answers finished so far and the last one's route, so scripts
+        and browser tests can wait for the end of a streamed answer."""
+        route = answers[-1].route if answers else ""
+        return f"<span data-answers='{len(answers)}' data-route='{route}'></span>"
+
     def respond(message: str, chat: list, answers: list[Answer]) -> Iterator[tuple]:
         question = message or ""
         assistant = service.assistant  # one object for the whole answer, even if a reload happens
@@ -66,16 +72,24 @@ def build_app(service: Service, feedback=None):
         # Only the first update empties the box: a user may type the next question while this one streams.
         yield chat, answers, "", gr.update(), gr.update()
         streamed = ""
-        for event in assistant.stream(question, answers):
-            if isinstance(event, Answer):
-                chat[-1] = {"role": "assistant", "content": chat_text(event.text)}
-                answers = list(answers or []) + [event]
-                yield (chat, answers, gr.update(), citation_cards(assistant.index, event),
-                       f"<span data-answers='{len(answers)}'></span>")
-            else:
-                streamed += event
-                chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
-                yield chat, answers, gr.update(), gr.update(), gr.update()
+        try:
+            for event in assistant.stream(question, answers):
+                if isinstance(event, Answer):
+                    chat[-1] = {"role": "assistant", "content": chat_text(event.text)}
+                    answers = list(answers or []) + [event]
+                    yield chat, answers, gr.update(), citation_cards(assistant.index, event), done_marker(answers)
+                else:
+                    streamed += event
+                    chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
+                    yield chat, answers, gr.update(), gr.update(), gr.update()
+        except Exception as exc:  # never leave the placeholder hanging: say what happened, in the chat
+            reason = str(exc) if isinstance(exc, PolicyError) else type(exc).__name__
+            failed = Answer(question=question, text=f"抱歉，回答时出现问题，请稍后再试。（{reason}）", refused=True,
+                            route="error", checks=[repr(exc)])
+            # Appended like any answer, so 👍/👎 on a later message still finds its own answer.
+            answers = list(answers or []) + [failed]
+            chat[-1] = {"role": "assistant", "content": chat_text(failed.text)}
+            yield chat, answers, gr.update(), "", done_marker(answers)
 
     def record(answer: Answer | None, rating: int, comment: str = "") -> str:
         if feedback is None or answer is None:
@@ -139,7 +153,7 @@ def build_app(service: Service, feedback=None):
 
                 # How many answers are complete, as a data attribute: lets scripts (and the browser
                 # tests) wait for the end of a streamed answer rather than guess.
-                done = gr.HTML("<span data-answers='0'></span>", elem_id="answers-done", padding=False)
+                done = gr.HTML(done_marker([]), elem_id="answers-done", padding=False)
                 outputs = [chatbot, answers, box, cards, done]
                 send.click(respond, [box, chatbot, answers], outputs, api_visibility="private")
                 box.submit(respond, [box, chatbot, answers], outputs, api_visibility="private")
@@ -148,7 +162,7 @@ def build_app(service: Service, feedback=None):
                          [status, comment], api_visibility="private")
                 down.click(lambda a, c: (record(a[-1] if a else None, -1, c), ""), [answers, comment],
                            [status, comment], api_visibility="private")
-                reset = "<span data-answers='0'></span>"
+                reset = done_marker([])
                 clear.click(lambda: ([], [], "", "", reset), None, [chatbot, answers, cards, status, done],
                             api_visibility="private")
                 # The chatbot's own 🗑 button clears the messages; the context must go with them.

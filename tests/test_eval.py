@@ -112,3 +112,21 @@ def test_gold_set_meets_the_agreed_floors(seed_settings, seed_index, tmp_path):
     assert {f.metric for f in floors} >= {"hit@5", "mrr", "refusal_accuracy", "false_refusal"}
     evaluation = evaluate_suite(seed_settings, seed_index, items, tmp_path / "run")
     assert check_floors(evaluation.runs[0].summary, floors) == [], evaluation.runs[0].summary["overall"]
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("deep.jsonl", b"[" * 100_000 + b"\n", "第 1 行不是有效的 JSON"),  # was a RecursionError traceback
+    ("nul.jsonl", b'{"id": "a\x00"}\n', "第 1 行不是有效的 JSON"),
+    ("null.jsonl", b'{"id": "a", "question": null, "gold": []}\n', "第 1 行缺少字段：question"),
+    ("short.csv", "id,question,gold\nc1,融资担保费率是多少？,\nc2\n".encode(), "第 3 行缺少字段：question"),
+    ("gbk.jsonl", '{"id": "a", "question": "q", "gold": []}\n{"id": "b", "question": "担保"}\n'.encode("gbk"),
+     "第 2 行不是 UTF-8 编码"),
+    ("binary.jsonl", bytes(range(256)), "不是 UTF-8 编码"),
+    ("empty.jsonl", b"", "是空的"),
+])
+def test_malformed_qa_files_are_reported_not_crashed(tmp_path, name, data, expected):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(QAFileError) as info:
+        load_qa(path)
+    assert expected in str(info.value) and str(path) in str(info.value)

@@ -201,3 +201,50 @@ def test_feedback_subcommands_have_help_text():
         for action in sub._actions:
             if action.dest != "help":
                 assert action.help, f"feedback {name} {action.dest} lacks help"
+
+
+STREAMING_WRITER = """
+import sys
+from pathlib import Path
+from assistant.feedback import FeedbackStore
+store = FeedbackStore(Path(sys.argv[1]))
+i = 0
+while True:
+    row = store.record(1 if i % 2 else -1, f"问题{i}", "回答" * 200, [], comment=f"{sys.argv[2]}-{i}")
+    print(row, flush=True)  # printed only after the commit returned
+    i += 1
+"""
+
+
+def test_writers_killed_at_random_points_lose_no_committed_row(tmp_path):
+    """Five runs: two writers each, both SIGKILLed mid-stream; every id they reported is on disk."""
+    import random
+    import time
+
+    path = tmp_path / "killed-loop.sqlite3"
+    FeedbackStore(path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rng = random.Random(7)
+    reported: set[int] = set()
+    for run in range(5):
+        writers = [subprocess.Popen([sys.executable, "-c", STREAMING_WRITER, str(path), f"r{run}w{w}"],
+                                    stdout=subprocess.PIPE, text=True, env=env) for w in range(2)]
+        time.sleep(0.8 + rng.random())  # start-up is ~0.3 s; then they write as fast as they can
+        for writer in writers:
+            writer.send_signal(signal.SIGKILL)
+        for writer in writers:
+            out, _ = writer.communicate(timeout=30)
+            assert writer.returncode == -signal.SIGKILL
+            reported |= {int(x) for x in out.split()}
+    assert len(reported) > 20, "the writers really wrote before being killed"
+    stored = {r["id"] for r in FeedbackStore(path).rows()}
+    assert reported <= stored, f"committed rows lost: {sorted(reported - stored)[:10]}"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_lone_surrogates_from_a_form_field_are_stored(tmp_path):
+    store = FeedbackStore(tmp_path / "f.sqlite3")
+    store.record(1, "问题\ud800", "回答\udfff", [], comment="好\ud83d")
+    row = store.rows()[0]
+    assert (row["question"], row["answer"], row["comment"]) == ("问题\ufffd", "回答\ufffd", "好\ufffd")

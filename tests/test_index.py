@@ -139,11 +139,13 @@ def test_unreadable_file_is_skipped_or_fails_in_strict_mode(tmp_path, corpus_dir
     assert build_index(settings).unchanged
 
 
-def test_structureless_file_is_reported(tmp_path, corpus_dir):
+def test_structureless_file_is_indexed_as_paragraphs(tmp_path, corpus_dir):
+    # Without numbering the document is split into paragraphs (tests/test_corpus_faults.py answers from one).
     (corpus_dir / "note.txt").write_text("这是一段没有任何条款编号的说明文字。\n第二段文字。\n", encoding="utf-8")
-    report = build_index(make_settings(corpus_dir, tmp_path / "index"))
-    assert len(report.problems) == 1 and "note.txt" in str(report.problems[0])
-    assert "条款结构" in str(report.problems[0])
+    settings = make_settings(corpus_dir, tmp_path / "index")
+    report = build_index(settings)
+    assert report.problems == [] and report.documents == 2
+    assert Index.open(settings).clause("note#p2").text == "第二段文字。"
 
 
 def test_missing_index_is_a_clear_error(tmp_path, corpus_dir):

@@ -398,8 +398,28 @@ def test_arabic_numbering_restarting_per_section():
     assert_spans(doc, clauses)
 
 
-def test_text_without_numbering_is_rejected_naming_the_file():
-    doc = make_document("这是一段没有任何条款编号的说明文字。\n第二段也没有。", path="plain.txt")
+def test_text_without_numbering_falls_back_to_paragraphs():
+    # No numbering at all: every paragraph is still a citable unit (was: rejected as unstructured).
+    text = "这是一段没有任何条款编号的说明文字。\n第二段也没有。"
+    doc = make_document(text, path="plain.txt")
+    clauses = parse_document(doc)
+    assert [(c.clause_id, c.label, c.text) for c in clauses] == [
+        ("policy#p1", "第1段", "这是一段没有任何条款编号的说明文字。"), ("policy#p2", "第2段", "第二段也没有。")]
+    assert_spans(doc, clauses)
+
+
+def test_paragraph_fallback_keeps_title_as_preamble_and_headings_with_their_paragraph():
+    text = "关于小店融资的说明\n2024年3月1日\n\n小店可以申请信用贷款。\n办理流程\n向银行提出申请，5个工作日内答复。\n"
+    doc = make_document(text, path="plain.txt")
+    clauses = parse_document(doc)
+    assert [c.number for c in clauses] == ["0", "p1", "p2"]
+    assert clauses[0].text == "关于小店融资的说明\n2024年3月1日"
+    assert clauses[2].text == "办理流程\n向银行提出申请，5个工作日内答复。" and clauses[2].title == "办理流程"
+    assert_spans(doc, clauses)
+
+
+def test_text_of_only_whitespace_lines_is_rejected_naming_the_file():
+    doc = make_document("\u3000\n \n", path="plain.txt")
     with pytest.raises(CorpusFileError, match="plain.txt"):
         parse_document(doc)
 

@@ -148,3 +148,78 @@ def test_admin_password(seed_settings):
     assert not password_ok(seed_settings, "")  # no password set: admin is off
     settings = dataclasses.replace(seed_settings, admin_password="s3cret")
     assert password_ok(settings, "s3cret") and not password_ok(settings, "s3cre") and not password_ok(settings, None)
+
+
+# ---------------------------------------------------------------- hostile upload names and places
+
+POLICY_TEXT = "关于测试的通知\n一、支持措施\n（一）测试贴息。对测试企业给予贴息。（责任单位：州测试局）\n".encode()
+
+
+@pytest.mark.parametrize("name, saved_as", [
+    ("/etc/cron.d/evil.txt", "evil.txt"),  # absolute path: only the base name is kept
+    ("C:\\Windows\\System32\\evil.txt", "evil.txt"),  # Windows path
+    ("..\\..\\evil.txt", "evil.txt"),
+    ("\\\\server\\share\\evil.txt", "evil.txt"),  # UNC path
+    ("evil\x00.txt", "evil_.txt"),  # NUL byte
+    ("ev\nil\r.txt", "ev_il_.txt"),  # line breaks (log injection)
+    ("..txt", "txt"),  # would be hidden: rejected below as it has no suffix left
+    ("%2e%2e%2fevil.txt", "_2e_2e_2fevil.txt"),  # URL-encoded traversal stays a plain name
+    ("政策" * 200 + ".txt", None),  # very long: shortened, suffix kept, fits the file system
+    ("a" * 300 + ".txt", None),
+])
+def test_hostile_upload_names_stay_inside_the_corpus(tmp_path, seed_settings, name, saved_as):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    settings = dataclasses.replace(seed_settings, corpus_dir=corpus)
+    if saved_as == "txt":
+        with pytest.raises(UploadError):
+            accept_upload(settings, name, POLICY_TEXT)
+        assert list(tmp_path.rglob("*.txt")) == []
+        return
+    saved = accept_upload(settings, name, POLICY_TEXT)
+    assert saved.path.parent == corpus.resolve() and saved.path.read_bytes() == POLICY_TEXT
+    assert saved.path.suffix == ".txt" and len(saved.path.name.encode("utf-8")) <= 255
+    if saved_as:
+        assert saved.path.name == saved_as
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [saved.path]
+
+
+def test_upload_does_not_follow_a_symlink_named_like_the_upload(tmp_path, seed_settings):
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
+    corpus.mkdir()
+    outside.mkdir()
+    target = outside / "victim.txt"
+    target.write_text("不能被覆盖", encoding="utf-8")
+    (corpus / "policy.txt").symlink_to(target)
+    settings = dataclasses.replace(seed_settings, corpus_dir=corpus)
+    try:
+        saved = accept_upload(settings, "policy.txt", POLICY_TEXT)
+    except UploadError:
+        saved = None
+    assert target.read_text(encoding="utf-8") == "不能被覆盖"
+    if saved is not None:  # replacing the link itself is fine: the file now lives inside the corpus
+        assert not saved.path.is_symlink() and saved.path.parent == corpus.resolve()
+
+
+def test_upload_temp_file_is_not_a_predictable_symlink(tmp_path, seed_settings):
+    """The temporary file is created fresh (O_EXCL): a planted link named like it is not written through."""
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
+    corpus.mkdir()
+    outside.mkdir()
+    target = outside / "victim.txt"
+    target.write_text("不能被覆盖", encoding="utf-8")
+    (corpus / ".upload-new.txt").symlink_to(target)
+    settings = dataclasses.replace(seed_settings, corpus_dir=corpus)
+    saved = accept_upload(settings, "new.txt", POLICY_TEXT)
+    assert target.read_text(encoding="utf-8") == "不能被覆盖"
+    assert saved.path == (corpus / "new.txt").resolve() and saved.path.read_bytes() == POLICY_TEXT
+    assert not [p for p in corpus.iterdir() if p.name.startswith(".upload") and not p.is_symlink()]
+
+
+def test_upload_into_a_symlinked_corpus_folder_is_refused_or_kept_inside(tmp_path, seed_settings):
+    real = tmp_path / "real-corpus"
+    real.mkdir()
+    (tmp_path / "corpus").symlink_to(real, target_is_directory=True)
+    settings = dataclasses.replace(seed_settings, corpus_dir=tmp_path / "corpus")
+    saved = accept_upload(settings, "ok.txt", POLICY_TEXT)
+    assert saved.path == real.resolve() / "ok.txt"

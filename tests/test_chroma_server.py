@@ -1,0 +1,151 @@
+"""Server mode against a real ``chroma run`` that stops and starts again.
+
+* Unreachable at start: opening the index fails at once with a clear message naming the server.
+* Stopped mid-operation: a question is retried with backoff, then answered with a Chinese error
+  message (an Answer, not a traceback) within a few seconds; once the server is back, answers resume.
+* The web UI (app.py in a browser) shows that message in the chat instead of hanging.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from assistant.answer import SERVICE_UNAVAILABLE, Assistant
+from assistant.index import Index, build_index
+from assistant.vectorstore import ChromaUnavailableError
+from tests.browser import free_port
+from tests.support import SEED_ID, copy_corpus, make_settings
+from tests.test_browser_chat import ask as browser_ask
+from tests.test_browser_chat import last_answer
+
+CHROMA = shutil.which("chroma") or str(Path(__import__("sys").executable).parent / "chroma")
+QUESTION = "创业担保贷款最高额度是多少？"
+
+
+class ChromaServer:
+    """``chroma run`` on a loopback port with a persistent path; can be stopped and started again."""
+
+    def __init__(self, path: Path, port: int, log: Path):
+        self.path, self.port, self.log = path, port, log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "ChromaServer":
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([CHROMA, "run", "--path", str(self.path), "--host", "127.0.0.1",
+                                          "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=2):
+                    return self
+            except OSError:
+                assert self.proc.poll() is None, self.log.read_text(errors="replace")[-2000:]
+                time.sleep(0.1)
+        raise RuntimeError("chroma run did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chroma(tmp_path_factory):
+    base = tmp_path_factory.mktemp("chroma-server")
+    server = ChromaServer(base / "data", free_port(), base / "chroma.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server_settings(chroma, tmp_path_factory):
+    base = tmp_path_factory.mktemp("server-mode")
+    settings = make_settings(copy_corpus(base / "corpus"), base / "index", chroma_host="127.0.0.1",
+                             chroma_port=chroma.port, auto_build=False,
+                             exact_search_max_parts=0)  # every question queries the server
+    build_index(settings)
+    return settings
+
+
+def test_server_down_mid_operation_retries_then_answers_with_a_message(chroma, server_settings):
+    assistant = Assistant(server_settings, Index.open(server_settings))
+    assert assistant.ask(QUESTION).citations[0].clause_id == f"{SEED_ID}#6"
+    chroma.stop()
+    try:
+        started = time.monotonic()
+        answer = assistant.ask(QUESTION)
+        seconds = time.monotonic() - started
+        assert answer.route == "error" and answer.refused and SERVICE_UNAVAILABLE in answer.text
+        assert f"127.0.0.1:{chroma.port}" in answer.text
+        assert 1.5 < seconds < 15, f"{seconds:.1f} s: retried with backoff, then gave up"
+        # Routes that need no vectors still work while the server is down.
+        assert [c.clause_id for c in assistant.ask("第十八条").citations] == [f"{SEED_ID}#18"]
+        # Starting the index now fails at once, naming the server.
+        with pytest.raises(ChromaUnavailableError, match=f"127.0.0.1:{chroma.port}"):
+            Index.open(server_settings)
+    finally:
+        chroma.start()
+    # Back again: the same assistant reconnects.
+    assert assistant.ask(QUESTION).citations[0].clause_id == f"{SEED_ID}#6"
+
+
+def test_small_index_keeps_answering_from_memory_while_the_server_is_down(chroma, server_settings):
+    """With exact search (the default for small indexes) the vectors are read once; after that an
+    outage costs nothing, and only a fresh start needs the server."""
+    settings = dataclasses.replace(server_settings, exact_search_max_parts=20_000)
+    assistant = Assistant(settings, Index.open(settings))
+    assert assistant.ask(QUESTION).citations[0].clause_id == f"{SEED_ID}#6"
+    chroma.stop()
+    try:
+        answer = assistant.ask("融资担保费率是多少？")
+        assert answer.route != "error" and "不高于1%" in answer.text, answer.text
+        with pytest.raises(ChromaUnavailableError, match=f"127.0.0.1:{chroma.port}"):
+            Index.open(settings)
+    finally:
+        chroma.start()
+
+
+def test_server_restarting_during_a_question_is_retried(chroma, server_settings):
+    """The server comes back within the backoff window: the question is answered normally."""
+    import threading
+
+    assistant = Assistant(server_settings, Index.open(server_settings))
+    chroma.stop()
+    restart = threading.Timer(0.4, chroma.start)
+    restart.start()
+    try:
+        answer = assistant.ask(QUESTION)
+    finally:
+        restart.join()
+    assert answer.route != "error" and answer.citations[0].clause_id == f"{SEED_ID}#6", answer.text
+
+
+def test_web_chat_shows_a_message_when_the_server_is_down(chroma, server_settings, start_app, browser_page):
+    app = start_app(fresh=True, POLICY_CORPUS_DIR=str(server_settings.corpus_dir),
+                    POLICY_INDEX_DIR=str(server_settings.index_dir), POLICY_CHROMA_HOST="127.0.0.1",
+                    POLICY_CHROMA_PORT=str(chroma.port), POLICY_EXACT_SEARCH_MAX_PARTS="0")
+    page = browser_page
+    page.goto(app.url)
+    browser_ask(page, QUESTION)
+    assert "300万元" in last_answer(page)
+    chroma.stop()
+    try:
+        browser_ask(page, "融资担保费率是多少？")  # waits until the placeholder is replaced
+        expect(page.locator("#chat .message-row").last).to_contain_text("检索服务暂时不可用")
+    finally:
+        chroma.start()
+    browser_ask(page, "融资担保费率是多少？")
+    assert "不高于1%" in last_answer(page)
