@@ -56,4 +56,5 @@ clean-index:
 	find index -mindepth 1 ! -name README.md -exec rm -rf {} +
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check assistant tests app.py
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	$(BIN)/python -m ruff check assistant tests bench app.py

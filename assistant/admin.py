@@ -8,10 +8,10 @@ indexer cannot read is removed again, so a bad upload never stays in the corpus.
 from __future__ import annotations
 
 import hmac
-import os
-import tempfile
 import io
+import os
 import re
+import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass

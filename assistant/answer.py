@@ -17,16 +17,23 @@ from .compose import ExtractiveComposer, heading
 from .config import Settings
 from .encoders import get_encoder
 from .errors import EmptyQueryError
-from .grounding import (PROMPT_LEAK_CHARS, CorpusText, RefusalPolicy, evidence, prompt_leak, should_refuse,
-                        verify)
-from .llm import LLMComposer, chat_model
+from .grounding import (
+    PROMPT_LEAK_CHARS,
+    CorpusText,
+    RefusalPolicy,
+    evidence,
+    prompt_leak,
+    should_refuse,
+    verify,
+)
 from .index import Index, open_index
-from .vectorstore import ChromaUnavailableError
+from .llm import LLMComposer, chat_model
 from .models import Answer, Citation, Clause, Hit
 from .numerals import int_to_cn
 from .retrieve import PolicyRetriever, Retrieval
 from .structure import extract_units
 from .text import clean_text, normalize, tokenize
+from .vectorstore import ChromaUnavailableError
 
 MAX_QUESTION_CHARS = 2000
 # A unit answer lists at most this many measures: with a large corpus a department can be responsible
@@ -300,7 +307,7 @@ class Assistant:
         by_clause: dict[str, list[Citation]] = {}
         for c in citations:
             by_clause.setdefault(c.clause_id, []).append(c)
-        for i, (clause_id, cites) in enumerate(by_clause.items(), start=1):
+        for i, cites in enumerate(by_clause.values(), start=1):
             quotes = "".join(c.quote for c in cites)
             prefix = f"{i}. " if len(by_clause) > 1 else ""
             units = f"\n责任单位：{'、'.join(cites[0].units)}" if cites[0].units else ""

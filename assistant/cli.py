@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
+from .compose import heading
 from .config import Settings
 from .errors import EmptyQueryError, PolicyError
 from .index import Index, build_index, open_index
-from .compose import heading
 from .models import Clause, Hit
 
 EXIT_ERROR = 1

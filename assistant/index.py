@@ -34,18 +34,28 @@ import numpy as np
 from . import vectorstore
 from .config import Settings
 from .encoders import Encoder, get_encoder
-from .errors import (REBUILD_COMMAND, CorpusFileError, IndexBuildError, IndexMismatchError,
-                     IndexMissingError, ManifestError, PolicyError, UnknownClauseError)
+from .errors import (
+    REBUILD_COMMAND,
+    CorpusFileError,
+    IndexBuildError,
+    IndexMismatchError,
+    IndexMissingError,
+    ManifestError,
+    PolicyError,
+    UnknownClauseError,
+)
 from .ingest import MANIFEST_NAME, load_corpus
 from .lexical import BM25Index
-from .retry import with_retries
 from .models import Clause, Part, Reference
+from .retry import with_retries
 from .structure import parse_document, split_parts
 from .text import tokenize
 
 FORMAT_VERSION = 1
 # Bump when parsing or part-splitting changes its output: stored vectors of old parts are then stale.
-PARSER_VERSION = 1
+# 2: documents without numbered measures become paragraph units, and BOM-less UTF-16 is read, so
+# files an older build skipped as unreadable are indexed now.
+PARSER_VERSION = 2
 POINTER = "CURRENT"
 BUILD_COMMAND = "policy-assistant index"
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
-from .datafiles import read_toml
 from .compose import ExtractiveComposer, heading, score_sentences
 from .config import Settings
+from .datafiles import read_toml
 from .errors import ConfigError
 from .models import Citation, Clause
 from .text import tokenize

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .config import Settings
 from .service import Service
 
+
 def build_blocks(settings: Settings, service: Service):
     """The queued Gradio Blocks over ``service``, with feedback recording."""
     from .web import build_app
@@ -20,16 +21,22 @@ def create_server(settings: Settings, service: Service | None = None):
     import gradio as gr
     from fastapi import FastAPI
 
-    from .render import CSS
-
     from .openai_api import create_router
+    from .render import CSS
 
     service = service or Service(settings)
     api = FastAPI(title="政策通 API", docs_url=None, redoc_url=None)
     # Before mounting Gradio at "/", or Gradio's catch-all route would answer /v1/* itself.
     api.include_router(create_router(lambda: service.assistant))
-    return gr.mount_gradio_app(api, build_blocks(settings, service), path="/", css=CSS, footer_links=["api"],
-                               max_file_size=f"{settings.upload_max_mb}mb")
+    blocks = build_blocks(settings, service)
+    app = gr.mount_gradio_app(api, blocks, path="/", css=CSS, footer_links=["api"],
+                              max_file_size=f"{settings.upload_max_mb}mb")
+    # Gradio checks that a file named in a request was uploaded through it (not any readable server
+    # file) only once `has_launched` is set, which launch() does and mount_gradio_app does not.
+    # Without this, a forged admin upload could copy /tmp or working-directory files into the corpus
+    # (tests/test_admin_http.py).
+    blocks.has_launched = True
+    return app
 
 
 def _feedback_store(settings: Settings):

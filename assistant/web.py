@@ -18,8 +18,15 @@ from .admin import UploadError, accept_upload, password_ok
 from .errors import PolicyError
 from .lookup import LookupQuery, lookup, sections, units
 from .models import Answer
-from .render import (chat_text, citation_cards, copy_text, documents_table, esc, lookup_results,
-                     question_preview)
+from .render import (
+    chat_text,
+    citation_cards,
+    copy_text,
+    documents_table,
+    esc,
+    lookup_results,
+    question_preview,
+)
 from .service import Service
 
 # Gradio phones home for analytics by default; this app must make no outbound connection.
@@ -127,7 +134,10 @@ def build_app(service: Service, feedback=None):
         """Ranked clauses for a question or keywords, with why each was found."""
         if not (query or "").strip():
             return []
-        hits = service.assistant.retriever.searcher.search(query, k=max(1, min(int(k), 50)))
+        try:
+            hits = service.assistant.retriever.searcher.search(query, k=max(1, min(int(k), 50)))
+        except PolicyError as exc:  # e.g. the Chroma server is down: the caller gets the reason, in Chinese
+            raise gr.Error(str(exc)) from None
         return [{**_clause_json(service, h.clause), "score": round(h.score, 6), "why": h.why} for h in hits]
 
     with gr.Blocks(title=TITLE) as app:

@@ -64,7 +64,7 @@ def render(r: dict) -> str:
                      f"{big['build']['peak_rss_mb']:.0f} / {big['query']['peak_rss_mb']:.0f} MB",
                      _ok(rss, t["scale_rss_mb"])))
     base = q.get("baselines", {})
-    for variant, b in base.items():
+    for b in base.values():
         ratio = ans["p50"] / b["answer_ms"]["p50"] if ans and b["answer_ms"]["p50"] else None
         rows.append((f"answer p50 vs {b['name']}", "faster (ratio < 1)",
                      f"{ans.get('p50', 0):.1f} / {b['answer_ms']['p50']:.1f} ms = {ratio:.2f}×" if ratio else "—",
@@ -85,7 +85,7 @@ def render(r: dict) -> str:
     out.append(_lat_row("政策通 extractive answer", ans))
     out.append(_lat_row("政策通 extractive answer, question asked again (cached query vector)",
                         q.get("answer_repeat_ms", {})))
-    for variant, bl in base.items():
+    for bl in base.values():
         out.append(_lat_row(f"{bl['name']} ({bl['chunks']} chunks), answer", bl["answer_ms"]))
     for name, st in q.get("stages_ms", {}).items():
         out.append(_lat_row(f"stage: {name}", st))

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from gradio_client import Client
 from playwright.sync_api import expect
 
 from assistant.answer import SERVICE_UNAVAILABLE, Assistant
@@ -145,6 +146,9 @@ def test_web_chat_shows_a_message_when_the_server_is_down(chroma, server_setting
     try:
         browser_ask(page, "融资担保费率是多少？")  # waits until the placeholder is replaced
         expect(page.locator("#chat .message-row").last).to_contain_text("检索服务暂时不可用")
+        # The /search API says why instead of a bare "error".
+        with pytest.raises(Exception, match=f"Chroma 服务器.*127.0.0.1:{chroma.port}"):
+            Client(app.url, verbose=False).predict("融资担保", 5, api_name="/search")
     finally:
         chroma.start()
     browser_ask(page, "融资担保费率是多少？")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sysconfig
@@ -11,8 +12,13 @@ import pytest
 
 from assistant import vectorstore
 from assistant.encoders import get_encoder
-from assistant.errors import (IndexBuildError, IndexMismatchError, IndexMissingError, UnknownClauseError,
-                              UnknownEncoderError)
+from assistant.errors import (
+    IndexBuildError,
+    IndexMismatchError,
+    IndexMissingError,
+    UnknownClauseError,
+    UnknownEncoderError,
+)
 from assistant.index import Index, build_index, current_generation, is_stale, open_index
 from assistant.retrieve import HybridSearcher
 from tests.support import FIXTURES, SEED_ID, make_settings
@@ -205,3 +211,17 @@ def test_server_mode_records_its_location(tmp_path, corpus_dir):
     with pytest.raises(vectorstore.ChromaUnavailableError, match="127.0.0.1:9"):
         build_index(settings)
     assert not list((tmp_path / "index").glob("gen-*"))
+
+
+def test_exact_dense_search_matches_chroma(seed_settings, seed_index):
+    """The in-memory scan used for small indexes must rank like Chroma's own query, question by question."""
+    chroma_only = Index.open(dataclasses.replace(seed_settings, exact_search_max_parts=0))
+    exact = Index.open(seed_settings)
+    assert exact._exact_vectors() is not None and chroma_only._exact_vectors() is None
+    encoder = get_encoder(seed_settings.encoder)
+    questions = ["创业担保贷款最高额度是多少？", "融资担保费率", "贷款还不上能缓缓吗", "税务局负责哪些措施", "个体工商户"]
+    for question in questions:
+        vector = encoder.embed_query(question)
+        by_chroma, by_scan = chroma_only.dense(vector, 10), exact.dense(vector, 10)
+        assert by_scan.keys() == by_chroma.keys(), question
+        assert all(abs(by_scan[c] - by_chroma[c]) < 1e-4 for c in by_chroma), question
