@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -184,14 +185,19 @@ def test_hostile_upload_names_stay_inside_the_corpus(tmp_path, seed_settings, na
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == [saved.path]
 
 
-def test_upload_does_not_follow_a_symlink_named_like_the_upload(tmp_path, seed_settings):
+def plant_link(tmp_path: Path, seed_settings, link_name: str):
+    """A corpus folder holding ``link_name`` -> a file outside it; returns (settings, corpus, target)."""
     corpus, outside = tmp_path / "corpus", tmp_path / "outside"
     corpus.mkdir()
     outside.mkdir()
     target = outside / "victim.txt"
     target.write_text("不能被覆盖", encoding="utf-8")
-    (corpus / "policy.txt").symlink_to(target)
-    settings = dataclasses.replace(seed_settings, corpus_dir=corpus)
+    (corpus / link_name).symlink_to(target)
+    return dataclasses.replace(seed_settings, corpus_dir=corpus), corpus, target
+
+
+def test_upload_does_not_follow_a_symlink_named_like_the_upload(tmp_path, seed_settings):
+    settings, corpus, target = plant_link(tmp_path, seed_settings, "policy.txt")
     try:
         saved = accept_upload(settings, "policy.txt", POLICY_TEXT)
     except UploadError:
@@ -203,13 +209,7 @@ def test_upload_does_not_follow_a_symlink_named_like_the_upload(tmp_path, seed_s
 
 def test_upload_temp_file_is_not_a_predictable_symlink(tmp_path, seed_settings):
     """The temporary file is created fresh (O_EXCL): a planted link named like it is not written through."""
-    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
-    corpus.mkdir()
-    outside.mkdir()
-    target = outside / "victim.txt"
-    target.write_text("不能被覆盖", encoding="utf-8")
-    (corpus / ".upload-new.txt").symlink_to(target)
-    settings = dataclasses.replace(seed_settings, corpus_dir=corpus)
+    settings, corpus, target = plant_link(tmp_path, seed_settings, ".upload-new.txt")
     saved = accept_upload(settings, "new.txt", POLICY_TEXT)
     assert target.read_text(encoding="utf-8") == "不能被覆盖"
     assert saved.path == (corpus / "new.txt").resolve() and saved.path.read_bytes() == POLICY_TEXT
