@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -23,7 +25,7 @@ from assistant.answer import SERVICE_UNAVAILABLE, Assistant
 from assistant.index import Index, build_index
 from assistant.vectorstore import ChromaUnavailableError
 from tests.browser import free_port
-from tests.support import SEED_ID, copy_corpus, make_settings
+from tests.support import ROOT, SEED_ID, copy_corpus, make_settings
 from tests.test_browser_chat import ask as browser_ask
 from tests.test_browser_chat import last_answer
 
@@ -153,3 +155,20 @@ def test_web_chat_shows_a_message_when_the_server_is_down(chroma, server_setting
         chroma.start()
     browser_ask(page, "融资担保费率是多少？")
     assert "不高于1%" in last_answer(page)
+
+
+def test_app_start_with_the_server_unreachable_exits_with_a_clear_message(chroma, server_settings):
+    """`make run` while the server is down: a Chinese message naming the server, a non-zero exit, no trace."""
+    env = {**os.environ, "POLICY_CORPUS_DIR": str(server_settings.corpus_dir),
+           "POLICY_INDEX_DIR": str(server_settings.index_dir), "POLICY_CHROMA_HOST": "127.0.0.1",
+           "POLICY_CHROMA_PORT": str(chroma.port), "POLICY_PORT": str(free_port()), "POLICY_AUTO_BUILD": "false"}
+    chroma.stop()
+    try:
+        run = subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, capture_output=True, text=True,
+                             timeout=120, check=False)
+    finally:
+        chroma.start()
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"无法连接 Chroma 服务器 http://127.0.0.1:{chroma.port}" in output, output[-2000:]
+    assert "Traceback" not in output, output[-2000:]
