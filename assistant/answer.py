@@ -28,7 +28,7 @@ from .grounding import (
 )
 from .index import Index, open_index
 from .llm import LLMComposer, chat_model
-from .models import Answer, Citation, Clause, Hit
+from .models import Answer, Citation, Clause, Hit, by_clause
 from .numerals import int_to_cn
 from .retrieve import PolicyRetriever, Retrieval
 from .structure import extract_units
@@ -40,6 +40,7 @@ MAX_QUESTION_CHARS = 2000
 # for thousands, and the lookup tab (or `clauses`) lists them all.
 MAX_LISTED_CLAUSES = 30
 SERVICE_UNAVAILABLE = "抱歉，条款检索服务暂时不可用，请稍后再试；急需办理可拨打 12345 政务服务便民热线。"
+LLM_REJECTED_NOTE = "大模型生成的回答未能通过条款核验，已改为直接引用条款原文。"
 HOTLINE_HINT = "建议向相关责任部门咨询，或拨打 12345 政务服务便民热线。"
 
 _WHO = re.compile(r"谁负责|谁管|哪个部门|哪个单位|责任单位|找谁|牵头")
@@ -259,7 +260,7 @@ class Assistant:
         leak = leak or prompt_leak(text, self.llm.prompt.system)
         if leak:
             extractive.checks.append(f"回答包含系统提示的原文（“{leak[:PROMPT_LEAK_CHARS]}…”）")
-            extractive.notes.append("大模型生成的回答未能通过条款核验，已改为直接引用条款原文。")
+            extractive.notes.append(LLM_REJECTED_NOTE)
             return extractive
         if text and "没有找到相关规定" in text and not re.search(r"\[\d", text):
             assert turn.retrieval is not None  # only search/follow-up answers reach the LLM
@@ -270,7 +271,7 @@ class Assistant:
         result = verify(text, numbered, markers_required=True)
         if not text or not result.ok:
             extractive.checks += ["回答为空"] if not text else list(result.problems)
-            extractive.notes.append("大模型生成的回答未能通过条款核验，已改为直接引用条款原文。")
+            extractive.notes.append(LLM_REJECTED_NOTE)
             return extractive
         citations = self.llm.citations(text, numbered)
         # Who is responsible is part of every answer; add it when the model left it out.
@@ -304,12 +305,10 @@ class Assistant:
         if not citations:
             return "现有政策文件中没有找到能回答这个问题的条款。" + HOTLINE_HINT
         blocks: list[str] = []
-        by_clause: dict[str, list[Citation]] = {}
-        for c in citations:
-            by_clause.setdefault(c.clause_id, []).append(c)
-        for i, cites in enumerate(by_clause.values(), start=1):
+        grouped = by_clause(citations)
+        for i, cites in enumerate(grouped.values(), start=1):
             quotes = "".join(c.quote for c in cites)
-            prefix = f"{i}. " if len(by_clause) > 1 else ""
+            prefix = f"{i}. " if len(grouped) > 1 else ""
             units = f"\n责任单位：{'、'.join(cites[0].units)}" if cites[0].units else ""
             blocks.append(f"{prefix}“{quotes}”〔{cites[0].heading}〕{units}")
         return "根据现行政策文件：\n\n" + "\n\n".join(blocks)

@@ -20,6 +20,8 @@ from .compose import heading
 from .config import Settings
 from .errors import EmptyQueryError, PolicyError
 from .index import Index, build_index, open_index
+from .llm import PROVIDERS
+from .lookup import clause_json
 from .models import Clause, Hit
 
 EXIT_ERROR = 1
@@ -43,15 +45,6 @@ def _err(message: str) -> None:
 def _load(args: argparse.Namespace) -> tuple[Settings, Index]:
     settings = _settings(args)
     return settings, open_index(settings, progress=sys.stderr.isatty(), log=_err)
-
-
-def clause_json(clause: Clause, index: Index) -> dict[str, Any]:
-    """The JSON shape of a clause shared by ``clauses`` and ``show``."""
-    doc = index.document(clause.doc_id)
-    data = clause.to_dict()
-    data["doc_number"] = doc.get("doc_number", "")
-    data["doc_title"] = doc.get("title", "")
-    return data
 
 
 def clause_heading(clause: Clause, index: Index) -> str:
@@ -140,10 +133,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     assistant = Assistant(settings, index)
     if not args.json:
         return _stream_answer(assistant, args.question)
-    answer = assistant.ask(args.question)
-    data = answer.to_dict()
-    data["citations"] = [c.to_json() for c in answer.citations]
-    _print_json(data)
+    _print_json(assistant.ask(args.question).to_json())
     return 0
 
 
@@ -301,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ask", cmd_ask, "提问：给出有条款依据的简短回答（引用原文、责任单位）")
     p.add_argument("question", help="问题，例如：创业担保贷款最高额度是多少？")
     p.add_argument("--json", action="store_true", help="以 JSON 输出（answer、citations、retrieved、refused、notes、latency_ms）")
-    p.add_argument("--llm", choices=["openai", "ollama"],
+    p.add_argument("--llm", choices=PROVIDERS,
                    help="用大模型组织回答（POLICY_LLM；接口地址、模型见 POLICY_LLM_BASE_URL、POLICY_LLM_MODEL），"
                         "回答仍逐条核验，未通过时改为引用原文")
 
@@ -310,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="输出目录（默认 evals/runs/<时间>）")
     p.add_argument("--k", type=int, default=5, help="hit@k、recall@k 的 k（默认 5）")
     p.add_argument("--baseline", action="store_true", help="同时评测 LangChain 教程基线（向量检索、向量+BM25），报告并列对比")
-    p.add_argument("--llm", choices=["openai", "ollama"], help="用大模型组织回答后再评测（见 ask --llm）")
+    p.add_argument("--llm", choices=PROVIDERS, help="用大模型组织回答后再评测（见 ask --llm）")
     p.add_argument("--floors", type=Path, help="指标下限文件（如 evals/floors.toml）；低于下限时退出码为 1")
     p.add_argument("--check", action="store_true", help="只校验问答集（格式、重复 id、未知条款编号），不运行评测")
     p.add_argument("--quiet", action="store_true", help="不显示进度条")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from .models import Citation, Clause, Hit
 from .structure import extract_units
@@ -66,12 +65,6 @@ def is_heading(clause: Clause, text: str) -> bool:
     return bool(clause.title) and text.startswith(clause.title) and len(text) <= len(clause.title) + 2
 
 
-@lru_cache(maxsize=8192)
-def _sentence_tokens(text: str) -> frozenset[str]:
-    """Tokens of a clause sentence; the same top clauses come back for many questions, so cut each once."""
-    return frozenset(tokenize(text))
-
-
 def score_sentences(clause: Clause, question_tokens: set[str], wants_figure: bool) -> list[Sentence]:
     """Sentences of the clause scored by question words they contain (longer words count more).
 
@@ -82,7 +75,7 @@ def score_sentences(clause: Clause, question_tokens: set[str], wants_figure: boo
     body = [s for s in all_sentences if not is_heading(clause, s[0])] or all_sentences
     scored = []
     for i, (text, start, end) in enumerate(body):
-        tokens = _sentence_tokens(text)
+        tokens = set(tokenize(text))  # short texts' tokens are cached by tokenize
         overlap = question_tokens & tokens
         score = sum(min(len(t), 4) for t in overlap)
         if wants_figure and _HAS_FIGURE.search(text):

@@ -290,17 +290,13 @@ _STANDALONE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(?![\d]|\.\d)")
 
 
 def _standalone_numbers(text: str) -> set[str]:
-    """Every number ``n`` for which ``_standalone(n, text)`` holds.
+    """Every number that occurs in ``text`` as a whole number (30 is not found inside 300 or 3.0).
 
     At a position not preceded by a digit or a dot, at most one number can stand alone: the whole digit
     run, with its decimal part when there is one (anything shorter is followed by a digit or ".digit").
     """
     return set(_STANDALONE.findall(text))
 
-
-def _standalone(number: str, text: str) -> bool:
-    """``number`` occurs in ``text`` as a whole number (30 is not found inside 300 or 3.0)."""
-    return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)", text) is not None
 
 
 # --------------------------------------------------------------------------- prompt leaks
@@ -312,17 +308,23 @@ _ALLOWED_IN_ANSWERS = ("现有政策文件中没有找到相关规定",)
 _LEAK_IGNORED = re.compile(r"[\s\[\]\d]+")
 
 
+@lru_cache(maxsize=4)
+def _prompt_shingles(prompt: str, min_chars: int) -> tuple[str, frozenset[str]]:
+    """(the prompt as compared, its runs of ``min_chars``): cut once, not per streamed piece."""
+    secret = _LEAK_IGNORED.sub("", prompt)
+    for allowed in _ALLOWED_IN_ANSWERS:
+        secret = secret.replace(allowed, "\0")
+    runs = (secret[i:i + min_chars] for i in range(len(secret) - min_chars + 1))
+    return secret, frozenset(r for r in runs if "\0" not in r)
+
+
 def prompt_leak(text: str, prompt: str, min_chars: int = PROMPT_LEAK_CHARS) -> str:
     """The first run of at least ``min_chars`` characters of ``prompt`` that ``text`` repeats verbatim, or "".
 
     Whitespace, digits and ``[n]`` markers are ignored on both sides, so a prompt spread over lines or
     interleaved with markers is still found.
     """
-    secret = _LEAK_IGNORED.sub("", prompt)
-    for allowed in _ALLOWED_IN_ANSWERS:
-        secret = secret.replace(allowed, "\0")
-    shingles = {secret[i:i + min_chars] for i in range(len(secret) - min_chars + 1)}
-    shingles = {s for s in shingles if "\0" not in s}
+    secret, shingles = _prompt_shingles(prompt, min_chars)
     said = _LEAK_IGNORED.sub("", text)
     for i in range(len(said) - min_chars + 1):
         if said[i:i + min_chars] in shingles:

@@ -148,9 +148,7 @@ class Index:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IndexMismatchError(
                 f"索引文件不完整或已损坏（{gen_dir}：{type(exc).__name__}）。请运行：{REBUILD_COMMAND}") from None
-        # Damaged vectors must show now, at start, not at the first question.
-        if index.collection.count() != manifest.part_count:
-            raise IndexMismatchError(f"向量集合 {manifest.collection} 不完整（{gen_dir}）。请运行：{REBUILD_COMMAND}")
+        _ = index.collection  # open and check the vectors now: damage shows at start, not at a question
         return index
 
     @property
@@ -178,10 +176,14 @@ class Index:
         whose folder lags behind the server, or a server collection rebuilt under it, would otherwise
         mix two versions of the corpus.
         """
-        if not self.manifest.clauses_sha256:
-            return  # built before the check existed
+        count = collection.count()
+        if not self.manifest.clauses_sha256:  # built before generations were recorded: the size only
+            if count != self.manifest.part_count:
+                raise IndexMismatchError(
+                    f"向量集合 {self.manifest.collection} 不完整（{self.dir}）。请运行：{REBUILD_COMMAND}")
+            return
         meta = collection.metadata or {}
-        found = (meta.get("generation"), meta.get("clauses_sha256"), collection.count())
+        found = (meta.get("generation"), meta.get("clauses_sha256"), count)
         wanted = (self.manifest.generation, self.manifest.clauses_sha256, self.manifest.part_count)
         if found != wanted:
             raise IndexMismatchError(
@@ -246,6 +248,7 @@ class Index:
         """
         if not self.settings.server_mode:
             return call()
+
         def reconnect(_exc: Exception) -> None:
             self._collection = None
 

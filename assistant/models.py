@@ -6,6 +6,7 @@ Records are frozen dataclasses with tuple fields so they can be hashed and share
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -135,6 +136,14 @@ class Citation:
                 "span": [self.start, self.end], "units": list(self.units)}
 
 
+def by_clause(citations: Sequence[Citation]) -> dict[str, list[Citation]]:
+    """Citations grouped by clause id, clauses in order of first citation."""
+    grouped: dict[str, list[Citation]] = {}
+    for c in citations:
+        grouped.setdefault(c.clause_id, []).append(c)
+    return grouped
+
+
 @dataclass
 class Answer:
     """What the assistant says, and everything needed to show and check it."""
@@ -159,3 +168,7 @@ class Answer:
         data["answer"] = data.pop("text")
         data["latency_ms"] = round(self.timings.get("total", 0.0), 1)
         return data
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape ``ask --json`` and the ``/ask`` API return: :meth:`to_dict`, citations as :meth:`Citation.to_json`."""
+        return {**self.to_dict(), "citations": [c.to_json() for c in self.citations]}

@@ -28,7 +28,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from . import __version__
 from .answer import Assistant
 from .errors import PolicyError
-from .models import Answer, Citation
+from .models import Answer
 
 DEFAULT_MODEL_NAME = "policy-assistant"
 # Earlier user turns replayed to rebuild the conversation (see _history). Follow-up resolution only
@@ -95,10 +95,6 @@ def error_response(status: int, message: str, *, type_: str = "invalid_request_e
                         content={"error": {"message": message, "type": type_, "param": None, "code": code}})
 
 
-def citation_json(citation: Citation) -> dict[str, Any]:
-    return citation.to_json()
-
-
 def answer_meta(answer: Answer) -> dict[str, Any]:
     """The ``policy_assistant`` field: how the answer came about."""
     return {"refused": answer.refused, "retrieved": list(answer.retrieved), "notes": list(answer.notes),
@@ -157,7 +153,7 @@ def create_router(assistant: Assistant | Callable[[], Assistant], *,
             return {**base, "object": "chat.completion",
                     "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                                  "message": {"role": "assistant", "content": answer.text, "refusal": None}}],
-                    "citations": [citation_json(c) for c in answer.citations],
+                    "citations": [c.to_json() for c in answer.citations],
                     "policy_assistant": answer_meta(answer)}
 
         events = iterate_in_threadpool(_events(chosen, question, earlier))
@@ -253,7 +249,7 @@ async def _sse(events: AsyncIterator[str | Answer | PolicyError], base: dict[str
                 else:
                     yield chunk({"content": REPLACED_MARK + event.text})
                     meta["final_text"] = event.text
-            yield chunk({}, "stop", citations=[citation_json(c) for c in event.citations], policy_assistant=meta)
+            yield chunk({}, "stop", citations=[c.to_json() for c in event.citations], policy_assistant=meta)
             break
         if event:
             streamed.append(event)

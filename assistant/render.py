@@ -11,7 +11,7 @@ import html
 
 from .compose import heading
 from .index import Index
-from .models import Answer, Citation, Clause
+from .models import Answer, Citation, Clause, by_clause
 from .text import clean_text
 
 QUESTION_PREVIEW_CHARS = 300
@@ -70,11 +70,8 @@ def citation_cards(index: Index, answer: Answer) -> str:
         cards = "".join(clause_card(index, index.by_id[cid], css="related") for cid in answer.related
                         if cid in index.by_id)
         return f"<div class='cards'><h4>可能相关的条款</h4>{cards}</div>"
-    by_clause: dict[str, list[Citation]] = {}
-    for c in answer.citations:
-        by_clause.setdefault(c.clause_id, []).append(c)
     cards = []
-    for i, (clause_id, quotes) in enumerate(by_clause.items()):
+    for i, (clause_id, quotes) in enumerate(by_clause(answer.citations).items()):
         clause = index.by_id.get(clause_id)
         if clause is None:
             continue

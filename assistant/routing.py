@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .datafiles import read_text
+from .datafiles import read_lines
 from .index import Index
 from .models import Clause
 from .numerals import CN_NUMERAL_CHARS as _CN
@@ -53,12 +53,10 @@ class Route:
 
 @lru_cache(maxsize=1)
 def _alias_table() -> dict[str, str]:
-    raw = read_text("unit_aliases.tsv")
     table = {}
-    for line in raw.splitlines():
-        if line.strip() and not line.startswith("#"):
-            alias, unit = line.split("\t")
-            table[alias.strip()] = unit.strip()
+    for line in read_lines("unit_aliases.tsv"):
+        alias, unit = line.split("\t")
+        table[alias.strip()] = unit.strip()
     return table
 
 

@@ -22,13 +22,16 @@ class Service:
         self.today = today
         self._reload_lock = threading.Lock()
         self.assistant = Assistant(settings, index or open_index(settings), today=today)
-        self.router = Router(self.assistant.index)
         # The first encoder call pays for graph set-up (~1.5 s); pay it at start, not on a user's question.
         self.assistant.ask("创业担保贷款")
 
     @property
     def index(self) -> Index:
         return self.assistant.index
+
+    @property
+    def router(self) -> Router:
+        return self.assistant.retriever.router
 
     def reload(self) -> BuildReport:
         """Rebuild the index from the corpus (incrementally) and switch to it.
@@ -38,7 +41,5 @@ class Service:
         """
         with self._reload_lock:  # one rebuild at a time; readers are never blocked
             report = build_index(self.settings, progress=False)
-            assistant = Assistant(self.settings, Index.open(self.settings), today=self.today)
-            self.router = Router(assistant.index)
-            self.assistant = assistant
+            self.assistant = Assistant(self.settings, Index.open(self.settings), today=self.today)
             return report

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import gradio as gr
 
 from . import __version__
-from .admin import UploadError, accept_upload, password_ok
+from .admin import ALLOWED_SUFFIXES, UploadError, accept_upload, password_ok
 from .errors import PolicyError
-from .lookup import LookupQuery, lookup, sections, units
+from .lookup import LookupQuery, clause_json, lookup, sections, units
 from .models import Answer
 from .render import (
     chat_text,
@@ -43,19 +43,6 @@ EXAMPLES = [
 ]
 ANY = "（全部）"
 THINKING = "正在查找相关条款……"
-
-
-def _answer_json(answer: Answer) -> dict[str, Any]:
-    data = answer.to_dict()
-    data["citations"] = [c.to_json() for c in answer.citations]
-    return data
-
-
-def _clause_json(service: Service, clause) -> dict[str, Any]:
-    doc = service.index.document(clause.doc_id)
-    return {"clause_id": clause.clause_id, "title": clause.title, "section": clause.section,
-            "doc_number": doc.get("doc_number", ""), "doc_title": doc.get("title", ""),
-            "units": list(clause.units), "text": clause.text}
 
 
 def build_app(service: Service, feedback=None):
@@ -122,13 +109,13 @@ def build_app(service: Service, feedback=None):
             return "<p class='empty'>请输入条款编号、关键词，或选择责任单位、章节。</p>", "", []
         found = lookup(service.index, query, service.router)
         return (lookup_results(service.index, found), copy_text(service.index, found),
-                [_clause_json(service, c) for c in found])
+                [clause_json(c, service.index) for c in found])
 
     # ------------------------------------------------------------------ API-only endpoints
 
     def ask(question: str) -> dict:
         """Answer one question; returns answer, citations, retrieved, refused, notes, latency_ms."""
-        return _answer_json(service.assistant.ask(question or ""))
+        return service.assistant.ask(question or "").to_json()
 
     def search(query: str, k: int = 5) -> list[dict]:
         """Ranked clauses for a question or keywords, with why each was found."""
@@ -138,7 +125,7 @@ def build_app(service: Service, feedback=None):
             hits = service.assistant.retriever.searcher.search(query, k=max(1, min(int(k), 50)))
         except PolicyError as exc:  # e.g. the Chroma server is down: the caller gets the reason, in Chinese
             raise gr.Error(str(exc)) from None
-        return [{**_clause_json(service, h.clause), "score": round(h.score, 6), "why": h.why} for h in hits]
+        return [{**clause_json(h.clause, service.index), "score": round(h.score, 6), "why": h.why} for h in hits]
 
     with gr.Blocks(title=TITLE) as app:
         gr.HTML(f"<h2>政策通</h2><p>中小微企业融资政策问答：每个回答都附上所依据的政策条款原文和责任单位。"
@@ -254,7 +241,7 @@ def _admin_tab(service: Service) -> None:
         password = gr.Textbox(label="管理密码", type="password", elem_id="admin-password")
         with gr.Row():
             file = gr.File(label=f"上传政策文件（.txt / .docx / .pdf，不超过 {settings.upload_max_mb} MB）",
-                           file_types=[".txt", ".docx", ".pdf"], type="filepath", elem_id="admin-file")
+                           file_types=list(ALLOWED_SUFFIXES), type="filepath", elem_id="admin-file")
         with gr.Row():
             do_upload = gr.Button("上传并建立索引", elem_id="admin-upload")
             do_reindex = gr.Button("重建索引", elem_id="admin-reindex")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -39,6 +42,49 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen | None, timeout: float = 15) -> None:
+    """Terminate ``proc`` (if still running), then kill it if it does not exit within ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
+class ChromaServer:
+    """A real ``chroma run`` on a loopback port with a persistent path; can be stopped and started again."""
+
+    def __init__(self, path: Path, port: int, log: Path):
+        self.path, self.port, self.log = path, port, log
+        self.host = "127.0.0.1"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "ChromaServer":
+        chroma = Path(sys.executable).with_name("chroma")
+        assert chroma.exists(), f"chromadb's chroma CLI not found next to {sys.executable}"
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([str(chroma), "run", "--path", str(self.path), "--host", self.host,
+                                          "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://{self.host}:{self.port}/api/v2/heartbeat", timeout=2):
+                    return self
+            except OSError:
+                assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
+                time.sleep(0.1)
+        stop_process(self.proc)
+        raise RuntimeError(f"chroma run did not answer on port {self.port} within 30 s:\n"
+                           f"{self.log.read_text(errors='replace')[-3000:]}")
+
+    def stop(self) -> None:
+        stop_process(self.proc)
 
 
 @contextlib.contextmanager

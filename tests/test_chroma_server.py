@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from gradio_client import Client
@@ -24,45 +21,11 @@ from playwright.sync_api import expect
 from assistant.answer import SERVICE_UNAVAILABLE, Assistant
 from assistant.index import Index, build_index
 from assistant.vectorstore import ChromaUnavailableError
-from tests.browser import free_port
-from tests.support import ROOT, SEED_ID, copy_corpus, make_settings
+from tests.support import ROOT, SEED_ID, ChromaServer, copy_corpus, free_port, make_settings
 from tests.test_browser_chat import ask as browser_ask
 from tests.test_browser_chat import last_answer
 
-CHROMA = shutil.which("chroma") or str(Path(__import__("sys").executable).parent / "chroma")
 QUESTION = "创业担保贷款最高额度是多少？"
-
-
-class ChromaServer:
-    """``chroma run`` on a loopback port with a persistent path; can be stopped and started again."""
-
-    def __init__(self, path: Path, port: int, log: Path):
-        self.path, self.port, self.log = path, port, log
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "ChromaServer":
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([CHROMA, "run", "--path", str(self.path), "--host", "127.0.0.1",
-                                          "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=2):
-                    return self
-            except OSError:
-                assert self.proc.poll() is None, self.log.read_text(errors="replace")[-2000:]
-                time.sleep(0.1)
-        raise RuntimeError("chroma run did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -127,7 +127,7 @@ DEVELOPER_VARIABLES = ("POLICY_", "HF_", "HUGGINGFACE", "TRANSFORMERS_", "GRADIO
 
 
 def test_question_path_and_web_server_make_no_outbound_connection(seed_settings, tmp_path):
-    from tests.browser import free_port
+    from tests.support import free_port
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(DEVELOPER_VARIABLES)}
     env.update(PYTHONPATH=str(ROOT), POLICY_CORPUS_DIR=str(seed_settings.corpus_dir),

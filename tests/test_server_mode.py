@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from assistant.answer import Assistant
 from assistant.errors import IndexMismatchError
 from assistant.index import Index, build_index
-from tests.support import ROOT, make_settings
+from tests.support import ROOT, ChromaServer, free_port, make_settings
 
 QUESTIONS = [
     "创业担保贷款最高额度是多少？",
@@ -45,43 +42,13 @@ print(json.dumps(out, ensure_ascii=False))
 """ % (_ANSWER_KEYS,)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
     """(host, port) of a real ``chroma run`` on loopback with a temporary path."""
-    chroma = Path(sys.executable).with_name("chroma")
-    assert chroma.exists(), f"chromadb's chroma CLI not found next to {sys.executable}"
-    port = _free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = open(path.parent / f"chroma-{port}.log", "w+")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(path / "data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"chroma run exited with {proc.returncode}:\n{log.read()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                log.seek(0)
-                pytest.fail(f"chroma run did not listen on port {port} within 30 s:\n{log.read()[-3000:]}")
-            time.sleep(0.1)
-    yield "127.0.0.1", port
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    base = tmp_path_factory.mktemp("chroma-server")
+    server = ChromaServer(base / "data", free_port(), base / "chroma.log").start()
+    yield server.host, server.port
+    server.stop()
 
 
 @pytest.fixture(scope="module")
