@@ -16,12 +16,12 @@ from assistant.errors import PolicyError
 def main() -> int:
     try:
         settings = Settings.from_env()
-        from assistant.server import build_blocks, create_server
-        from assistant.service import Service
+        from assistant.web.server import build_blocks, create_server
+        from assistant.web.service import Service
 
         service = Service(settings)
         if settings.share:
-            from assistant.render import CSS
+            from assistant.web.render import CSS
 
             build_blocks(settings, service).launch(server_name=settings.host, server_port=settings.port,
                                                    share=True, css=CSS)

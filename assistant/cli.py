@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
-from .compose import heading
+from .answer.compose import heading
+from .answer.llm import PROVIDERS
 from .config import Settings
 from .errors import EmptyQueryError, PolicyError
-from .index import Index, build_index, open_index
-from .llm import PROVIDERS
-from .lookup import clause_json
 from .models import Clause, Hit
+from .search.index import Index, build_index, open_index
+from .search.lookup import clause_json
 
 EXIT_ERROR = 1
 
@@ -98,8 +98,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .encoders import get_encoder
-    from .retrieve import HybridSearcher
+    from .search.encoders import get_encoder
+    from .search.retrieve import HybridSearcher
 
     if not args.query.strip():
         raise EmptyQueryError("查询内容为空，请输入问题或关键词")
@@ -125,7 +125,7 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .answer import Assistant
+    from .answer.assistant import Assistant
 
     if not args.question.strip():
         raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
@@ -157,8 +157,8 @@ def _stream_answer(assistant, question: str) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from .eval_runner import evaluate_suite, load_floors
-    from .evaluate import load_qa
+    from .evaluation.evaluate import load_qa
+    from .evaluation.runner import evaluate_suite, load_floors
 
     settings, index = _load(args)
     items = load_qa(args.qa, known_clauses=set(index.by_id))
@@ -217,7 +217,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def _feedback_store(args: argparse.Namespace):
-    from .feedback import FeedbackStore
+    from .web.feedback import FeedbackStore
 
     path = Settings.from_env(feedback_db=args.db).feedback_db
     return FeedbackStore(path, create=False)  # reading commands never create an empty database

@@ -55,7 +55,7 @@ def _settings(corpus: str, index: str, **extra):
 
 
 def child_build(args) -> dict:
-    from assistant.index import build_index
+    from assistant.search.index import build_index
 
     settings = _settings(args.corpus, args.index)
     phases: dict[str, float] = {}
@@ -102,9 +102,9 @@ def _timed(fn, questions, repeat, reset=None) -> list[list[float]]:
 
 def child_query(args) -> dict:
     t0 = time.perf_counter()
-    from assistant.answer import Assistant
-    from assistant.index import Index
-    from assistant.text import normalize, tokenize
+    from assistant.answer.assistant import Assistant
+    from assistant.search.index import Index
+    from assistant.search.text import normalize, tokenize
 
     settings = _settings(args.corpus, args.index, auto_build=False)
     rss_start = _rss_mb()
@@ -120,7 +120,7 @@ def child_query(args) -> dict:
     encoder = searcher.encoder
     out: dict = {"load_s": load_s, "rss_before_index_mb": rss_start, "rss_loaded_mb": rss_loaded,
                  "clauses": len(index.clauses), "parts": index.manifest.part_count}
-    from assistant import text
+    from assistant.search import text
 
     def cold() -> None:  # every pass starts with empty per-process caches: no question is "asked again"
         searcher.embed_query.cache_clear()
@@ -148,8 +148,8 @@ def child_query(args) -> dict:
 
 
 def _baselines(settings, index, encoder, questions, repeat) -> dict:
-    from assistant.baseline import TutorialBaseline
-    from assistant.ingest import load_corpus
+    from assistant.corpus.ingest import load_corpus
+    from assistant.evaluation.baseline import TutorialBaseline
 
     documents = [d for d in load_corpus(settings.corpus_dir).documents if d.doc_id in index.documents]
     out = {}

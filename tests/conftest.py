@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.index import build_index
+from assistant.search.index import build_index
 from tests.support import copy_corpus, make_settings
 
 
@@ -31,7 +31,7 @@ def seed_settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def seed_index(seed_settings):
-    from assistant.index import Index
+    from assistant.search.index import Index
 
     return Index.open(seed_settings)
 

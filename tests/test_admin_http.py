@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.index import current_generation
+from assistant.search.index import current_generation
 from tests.support import copy_corpus
 
 PASSWORD = "s3cret"

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from assistant.answer import Assistant
-from assistant.glossary import expand
-from assistant.grounding import verify
-from assistant.routing import Router
+from assistant.answer.assistant import Assistant
+from assistant.answer.grounding import verify
+from assistant.search.glossary import expand
+from assistant.search.routing import Router
 from tests.support import SEED_ID
 
 TODAY = dt.date(2026, 11, 27)
@@ -165,8 +165,8 @@ def test_list_question_quotes_every_measure_not_just_the_heading(assistant):
 
 
 def test_unit_answer_lists_at_most_the_limit_and_says_how_many(tmp_path):
-    from assistant.answer import MAX_LISTED_CLAUSES
-    from assistant.index import build_index
+    from assistant.answer.assistant import MAX_LISTED_CLAUSES
+    from assistant.search.index import build_index
     from tests.support import make_settings
 
     corpus = tmp_path / "corpus"

@@ -6,7 +6,8 @@ import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from assistant.baseline import (
+from assistant.corpus.ingest import load_corpus
+from assistant.evaluation.baseline import (
     CHUNK_SIZE,
     NAMES,
     Chunk,
@@ -15,9 +16,8 @@ from assistant.baseline import (
     overlapping_clauses,
     weighted_rrf,
 )
-from assistant.encoders import get_encoder
-from assistant.ingest import load_corpus
 from assistant.models import Clause
+from assistant.search.encoders import get_encoder
 from tests.support import SEED_ID
 
 QUESTIONS = ["融资担保费率是多少", "创业担保贷款最高额度是多少？", "州税务局负责哪些措施？",

@@ -116,7 +116,7 @@ def test_screenshot_of_an_answered_question(app_server, browser_page):
 
 
 def test_feedback_is_stored_with_question_answer_and_citations(app_server, browser_page):
-    from assistant.feedback import FeedbackStore
+    from assistant.web.feedback import FeedbackStore
 
     page = browser_page
     page.goto(app_server.url)

@@ -18,9 +18,9 @@ import pytest
 from gradio_client import Client
 from playwright.sync_api import expect
 
-from assistant.answer import SERVICE_UNAVAILABLE, Assistant
-from assistant.index import Index, build_index
-from assistant.vectorstore import ChromaUnavailableError
+from assistant.answer.assistant import SERVICE_UNAVAILABLE, Assistant
+from assistant.search.index import Index, build_index
+from assistant.search.vectorstore import ChromaUnavailableError
 from tests.support import ROOT, SEED_ID, ChromaServer, copy_corpus, free_port, make_settings
 from tests.test_browser_chat import ask as browser_ask
 from tests.test_browser_chat import last_answer

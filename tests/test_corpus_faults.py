@@ -17,10 +17,10 @@ from pathlib import Path
 import docx
 import pytest
 
-from assistant.answer import Assistant
+from assistant.answer.assistant import Assistant
+from assistant.corpus.ingest import load_corpus, load_manifest
 from assistant.errors import ManifestError
-from assistant.index import Index, build_index, current_generation, is_stale, open_index
-from assistant.ingest import load_corpus, load_manifest
+from assistant.search.index import Index, build_index, current_generation, is_stale, open_index
 from tests.support import FIXTURES, SEED_ID, make_settings
 
 POLICY = (FIXTURES / "readers" / "policy.txt").read_text(encoding="utf-8")

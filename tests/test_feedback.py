@@ -18,8 +18,8 @@ import pytest
 from assistant import __version__
 from assistant.cli import build_parser
 from assistant.errors import FeedbackError, PolicyError
-from assistant.feedback import COLUMNS, MAX_COMMENT_CHARS, SCHEMA_VERSION, FeedbackStore
 from assistant.models import Citation
+from assistant.web.feedback import COLUMNS, MAX_COMMENT_CHARS, SCHEMA_VERSION, FeedbackStore
 from tests.support import ROOT, SEED_ID
 
 FEE_HEADING = "临州办发〔2022〕84号 第（四）条 加大融资担保支持力度"
@@ -124,7 +124,7 @@ def test_concurrent_writers_in_four_processes_lose_nothing(tmp_path):
 KILLED_WRITER = """
 import os, sys, time
 from pathlib import Path
-from assistant.feedback import FeedbackStore
+from assistant.web.feedback import FeedbackStore
 store = FeedbackStore(Path(sys.argv[1]))
 row = store.record(-1, "贷款还不上能缓缓吗？", "回答", [], comment="提交后立即被杀")
 print(row, flush=True)
@@ -206,7 +206,7 @@ def test_feedback_subcommands_have_help_text():
 STREAMING_WRITER = """
 import sys
 from pathlib import Path
-from assistant.feedback import FeedbackStore
+from assistant.web.feedback import FeedbackStore
 store = FeedbackStore(Path(sys.argv[1]))
 i = 0
 while True:

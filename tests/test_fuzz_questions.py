@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from assistant.answer import MAX_QUESTION_CHARS, Assistant
+from assistant.answer.assistant import MAX_QUESTION_CHARS, Assistant
 from assistant.models import Answer
-from assistant.render import chat_text, citation_cards, question_preview
+from assistant.web.render import chat_text, citation_cards, question_preview
 
 TODAY = dt.date(2026, 11, 28)
 # One question, however long or strange, must be answered within this (seconds). Typical: < 0.1 s.

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from assistant.answer import Assistant
-from assistant.grounding import CorpusText, evidence, should_refuse
+from assistant.answer.assistant import Assistant
+from assistant.answer.grounding import CorpusText, evidence, should_refuse
 
 TODAY = dt.date(2026, 11, 27)
 

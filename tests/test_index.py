@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from assistant import vectorstore
-from assistant.encoders import get_encoder
 from assistant.errors import (
     IndexBuildError,
     IndexMismatchError,
@@ -19,8 +17,10 @@ from assistant.errors import (
     UnknownClauseError,
     UnknownEncoderError,
 )
-from assistant.index import Index, build_index, current_generation, is_stale, open_index
-from assistant.retrieve import HybridSearcher
+from assistant.search import vectorstore
+from assistant.search.encoders import get_encoder
+from assistant.search.index import Index, build_index, current_generation, is_stale, open_index
+from assistant.search.retrieve import HybridSearcher
 from tests.support import FIXTURES, SEED_ID, make_settings
 
 FIXTURE_DOC = FIXTURES / "docs" / "tiaoli-2024.txt"

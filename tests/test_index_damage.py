@@ -17,9 +17,9 @@ from typing import Callable
 
 import pytest
 
-from assistant.answer import Assistant
+from assistant.answer.assistant import Assistant
 from assistant.errors import PolicyError
-from assistant.index import FORMAT_VERSION, build_index, current_generation, open_index
+from assistant.search.index import FORMAT_VERSION, build_index, current_generation, open_index
 from tests.support import SEED_ID, copy_corpus, make_settings
 
 

@@ -13,10 +13,10 @@ import dataclasses
 
 import pytest
 
-from assistant.answer import Assistant
-from assistant.grounding import PROMPT_LEAK_CHARS, prompt_leak
-from assistant.index import Index, build_index
-from assistant.llm import Prompt
+from assistant.answer.assistant import Assistant
+from assistant.answer.grounding import PROMPT_LEAK_CHARS, prompt_leak
+from assistant.answer.llm import Prompt
+from assistant.search.index import Index, build_index
 from tests.llm_server import ScriptedLLM
 from tests.support import SEED_ID, copy_corpus, make_settings
 from tests.test_llm import FEE_QUESTION, TODAY, fee_reply, marker_of, run

@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.answer import Assistant
-from assistant.index import Index, current_generation, read_manifest
+from assistant.answer.assistant import Assistant
+from assistant.search.index import Index, current_generation, read_manifest
 from tests.support import ROOT, SEED_ID, copy_corpus, make_settings
 
 KILLS = 10

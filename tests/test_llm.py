@@ -13,10 +13,10 @@ import re
 
 import pytest
 
-from assistant.answer import Assistant
+from assistant.answer.assistant import Assistant
+from assistant.answer.grounding import verify
 from assistant.cli import main
 from assistant.errors import ConfigError
-from assistant.grounding import verify
 from assistant.models import Answer
 from tests.llm_server import ScriptedLLM
 from tests.support import SEED_ID

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.server import create_server
-from assistant.service import Service
+from assistant.web.server import create_server
+from assistant.web.service import Service
 from bench.load import questions_from, run_load
 from tests.support import ROOT, serve
 

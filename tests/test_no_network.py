@@ -80,8 +80,8 @@ except OSError:
 result = {"guard": attempts[:]}
 attempts.clear()
 from assistant.config import Settings
-from assistant.index import open_index
-from assistant.answer import Assistant
+from assistant.search.index import open_index
+from assistant.answer.assistant import Assistant
 
 settings = Settings.from_env()
 index = open_index(settings)
@@ -90,8 +90,8 @@ result["answer"] = answer.text[:200]
 result["telemetry"] = index.collection._client.get_settings().anonymized_telemetry
 
 import uvicorn
-from assistant.server import create_server
-from assistant.service import Service
+from assistant.web.server import create_server
+from assistant.web.service import Service
 
 service = Service(settings, index)
 port = int(sys.argv[1])

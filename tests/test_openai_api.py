@@ -20,8 +20,8 @@ import pytest
 from fastapi import FastAPI
 from openai import BadRequestError, OpenAI
 
-from assistant.answer import Assistant
-from assistant.openai_api import REPLACED_MARK, create_router
+from assistant.answer.assistant import Assistant
+from assistant.web.openai_api import REPLACED_MARK, create_router
 from tests.llm_server import ScriptedLLM
 from tests.support import SEED_ID
 from tests.support import serve as serve_app

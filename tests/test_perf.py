@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant import index as index_module
-from assistant.encoders import get_encoder
-from assistant.index import Index, build_index
-from assistant.retrieve import HybridSearcher, _top_k
-from assistant.vectorstore import clause_of_part, fetch_vectors
+from assistant.search import index as index_module
+from assistant.search.encoders import get_encoder
+from assistant.search.index import Index, build_index
+from assistant.search.retrieve import HybridSearcher, _top_k
+from assistant.search.vectorstore import clause_of_part, fetch_vectors
 from tests.support import SEED_ID, make_settings
 
 
@@ -58,7 +58,7 @@ def test_standalone_number_set_matches_the_per_number_search():
     import random
     import re
 
-    from assistant.grounding import _standalone_numbers
+    from assistant.answer.grounding import _standalone_numbers
 
     def standalone(number: str, text: str) -> bool:  # the per-number search the set replaced
         return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)", text) is not None

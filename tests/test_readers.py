@@ -17,12 +17,12 @@ import docx
 import pytest
 from pypdf import PdfReader
 
-from assistant import ingest
+from assistant.corpus import ingest
+from assistant.corpus.ingest import detect_metadata, load_corpus
+from assistant.corpus.readers import decode_bytes, join_wrapped_lines, read_file
+from assistant.corpus.structure import parse_document
 from assistant.errors import CorpusFileError
-from assistant.ingest import detect_metadata, load_corpus
 from assistant.models import Clause, Document
-from assistant.readers import decode_bytes, join_wrapped_lines, read_file
-from assistant.structure import parse_document
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "readers"
 SOURCE = (FIXTURES / "policy.txt").read_text(encoding="utf-8")

@@ -7,13 +7,12 @@ import re
 
 import pytest
 
-from assistant import evaluate
-from assistant.answer import Assistant
-from assistant.baseline import TutorialBaseline
-from assistant.encoders import get_encoder
-from assistant.evaluate import QAItem, Result
-from assistant.ingest import load_corpus
-from assistant.report import (
+from assistant.answer.assistant import Assistant
+from assistant.corpus.ingest import load_corpus
+from assistant.evaluation import evaluate
+from assistant.evaluation.baseline import TutorialBaseline
+from assistant.evaluation.evaluate import QAItem, Result
+from assistant.evaluation.report import (
     NA,
     ReportMeta,
     RunReport,
@@ -23,6 +22,7 @@ from assistant.report import (
     render_markdown,
     write_report,
 )
+from assistant.search.encoders import get_encoder
 from tests.support import SEED_ID
 
 SCRIPT = "<script>alert(1)</script>"

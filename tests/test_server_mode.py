@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from assistant.answer import Assistant
+from assistant.answer.assistant import Assistant
 from assistant.errors import IndexMismatchError
-from assistant.index import Index, build_index
+from assistant.search.index import Index, build_index
 from tests.support import ROOT, ChromaServer, free_port, make_settings
 
 QUESTIONS = [
@@ -29,9 +29,9 @@ _ANSWER_KEYS = ("answer", "retrieved", "refused", "route", "notes")
 
 _REPLICA = """
 import json, sys
-from assistant.answer import Assistant
+from assistant.answer.assistant import Assistant
 from assistant.config import Settings
-from assistant.index import Index
+from assistant.search.index import Index
 settings = Settings.from_env()
 assistant = Assistant(settings, Index.open(settings))
 out = []

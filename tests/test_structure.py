@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from assistant.ingest import detect_metadata, load_corpus
+from assistant.corpus.ingest import detect_metadata, load_corpus
+from assistant.corpus.structure import body_text, extract_deadlines, parse_document, split_parts, split_units
 from assistant.models import Document
-from assistant.structure import body_text, extract_deadlines, parse_document, split_parts, split_units
 from tests.support import CORPUS, SEED_ID
 
 # sha256 of ../shared/seed/linxia-2022-84.txt as received: the corpus copy must stay byte-identical.

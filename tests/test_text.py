@@ -9,7 +9,7 @@ import pytest
 
 from assistant.config import SETTINGS_DOC, Settings
 from assistant.errors import ConfigError
-from assistant.text import normalize, policy_terms, stopwords, tokenize
+from assistant.search.text import normalize, policy_terms, stopwords, tokenize
 from tests.support import ROOT
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.admin import UploadError, accept_upload, password_ok, safe_name
-from assistant.lookup import LookupQuery, lookup, sections, units
 from assistant.models import Answer, Citation
-from assistant.render import chat_text, citation_cards, question_preview
-from assistant.service import Service
+from assistant.search.lookup import LookupQuery, lookup, sections, units
+from assistant.web.admin import UploadError, accept_upload, password_ok, safe_name
+from assistant.web.render import chat_text, citation_cards, question_preview
+from assistant.web.service import Service
 from tests.support import SEED_ID, serve
 
 
@@ -35,7 +35,7 @@ def client(seed_settings, service):
     """A real server (FastAPI + Gradio, as app.py runs it) on loopback, and a gradio_client for it."""
     from gradio_client import Client
 
-    from assistant.server import create_server
+    from assistant.web.server import create_server
 
     with serve(create_server(seed_settings, service)) as url:
         yield Client(url + "/", verbose=False)

@@ -18,11 +18,11 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from ..errors import EmptyQueryError
+from ..models import Hit
 from .encoders import Encoder
-from .errors import EmptyQueryError
 from .glossary import Expansion, expand
 from .index import Index
-from .models import Hit
 from .routing import Route, Router
 from .text import normalize, tokenize
 

@@ -20,11 +20,11 @@ from typing import Literal, Self
 
 import numpy as np
 
-from .compose import heading
-from .encoders import Encoder
-from .lexical import BM25Index
-from .models import Answer, Citation, Clause, Document
-from .text import tokenize
+from ..answer.compose import heading
+from ..models import Answer, Citation, Clause, Document
+from ..search.encoders import Encoder
+from ..search.lexical import BM25Index
+from ..search.text import tokenize
 
 Variant = Literal["dense", "bm25"]
 

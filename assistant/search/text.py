@@ -10,7 +10,7 @@ import re
 import threading
 from functools import lru_cache
 
-from .datafiles import read_lines
+from ..datafiles import read_lines
 
 # Full-width ASCII letters/digits/% and the ideographic space map to their half-width forms.
 # Punctuation is deliberately left alone: the structure parser and citations rely on （）、〔〕.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .datafiles import read_text
+from ..datafiles import read_text
 from .text import normalize, policy_terms
 
 

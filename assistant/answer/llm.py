@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
+from ..config import Settings
+from ..datafiles import read_toml
+from ..errors import ConfigError
+from ..models import Citation, Clause
+from ..search.text import tokenize
 from .compose import ExtractiveComposer, heading, score_sentences
-from .config import Settings
-from .datafiles import read_toml
-from .errors import ConfigError
-from .models import Citation, Clause
-from .text import tokenize
 
 PROVIDERS = ("openai", "ollama")
 DEFAULT_OLLAMA_MODEL = "qwen2.5:7b"

@@ -12,9 +12,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .config import Settings
-from .errors import PolicyError
-from .models import Clause, Part
+from ..config import Settings
+from ..errors import PolicyError
+from ..models import Clause, Part
 
 
 class ChromaUnavailableError(PolicyError):

@@ -25,10 +25,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from . import __version__
-from .answer import Assistant
-from .errors import PolicyError
-from .models import Answer
+from .. import __version__
+from ..answer.assistant import Assistant
+from ..errors import PolicyError
+from ..models import Answer
 
 DEFAULT_MODEL_NAME = "policy-assistant"
 # Earlier user turns replayed to rebuild the conversation (see _history). Follow-up resolution only

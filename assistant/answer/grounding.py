@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
-from .datafiles import read_lines, read_toml
-from .models import Clause
-from .numerals import CN_NUMERAL_CHARS, cn_to_int
-from .retrieve import Retrieval
-from .text import normalize, tokenize
+from ..datafiles import read_lines, read_toml
+from ..models import Clause
+from ..numerals import CN_NUMERAL_CHARS, cn_to_int
+from ..search.retrieve import Retrieval
+from ..search.text import normalize, tokenize
 
 
 @dataclass(frozen=True)

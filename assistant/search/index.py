@@ -31,10 +31,10 @@ from typing import Iterator
 
 import numpy as np
 
-from . import vectorstore
-from .config import Settings
-from .encoders import Encoder, get_encoder
-from .errors import (
+from ..config import Settings
+from ..corpus.ingest import MANIFEST_NAME, load_corpus
+from ..corpus.structure import parse_document, split_parts
+from ..errors import (
     REBUILD_COMMAND,
     CorpusFileError,
     IndexBuildError,
@@ -44,11 +44,11 @@ from .errors import (
     PolicyError,
     UnknownClauseError,
 )
-from .ingest import MANIFEST_NAME, load_corpus
+from ..models import Clause, Part, Reference
+from ..retry import with_retries
+from . import vectorstore
+from .encoders import Encoder, get_encoder
 from .lexical import BM25Index
-from .models import Clause, Part, Reference
-from .retry import with_retries
-from .structure import parse_document, split_parts
 from .text import tokenize
 
 FORMAT_VERSION = 1
@@ -302,7 +302,7 @@ def check_compatible(manifest: IndexManifest, settings: Settings) -> None:
 
 def corpus_fingerprint(settings: Settings) -> tuple[dict[str, str], str]:
     """(path → sha256 of each corpus file, sha256 of the manifest) without parsing anything."""
-    from .ingest import corpus_files
+    from ..corpus.ingest import corpus_files
 
     corpus_dir = settings.corpus_dir
     files = {p.relative_to(corpus_dir).as_posix(): _sha256(p) for p in corpus_files(corpus_dir)} \

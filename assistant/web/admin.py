@@ -17,9 +17,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings
-from .errors import CorpusFileError, PolicyError
-from .readers import decode_bytes
+from ..config import Settings
+from ..corpus.readers import decode_bytes
+from ..errors import CorpusFileError, PolicyError
 
 ALLOWED_SUFFIXES = (".txt", ".docx", ".pdf")
 

@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import Callable
 
-from .errors import CorpusFileError
+from ..errors import CorpusFileError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 

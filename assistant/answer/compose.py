@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .models import Citation, Clause, Hit
-from .structure import extract_units
-from .text import normalize, tokenize
+from ..corpus.structure import extract_units
+from ..models import Citation, Clause, Hit
+from ..search.text import normalize, tokenize
 
 # Questions that want a number: the sentence that carries an amount or rate should win.
 _WANTS_FIGURE = re.compile(r"多少|多高|多大|多长|几|最高|最低|上限|下限|比例|费率|利率|额度|标准|幅度|金额|期限|时间|什么时候|哪年")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .config import Settings
+from ..config import Settings
 from .service import Service
 
 
 def build_blocks(settings: Settings, service: Service):
     """The queued Gradio Blocks over ``service``, with feedback recording."""
-    from .web import build_app
+    from .chat import build_app
 
     blocks = build_app(service, _feedback_store(settings))
     # A bounded worker pool: an answer takes milliseconds of CPU, so a few workers serve many users.

@@ -14,7 +14,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from .errors import EncoderLoadError, UnknownEncoderError
+from ..errors import EncoderLoadError, UnknownEncoderError
 
 ST_PREFIX = "st:"
 

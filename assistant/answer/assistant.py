@@ -13,10 +13,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Generator, Iterator, Sequence
 
+from ..config import Settings
+from ..corpus.structure import extract_units
+from ..errors import EmptyQueryError
+from ..models import Answer, Citation, Clause, Hit, by_clause
+from ..numerals import int_to_cn
+from ..search.encoders import get_encoder
+from ..search.index import Index, open_index
+from ..search.retrieve import PolicyRetriever, Retrieval
+from ..search.text import clean_text, normalize, tokenize
+from ..search.vectorstore import ChromaUnavailableError
 from .compose import ExtractiveComposer, heading
-from .config import Settings
-from .encoders import get_encoder
-from .errors import EmptyQueryError
 from .grounding import (
     PROMPT_LEAK_CHARS,
     CorpusText,
@@ -26,14 +33,7 @@ from .grounding import (
     should_refuse,
     verify,
 )
-from .index import Index, open_index
 from .llm import LLMComposer, chat_model
-from .models import Answer, Citation, Clause, Hit, by_clause
-from .numerals import int_to_cn
-from .retrieve import PolicyRetriever, Retrieval
-from .structure import extract_units
-from .text import clean_text, normalize, tokenize
-from .vectorstore import ChromaUnavailableError
 
 MAX_QUESTION_CHARS = 2000
 # A unit answer lists at most this many measures: with a large corpus a department can be responsible

@@ -10,9 +10,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from ..models import Clause
+from ..numerals import cn_to_int
 from .index import Index
-from .models import Clause
-from .numerals import cn_to_int
 from .routing import Router
 from .text import normalize
 

@@ -15,9 +15,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .errors import PolicyError
-from .models import Answer
-from .text import normalize
+from ..errors import PolicyError
+from ..models import Answer
+from ..search.text import normalize
 
 
 class QAFileError(PolicyError):

@@ -13,11 +13,11 @@ from typing import Iterator
 
 import gradio as gr
 
-from . import __version__
+from .. import __version__
+from ..errors import PolicyError
+from ..models import Answer
+from ..search.lookup import LookupQuery, clause_json, lookup, sections, units
 from .admin import ALLOWED_SUFFIXES, UploadError, accept_upload, password_ok
-from .errors import PolicyError
-from .lookup import LookupQuery, clause_json, lookup, sections, units
-from .models import Answer
 from .render import (
     chat_text,
     citation_cards,

@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .datafiles import read_lines
+from ..datafiles import read_lines
+from ..models import Clause
+from ..numerals import CN_NUMERAL_CHARS as _CN
+from ..numerals import cn_to_int
 from .index import Index
-from .models import Clause
-from .numerals import CN_NUMERAL_CHARS as _CN
-from .numerals import cn_to_int
 from .text import normalize
 
 _CLAUSE_REFS = (

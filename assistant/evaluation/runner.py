@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .config import Settings
-from .errors import PolicyError
+from ..config import Settings
+from ..errors import PolicyError
+from ..search.index import Index
 from .evaluate import QAItem, Result, result_dicts, run, summarize
-from .index import Index
 
 RESULT_FIELDS = ("id", "question", "type", "gold", "retrieved", "citations", "answer", "refused", "latency_ms",
                  "facts", "facts_found")
@@ -98,7 +98,7 @@ def evaluate_suite(settings: Settings, index: Index, items: list[QAItem], out_di
 
     ``progress(label, total)`` returns a tick callback (the CLI draws a bar with it).
     """
-    from .answer import Assistant
+    from ..answer.assistant import Assistant
 
     assistant = Assistant(settings, index, today=today)
     composer = assistant.llm.name if assistant.llm else "extractive"
@@ -120,8 +120,8 @@ def _run_system(name: str, settings: str, slug: str, items: list[QAItem], ask, k
 
 
 def _run_baselines(settings: Settings, index: Index, encoder, items: list[QAItem], k: int, progress) -> list[SystemRun]:
+    from ..corpus.ingest import load_corpus
     from .baseline import TutorialBaseline
-    from .ingest import load_corpus
 
     documents = [d for d in load_corpus(settings.corpus_dir).documents if d.doc_id in index.documents]
     runs = []

@@ -22,9 +22,9 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
-from .errors import FeedbackError
-from .text import clean_text
+from .. import __version__
+from ..errors import FeedbackError
+from ..search.text import clean_text
 
 SCHEMA_VERSION = 1
 MAX_COMMENT_CHARS = 2000

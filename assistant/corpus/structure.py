@@ -12,10 +12,10 @@ import calendar
 import re
 from dataclasses import dataclass
 
-from .errors import CorpusFileError
-from .models import Clause, Deadline, Document, Part
-from .numerals import CN_NUMERAL_CHARS as _CN
-from .numerals import cn_to_int
+from ..errors import CorpusFileError
+from ..models import Clause, Deadline, Document, Part
+from ..numerals import CN_NUMERAL_CHARS as _CN
+from ..numerals import cn_to_int
 
 _WS = r"[ \t\u3000\ufeff]*"
 _SECTION = re.compile(rf"^{_WS}([{_CN}]+)[、．.]{_WS}(\S.*)$")

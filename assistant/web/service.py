@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from .answer import Assistant
-from .config import Settings
-from .index import BuildReport, Index, build_index, open_index
-from .routing import Router
+from ..answer.assistant import Assistant
+from ..config import Settings
+from ..search.index import BuildReport, Index, build_index, open_index
+from ..search.routing import Router
 
 
 class Service:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import html
 
-from .compose import heading
-from .index import Index
-from .models import Answer, Citation, Clause, by_clause
-from .text import clean_text
+from ..answer.compose import heading
+from ..models import Answer, Citation, Clause, by_clause
+from ..search.index import Index
+from ..search.text import clean_text
 
 QUESTION_PREVIEW_CHARS = 300
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CorpusFileError, ManifestError
-from .models import Document, Reference
+from ..errors import CorpusFileError, ManifestError
+from ..models import Document, Reference
 from .readers import SUPPORTED_SUFFIXES, read_file
 
 MANIFEST_NAME = "manifest.toml"

@@ -1,0 +1,88 @@
+"""The package layout: one folder per stage, and imports that point only downward.
+
+corpus ← search ← answer ← web / evaluation ← cli; the shared modules at the top of the package
+(config, errors, models, …) import no stage at all, and web and evaluation do not import each other.
+Read from the source with ``ast``, so a lazy import inside a function counts too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+PACKAGE = ROOT / "assistant"
+STAGES = ("corpus", "search", "answer", "web", "evaluation")
+# Rank of each stage; a module may import its own stage and lower ranks only.
+RANKS = {"": 0, "corpus": 1, "search": 2, "answer": 3, "web": 4, "evaluation": 4, "cli": 5}
+
+
+def stage_of(module: str) -> str:
+    """"assistant.search.index" → "search"; "assistant.cli" → "cli"; shared modules → ""."""
+    part = (module.split(".") + [""])[1]
+    return part if part in STAGES or part == "cli" else ""
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(source: str, module: str, is_package: bool = False) -> list[tuple[int, str]]:
+    """(line, absolute module) of every import of the package in ``source`` (the text of ``module``)."""
+    package = module if is_package else module.rpartition(".")[0]
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            targets = [target] if node.module else [f"{target}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        else:
+            continue
+        out += [(node.lineno, t) for t in targets if t.startswith("assistant.")]
+    return out
+
+
+def violations(source: str, module: str, is_package: bool = False) -> list[str]:
+    own = stage_of(module)
+    bad = []
+    for line, target in imports(source, module, is_package):
+        theirs = stage_of(target)
+        if RANKS[theirs] > RANKS[own] or (theirs != own and RANKS[theirs] == RANKS[own] and own):
+            bad.append(f"{module}:{line} imports {target}")
+    return bad
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_point_only_downward(path):
+    bad = violations(path.read_text(encoding="utf-8"), module_name(path), path.name == "__init__.py")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("module, source", [
+    ("assistant.corpus.structure", "from ..answer.grounding import verify"),
+    ("assistant.search.index", "def f():\n    from ..web import render"),
+    ("assistant.web.chat", "from ..evaluation.report import esc"),
+    ("assistant.models", "from .search.text import normalize"),
+    ("assistant.answer.compose", "import assistant.cli"),
+])
+def test_an_upward_import_is_caught(module, source):
+    assert violations(source, module)
+
+
+def test_every_stage_is_a_folder_with_a_summary():
+    for stage in STAGES:
+        init = PACKAGE / stage / "__init__.py"
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+        assert doc and len(doc.splitlines()[0]) > 20, f"{init} needs a docstring saying what the stage does"
