@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 FIXTURES = ROOT / "tests" / "fixtures"
 SEED_ID = "linxia-2022-84"
+# Published documents beside the checkout (never copied into it); tests that need them skip, naming
+# this path, when it is absent.
+REALDOCS = ROOT.parent / "shared" / "realdocs"
 
 
 def make_settings(corpus: Path, index: Path, **overrides) -> Settings:

@@ -58,7 +58,7 @@ def test_standalone_number_set_matches_the_per_number_search():
     import random
     import re
 
-    from assistant.answer.grounding import _standalone_numbers
+    from assistant.grammar import standalone_numbers
 
     def standalone(number: str, text: str) -> bool:  # the per-number search the set replaced
         return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)", text) is not None
@@ -66,7 +66,7 @@ def test_standalone_number_set_matches_the_per_number_search():
     rng = random.Random(1)
     for _ in range(3000):
         text = "".join(rng.choice("0123456789..%元年 ") for _ in range(rng.randint(0, 20)))
-        found = _standalone_numbers(text)
+        found = standalone_numbers(text)
         candidates = {text[i:j] for i in range(len(text)) for j in range(i + 1, len(text) + 1)
                       if re.fullmatch(r"\d+(?:\.\d+)?", text[i:j])}
         for number in candidates | {"1", "30", "1.5"}:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Generator, Iterator, Sequence
 
+from .. import grammar
 from ..config import Settings
 from ..corpus.structure import extract_units
 from ..errors import EmptyQueryError
@@ -262,7 +263,7 @@ class Assistant:
             extractive.checks.append(f"回答包含系统提示的原文（“{leak[:PROMPT_LEAK_CHARS]}…”）")
             extractive.notes.append(LLM_REJECTED_NOTE)
             return extractive
-        if text and "没有找到相关规定" in text and not re.search(r"\[\d", text):
+        if text and "没有找到相关规定" in text and not grammar.MARKER.search(text):
             assert turn.retrieval is not None  # only search/follow-up answers reach the LLM
             refusal = Answer(question=turn.question, text="", retrieved=extractive.retrieved, route=extractive.route,
                              composer=self.llm.name)
@@ -280,7 +281,7 @@ class Assistant:
             addition = f"\n\n责任单位：{'、'.join(units)}"
             text += addition
             yield addition
-        used = {n: numbered[n].clause_id for n in sorted({int(m) for m in re.findall(r"\[(\d{1,2})\]", text)})}
+        used = {n: numbered[n].clause_id for n in sorted(set(grammar.markers(text)))}
         return Answer(question=turn.question, text=text, citations=citations, retrieved=extractive.retrieved,
                       route=extractive.route, composer=self.llm.name, markers=used)
 
@@ -340,7 +341,7 @@ class Assistant:
                                  ("发文机关", doc.get("issuer"))):
                 if value:
                     facts.append(f"{label}：{value}")
-            date_text = re.search(r"\d{4}年\d{1,2}月\d{1,2}日", clause.text)
+            date_text = grammar.FULL_DATE.search(clause.text)
             if date_text:
                 facts.append(f"印发日期：{date_text.group(0)}")
             refs = [r for r in self.index.references if r.doc_number in set(doc.get("implements", ())) | set(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .. import grammar
 from ..corpus.structure import extract_units
 from ..models import Citation, Clause, Hit
 from ..search.text import normalize, tokenize
@@ -17,7 +18,6 @@ from ..search.text import normalize, tokenize
 _WANTS_FIGURE = re.compile(r"多少|多高|多大|多长|几|最高|最低|上限|下限|比例|费率|利率|额度|标准|幅度|金额|期限|时间|什么时候|哪年")
 # Questions that ask for a list of measures: the answer usually spans several clauses.
 _WANTS_LIST = re.compile(r"哪些|有什么(?:政策|措施|支持|规定|帮助|优惠)|什么(?:支持|政策|措施)|哪几")
-_SENTENCE = re.compile(r"[^。；;！？!?\n]+[。；;！？!?]?")
 _HAS_FIGURE = re.compile(r"\d")
 
 
@@ -48,16 +48,8 @@ def sentences(clause: Clause) -> list[tuple[str, int, int]]:
     _, unit_span = extract_units(text)
     body_end = unit_span[0] if unit_span else len(text)
     body_start = len(clause.label) if clause.label and text.startswith(clause.label) else 0
-    out = []
-    for m in _SENTENCE.finditer(text, body_start, body_end):
-        chunk = m.group(0)
-        stripped = chunk.strip()
-        if len(stripped) < 2:
-            continue
-        lead = len(chunk) - len(chunk.lstrip())
-        start = clause.start + m.start() + lead
-        out.append((stripped, start, start + len(stripped)))
-    return out
+    return [(text[lo:hi], clause.start + lo, clause.start + hi)
+            for lo, hi in grammar.sentence_spans(text, body_start, body_end) if hi - lo >= 2]
 
 
 def is_heading(clause: Clause, text: str) -> bool:

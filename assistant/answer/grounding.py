@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
+from .. import grammar
 from ..datafiles import read_lines, read_toml
 from ..models import Clause
 from ..numerals import CN_NUMERAL_CHARS, cn_to_int
@@ -117,19 +118,17 @@ def evidence(retrieval: Retrieval, corpus: CorpusText) -> Evidence:
     place = next((p for p in _places() if p in q and p not in corpus.text), "")
     content = [t for t in tokens if t not in _question_words() and not t.isdigit() and t not in covered]
     unknown = tuple(dict.fromkeys(t for t in content if t not in corpus.text))
-    foreign_ref = next((m.group(0) for m in _YEAR_OR_NUMBER.finditer(q) if m.group(0) not in corpus.text), "")
+    foreign_ref = next((m.group(0) for m in grammar.YEAR.finditer(q) if m.group(0) not in corpus.text), "")
     if not foreign_ref:
         # A cited document whose text is not in the corpus (甘政办发〔2022〕101号) cannot be quoted.
-        foreign_ref = next((m.group(0) for m in _DOC_NUMBER.finditer(q) if _only_cited(m.group(0), corpus.text)), "")
+        foreign_ref = next((n for n in map(grammar.doc_number, (m.group(0) for m in grammar.DOC_NUMBER.finditer(q)))
+                            if _only_cited(n, corpus.text)), "")
     topic = _foreign_topic(q, unknown, retrieval.expansion.triggers, corpus)
     gap = _aspect_gap(q, content, hits, corpus)
     return Evidence(dense=dense, overlap=overlap, foreign_place=place, missing_aspect=gap[0], unknown=unknown,
                     foreign_ref=foreign_ref, foreign_topic=topic, subject=gap[1], aspect_label=gap[2])
 
 
-_YEAR_OR_NUMBER = re.compile(r"(?<!\d)20\d\d年")
-_DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5]{1,10}〔\d{4}〕\d+号")
-_SENTENCE_END = re.compile(r"[。；;！!？?\n]")
 
 
 def _only_cited(doc_number: str, corpus_text: str) -> bool:
@@ -190,7 +189,7 @@ def _subject_sentences(words: list[str], corpus: CorpusText) -> tuple[str, list[
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+    return grammar.split_sentences(text)
 
 
 def should_refuse(ev: Evidence, policy: RefusalPolicy) -> tuple[bool, str]:
@@ -214,14 +213,7 @@ def should_refuse(ev: Evidence, policy: RefusalPolicy) -> tuple[bool, str]:
 
 # --------------------------------------------------------------------------- verification
 
-_MARKER = re.compile(r"\[(\d{1,2})\]")
 _ENUMERATOR = re.compile(r"^\s*\d{1,2}[.、]\s", re.MULTILINE)
-_CITATION_HEADING = re.compile(r"〔[^〔〕]*(?:〔[^〔〕]*〕[^〔〕]*)*〕")
-# A number with the unit that gives it meaning; a bare number is checked on its own.
-_NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:万亿元|亿元|万元|元|个百分点|个基点|%|％|倍|年底|年|月|日|个月|户|家)?")
-# Amounts and rates written in Chinese numerals ("三百万元", "百分之一"): a model may rewrite "300万元"
-# this way, and a wrong one must not slip past the digit check.
-_CN_AMOUNT = re.compile(rf"百分之[{CN_NUMERAL_CHARS}点]+|[{CN_NUMERAL_CHARS}]+(?:万亿元|亿元|万元|元|个百分点|个基点|倍)")
 
 
 @dataclass(frozen=True)
@@ -243,7 +235,7 @@ def verify(text: str, cited: dict[int, Clause] | list[Clause], *, markers_requir
     """
     problems: list[str] = []
     by_marker = cited if isinstance(cited, dict) else {i + 1: c for i, c in enumerate(cited)}
-    markers = [int(m) for m in _MARKER.findall(text)]
+    markers = grammar.markers(text)
     for n in markers:
         if n not in by_marker:
             problems.append(f"引用标记 [{n}] 不对应任何检索到的条款")
@@ -251,51 +243,53 @@ def verify(text: str, cited: dict[int, Clause] | list[Clause], *, markers_requir
         problems.append("回答没有引用任何条款")
     used = [by_marker[n] for n in markers if n in by_marker] or list(by_marker.values())
     sources = normalize(" ".join(c.text for c in used))
+    # A clause may write a figure in words (千分之三) that the answer gives in digits (3‰).
+    sources += "".join(f" {_as_digits(m.group(0))}" for m in grammar.CN_FIGURE.finditer(sources))
     # List numbering ("1. ", "2. ") is layout, not a claim.
-    body = normalize(_ENUMERATOR.sub(" ", _MARKER.sub(" ", _CITATION_HEADING.sub(" ", text))))
-    # One pass over the sources instead of one search per number: a list answer (every measure of a
-    # unit) holds thousands of numbers and cites thousands of clauses.
+    body = normalize(_ENUMERATOR.sub(" ", grammar.MARKER.sub(" ", grammar.CITATION_HEADING.sub(" ", text))))
+    # Bare numbers are looked up in one pass over the sources, and each distinct figure once: a list
+    # answer (every measure of a unit) holds thousands of numbers and cites thousands of clauses.
     standalone: set[str] | None = None
-    in_sources: dict[str, bool] = {}
-    for m in _NUMBER.finditer(body):
-        token = m.group(0).replace(" ", "")
-        number = re.match(r"\d+(?:\.\d+)?", token).group(0)
-        if standalone is None:
-            standalone = _standalone_numbers(sources)
-        if token not in in_sources:
-            in_sources[token] = token in sources
-        if (in_sources[token] or token == number) and number in standalone:
-            continue
-        problems.append(f"数字“{token}”不在所引用的条款中")
-    for m in _CN_AMOUNT.finditer(body):
-        if m.group(0) not in sources and _as_digits(m.group(0)) not in sources:
-            problems.append(f"数字“{m.group(0)}”不在所引用的条款中")
+    found: dict[str, bool] = {}
+    for m in grammar.NUMBER.finditer(body):
+        token, number = m.group(0).replace(" ", ""), m.group(1)
+        if token == number:
+            if standalone is None:
+                standalone = grammar.standalone_numbers(sources)
+            ok = number in standalone
+        else:
+            ok = found.setdefault(token, _stands_in(token, sources))
+        if not ok:
+            problems.append(f"数字“{token}”不在所引用的条款中")
+    for m in grammar.CN_FIGURE.finditer(body):
+        figure = m.group(0)
+        if not found.setdefault(figure, _stands_in(figure, sources) or _stands_in(_as_digits(figure), sources)):
+            problems.append(f"数字“{figure}”不在所引用的条款中")
     return Verification(not problems, tuple(dict.fromkeys(problems)))
 
 
+_CN_DIGIT_BEFORE = rf"(?<![{CN_NUMERAL_CHARS}])"
+
+
+def _stands_in(figure: str, sources: str) -> bool:
+    """The figure occurs in ``sources`` as a whole: 4% is not found inside 14%, 四百万元 not inside 十四百万元."""
+    if not figure:
+        return False
+    before = r"(?<![\d.])" if figure[0].isdigit() else _CN_DIGIT_BEFORE
+    return re.search(before + re.escape(figure), sources) is not None
+
+
 def _as_digits(amount: str) -> str:
-    """"三百万元" → "300万元", "百分之一" → "1%" ("" when the numeral cannot be read)."""
+    """"三百万元" → "300万元", "百分之一" → "1%", "千分之三" → "3‰" ("" when the numeral cannot be read)."""
     try:
-        if amount.startswith("百分之"):
+        if amount[1:3] == "分之":
             whole, _, frac = amount[3:].partition("点")
             digits = str(cn_to_int(whole)) + ("." + "".join(str(cn_to_int(ch)) for ch in frac) if frac else "")
-            return digits + "%"
-        numeral = re.match(rf"[{CN_NUMERAL_CHARS}]+", amount).group(0)
+            return digits + ("%" if amount[0] == "百" else "‰")
+        numeral = re.match(grammar.CN_NUMBER, amount).group(0)
         return str(cn_to_int(numeral)) + amount[len(numeral):]
     except ValueError:
         return ""
-
-
-_STANDALONE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(?![\d]|\.\d)")
-
-
-def _standalone_numbers(text: str) -> set[str]:
-    """Every number that occurs in ``text`` as a whole number (30 is not found inside 300 or 3.0).
-
-    At a position not preceded by a digit or a dot, at most one number can stand alone: the whole digit
-    run, with its decimal part when there is one (anything shorter is followed by a digit or ".digit").
-    """
-    return set(_STANDALONE.findall(text))
 
 
 

@@ -8,11 +8,11 @@ answer when verification fails. Nothing here runs unless ``POLICY_LLM`` (or ``--
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
+from .. import grammar
 from ..config import Settings
 from ..datafiles import read_toml
 from ..errors import ConfigError
@@ -26,8 +26,6 @@ DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 # vLLM and llama.cpp servers accept any key, but the OpenAI client refuses to start without one.
 PLACEHOLDER_API_KEY = "EMPTY"
 
-_MARKER_RUN = re.compile(r"(?:\[\d{1,2}\])+")
-_SENTENCE = re.compile(r"[^。；;！？!?\n]+[。；;！？!?\n]?")
 
 
 @dataclass(frozen=True)
@@ -100,10 +98,9 @@ class LLMComposer:
     def citations(self, text: str, numbered: dict[int, Clause]) -> list[Citation]:
         """One citation per marker used: the clause sentence closest to the answer sentences citing it."""
         claims: dict[int, list[str]] = {}
-        for sentence in _SENTENCE.findall(text):
-            for run in _MARKER_RUN.findall(sentence):
-                for n in map(int, re.findall(r"\d+", run)):
-                    claims.setdefault(n, []).append(_MARKER_RUN.sub("", sentence))
+        for sentence in grammar.SENTENCE.findall(text):
+            for n in grammar.markers(sentence):
+                claims.setdefault(n, []).append(grammar.MARKER_RUN.sub("", sentence))
         cites = []
         for n, said in claims.items():
             clause = numbered.get(n)

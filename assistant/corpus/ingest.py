@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import grammar
 from ..errors import CorpusFileError, ManifestError
 from ..models import Document, Reference
 from .readers import SUPPORTED_SUFFIXES, read_file
@@ -23,13 +24,10 @@ MANIFEST_NAME = "manifest.toml"
 # Files that live in corpus/ but are not policy documents.
 _IGNORED_NAMES = {MANIFEST_NAME, "README.md", "readme.md"}
 
-_DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5]{1,12}[〔\[［(（【]\s*(\d{4})\s*[〕\]］)）】]\s*\d{1,4}\s*号")
-_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _ISSUER = re.compile(r"^[\u4e00-\u9fa5（）()]{2,40}(?:人民政府办公室|人民政府办公厅|人民政府|办公厅|办公室|委员会|"
                      r"局|厅|部|署|中心支行|银行|分局|管理局|联合会)$")
 _TITLE_START = re.compile(r"^关于")
 _TITLE_END = re.compile(r"(?:通知|意见|办法|方案|措施|规定|决定|细则|公告|通告|指导意见|实施意见|若干措施)$")
-_CITED = re.compile(r"《([^》]{4,80})》\s*[(（]\s*([^()（）]{2,30}〔\d{4}〕\d+号)\s*[)）]")
 _SLUG = re.compile(r"[^\w\u4e00-\u9fa5.-]+")
 
 
@@ -168,7 +166,7 @@ def _iso(value: Any) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.strftime("%Y-%m-%d")
     if isinstance(value, str) and value.strip():
-        m = _DATE.search(value)
+        m = grammar.FULL_DATE.search(value)
         if m:
             return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
         return value.strip()
@@ -191,14 +189,14 @@ def detect_metadata(text: str) -> dict[str, Any]:
     head = lines[:40]
     doc_number = ""
     for ln in head:
-        m = _DOC_NUMBER.search(ln)
+        m = grammar.DOC_NUMBER.search(ln)
         if m and len(ln) <= 30:  # a 文号 line, not a citation inside a sentence
-            doc_number = re.sub(r"\s+", "", m.group(0))
+            doc_number = grammar.doc_number(m.group(0))
             break
     title = _detect_title(head)
     issue_date, issuer = "", ""
     for i, ln in enumerate(head):
-        m = _DATE.fullmatch(ln) or _DATE.match(ln) if len(ln) <= 20 else None
+        m = grammar.FULL_DATE.match(ln) if len(ln) <= 20 else None
         if m:
             issue_date = f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
             for prev in reversed(head[max(0, i - 3):i]):
@@ -210,8 +208,8 @@ def detect_metadata(text: str) -> dict[str, Any]:
         issuer = next((ln for ln in head if _ISSUER.match(ln) and not _TITLE_START.match(ln)), "")
         issuer = re.sub(r"(文件|印发)$", "", issuer)
     cites = []
-    for m in _CITED.finditer(text):
-        number = m.group(2).strip()
+    for m in grammar.CITED_DOCUMENT.finditer(text):
+        number = grammar.doc_number(m.group(2))
         if number != doc_number and number not in cites:
             cites.append(number)
     return {"doc_number": doc_number, "title": title, "issuer": issuer, "issue_date": issue_date,

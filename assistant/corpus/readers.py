@@ -11,15 +11,13 @@ import unicodedata
 from pathlib import Path
 from typing import Callable
 
+from .. import grammar
 from ..errors import CorpusFileError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 
 # Page furniture that PDF extraction interleaves with the body: "- 3 -", "— 12 —", "第 2 页".
 _PDF_PAGE_MARK = re.compile(r"^\s*(?:[-—–]\s*\d+\s*[-—–]|第\s*\d+\s*页(?:\s*共\s*\d+\s*页)?|\d+)\s*$")
-# A printed line ending with one of these closes its paragraph. Not 》 or 〕: 《…》 and 〔2023〕 often
-# end mid-sentence.
-_PARAGRAPH_END = "。；;：:！？!?）)」』”’"
 _CN_DIGIT = "一二三四五六七八九十百零〇"
 # A line starting with a numbering marker or being a date / issuer line begins a new paragraph.
 _PARAGRAPH_START = re.compile(
@@ -159,7 +157,7 @@ def join_wrapped_lines(lines: list[str]) -> list[str]:
         current = line.strip()
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if (printed and current
-                and printed[-1] not in _PARAGRAPH_END
+                and printed[-1] not in grammar.PARAGRAPH_END
                 and _width(printed) >= 0.8 * full
                 and not _starts_paragraph(current, following)):
             joined = out[-1].rstrip()

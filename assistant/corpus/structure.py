@@ -8,10 +8,10 @@ is never separated from its body. Text before the first section or clause is the
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
 
+from .. import grammar
 from ..errors import CorpusFileError
 from ..models import Clause, Deadline, Document, Part
 from ..numerals import CN_NUMERAL_CHARS as _CN
@@ -33,17 +33,8 @@ _UNIT_SPLIT = re.compile(r"[、，,；;\s]+")
 _ORG_END = "政府局委办会行司联构处厅部院室所队站社团中心"
 _PAREN_NOTE = re.compile(r"[(（][^()（）]*[)）]")
 
-_NUM = r"\d+(?:\.\d+)?"
-_CN_NUM = r"[零一二两三四五六七八九十百千]+"
-_FIGURE_UNITS = r"(?:万亿元|亿元|万元|千元|元|个百分点|个基点|基点|%|％|‰|倍|个月|年期)"
-_FIGURE = re.compile(rf"(?:{_NUM}|{_CN_NUM}){_FIGURE_UNITS}")
-
-_DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月)?(?:(\d{1,2})日)?")
 _DEADLINE_TAIL = re.compile(r"^(?:年底|年末|底|末)?(?:前|之前|以前)?")
 _DEADLINE_CUES = ("不超过", "截至", "截止", "截止到", "到", "至", "延长至", "延至", "有效期至", "执行至", "止")
-
-_SENTENCE_END = re.compile(r"(?<=[。；;！？!?\n])")
-_TITLE_SENTENCE = re.compile(r"^([^。；;！？!?\n]{2,40})[。；;！？!?]")
 
 
 @dataclass(frozen=True)
@@ -110,7 +101,6 @@ def parse_document(doc: Document) -> list[Clause]:
     return clauses
 
 
-_SENTENCE_PUNCT = re.compile(r"[。；;！？!?]")
 HEADING_MAX_CHARS = 30
 
 
@@ -121,7 +111,7 @@ def _paragraph_clauses(doc: Document, lines: list[_Line]) -> list[Clause]:
     heading line further down joins the paragraph after it.
     """
     def heading_like(line: _Line) -> bool:
-        return len(line.text.strip()) < HEADING_MAX_CHARS and not _SENTENCE_PUNCT.search(line.text)
+        return len(line.text.strip()) < HEADING_MAX_CHARS and not grammar.SENTENCE_PUNCT.search(line.text)
 
     head = 0
     while head < len(lines) and heading_like(lines[head]):
@@ -220,11 +210,11 @@ def _clause_title(rest: str, clause_text: str) -> str:
     bracket = re.match(r"^[【\[]([^】\]]{1,40})[】\]]", rest)
     if bracket:
         return bracket.group(1).strip()
-    m = _TITLE_SENTENCE.match(rest)
+    m = grammar.TITLE_SENTENCE.match(rest)
     if m:
         return m.group(1).strip()
     first_line = rest.splitlines()[0] if rest else ""
-    if first_line and len(first_line) <= 40 and not re.search(r"[。；;！？!?]", first_line):
+    if first_line and len(first_line) <= 40 and not grammar.SENTENCE_PUNCT.search(first_line):
         return first_line.rstrip("：:")
     return (rest[:24] + "…") if len(rest) > 24 else rest
 
@@ -305,32 +295,20 @@ def _split_he(piece: str) -> list[str]:
 
 def extract_figures(text: str) -> list[str]:
     """Amounts, rates, basis and percentage points, multiples and terms, verbatim and deduplicated."""
-    seen: list[str] = []
-    for m in _FIGURE.finditer(text):
-        fig = m.group(0)
-        if fig not in seen:
-            seen.append(fig)
-    return seen
+    return grammar.figures(text)
 
 
 def extract_deadlines(text: str) -> list[Deadline]:
     """Dates that end a measure: "不超过2022年底", "2023年6月30日前", "执行至2024年12月31日"."""
     out: list[Deadline] = []
-    for m in _DATE.finditer(text):
+    for m in grammar.DATE.finditer(text):
         tail = _DEADLINE_TAIL.match(text[m.end():m.end() + 4]).group(0)
         head = text[max(0, m.start() - 6):m.start()]
         if not tail and not head.endswith(_DEADLINE_CUES):
             continue
-        year, month, day = int(m.group(1)), m.group(2), m.group(3)
-        if day and month:
-            d = (year, int(month), int(day))
-        elif month:
-            d = (year, int(month), calendar.monthrange(year, int(month))[1])
-        else:
-            d = (year, 12, 31)
+        month, day = (int(g) if g else None for g in m.group(2, 3))
         try:
-            iso = f"{d[0]:04d}-{d[1]:02d}-{d[2]:02d}"
-            calendar.weekday(*d)
+            iso = grammar.last_day(int(m.group(1)), month, day)
         except ValueError:
             continue
         deadline = Deadline(text=m.group(0) + tail, date=iso)
@@ -355,7 +333,7 @@ def split_parts(clause: Clause, max_chars: int) -> list[Part]:
     body = body_text(clause)
     if len(body) <= max_chars:
         return [Part(clause.clause_id, clause.clause_id, clause.doc_id, 0, body)]
-    sentences = [s for s in _SENTENCE_END.split(body) if s.strip()]
+    sentences = grammar.split_after_ends(body)
     prefix = f"{clause.title}："
     chunks: list[str] = []
     current = ""
