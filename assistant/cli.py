@@ -16,13 +16,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
-from .answer.compose import heading
 from .answer.llm import PROVIDERS
 from .config import Settings
 from .errors import EmptyQueryError, PolicyError
-from .models import Clause, Hit
 from .search.index import Index, build_index, open_index
-from .search.lookup import clause_json
 
 EXIT_ERROR = 1
 
@@ -47,11 +44,6 @@ def _load(args: argparse.Namespace) -> tuple[Settings, Index]:
     return settings, open_index(settings, progress=sys.stderr.isatty(), log=_err)
 
 
-def clause_heading(clause: Clause, index: Index) -> str:
-    """Human heading such as 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
-    return heading(clause, index.document(clause.doc_id))
-
-
 def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     report = build_index(settings, rebuild=args.rebuild, progress=not args.quiet)
@@ -68,11 +60,11 @@ def cmd_clauses(args: argparse.Namespace) -> int:
     _, index = _load(args)
     clauses = [c for c in index.clauses if not args.doc or c.doc_id == args.doc]
     if args.json:
-        _print_json([clause_json(c, index) for c in clauses])
+        _print_json([index.clause_json(c) for c in clauses])
         return 0
     for c in clauses:
         units = f"  【责任单位】{'、'.join(c.units)}" if c.units else ""
-        print(f"{c.clause_id}\t{clause_heading(c, index)}{units}")
+        print(f"{c.clause_id}\t{index.heading(c)}{units}")
     return 0
 
 
@@ -80,9 +72,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     _, index = _load(args)
     clause = index.clause(args.clause_id)
     if args.json:
-        _print_json(clause_json(clause, index))
+        _print_json(index.clause_json(clause))
         return 0
-    print(f"【{clause_heading(clause, index)}】（{clause.clause_id}）")
+    print(f"【{index.heading(clause)}】（{clause.clause_id}）")
     if clause.section:
         print(f"所属部分：{clause.section_number}、{clause.section}")
     print()
@@ -107,21 +99,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     encoder = get_encoder(settings.encoder, settings.allow_model_download)
     hits = HybridSearcher(index, encoder, settings.dense_weight).search(args.query, k=settings.top_k)
     if args.json:
-        _print_json([_hit_json(h) for h in hits])
+        _print_json([index.hit_json(h) for h in hits])
         return 0
     if not hits:
         print("没有找到相关条款。")
     for rank, hit in enumerate(hits, start=1):
-        print(f"{rank}. {clause_heading(hit.clause, index)}  [{hit.clause.clause_id}]  得分 {hit.score:.3f}")
+        print(f"{rank}. {index.heading(hit.clause)}  [{hit.clause.clause_id}]  得分 {hit.score:.3f}")
         if hit.why:
             print(f"   {hit.why}")
     return 0
-
-
-def _hit_json(hit: Hit) -> dict[str, Any]:
-    return {"clause_id": hit.clause.clause_id, "score": round(hit.score, 6), "title": hit.clause.title,
-            "dense": None if hit.dense is None else round(hit.dense, 6),
-            "bm25": None if hit.bm25 is None else round(hit.bm25, 6), "why": hit.why}
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -203,13 +189,13 @@ def _progress_bar(label: str, total: int) -> Callable[[], None]:
 def cmd_docs(args: argparse.Namespace) -> int:
     _, index = _load(args)
     if args.json:
-        _print_json({"documents": list(index.documents.values()),
+        _print_json({"documents": [d.to_dict() for d in index.documents.values()],
                      "references": [r.__dict__ for r in index.references]})
         return 0
     for doc in index.documents.values():
-        count = index.manifest.documents.get(doc["doc_id"], {}).get("clauses", 0)
-        print(f"{doc['doc_id']}\t{doc['doc_number'] or '（无文号）'}\t{doc['title']}\t"
-              f"{doc['issuer']}\t{doc['issue_date']}\t{doc['level']}\t{count} 条")
+        count = index.manifest.documents.get(doc.doc_id, {}).get("clauses", 0)
+        print(f"{doc.doc_id}\t{doc.doc_number or '（无文号）'}\t{doc.title}\t"
+              f"{doc.issuer}\t{doc.issue_date}\t{doc.level}\t{count} 条")
     for ref in index.references:
         where = "语料中" if ref.in_corpus else "不在语料中"
         print(f"（引用）{ref.doc_number}\t{ref.title}\t{ref.issuer}\t{where}")

@@ -1,14 +1,15 @@
-"""Typed records passed between pipeline stages (ingest → structure → index → retrieve).
+"""Typed records passed between pipeline stages (ingest → structure → index → route → retrieve → answer).
 
 Records are frozen dataclasses with tuple fields so they can be hashed and shared between threads.
-``to_dict``/``from_dict`` give the JSON shape used by the index files and the CLI.
+``to_dict``/``from_dict`` give the JSON shape used by the index files; ``to_json`` the shape every
+interface (CLI ``--json``, the web API, the OpenAI-compatible API) returns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,34 @@ class Reference:
     issuer: str = ""
     level: str = ""
     in_corpus: bool = False
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What the index keeps of a document: its metadata, without the text."""
+
+    doc_id: str
+    path: str = ""
+    title: str = ""
+    doc_number: str = ""
+    issuer: str = ""
+    issue_date: str = ""  # ISO date (YYYY-MM-DD) or "" when unknown
+    level: str = ""  # 州 / 省 / 国家 / "" when unknown
+    source: str = ""
+    sha256: str = ""
+    implements: tuple[str, ...] = ()
+    cites: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DocumentMeta":
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in known}
+        values["implements"] = tuple(values.get("implements", ()))
+        values["cites"] = tuple(values.get("cites", ()))
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -42,11 +71,11 @@ class Document:
     implements: tuple[str, ...] = ()
     cites: tuple[str, ...] = ()
 
-    def meta(self) -> dict[str, Any]:
-        """Metadata without the full text, for manifests and listings."""
+    def meta(self) -> DocumentMeta:
+        """Metadata without the full text, for the index and listings."""
         data = asdict(self)
         data.pop("text")
-        return data
+        return DocumentMeta(**data)
 
 
 @dataclass(frozen=True)
@@ -74,10 +103,19 @@ class Clause:
     units: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()
     deadlines: tuple[Deadline, ...] = field(default_factory=tuple)
+    # Offsets into ``text``, set by the parser: the （责任单位：…） note, and the body (after the marker,
+    # up to the note) whose sentences answers quote.
+    units_span: tuple[int, int] | None = None
+    body_span: tuple[int, int] | None = None
 
     @property
     def span(self) -> tuple[int, int]:
         return (self.start, self.end)
+
+    @property
+    def body(self) -> tuple[int, int]:
+        """``body_span``, or the whole text for a clause made without the parser."""
+        return self.body_span or (0, len(self.text))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -91,7 +129,26 @@ class Clause:
         data["units"] = tuple(data.get("units", ()))
         data["figures"] = tuple(data.get("figures", ()))
         data["deadlines"] = tuple(Deadline(**d) for d in data.get("deadlines", ()))
+        for key in ("units_span", "body_span"):
+            data[key] = tuple(data[key]) if data.get(key) is not None else None
         return cls(**data)
+
+    def to_json(self, doc: DocumentMeta | None = None) -> dict[str, Any]:
+        """The clause for every interface: its record plus its document's 文号 and title."""
+        return {**self.to_dict(), "doc_number": doc.doc_number if doc else "", "doc_title": doc.title if doc else ""}
+
+
+def heading(clause: Clause, doc: DocumentMeta | None) -> str:
+    """Citation heading such as 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
+    source = (doc.doc_number or doc.title if doc else "") or clause.doc_id
+    if clause.number == "0":
+        return f"{source} 文件信息"
+    label = clause.label
+    if label.startswith(("(", "（")):
+        label = f"第（{label.strip('()（）')}）条"
+    elif label.endswith(("、", ".", "．")):
+        label = f"第{label.rstrip('、.．')}项"
+    return f"{source} {label} {clause.title}".strip()
 
 
 @dataclass(frozen=True)
@@ -105,6 +162,12 @@ class Part:
     text: str  # what the encoder sees: title prefix + body slice
 
 
+# How a question is answered: by clause number, by responsible unit, from document metadata, or by search.
+RouteKind = Literal["clause", "unit", "document", "search"]
+# An answer's route adds a follow-up about the previous answer's clause, an empty question and a failed search.
+AnswerRoute = Literal["clause", "unit", "document", "search", "followup", "empty", "error"]
+
+
 @dataclass(frozen=True)
 class Hit:
     """A ranked search result and why it was found."""
@@ -115,7 +178,73 @@ class Hit:
     bm25: float | None = None
     why: str = ""
     matched_terms: tuple[str, ...] = ()
-    route: str = "search"  # how it was found: search | clause | unit | document
+    route: RouteKind | Literal["followup"] = "search"  # how it was found
+
+    def to_json(self, doc: DocumentMeta | None = None) -> dict[str, Any]:
+        """The shape ``search --json`` and the web ``/search`` return: the clause, score, signals and why."""
+        return {**self.clause.to_json(doc), "score": round(self.score, 6),
+                "dense": None if self.dense is None else round(self.dense, 6),
+                "bm25": None if self.bm25 is None else round(self.bm25, 6), "why": self.why,
+                "matched_terms": list(self.matched_terms)}
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a question goes, and what the router recognised in it."""
+
+    kind: RouteKind
+    clauses: tuple[Clause, ...] = ()
+    unit: str = ""  # the unit asked about; several joined with 、 ("州人社局和州民委负责哪条")
+    shared: bool = False  # several units named and these clauses list them all (else: any of them)
+    whole_clause: bool = False  # the user wants the full text of the referenced clause
+    remainder: str = ""  # the question with the recognised reference removed
+    matched: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """Policy terms added to a question, and the everyday words that triggered them."""
+
+    terms: tuple[str, ...] = ()
+    triggers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as every stage reads it, normalized and tokenized once."""
+
+    text: str  # as asked (after follow-up resolution)
+    normalized: str
+    tokens: tuple[str, ...]  # the question's own search tokens
+    expansion: Expansion = Expansion()
+    # The question's tokens plus its glossary terms': what BM25 and sentence choice match.
+    search_tokens: tuple[str, ...] = ()
+
+    @property
+    def search_text(self) -> str:
+        """The question with its glossary terms appended: what the dense encoder sees."""
+        return f"{self.text} {' '.join(self.expansion.terms)}".strip()
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Ranked hits for a question, with the route taken and the glossary expansion applied."""
+
+    query: Query
+    route: Route
+    hits: list[Hit]
+
+    @property
+    def question(self) -> str:
+        return self.query.text
+
+    @property
+    def expansion(self) -> Expansion:
+        return self.query.expansion
+
+    @property
+    def clause_ids(self) -> list[str]:
+        return [h.clause.clause_id for h in self.hits]
 
 
 @dataclass(frozen=True)
@@ -155,7 +284,7 @@ class Answer:
     related: list[str] = field(default_factory=list)  # clause ids shown as 相关/可能相关
     refused: bool = False
     notes: list[str] = field(default_factory=list)
-    route: str = "search"
+    route: AnswerRoute = "search"
     composer: str = "extractive"  # or "llm:<provider>" when a chat model wrote the text
     markers: dict[int, str] = field(default_factory=dict)  # LLM answers: citation marker [n] → clause id
     # Verification problems, for the debug view and evals; not shown to users, because a rejected

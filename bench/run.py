@@ -120,11 +120,11 @@ def child_query(args) -> dict:
     encoder = searcher.encoder
     out: dict = {"load_s": load_s, "rss_before_index_mb": rss_start, "rss_loaded_mb": rss_loaded,
                  "clauses": len(index.clauses), "parts": index.manifest.part_count}
-    from assistant.search import text
+    from assistant.answer.compose import sentence_tokens
 
     def cold() -> None:  # every pass starts with empty per-process caches: no question is "asked again"
         searcher.embed_query.cache_clear()
-        text._tokenize_cached.cache_clear()  # question and sentence tokens
+        sentence_tokens.cache_clear()  # clause sentences' tokens
 
     out["retrieval_ms"] = _median_of_passes(_timed(retriever.retrieve, questions, args.repeat, cold))
     out["answer_ms"] = _median_of_passes(_timed(assistant.ask, questions, args.repeat, cold))

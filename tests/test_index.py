@@ -43,7 +43,7 @@ def test_build_records_encoder_and_every_clause(seed_settings, seed_index):
     meta = got["metadatas"][0]
     assert meta["clause_id"] == f"{SEED_ID}#4"
     assert "临夏金控融资担保公司" in json.loads(meta["units"])
-    assert seed_index.document(SEED_ID)["doc_number"] == "临州办发〔2022〕84号"
+    assert seed_index.document(SEED_ID).doc_number == "临州办发〔2022〕84号"
     assert [r.doc_number for r in seed_index.references] == ["甘政办发〔2022〕101号"]
     assert not seed_index.references[0].in_corpus
 
@@ -70,7 +70,7 @@ def test_incremental_add_and_remove(tmp_path, corpus_dir):
     assert any(i.startswith("tiaoli-2024#") for i in _collection_ids(index))
     # Metadata of a document without a manifest entry is read from its text.
     doc = index.document("tiaoli-2024")
-    assert (doc["doc_number"], doc["issue_date"], doc["level"]) == ("测政发〔2024〕12号", "2024-03-15", "省")
+    assert (doc.doc_number, doc.issue_date, doc.level) == ("测政发〔2024〕12号", "2024-03-15", "省")
 
     (corpus_dir / FIXTURE_DOC.name).unlink()
     third = build_index(settings)

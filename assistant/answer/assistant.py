@@ -15,16 +15,15 @@ from typing import Generator, Iterator, Sequence
 
 from .. import grammar
 from ..config import Settings
-from ..corpus.structure import extract_units
 from ..errors import EmptyQueryError
-from ..models import Answer, Citation, Clause, Hit, by_clause
+from ..models import Answer, Citation, Clause, Hit, Retrieval, by_clause
 from ..numerals import int_to_cn
 from ..search.encoders import get_encoder
 from ..search.index import Index, open_index
-from ..search.retrieve import PolicyRetriever, Retrieval
+from ..search.retrieve import PolicyRetriever
 from ..search.text import clean_text, normalize, tokenize
 from ..search.vectorstore import ChromaUnavailableError
-from .compose import ExtractiveComposer, heading
+from .compose import ExtractiveComposer
 from .grounding import (
     PROMPT_LEAK_CHARS,
     CorpusText,
@@ -73,7 +72,7 @@ class Assistant:
         self.index = index or open_index(settings)
         encoder = get_encoder(settings.encoder, settings.allow_model_download)
         self.retriever = PolicyRetriever.create(self.index, encoder, settings.dense_weight, settings.top_k)
-        self.composer = ExtractiveComposer(self.index.documents)
+        self.composer = ExtractiveComposer(self.index)
         self.policy = RefusalPolicy.load()
         self.today = today
         self._corpus = CorpusText.of(c.text for c in self.index.clauses)
@@ -205,7 +204,8 @@ class Assistant:
             if refuse:
                 self._compose_refusal(answer, retrieval, reason)
             else:
-                answer.citations = self.composer.select(retrieval.question, retrieval.hits, retrieval.expansion.terms)
+                answer.citations = self.composer.select(retrieval.query.normalized, retrieval.query.search_tokens,
+                                                        retrieval.hits)
                 answer.text = self._quote_text(answer.citations)
         turn.timings["compose"] = (time.perf_counter() - t) * 1000
         return answer
@@ -226,7 +226,7 @@ class Assistant:
             answer.related = [h.clause.clause_id for h in turn.retrieval.hits if h.clause.clause_id not in cited][:3]
             if answer.related and answer.route != "unit":
                 answer.text += "\n\n相关条款：" + "；".join(
-                    f"〔{heading(self.index.by_id[cid], self.index.document(self.index.by_id[cid].doc_id))}〕"
+                    f"〔{self.index.heading(self.index.by_id[cid])}〕"
                     for cid in answer.related)
         answer.notes = turn.notes + answer.notes + self._validity_notes(answer.citations, today)
         if answer.notes:
@@ -319,8 +319,7 @@ class Assistant:
         lines = []
         for hit in retrieval.hits[:MAX_LISTED_CLAUSES]:
             clause = hit.clause
-            _, note = extract_units(clause.text)
-            lo, hi = note or (0, len(clause.text))
+            lo, hi = clause.units_span or (0, len(clause.text))
             answer.citations.append(self.composer.cite(clause, clause.text[lo:hi], clause.start + lo, clause.start + hi))
             lines.append(f"{len(lines) + 1}. 〔{answer.citations[-1].heading}〕")
         role = "共同责任单位" if retrieval.route.shared else "责任单位"
@@ -337,15 +336,13 @@ class Assistant:
             clause = hit.clause
             doc = self.index.document(clause.doc_id)
             facts = []
-            for label, value in (("标题", doc.get("title")), ("文号", doc.get("doc_number")),
-                                 ("发文机关", doc.get("issuer"))):
+            for label, value in (("标题", doc.title), ("文号", doc.doc_number), ("发文机关", doc.issuer)):
                 if value:
                     facts.append(f"{label}：{value}")
             date_text = grammar.FULL_DATE.search(clause.text)
             if date_text:
                 facts.append(f"印发日期：{date_text.group(0)}")
-            refs = [r for r in self.index.references if r.doc_number in set(doc.get("implements", ())) | set(
-                doc.get("cites", ()))]
+            refs = [r for r in self.index.references if r.doc_number in set(doc.implements) | set(doc.cites)]
             for ref in refs:
                 where = "" if ref.in_corpus else "（该文件原文不在本库中）"
                 facts.append(f"贯彻落实：《{ref.title}》（{ref.doc_number}）{where}")
@@ -357,17 +354,18 @@ class Assistant:
         clause = turn.pinned
         if _WHO.search(normalize(turn.asked)):
             answer.citations = [self.composer.cite(clause, "、".join(clause.units), clause.start, clause.end)]
-            answer.text = (f"〔{heading(clause, self.index.document(clause.doc_id))}〕的责任单位："
+            answer.text = (f"〔{self.index.heading(clause)}〕的责任单位："
                            f"{'、'.join(clause.units) or '文件未列出'}。")
             return
         hits = [Hit(clause=clause, score=1.0, route="followup")]
-        answer.citations = self.composer.select(turn.asked, hits) or [self.composer.whole_clause(clause)]
+        query = turn.retrieval.query
+        answer.citations = self.composer.select(query.normalized, query.tokens, hits) or [self.composer.whole_clause(clause)]
         answer.text = self._quote_text(answer.citations)
 
     def _compose_refusal(self, answer: Answer, retrieval: Retrieval, reason: str) -> None:
         answer.refused = True
         answer.related = retrieval.clause_ids[:3]
-        nearest = "；".join(f"〔{heading(h.clause, self.index.document(h.clause.doc_id))}〕" for h in retrieval.hits[:3])
+        nearest = "；".join(f"〔{self.index.heading(h.clause)}〕" for h in retrieval.hits[:3])
         answer.text = f"现有政策文件中没有找到能回答这个问题的规定。{HOTLINE_HINT}"
         if nearest:
             answer.text += f"\n\n可能相关：{nearest}"
@@ -380,7 +378,7 @@ class Assistant:
             expired = [d for d in clause.deadlines if dt.date.fromisoformat(d.date) < today]
             if expired:
                 units = "、".join(clause.units[:3]) or "发文机关"
-                notes.append(f"〔{heading(clause, self.index.document(clause.doc_id))}〕是有期限的措施"
+                notes.append(f"〔{self.index.heading(clause)}〕是有期限的措施"
                              f"（期限：{'、'.join(d.text for d in expired)}），该期限已过，"
                              f"是否仍在执行请向责任单位（{units}等）确认。")
         return notes

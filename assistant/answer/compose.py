@@ -7,12 +7,14 @@ the document's own words, and cites each one as 〔文号 第（六）条 标题
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .. import grammar
-from ..corpus.structure import extract_units
 from ..models import Citation, Clause, Hit
-from ..search.text import normalize, tokenize
+from ..search.index import Index
+from ..search.text import tokenize
 
 # Questions that want a number: the sentence that carries an amount or rate should win.
 _WANTS_FIGURE = re.compile(r"多少|多高|多大|多长|几|最高|最低|上限|下限|比例|费率|利率|额度|标准|幅度|金额|期限|时间|什么时候|哪年")
@@ -29,25 +31,10 @@ class Sentence:
     score: float
 
 
-def heading(clause: Clause, doc: dict) -> str:
-    """Citation heading such as 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
-    source = doc.get("doc_number") or doc.get("title") or clause.doc_id
-    if clause.number == "0":
-        return f"{source} 文件信息"
-    label = clause.label
-    if label.startswith(("(", "（")):
-        label = f"第（{label.strip('()（）')}）条"
-    elif label.endswith(("、", ".", "．")):
-        label = f"第{label.rstrip('、.．')}项"
-    return f"{source} {label} {clause.title}".strip()
-
-
 def sentences(clause: Clause) -> list[tuple[str, int, int]]:
     """Sentences of the clause body (no marker, no 责任单位 note) with document offsets."""
     text = clause.text
-    _, unit_span = extract_units(text)
-    body_end = unit_span[0] if unit_span else len(text)
-    body_start = len(clause.label) if clause.label and text.startswith(clause.label) else 0
+    body_start, body_end = clause.body
     return [(text[lo:hi], clause.start + lo, clause.start + hi)
             for lo, hi in grammar.sentence_spans(text, body_start, body_end) if hi - lo >= 2]
 
@@ -67,7 +54,7 @@ def score_sentences(clause: Clause, question_tokens: set[str], wants_figure: boo
     body = [s for s in all_sentences if not is_heading(clause, s[0])] or all_sentences
     scored = []
     for i, (text, start, end) in enumerate(body):
-        tokens = set(tokenize(text))  # short texts' tokens are cached by tokenize
+        tokens = sentence_tokens(text)
         overlap = question_tokens & tokens
         score = sum(min(len(t), 4) for t in overlap)
         if wants_figure and _HAS_FIGURE.search(text):
@@ -78,29 +65,38 @@ def score_sentences(clause: Clause, question_tokens: set[str], wants_figure: boo
     return scored
 
 
+@lru_cache(maxsize=8192)
+def sentence_tokens(sentence: str) -> frozenset[str]:
+    """A clause sentence's search tokens. Cached: the same clauses' sentences are scored for many questions."""
+    return frozenset(tokenize(sentence))
+
+
 class ExtractiveComposer:
     """Builds the answer text and citations from ranked hits, quoting sentences verbatim."""
 
     name = "extractive"
 
-    def __init__(self, documents: dict[str, dict], max_clauses: int = 2, max_sentences: int = 3):
-        self.documents = documents
+    def __init__(self, index: Index, max_clauses: int = 2, max_sentences: int = 3):
+        self.index = index
         self.max_clauses = max_clauses
         self.max_sentences = max_sentences
 
     def cite(self, clause: Clause, quote: str, start: int, end: int) -> Citation:
-        return Citation(clause.clause_id, clause.title, heading(clause, self.documents.get(clause.doc_id, {})),
-                        quote, start, end, clause.units)
+        return Citation(clause.clause_id, clause.title, self.index.heading(clause), quote, start, end, clause.units)
 
     def whole_clause(self, clause: Clause) -> Citation:
         return self.cite(clause, clause.text, clause.start, clause.end)
 
-    def select(self, question: str, hits: list[Hit], extra_terms: tuple[str, ...] = ()) -> list[Citation]:
-        """The sentences that answer ``question``: the best clause first, then close runners-up."""
+    def select(self, asked: str, tokens: Iterable[str], hits: list[Hit]) -> list[Citation]:
+        """The sentences that answer the question: the best clause first, then close runners-up.
+
+        Args:
+            asked: the question, normalized.
+            tokens: its search tokens (with glossary terms where they should count).
+        """
         if not hits:
             return []
-        q_tokens = set(tokenize(f"{question} {' '.join(extra_terms)}"))
-        asked = normalize(question)
+        q_tokens = set(tokens)
         wants_figure = bool(_WANTS_FIGURE.search(asked))
         # A list question takes more clauses and sentences, and runners-up further behind the best one.
         wants_list = bool(_WANTS_LIST.search(asked))

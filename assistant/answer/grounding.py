@@ -14,9 +14,8 @@ from typing import Iterable
 
 from .. import grammar
 from ..datafiles import read_lines, read_toml
-from ..models import Clause
+from ..models import Clause, Retrieval
 from ..numerals import CN_NUMERAL_CHARS, cn_to_int
-from ..search.retrieve import Retrieval
 from ..search.text import normalize, tokenize
 
 
@@ -108,9 +107,9 @@ def _aspects() -> tuple[Aspect, ...]:
 def evidence(retrieval: Retrieval, corpus: CorpusText) -> Evidence:
     """Measure how well the retrieved clauses cover the question."""
     hits = retrieval.hits
-    q = normalize(retrieval.question)
+    q = retrieval.query.normalized
     dense = max((h.dense for h in hits[:3] if h.dense is not None), default=0.0)
-    tokens = [t for t in tokenize(q) if len(t) > 1 or t.isdigit()]
+    tokens = [t for t in retrieval.query.tokens if len(t) > 1 or t.isdigit()]
     covered = set(tokenize(" ".join(retrieval.expansion.triggers)))
     top_text = normalize(f"{hits[0].clause.title}{hits[0].clause.text}").lower() if hits else ""
     found = [t for t in tokens if t in top_text or t in covered]

@@ -18,7 +18,7 @@ from ..datafiles import read_toml
 from ..errors import ConfigError
 from ..models import Citation, Clause
 from ..search.text import tokenize
-from .compose import ExtractiveComposer, heading, score_sentences
+from .compose import ExtractiveComposer, score_sentences
 
 PROVIDERS = ("openai", "ollama")
 DEFAULT_OLLAMA_MODEL = "qwen2.5:7b"
@@ -83,7 +83,7 @@ class LLMComposer:
 
     def messages(self, question: str, numbered: dict[int, Clause]) -> list[tuple[str, str]]:
         blocks = "\n\n".join(
-            self.prompt.clause.format(n=n, heading=heading(c, self.composer.documents.get(c.doc_id, {})),
+            self.prompt.clause.format(n=n, heading=self.composer.index.heading(c),
                                       text=c.text.strip())
             for n, c in numbered.items())
         return [("system", self.prompt.system), ("human", self.prompt.user.format(clauses=blocks, question=question))]

@@ -222,7 +222,8 @@ def _clause_title(rest: str, clause_text: str) -> str:
 def _make_clause(doc: Document, number: str, label: str, sec_no: str, sec_title: str, title: str,
                  start: int, end: int) -> Clause:
     text = doc.text[start:end]
-    units, _ = extract_units(text)
+    units, note = extract_units(text)
+    body_start = len(label) if label and text.startswith(label) else 0
     return Clause(
         clause_id=f"{doc.doc_id}#{number}",
         doc_id=doc.doc_id,
@@ -237,6 +238,8 @@ def _make_clause(doc: Document, number: str, label: str, sec_no: str, sec_title:
         units=tuple(units),
         figures=tuple(extract_figures(text)),
         deadlines=tuple(extract_deadlines(text)),
+        units_span=note,
+        body_span=(body_start, note[0] if note else len(text)),
     )
 
 
@@ -320,9 +323,9 @@ def extract_deadlines(text: str) -> list[Deadline]:
 def body_text(clause: Clause) -> str:
     """Clause text without its marker and without the 责任单位 note: what the encoder should see."""
     text = clause.text
-    _, span = extract_units(text)
-    if span:
-        text = text[: span[0]] + text[span[1]:]
+    if clause.units_span:
+        lo, hi = clause.units_span
+        text = text[:lo] + text[hi:]
     if clause.label and text.startswith(clause.label):
         text = text[len(clause.label):]
     return text.strip()

@@ -20,8 +20,7 @@ from typing import Literal, Self
 
 import numpy as np
 
-from ..answer.compose import heading
-from ..models import Answer, Citation, Clause, Document
+from ..models import Answer, Citation, Clause, Document, heading
 from ..search.encoders import Encoder
 from ..search.lexical import BM25Index
 from ..search.text import tokenize

@@ -6,22 +6,11 @@ BM25 and the encoder find the clause the owner means.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 from ..datafiles import read_text
+from ..models import Expansion
 from .text import normalize, policy_terms
-
-
-@dataclass(frozen=True)
-class Expansion:
-    """Policy terms added to a question, and the everyday words that triggered them."""
-
-    terms: tuple[str, ...]
-    triggers: tuple[str, ...]
-
-    def apply(self, question: str) -> str:
-        return question if not self.terms else f"{question} {' '.join(self.terms)}"
 
 
 @lru_cache(maxsize=1)

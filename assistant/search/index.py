@@ -44,14 +44,15 @@ from ..errors import (
     PolicyError,
     UnknownClauseError,
 )
-from ..models import Clause, Part, Reference
+from ..models import Clause, DocumentMeta, Hit, Part, Reference, heading
 from ..retry import with_retries
 from . import vectorstore
 from .encoders import Encoder, get_encoder
 from .lexical import BM25Index
 from .text import tokenize
 
-FORMAT_VERSION = 1
+# 2: clause records carry the 责任单位 note's span and the body span; documents.json is DocumentMeta.
+FORMAT_VERSION = 2
 # Bump when parsing or part-splitting changes its output: stored vectors of old parts are then stale.
 # 2: documents without numbered measures become paragraph units, and BOM-less UTF-16 is read, so
 # files an older build skipped as unreadable are indexed now.
@@ -123,7 +124,7 @@ class Index:
         self.by_id: dict[str, Clause] = {c.clause_id: c for c in self.clauses}
         self.row: dict[str, int] = {c.clause_id: i for i, c in enumerate(self.clauses)}
         docs = json.loads((gen_dir / "documents.json").read_text(encoding="utf-8"))
-        self.documents: dict[str, dict] = {d["doc_id"]: d for d in docs["documents"]}
+        self.documents: dict[str, DocumentMeta] = {d["doc_id"]: DocumentMeta.from_dict(d) for d in docs["documents"]}
         self.references: list[Reference] = [Reference(**r) for r in docs.get("references", [])]
         self.bm25 = BM25Index.load(gen_dir / "bm25")
         self._collection = None
@@ -204,8 +205,21 @@ class Index:
             raise UnknownClauseError(f"没有找到条款 “{clause_id}”。条款编号形如 linxia-2022-84#6，"
                                      f"可用 policy-assistant clauses 查看全部。") from None
 
-    def document(self, doc_id: str) -> dict:
-        return self.documents.get(doc_id, {})
+    def document(self, doc_id: str) -> DocumentMeta:
+        """The document's metadata (an empty record for an id the index does not hold)."""
+        return self.documents.get(doc_id) or DocumentMeta(doc_id)
+
+    def heading(self, clause: Clause) -> str:
+        """The clause's citation heading: 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
+        return heading(clause, self.documents.get(clause.doc_id))
+
+    def clause_json(self, clause: Clause) -> dict:
+        """The JSON shape of a clause for every interface (``clauses``/``show``, /lookup)."""
+        return clause.to_json(self.documents.get(clause.doc_id))
+
+    def hit_json(self, hit: Hit) -> dict:
+        """The JSON shape of a search hit for every interface (``search --json``, /search)."""
+        return hit.to_json(self.documents.get(hit.clause.doc_id))
 
     def dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
         """Best cosine similarity per clause among the ``n`` nearest parts.
@@ -443,7 +457,7 @@ def _build_generation(settings: Settings, report: BuildReport, corpus, parsed: l
         BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
         _write(gen_dir / "clauses.jsonl", clauses_text)
         _write(gen_dir / "documents.json", json.dumps({
-            "documents": [doc.meta() for doc, _ in parsed],
+            "documents": [doc.meta().to_dict() for doc, _ in parsed],
             "references": [asdict(r) for r in corpus.references],
         }, ensure_ascii=False, indent=1))
         _write(gen_dir / "skipped.json", json.dumps(skipped, ensure_ascii=False))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from ..models import Clause
 from ..numerals import cn_to_int
@@ -30,12 +29,6 @@ class LookupQuery:
     @property
     def empty(self) -> bool:
         return not any(v.strip() for v in (self.number, self.keyword, self.unit, self.section, self.doc_id))
-
-
-def clause_json(clause: Clause, index: Index) -> dict[str, Any]:
-    """The JSON shape of a clause for every interface (``clauses``/``show`` and the /lookup and /search APIs)."""
-    doc = index.document(clause.doc_id)
-    return {**clause.to_dict(), "doc_number": doc.get("doc_number", ""), "doc_title": doc.get("title", "")}
 
 
 def units(index: Index) -> list[str]:

@@ -8,7 +8,6 @@ result the answer chain uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -19,11 +18,11 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from ..errors import EmptyQueryError
-from ..models import Hit
+from ..models import Expansion, Hit, Query, Retrieval
 from .encoders import Encoder
-from .glossary import Expansion, expand
+from .glossary import expand
 from .index import Index
-from .routing import Route, Router
+from .routing import Router
 from .text import normalize, tokenize
 
 # Nearest parts fetched from Chroma per query; enough to cover every clause of a small corpus.
@@ -47,21 +46,25 @@ class HybridSearcher:
         vector.setflags(write=False)  # shared by every caller that hits the cache
         return vector
 
-    def search(self, query: str, k: int = 5, *, extra_terms: tuple[str, ...] = ()) -> list[Hit]:
-        """Top ``k`` clauses for ``query``, best first, each with its dense and BM25 evidence.
-
-        ``extra_terms`` (glossary expansions) are added to both the keyword and the dense query.
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """Top ``k`` clauses for the keywords or question ``query`` (no routing, no glossary).
 
         Raises:
             EmptyQueryError: the query is empty or whitespace.
         """
         if not query or not query.strip():
             raise EmptyQueryError("查询内容为空，请输入问题或关键词")
+        return self.rank(make_query(query), k)
+
+    def rank(self, query: Query, k: int = 5) -> list[Hit]:
+        """Top ``k`` clauses for ``query``, best first, each with its dense and BM25 evidence.
+
+        The glossary terms of ``query.expansion`` count in both the keyword and the dense query.
+        """
         clauses = self.index.clauses
-        full = f"{query} {' '.join(extra_terms)}".strip()
-        tokens = tokenize(full)
+        tokens = list(query.search_tokens)
         bm25 = self.index.bm25.scores(tokens)
-        dense = self.index.dense(self.embed_query(normalize(full)), max(DENSE_CANDIDATES, 4 * k))
+        dense = self.index.dense(self.embed_query(normalize(query.search_text)), max(DENSE_CANDIDATES, 4 * k))
 
         dense_vec = np.zeros(len(clauses), dtype=np.float32)
         for clause_id, sim in dense.items():
@@ -89,18 +92,17 @@ class HybridSearcher:
         return hits
 
 
-@dataclass(frozen=True)
-class Retrieval:
-    """Ranked hits for a question, with the route taken and the glossary expansion applied."""
+NO_EXPANSION = Expansion()
 
-    question: str
-    route: Route
-    hits: list[Hit]
-    expansion: Expansion
 
-    @property
-    def clause_ids(self) -> list[str]:
-        return [h.clause.clause_id for h in self.hits]
+def make_query(text: str, expansion: Expansion = NO_EXPANSION) -> Query:
+    """``text`` normalized and tokenized once, for routing, search, sentence choice and refusal."""
+    tokens = tuple(tokenize(text))
+    normalized = normalize(text)
+    if not expansion.terms:
+        return Query(text, normalized, tokens, expansion, tokens)
+    with_terms = f"{text} {' '.join(expansion.terms)}"
+    return Query(text, normalized, tokens, expansion, tuple(tokenize(with_terms)))
 
 
 _ROUTE_WHY = {"clause": "按条款编号直达", "unit": "按责任单位查找", "document": "文件信息（文号、日期、发文机关）"}
@@ -128,23 +130,23 @@ class PolicyRetriever(BaseRetriever):
         if not question or not question.strip():
             raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
         k = k or self.k
-        route = self.router.route(question)
-        expansion = expand(question)
+        query = make_query(question, expand(question))
+        route = self.router.route(query.normalized)
         if route.kind != "search":
             why = f"{_ROUTE_WHY[route.kind]}：{'、'.join(route.matched)}"
             hits = [Hit(clause=c, score=1.0, why=why, route=route.kind) for c in route.clauses]
             if route.kind == "clause" and not route.whole_clause and len(hits) == 1:
                 # "第六条的贴息比例" names its clause; neighbours found by search are related reading.
-                more = [h for h in self.searcher.search(question, k + 1, extra_terms=expansion.terms)
-                        if h.clause.clause_id != hits[0].clause.clause_id]
+                more = [h for h in self.searcher.rank(query, k + 1) if h.clause.clause_id != hits[0].clause.clause_id]
                 hits += more[: k - 1]
-            return Retrieval(question, route, hits, expansion)
-        hits = self.searcher.search(question, k, extra_terms=expansion.terms)
+            return Retrieval(query, route, hits)
+        hits = self.searcher.rank(query, k)
+        expansion = query.expansion
         if expansion.terms:
             note = f"口语词扩展：{'、'.join(expansion.triggers)} → {'、'.join(expansion.terms)}"
             hits = [Hit(h.clause, h.score, h.dense, h.bm25, f"{h.why}；{note}" if h.why else note,
                         h.matched_terms, h.route) for h in hits]
-        return Retrieval(question, route, hits, expansion)
+        return Retrieval(query, route, hits)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         return [

@@ -7,11 +7,10 @@ but the clause records can, exactly. Everything else goes to hybrid search.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..datafiles import read_lines
-from ..models import Clause
+from ..models import Clause, Route
 from ..numerals import CN_NUMERAL_CHARS as _CN
 from ..numerals import cn_to_int
 from .index import Index
@@ -36,19 +35,6 @@ _DOC_CUES = re.compile(
 )
 # A question that only wants the clause itself, with no further specifics.
 _WHOLE_CLAUSE = re.compile(r"^(?:讲|说|写|规定)?(?:的)?(?:是)?(?:什么|啥|哪些)?(?:内容|意思|要求)?(?:全文|原文)?$")
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where a question goes, and what the router recognised in it."""
-
-    kind: str  # "clause" | "unit" | "document" | "search"
-    clauses: tuple[Clause, ...] = ()
-    unit: str = ""  # the unit asked about; several joined with 、 ("州人社局和州民委负责哪条")
-    shared: bool = False  # several units named and these clauses list them all (else: any of them)
-    whole_clause: bool = False  # the user wants the full text of the referenced clause
-    remainder: str = ""  # the question with the recognised reference removed
-    matched: tuple[str, ...] = field(default_factory=tuple)
 
 
 @lru_cache(maxsize=1)
@@ -139,7 +125,7 @@ class Router:
     def _documents_named(self, q: str) -> set[str]:
         named = set()
         for doc_id, doc in self.index.documents.items():
-            if doc_id in q or (doc.get("doc_number") and doc["doc_number"] in q):
+            if doc_id in q or (doc.doc_number and doc.doc_number in q):
                 named.add(doc_id)
         return named
 

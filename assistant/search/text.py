@@ -95,21 +95,6 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     Search mode also yields the sub-words of long dictionary words (普惠型小微企业贷款 → 小微, 贷款 …),
     so a question using part of a policy term still matches it under BM25.
     """
-    if len(text) <= _CACHED_CHARS:
-        return list(_tokenize_cached(text, keep_stopwords))
-    return _tokenize(text, keep_stopwords)
-
-
-# A question is cut three times per answer (search, sentence choice, refusal evidence): cache short texts.
-_CACHED_CHARS = 500
-
-
-@lru_cache(maxsize=4096)
-def _tokenize_cached(text: str, keep_stopwords: bool) -> tuple[str, ...]:
-    return tuple(_tokenize(text, keep_stopwords))
-
-
-def _tokenize(text: str, keep_stopwords: bool) -> list[str]:
     norm = normalize(text).lower()
     with _lock:  # jieba's Tokenizer is not documented as thread-safe
         words = list(_tokenizer().cut_for_search(norm))

@@ -16,7 +16,7 @@ import gradio as gr
 from .. import __version__
 from ..errors import PolicyError
 from ..models import Answer
-from ..search.lookup import LookupQuery, clause_json, lookup, sections, units
+from ..search.lookup import LookupQuery, lookup, sections, units
 from .admin import ALLOWED_SUFFIXES, UploadError, accept_upload, password_ok
 from .render import (
     chat_text,
@@ -109,7 +109,7 @@ def build_app(service: Service, feedback=None):
             return "<p class='empty'>请输入条款编号、关键词，或选择责任单位、章节。</p>", "", []
         found = lookup(service.index, query, service.router)
         return (lookup_results(service.index, found), copy_text(service.index, found),
-                [clause_json(c, service.index) for c in found])
+                [service.index.clause_json(c) for c in found])
 
     # ------------------------------------------------------------------ API-only endpoints
 
@@ -125,7 +125,7 @@ def build_app(service: Service, feedback=None):
             hits = service.assistant.retriever.searcher.search(query, k=max(1, min(int(k), 50)))
         except PolicyError as exc:  # e.g. the Chroma server is down: the caller gets the reason, in Chinese
             raise gr.Error(str(exc)) from None
-        return [{**clause_json(h.clause, service.index), "score": round(h.score, 6), "why": h.why} for h in hits]
+        return [service.index.hit_json(h) for h in hits]
 
     with gr.Blocks(title=TITLE) as app:
         gr.HTML(f"<h2>政策通</h2><p>中小微企业融资政策问答：每个回答都附上所依据的政策条款原文和责任单位。"

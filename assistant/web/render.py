@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 
-from ..answer.compose import heading
 from ..models import Answer, Citation, Clause, by_clause
 from ..search.index import Index
 from ..search.text import clean_text
@@ -52,12 +51,11 @@ def _highlighted(clause: Clause, quotes: list[Citation]) -> str:
 def clause_card(index: Index, clause: Clause, quotes: list[Citation] = (), *, note: str = "", open_: bool = False,
                 css: str = "cite") -> str:
     """An expandable card: heading, the full clause (quotes highlighted), 责任单位, a validity note."""
-    doc = index.document(clause.doc_id)
     units = f"<p class='units'><b>责任单位：</b>{esc('、'.join(clause.units))}</p>" if clause.units else ""
     note_html = f"<p class='validity'>⚠️ {esc(note)}</p>" if note else ""
-    source = esc(doc.get("title") or clause.doc_id)
+    source = esc(index.document(clause.doc_id).title or clause.doc_id)
     return (f"<details class='{css}' data-clause='{esc(clause.clause_id)}'{' open' if open_ else ''}>"
-            f"<summary><b>{esc(heading(clause, doc))}</b></summary>"
+            f"<summary><b>{esc(index.heading(clause))}</b></summary>"
             f"<p class='source'>《{source}》 · {esc(clause.clause_id)}</p>"
             f"<div class='clause-text'>{_highlighted(clause, list(quotes))}</div>{units}{note_html}</details>")
 
@@ -75,7 +73,7 @@ def citation_cards(index: Index, answer: Answer) -> str:
         clause = index.by_id.get(clause_id)
         if clause is None:
             continue
-        title = heading(clause, index.document(clause.doc_id))
+        title = index.heading(clause)
         note = next((n for n in answer.notes if title in n and "期限" in n), "")
         cards.append(clause_card(index, clause, quotes, note=note, open_=i == 0))
     if not cards:
@@ -92,17 +90,17 @@ def lookup_results(index: Index, clauses: list[Clause]) -> str:
 
 def copy_text(index: Index, clauses: list[Clause]) -> str:
     """Plain text of the clauses, ready to paste: heading, full text, 责任单位 is inside the text."""
-    return "\n\n".join(f"〔{heading(c, index.document(c.doc_id))}〕\n{c.text.strip()}" for c in clauses)
+    return "\n\n".join(f"〔{index.heading(c)}〕\n{c.text.strip()}" for c in clauses)
 
 
 def documents_table(index: Index) -> str:
     rows = []
     for doc in index.documents.values():
-        count = index.manifest.documents.get(doc["doc_id"], {}).get("clauses", 0)
-        cites = "、".join(list(doc.get("implements", ())) + list(doc.get("cites", ()))) or "—"
+        count = index.manifest.documents.get(doc.doc_id, {}).get("clauses", 0)
+        cites = "、".join(doc.implements + doc.cites) or "—"
         rows.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in (
-            doc.get("title") or doc["doc_id"], doc.get("doc_number") or "—", doc.get("issuer") or "—",
-            doc.get("issue_date") or "—", doc.get("level") or "—", count, cites)) + "</tr>")
+            doc.title or doc.doc_id, doc.doc_number or "—", doc.issuer or "—",
+            doc.issue_date or "—", doc.level or "—", count, cites)) + "</tr>")
     head = "".join(f"<th>{h}</th>" for h in ("标题", "文号", "发文机关", "印发日期", "层级", "条款数", "引用/贯彻的文件"))
     table = f"<table class='docs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     refs = [r for r in index.references if not r.in_corpus]
