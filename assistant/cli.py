@@ -7,7 +7,6 @@ line on stderr and a non-zero exit, never a traceback (``--debug`` shows it).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import sys
@@ -30,7 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         index_dir=args.index_dir,
         encoder=args.encoder,
         strict=True if getattr(args, "strict", False) else None,
-        top_k=getattr(args, "k", None),
+        top_k=getattr(args, "top_k", None),
         llm=getattr(args, "llm", None),
     )
 
@@ -90,14 +89,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .search.encoders import get_encoder
-    from .search.retrieve import HybridSearcher
+    from .answer.assistant import Assistant
 
     if not args.query.strip():
         raise EmptyQueryError("查询内容为空，请输入问题或关键词")
     settings, index = _load(args)
-    encoder = get_encoder(settings.encoder, settings.allow_model_download)
-    hits = HybridSearcher(index, encoder, settings.dense_weight).search(args.query, k=settings.top_k)
+    hits = Assistant.from_settings(settings, index=index).search(args.query)
     if args.json:
         _print_json([index.hit_json(h) for h in hits])
         return 0
@@ -116,7 +113,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.question.strip():
         raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
     settings, index = _load(args)
-    assistant = Assistant(settings, index)
+    assistant = Assistant.from_settings(settings, index=index)
     if not args.json:
         return _stream_answer(assistant, args.question)
     _print_json(assistant.ask(args.question).to_json())
@@ -154,7 +151,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     floors = load_floors(args.floors) if args.floors else None
     out = args.out or Path("evals/runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    settings = dataclasses.replace(settings, top_k=max(settings.top_k, args.k))
+    if args.k > settings.top_k:  # said, not silently changed: the eval measures the settings as given
+        _err(f"提示：每个问题只检索前 {settings.top_k} 条（POLICY_TOP_K），hit@{args.k}、recall@{args.k} "
+             f"按这 {settings.top_k} 条计算；要检索更多条请设置 POLICY_TOP_K。")
     evaluation = evaluate_suite(settings, index, items, out, k=args.k, baseline=args.baseline, qa_file=args.qa,
                                 floors=floors, progress=None if args.quiet else _progress_bar)
     for system in evaluation.runs:
@@ -271,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("search", cmd_search, "按问题或关键词检索条款（关键词 + 语义混合检索）")
     p.add_argument("query", help="问题或关键词")
-    p.add_argument("--k", type=int, help="返回条数（默认 POLICY_TOP_K）")
+    p.add_argument("--k", type=int, dest="top_k", help="返回条数（POLICY_TOP_K，默认 5）")
     p.add_argument("--json", action="store_true", help="以 JSON 输出")
 
     p = add("ask", cmd_ask, "提问：给出有条款依据的简短回答（引用原文、责任单位）")
@@ -284,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("eval", cmd_eval, "在问答集上评测（检索、引用、事实、拒答、延迟），写出结果与报告")
     p.add_argument("qa", type=Path, help="问答集（.jsonl 或 .csv），例如 evals/qa.jsonl")
     p.add_argument("--out", type=Path, help="输出目录（默认 evals/runs/<时间>）")
-    p.add_argument("--k", type=int, default=5, help="hit@k、recall@k 的 k（默认 5）")
+    p.add_argument("--k", type=int, default=5,
+                   help="hit@k、recall@k 的 k（默认 5；每题检索的条数仍由 POLICY_TOP_K 决定）")
     p.add_argument("--baseline", action="store_true", help="同时评测 LangChain 教程基线（向量检索、向量+BM25），报告并列对比")
     p.add_argument("--llm", choices=PROVIDERS, help="用大模型组织回答后再评测（见 ask --llm）")
     p.add_argument("--floors", type=Path, help="指标下限文件（如 evals/floors.toml）；低于下限时退出码为 1")

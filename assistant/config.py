@@ -65,6 +65,9 @@ class Settings:
     upload_max_mb: int = 20
     # SQLite file of answer feedback (👍/👎 and comments) from the web app.
     feedback_db: Path = Path("feedback/feedback.sqlite3")
+    # A folder of this deployment's own vocabulary files (glossary.tsv, cues.toml …); each file found
+    # there replaces the package's. Read again on every admin reload.
+    lexicon_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -138,7 +141,7 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
-        if kind == "Path":
+        if kind in ("Path", "Path | None"):
             return Path(raw).expanduser()
         return raw
     except ValueError:
@@ -175,4 +178,5 @@ SETTINGS_DOC: dict[str, str] = {
     "admin_password": "Password of the web admin area (reindex, upload); empty: no admin area",
     "upload_max_mb": "Largest document the admin area accepts, in MB",
     "feedback_db": "SQLite file where answer feedback (👍/👎, comments) is stored; export with `feedback export`",
+    "lexicon_dir": "Folder of vocabulary files (glossary.tsv, cues.toml …) that replace the package's; re-read on reload",
 }

@@ -64,3 +64,7 @@ class EmptyQueryError(PolicyError):
 
 class FeedbackError(PolicyError, ValueError):
     """Feedback cannot be stored or read: an invalid rating, or a missing, busy or foreign database file."""
+
+
+class LexiconError(PolicyError):
+    """A vocabulary file of ``assistant/data/`` (glossary, aspects, cues, prompt …) is missing or malformed."""

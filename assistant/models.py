@@ -52,30 +52,17 @@ class DocumentMeta:
 
 
 @dataclass(frozen=True)
-class Document:
-    """One policy document read from ``corpus/``.
+class Document(DocumentMeta):
+    """One policy document read from ``corpus/``: its metadata and its text.
 
     ``text`` is the decoded file text exactly as read; clause spans index into it.
     """
 
-    doc_id: str
-    path: str
-    title: str
-    doc_number: str
-    issuer: str
-    issue_date: str  # ISO date (YYYY-MM-DD) or "" when unknown
-    level: str  # 州 / 省 / 国家 / "" when unknown
-    source: str
-    text: str
-    sha256: str
-    implements: tuple[str, ...] = ()
-    cites: tuple[str, ...] = ()
+    text: str = ""
 
     def meta(self) -> DocumentMeta:
         """Metadata without the full text, for the index and listings."""
-        data = asdict(self)
-        data.pop("text")
-        return DocumentMeta(**data)
+        return DocumentMeta(**{f: getattr(self, f) for f in DocumentMeta.__dataclass_fields__})
 
 
 @dataclass(frozen=True)

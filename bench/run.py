@@ -109,7 +109,7 @@ def child_query(args) -> dict:
     settings = _settings(args.corpus, args.index, auto_build=False)
     rss_start = _rss_mb()
     index = Index.open(settings)
-    assistant = Assistant(settings, index)
+    assistant = Assistant.from_settings(settings, index=index)
     questions = [json.loads(line)["question"] for line in Path(args.qa).read_text(encoding="utf-8").splitlines()
                  if line.strip()]
     assistant.ask(questions[0])  # warm-up: first encoder call, first Chroma query

@@ -8,7 +8,7 @@ import pytest
 
 from assistant.answer.assistant import Assistant
 from assistant.answer.grounding import verify
-from assistant.search.glossary import expand
+from assistant.lexicon import Lexicon
 from assistant.search.routing import Router
 from tests.support import SEED_ID
 
@@ -17,7 +17,7 @@ TODAY = dt.date(2026, 11, 27)
 
 @pytest.fixture(scope="module")
 def assistant(seed_settings, seed_index):
-    return Assistant(seed_settings, seed_index, today=TODAY)
+    return Assistant.from_settings(seed_settings, index=seed_index, today=TODAY)
 
 
 def cid(n: int) -> str:
@@ -29,7 +29,7 @@ def cid(n: int) -> str:
     ("第六条讲什么", 6, True), ("第六条的贴息比例是多少", 6, False),
 ])
 def test_clause_references_go_straight_to_the_clause(seed_index, question, number, whole):
-    route = Router(seed_index).route(question)
+    route = Router(seed_index, Lexicon.load()).route(question)
     assert route.kind == "clause" and route.clauses[0].clause_id == cid(number)
     assert route.whole_clause is whole
 
@@ -75,7 +75,7 @@ def test_fact_answer_quotes_figures_verbatim_with_citation(assistant):
     ("跟银行有纠纷不想打官司怎么办", 26),  # 打官司 → 金融纠纷调解
 ])
 def test_glossary_maps_everyday_words(assistant, question, expected):
-    assert expand(question).terms
+    assert assistant.retriever.glossary.expand(question).terms
     assert cid(expected) in assistant.ask(question).retrieved[:3]
 
 
@@ -175,6 +175,6 @@ def test_unit_answer_lists_at_most_the_limit_and_says_how_many(tmp_path):
     (corpus / "many.txt").write_text(f"关于测试措施的通知\n{measures}\n", encoding="utf-8")
     settings = make_settings(corpus, tmp_path / "index")
     build_index(settings)
-    answer = Assistant(settings, today=TODAY).ask("州测试局负责哪些措施")
+    answer = Assistant.from_settings(settings, today=TODAY).ask("州测试局负责哪些措施")
     assert answer.route == "unit" and len(answer.citations) == MAX_LISTED_CLAUSES
     assert answer.text.startswith(f"州测试局是35条措施的责任单位，以下列出前{MAX_LISTED_CLAUSES}条")

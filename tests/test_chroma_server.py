@@ -47,7 +47,7 @@ def server_settings(chroma, tmp_path_factory):
 
 
 def test_server_down_mid_operation_retries_then_answers_with_a_message(chroma, server_settings):
-    assistant = Assistant(server_settings, Index.open(server_settings))
+    assistant = Assistant.from_settings(server_settings, index=Index.open(server_settings))
     assert assistant.ask(QUESTION).citations[0].clause_id == f"{SEED_ID}#6"
     chroma.stop()
     try:
@@ -72,7 +72,7 @@ def test_small_index_keeps_answering_from_memory_while_the_server_is_down(chroma
     """With exact search (the default for small indexes) the vectors are read once; after that an
     outage costs nothing, and only a fresh start needs the server."""
     settings = dataclasses.replace(server_settings, exact_search_max_parts=20_000)
-    assistant = Assistant(settings, Index.open(settings))
+    assistant = Assistant.from_settings(settings, index=Index.open(settings))
     assert assistant.ask(QUESTION).citations[0].clause_id == f"{SEED_ID}#6"
     chroma.stop()
     try:
@@ -88,7 +88,7 @@ def test_server_restarting_during_a_question_is_retried(chroma, server_settings)
     """The server comes back within the backoff window: the question is answered normally."""
     import threading
 
-    assistant = Assistant(server_settings, Index.open(server_settings))
+    assistant = Assistant.from_settings(server_settings, index=Index.open(server_settings))
     chroma.stop()
     restart = threading.Timer(0.4, chroma.start)
     restart.start()

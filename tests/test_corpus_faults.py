@@ -91,12 +91,12 @@ def test_document_without_numbering_becomes_citable_paragraphs(seeded, suffix):
     assert len(paragraphs) == 3
     assert all(c.text in PLAIN for c in paragraphs)
     assert index.by_id["xiaodian#0"].text == "关于做好小店经济金融服务的说明"
-    answer = Assistant(seeded, index).ask("小店信用贷款单户授信额度最高多少？")
+    answer = Assistant.from_settings(seeded, index=index).ask("小店信用贷款单户授信额度最高多少？")
     assert not answer.refused, answer.text
     assert answer.citations[0].clause_id == paragraphs[0].clause_id and "88万元" in answer.text
     assert "第1段" in answer.citations[0].heading
     # The numbering of other documents is untouched: 第十八条 still goes to the seed's measure.
-    assert [c.clause_id for c in Assistant(seeded, index).ask("第十八条").citations] == [f"{SEED_ID}#18"]
+    assert [c.clause_id for c in Assistant.from_settings(seeded, index=index).ask("第十八条").citations] == [f"{SEED_ID}#18"]
 
 
 def test_duplicate_doc_id_is_skipped_naming_both_files(seeded):
@@ -145,7 +145,7 @@ def test_manifest_syntax_error_names_file_and_line_and_keeps_the_index(seeded):
     index = open_index(seeded, log=logged.append)
     assert index.dir == before and index.manifest.clause_count == 29
     assert any("manifest.toml" in m for m in logged), logged
-    assert Assistant(seeded, index).ask("创业担保贷款最高额度是多少？").citations[0].clause_id == f"{SEED_ID}#6"
+    assert Assistant.from_settings(seeded, index=index).ask("创业担保贷款最高额度是多少？").citations[0].clause_id == f"{SEED_ID}#6"
 
 
 def test_corpus_folder_removed_keeps_serving(seeded):

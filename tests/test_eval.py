@@ -130,3 +130,18 @@ def test_malformed_qa_files_are_reported_not_crashed(tmp_path, name, data, expec
     with pytest.raises(QAFileError) as info:
         load_qa(path)
     assert expected in str(info.value) and str(path) in str(info.value)
+
+
+def test_k_sets_the_metric_not_the_retrieval_depth(seed_settings, tmp_path, capsys, monkeypatch):
+    """--k is the cut-off of hit@k and recall@k; how many clauses are retrieved stays POLICY_TOP_K."""
+    qa = write_lines(tmp_path / "k.jsonl", [
+        json.dumps({"id": "k1", "question": "融资担保费率是多少？", "gold": [f"{SEED_ID}#4"], "facts": [], "type": "fact"}),
+        json.dumps({"id": "k2", "question": "我开饭馆的，贷款还不上能缓缓吗？", "gold": [f"{SEED_ID}#8"], "facts": [],
+                    "type": "colloquial"}),
+    ])
+    monkeypatch.setenv("POLICY_TOP_K", "3")
+    assert cli(seed_settings, "eval", str(qa), "--out", str(tmp_path / "run"), "--k", "5", "--quiet") == 0
+    assert "只检索前 3 条" in capsys.readouterr().err, "the mismatch is said, not silently changed"
+    rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert all(len(r["retrieved"]) <= 3 for r in rows), [r["retrieved"] for r in rows]
+    assert "k=5" in json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))["settings"]

@@ -62,7 +62,7 @@ QUESTIONS = st.one_of(
 
 @pytest.fixture(scope="module")
 def assistant(seed_settings, seed_index):
-    return Assistant(seed_settings, seed_index, today=TODAY)
+    return Assistant.from_settings(seed_settings, index=seed_index, today=TODAY)
 
 
 def check_answer(question: str, answer: Answer, seconds: float, index) -> None:
@@ -125,5 +125,5 @@ def test_follow_up_after_a_huge_question_is_fast(assistant, seed_index, first):
 def test_search_tolerates_any_text(assistant):
     """The /search endpoint calls the searcher directly: it must not fail on the same inputs."""
     for query in ("\ud800", "担保\udfff费率", "\x00", "🙂" * 1000, "。" * 1000):
-        hits = assistant.retriever.searcher.search(query, k=3)
+        hits = assistant.search(query, k=3)
         assert len(hits) <= 3

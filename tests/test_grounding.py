@@ -15,14 +15,14 @@ TODAY = dt.date(2026, 11, 27)
 
 @pytest.fixture(scope="module")
 def assistant(seed_settings, seed_index):
-    return Assistant(seed_settings, seed_index, today=TODAY)
+    return Assistant.from_settings(seed_settings, index=seed_index, today=TODAY)
 
 
 def judge(assistant, question: str):
     retrieval = assistant.retriever.retrieve(question)
     assert retrieval.route.kind == "search"
-    ev = evidence(retrieval, CorpusText.of(c.text for c in assistant.index.clauses))
-    return ev, should_refuse(ev, assistant.policy)
+    ev = evidence(retrieval, CorpusText.of(c.text for c in assistant.index.clauses), assistant.lexicon)
+    return ev, should_refuse(ev, assistant.lexicon.refusal)
 
 
 # (question, the Evidence field that decides, its value, words the note must carry)

@@ -119,7 +119,7 @@ def damaged_copy(built, tmp_path: Path, name: str):
 
 
 def ask(settings, index) -> None:
-    answer = Assistant(settings, index).ask("创业担保贷款最高额度是多少？")
+    answer = Assistant.from_settings(settings, index=index).ask("创业担保贷款最高额度是多少？")
     assert answer.citations and answer.citations[0].clause_id == f"{SEED_ID}#6", answer.text
 
 

@@ -56,7 +56,7 @@ def answers(settings) -> str:
     manifest = read_manifest(index.dir)
     assert len(index.clauses) == manifest.clause_count
     assert index.collection.count() == manifest.part_count, "every part of the live generation is in Chroma"
-    answer = Assistant(settings, index).ask("创业担保贷款最高额度是多少？")
+    answer = Assistant.from_settings(settings, index=index).ask("创业担保贷款最高额度是多少？")
     assert not answer.refused and answer.citations[0].clause_id == f"{SEED_ID}#6", answer.text
     assert "300万元" in answer.text
     return index.dir.name

@@ -86,3 +86,24 @@ def test_every_stage_is_a_folder_with_a_summary():
         init = PACKAGE / stage / "__init__.py"
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
         assert doc and len(doc.splitlines()[0]) > 20, f"{init} needs a docstring saying what the stage does"
+
+
+def calls_to(name: str) -> list[str]:
+    """"module:function" of every call of ``name`` in the package."""
+    out = []
+    for path in SOURCES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            for node in ast.walk(func):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == name:
+                    out.append(f"{module_name(path)}:{func.name}")
+    return sorted(set(out))
+
+
+def test_one_wiring_point_loads_the_encoder_and_the_chat_model():
+    """Assistant.from_settings is the only answer-side caller; the index builder loads its own encoder
+    (in the building process and in each worker process), by name."""
+    assert calls_to("chat_model") == ["assistant.answer.assistant:from_settings"]
+    assert calls_to("get_encoder") == ["assistant.answer.assistant:from_settings",
+                                       "assistant.search.index:_build_locked", "assistant.search.index:_init_worker"]
+    assert calls_to("load") and "assistant.answer.assistant:from_settings" in calls_to("load")

@@ -48,7 +48,7 @@ def llm_assistant(settings, index, server: ScriptedLLM, provider: str = "openai"
     url = server.base_url if provider == "openai" else server.root
     llm = dataclasses.replace(settings, llm=provider, llm_model="test-model", llm_base_url=url,
                               llm_api_key="sk-test", llm_timeout=10.0, **extra)
-    return Assistant(llm, index, today=TODAY)
+    return Assistant.from_settings(llm, index=index, today=TODAY)
 
 
 def run(assistant: Assistant, question: str, history=None) -> tuple[list[str], Answer]:
@@ -126,7 +126,7 @@ def test_unreachable_endpoint_answers_extractively_with_a_note(seed_settings, se
         settings = dataclasses.replace(seed_settings, llm="openai", llm_model="m", llm_base_url=server.base_url,
                                        llm_timeout=2.0)
     # The server is shut down now: the port refuses connections.
-    answer = Assistant(settings, seed_index, today=TODAY).ask(FEE_QUESTION)
+    answer = Assistant.from_settings(settings, index=seed_index, today=TODAY).ask(FEE_QUESTION)
     assert answer.composer == "extractive" and "不高于1%" in answer.text
     assert any("大模型服务暂时不可用" in n for n in answer.notes)
 
@@ -174,3 +174,15 @@ def test_verifier_reads_chinese_numerals(seed_index):
     assert not verify("最高额度为五百万元[1]。", clause).ok
     assert verify("按不高于贷款本金2.88%给予贴息[1]。", clause, markers_required=True).ok
     assert not verify("按不高于贷款本金2.88%给予贴息。", clause, markers_required=True).ok
+
+
+def test_extractive_mode_skips_the_llm(seed_settings, seed_index):
+    """ask(compose="extractive") answers from the clauses even when a chat model is configured."""
+    with ScriptedLLM(fee_reply) as server:
+        assistant = llm_assistant(seed_settings, seed_index, server)
+        plain = assistant.ask(FEE_QUESTION, compose="extractive")
+        asked = len(server.requests)
+        composed = assistant.ask(FEE_QUESTION)
+    assert plain.composer == "extractive" and asked == 0
+    assert composed.composer == "llm:openai" and len(server.requests) == 1
+    assert plain.text == Assistant.from_settings(seed_settings, index=seed_index, today=TODAY).ask(FEE_QUESTION).text

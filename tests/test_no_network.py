@@ -85,7 +85,7 @@ from assistant.answer.assistant import Assistant
 
 settings = Settings.from_env()
 index = open_index(settings)
-answer = Assistant(settings, index).ask("融资担保费率是多少？")
+answer = Assistant.from_settings(settings, index=index).ask("融资担保费率是多少？")
 result["answer"] = answer.text[:200]
 result["telemetry"] = index.collection._client.get_settings().anonymized_telemetry
 

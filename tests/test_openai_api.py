@@ -42,7 +42,7 @@ def serve(assistant: Assistant):
 
 @pytest.fixture(scope="module")
 def base_url(seed_settings, seed_index):
-    with serve(Assistant(seed_settings, seed_index, today=TODAY)) as url:
+    with serve(Assistant.from_settings(seed_settings, index=seed_index, today=TODAY)) as url:
         yield url
 
 
@@ -204,7 +204,7 @@ def test_concurrent_requests_each_get_their_own_answer(client):
 def _llm_assistant(settings, index, server: ScriptedLLM) -> Assistant:
     llm = dataclasses.replace(settings, llm="openai", llm_model="test-model", llm_base_url=server.base_url,
                               llm_api_key="sk-test", llm_timeout=10.0)
-    return Assistant(llm, index, today=TODAY)
+    return Assistant.from_settings(llm, index=index, today=TODAY)
 
 
 def _fee_reply(body: dict) -> str:

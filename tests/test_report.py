@@ -40,7 +40,7 @@ ITEMS = [
 
 @pytest.fixture(scope="module")
 def runs(seed_settings, seed_index):
-    ours = Assistant(seed_settings, seed_index, today=dt.date(2026, 11, 27))
+    ours = Assistant.from_settings(seed_settings, index=seed_index, today=dt.date(2026, 11, 27))
     encoder = get_encoder(seed_settings.encoder, False)
     documents = load_corpus(seed_settings.corpus_dir).documents
     with TutorialBaseline.build(documents, seed_index.clauses, encoder, variant="dense") as baseline:

@@ -33,7 +33,7 @@ from assistant.answer.assistant import Assistant
 from assistant.config import Settings
 from assistant.search.index import Index
 settings = Settings.from_env()
-assistant = Assistant(settings, Index.open(settings))
+assistant = Assistant.from_settings(settings, index=Index.open(settings))
 out = []
 for q in json.loads(sys.argv[1]):
     a = assistant.ask(q).to_dict()
@@ -88,7 +88,7 @@ def test_two_app_processes_answer_like_embedded_mode(server_settings, seed_setti
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err[-3000:]
         outputs.append(json.loads(out))
-    embedded = Assistant(seed_settings, seed_index)
+    embedded = Assistant.from_settings(seed_settings, index=seed_index)
     expected = []
     for q in QUESTIONS:
         a = embedded.ask(q).to_dict()

@@ -137,6 +137,6 @@ def test_long_clause_is_split_at_sentence_ends(seed):
 def test_restarting_numbers_are_qualified_by_section():
     text = ("关于测试的通知\n一、总体要求\n（一）第一项内容。\n（二）第二项内容。\n"
             "二、保障措施\n（一）第三项内容。\n（二）第四项内容。\n")
-    doc = Document("t", "t.txt", "关于测试的通知", "", "", "", "", "", text, "")
+    doc = Document("t", "t.txt", "关于测试的通知", text=text)
     numbers = [c.number for c in parse_document(doc)]
     assert numbers == ["0", "1.1", "1.2", "2.1", "2.2"]

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from assistant.lexicon import Lexicon
 from assistant.models import Answer, Citation
 from assistant.search.lookup import LookupQuery, lookup, sections, units
+from assistant.search.routing import Router
 from assistant.web.admin import UploadError, accept_upload, password_ok, safe_name
 from assistant.web.render import chat_text, citation_cards, question_preview
 from assistant.web.service import Service
-from tests.support import SEED_ID, serve
+from tests.support import ROOT, SEED_ID, serve
 
 
 def cid(n: int) -> str:
@@ -68,18 +71,50 @@ def test_search_endpoint(client):
     assert len(rows) == 3 and rows[0]["clause_id"] == cid(8) and rows[0]["why"]
 
 
+def test_cli_search_and_web_search_return_one_hit_shape(seed_settings, client, capsys):
+    from assistant.cli import main
+
+    query = "延期还本付息"
+    assert main(["--corpus", str(seed_settings.corpus_dir), "--index-dir", str(seed_settings.index_dir),
+                 "search", query, "--k", "3", "--json"]) == 0
+    cli_hits = json.loads(capsys.readouterr().out)
+    web_hits = client.predict(query, 3, api_name="/search")
+    assert [sorted(h) for h in cli_hits] == [sorted(h) for h in web_hits]
+    assert [(h["clause_id"], h["score"]) for h in cli_hits] == [(h["clause_id"], h["score"]) for h in web_hits]
+    assert {"doc_number", "units_span", "body_span", "dense", "bm25", "why"} <= set(cli_hits[0])
+
+
+def test_reload_reads_the_vocabularies_again(tmp_path, corpus_dir):
+    """An admin reload builds a new assistant with the lexicon read afresh from POLICY_LEXICON_DIR."""
+    from assistant.search.index import build_index
+    from tests.support import make_settings
+
+    lexicon_dir = tmp_path / "lexicon"
+    lexicon_dir.mkdir()
+    settings = make_settings(corpus_dir, tmp_path / "index", lexicon_dir=lexicon_dir)
+    build_index(settings)
+    service = Service(settings)
+    assert not service.assistant.retriever.glossary.expand("我想要茶水钱").terms
+    glossary = (ROOT / "assistant" / "data" / "glossary.tsv").read_text(encoding="utf-8")
+    (lexicon_dir / "glossary.tsv").write_text(glossary + "茶水钱\t贴息\n", encoding="utf-8")
+    service.reload()
+    assert service.assistant.retriever.glossary.expand("我想要茶水钱").terms == ("贴息",)
+    assert cid(6) in service.assistant.ask("茶水钱有多少").retrieved[:3]
+
+
 def test_lookup_filters(seed_index):
+    router = Router(seed_index, Lexicon.load())
     counts = [sum(u in c.units for c in seed_index.clauses) for u in units(seed_index)]
     assert counts == sorted(counts, reverse=True) and len(counts) > 20  # the most often named first
     assert len(sections(seed_index)) == 5 and sections(seed_index)[0].startswith("一、")
-    by_section = lookup(seed_index, LookupQuery(section=sections(seed_index)[1]))
+    by_section = lookup(seed_index, LookupQuery(section=sections(seed_index)[1]), router)
     assert by_section and all(c.section == by_section[0].section for c in by_section)
-    assert [c.clause_id for c in lookup(seed_index, LookupQuery(number="（十二）"))] == [cid(12)]
-    assert [c.clause_id for c in lookup(seed_index, LookupQuery(number="12"))] == [cid(12)]
-    assert [c.clause_id for c in lookup(seed_index, LookupQuery(number=cid(12)))] == [cid(12)]
-    assert [c.clause_id for c in lookup(seed_index, LookupQuery(keyword="擔保費率"))] == [cid(4)]  # traditional
-    assert lookup(seed_index, LookupQuery()) == []
-    assert lookup(seed_index, LookupQuery(number="第九十九条")) == []
+    assert [c.clause_id for c in lookup(seed_index, LookupQuery(number="（十二）"), router)] == [cid(12)]
+    assert [c.clause_id for c in lookup(seed_index, LookupQuery(number="12"), router)] == [cid(12)]
+    assert [c.clause_id for c in lookup(seed_index, LookupQuery(number=cid(12)), router)] == [cid(12)]
+    assert [c.clause_id for c in lookup(seed_index, LookupQuery(keyword="擔保費率"), router)] == [cid(4)]  # traditional
+    assert lookup(seed_index, LookupQuery(), router) == []
+    assert lookup(seed_index, LookupQuery(number="第九十九条"), router) == []
 
 
 @pytest.mark.parametrize("payload", [

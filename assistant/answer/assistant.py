@@ -1,101 +1,102 @@
 """The answering entry point: ``Assistant.ask(question, history) -> Answer``.
 
-retrieve (route + hybrid search) → decide refusal → compose (extractive, or an LLM when configured)
-→ verify → notes. :meth:`Assistant.stream` yields the text as it is produced; the pipeline is also
-exposed as a LangChain runnable chain (:meth:`Assistant.as_chain`).
+retrieve (route + hybrid search) → compose the body for the route (``routes.ROUTES``: refusal or
+quotes, a unit's measures, a document's facts …; rephrased by an LLM when configured and allowed)
+→ verify → related clauses and notes. :meth:`Assistant.stream` yields the text as it is produced; the
+pipeline is also exposed as a LangChain runnable chain (:meth:`Assistant.as_chain`).
+
+:meth:`Assistant.from_settings` is the one place that loads the parts (index, encoder, lexicon, chat
+model) from settings; everything else receives them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
-from dataclasses import dataclass, field
-from typing import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from typing import Literal
 
 from .. import grammar
 from ..config import Settings
 from ..errors import EmptyQueryError
-from ..models import Answer, Citation, Clause, Hit, Retrieval, by_clause
-from ..numerals import int_to_cn
-from ..search.encoders import get_encoder
+from ..lexicon import Lexicon
+from ..models import Answer, Citation, Clause, Hit
+from ..search.encoders import Encoder, get_encoder
 from ..search.index import Index, open_index
 from ..search.retrieve import PolicyRetriever
 from ..search.text import clean_text, normalize, tokenize
 from ..search.vectorstore import ChromaUnavailableError
 from .compose import ExtractiveComposer
-from .grounding import (
-    PROMPT_LEAK_CHARS,
-    CorpusText,
-    RefusalPolicy,
-    evidence,
-    prompt_leak,
-    should_refuse,
-    verify,
-)
+from .grounding import PROMPT_LEAK_CHARS, verify
 from .llm import LLMComposer, chat_model
+from .routes import MAX_LISTED_CLAUSES, SERVICE_UNAVAILABLE, Composers, Turn
+
+__all__ = ["Assistant", "MAX_LISTED_CLAUSES", "MAX_QUESTION_CHARS", "SERVICE_UNAVAILABLE"]
 
 MAX_QUESTION_CHARS = 2000
-# A unit answer lists at most this many measures: with a large corpus a department can be responsible
-# for thousands, and the lookup tab (or `clauses`) lists them all.
-MAX_LISTED_CLAUSES = 30
-SERVICE_UNAVAILABLE = "抱歉，条款检索服务暂时不可用，请稍后再试；急需办理可拨打 12345 政务服务便民热线。"
 LLM_REJECTED_NOTE = "大模型生成的回答未能通过条款核验，已改为直接引用条款原文。"
-HOTLINE_HINT = "建议向相关责任部门咨询，或拨打 12345 政务服务便民热线。"
-
-_WHO = re.compile(r"谁负责|谁管|哪个部门|哪个单位|责任单位|找谁|牵头")
-_PRONOUN = re.compile(r"这条|该条|这项|此条|这个措施|这个政策|该政策|该措施|上一条|刚才|上面|它")
-_FOLLOW_START = re.compile(r"^(?:那|那么|还有|另外|再问|还)")
-
-
-@dataclass
-class _Turn:
-    """What the composer needs from the retrieval stage, passed along the chain."""
-
-    question: str
-    asked: str
-    retrieval: Retrieval | None = None
-    notes: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    started: float = 0.0
-    pinned: Clause | None = None  # a follow-up about "这条": the previous answer's clause
-    error: str = ""  # the search failed (vector store unreachable after retries): answer with this message
+# ``compose="extractive"`` answers without the LLM even when one is configured (cheap replays of earlier
+# turns, evaluation of the extractive pipeline).
+ComposeMode = Literal["auto", "extractive"]
 
 
 class Assistant:
     """Answers questions from the clause index, always with the clauses it relied on."""
 
-    def __init__(self, settings: Settings, index: Index | None = None, *, today: dt.date | None = None,
-                 llm=None):
-        """``llm``: a LangChain chat model to compose with (default: the one ``settings.llm`` names, if any)."""
+    def __init__(self, settings: Settings, index: Index, encoder: Encoder, lexicon: Lexicon, *,
+                 chat=None, today: dt.date | None = None):
+        """Wire the stages over loaded parts; :meth:`from_settings` loads them.
+
+        Args:
+            chat: a LangChain chat model to compose free-text answers with (None: extractive only).
+            today: the date validity notes are judged against (default: the day of each answer).
+        """
         self.settings = settings
-        self.index = index or open_index(settings)
-        encoder = get_encoder(settings.encoder, settings.allow_model_download)
-        self.retriever = PolicyRetriever.create(self.index, encoder, settings.dense_weight, settings.top_k)
-        self.composer = ExtractiveComposer(self.index)
-        self.policy = RefusalPolicy.load()
+        self.index = index
+        self.encoder = encoder
+        self.lexicon = lexicon
         self.today = today
-        self._corpus = CorpusText.of(c.text for c in self.index.clauses)
+        self.retriever = PolicyRetriever.create(index, encoder, lexicon, settings.dense_weight, settings.top_k)
+        self.composer = ExtractiveComposer(index, lexicon.cues)
+        self.composers = Composers(index, self.composer, lexicon)
         self.llm: LLMComposer | None = None
-        if llm is not None or settings.llm:
-            model = llm if llm is not None else chat_model(settings)
-            name = f"llm:{settings.llm or 'custom'}"
-            self.llm = LLMComposer(model, name, self.composer, settings.llm_clauses)
+        if chat is not None:
+            self.llm = LLMComposer(chat, f"llm:{settings.llm or 'custom'}", self.composer, lexicon.prompt,
+                                   settings.llm_clauses)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, index: Index | None = None, lexicon: Lexicon | None = None,
+                      llm=None, today: dt.date | None = None) -> "Assistant":
+        """The assistant ``settings`` describe: the index (opened, built when stale and allowed), the
+        encoder, the lexicon read afresh from its files, and the chat model ``settings.llm`` names.
+
+        Args:
+            index, lexicon: already loaded parts to use instead.
+            llm: a chat model to use instead of the one the settings name.
+
+        Raises:
+            PolicyError: the index, the encoder, the lexicon or the chat model cannot be loaded.
+        """
+        index = index if index is not None else open_index(settings)
+        encoder = get_encoder(settings.encoder, settings.allow_model_download)
+        chat = llm if llm is not None else (chat_model(settings) if settings.llm else None)
+        return cls(settings, index, encoder, lexicon or Lexicon.load(settings.lexicon_dir), chat=chat, today=today)
 
     # ------------------------------------------------------------------ public
 
-    def ask(self, question: str, history: Sequence[Answer] | None = None, *, today: dt.date | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence[Answer] | None = None, *, today: dt.date | None = None,
+            compose: ComposeMode = "auto") -> Answer:
         """Answer ``question``; ``history`` holds the previous answers of this conversation (oldest first).
 
         Never raises for bad input: an empty question gets a polite prompt, a long one is truncated.
         """
-        for event in self.stream(question, history, today=today):
+        for event in self.stream(question, history, today=today, compose=compose):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("stream() always ends with an Answer")
 
     def stream(self, question: str, history: Sequence[Answer] | None = None, *,
-               today: dt.date | None = None) -> Iterator[str | Answer]:
+               today: dt.date | None = None, compose: ComposeMode = "auto") -> Iterator[str | Answer]:
         """Yield pieces of the answer text as they are produced, then the final :class:`Answer`.
 
         The pieces are provisional: when an LLM answer fails verification, the final Answer carries the
@@ -103,7 +104,7 @@ class Assistant:
         """
         turn = self._prepare(question, history)
         shown: list[str] = []
-        generation = self._generate(turn)
+        generation = self._generate(turn, use_llm=compose == "auto")
         while True:
             try:
                 piece = next(generation)
@@ -118,12 +119,21 @@ class Assistant:
             yield answer.text[len(streamed):]  # related clauses and notes, or the whole extractive answer
         yield answer
 
+    def search(self, query: str, k: int | None = None) -> list[Hit]:
+        """Ranked clauses for keywords or a question, without routing or glossary (``search``, /search).
+
+        Raises:
+            EmptyQueryError: the query is empty.
+            ChromaUnavailableError: the Chroma server still fails after retries.
+        """
+        return self.retriever.searcher.search(query, k or self.settings.top_k)
+
     def as_chain(self):
         """The same pipeline as a LangChain runnable: ``{"question", "history"?} → Answer``."""
         from langchain_core.runnables import RunnableLambda
 
-        def compose(turn: _Turn) -> tuple[_Turn, Answer]:
-            generation = self._generate(turn)
+        def compose(turn: Turn) -> tuple[Turn, Answer]:
+            generation = self._generate(turn, use_llm=True)
             while True:
                 try:
                     next(generation)
@@ -136,10 +146,10 @@ class Assistant:
 
     # ------------------------------------------------------------------ stages
 
-    def _prepare(self, question: str, history: Sequence[Answer] | None) -> _Turn:
+    def _prepare(self, question: str, history: Sequence[Answer] | None) -> Turn:
         started = time.perf_counter()
         question = clean_text(question or "")  # no lone surrogates: answers are encoded as UTF-8 later
-        turn = _Turn(question=question, asked=question.strip(), started=started)
+        turn = Turn(question=question, asked=question.strip(), started=started)
         if not turn.asked:
             return turn
         if len(turn.asked) > MAX_QUESTION_CHARS:
@@ -161,86 +171,31 @@ class Assistant:
         previous = next((a for a in reversed(history or []) if a.citations or a.retrieved), None)
         if previous is None:
             return question, None
+        cues = self.lexicon.cues
         q = normalize(question)
         prev_clause_id = previous.citations[0].clause_id if previous.citations else previous.retrieved[0]
         prev_clause = self.index.by_id.get(prev_clause_id)
-        if prev_clause is not None and _PRONOUN.search(q):
+        if prev_clause is not None and cues.pronoun.search(q):
             return question, prev_clause
-        if prev_clause is not None and _WHO.search(q) and len(q) <= 12:
+        if prev_clause is not None and cues.who.search(q) and len(q) <= 12:
             return question, prev_clause
-        content = [t for t in tokenize(_FOLLOW_START.sub("", q)) if t in self.index.bm25.known([t])]
-        if not content and (_FOLLOW_START.match(q) or len(q) <= 12):
+        content = [t for t in tokenize(cues.follow_start.sub("", q)) if t in self.index.bm25.known([t])]
+        if not content and (cues.follow_start.match(q) or len(q) <= 12):
             # Nothing to search on its own ("具体多少？"): carry the previous question's topic.
             # The previous question may be a pasted document: carry only what was answered of it.
             return f"{previous.question[:MAX_QUESTION_CHARS]} {question}", None
         return question, None
 
-    def _compose(self, turn: _Turn) -> Answer:
-        if turn.error:
-            return Answer(question=turn.question, text=f"{SERVICE_UNAVAILABLE}（{turn.error}）", refused=True,
-                          route="error", checks=[turn.error])
-        if turn.retrieval is None:
-            return Answer(question=turn.question, text="请输入您想了解的政策问题，例如：创业担保贷款最高额度是多少？",
-                          refused=True, route="empty")
-        t = time.perf_counter()
-        retrieval = turn.retrieval
-        route = retrieval.route.kind
-        answer = Answer(question=turn.question, text="", retrieved=retrieval.clause_ids, route=route)
-        if turn.pinned is not None:
-            answer.route = "followup"
-            answer.retrieved = [turn.pinned.clause_id] + [c for c in answer.retrieved if c != turn.pinned.clause_id]
-            self._compose_pinned(answer, turn)
-        elif route == "unit":
-            self._compose_unit(answer, retrieval)
-        elif route == "document":
-            self._compose_document(answer, retrieval)
-        elif route == "clause" and retrieval.route.whole_clause:
-            answer.citations = [self.composer.whole_clause(h.clause) for h in retrieval.hits if h.route == "clause"]
-            answer.text = "\n\n".join(f"〔{c.heading}〕全文：\n{c.quote}" for c in answer.citations)
-        else:
-            refuse, reason = (False, "")
-            if route == "search":
-                refuse, reason = should_refuse(evidence(retrieval, self._corpus), self.policy)
-            if refuse:
-                self._compose_refusal(answer, retrieval, reason)
-            else:
-                answer.citations = self.composer.select(retrieval.query.normalized, retrieval.query.search_tokens,
-                                                        retrieval.hits)
-                answer.text = self._quote_text(answer.citations)
-        turn.timings["compose"] = (time.perf_counter() - t) * 1000
-        return answer
-
-    def _generate(self, turn: _Turn) -> Generator[str, None, Answer]:
+    def _generate(self, turn: Turn, *, use_llm: bool) -> Generator[str, None, Answer]:
         """Compose the answer body; an LLM's text is yielded as it streams. Returns the body Answer."""
-        answer = self._compose(turn)
-        if self.llm is not None and self._llm_applies(turn, answer):
+        answer, rephrasable = self.composers.compose(turn)
+        if self.llm is not None and use_llm and rephrasable:
             t = time.perf_counter()
             answer = yield from self._compose_llm(turn, answer)
             turn.timings["llm"] = (time.perf_counter() - t) * 1000
         return answer
 
-    def _decorate(self, answer: Answer, turn: _Turn, today: dt.date) -> None:
-        """Append related clauses and notes (validity, truncation, refusal reason) to the checked body."""
-        if not answer.refused and turn.retrieval is not None:
-            cited = {c.clause_id for c in answer.citations}
-            answer.related = [h.clause.clause_id for h in turn.retrieval.hits if h.clause.clause_id not in cited][:3]
-            if answer.related and answer.route != "unit":
-                answer.text += "\n\n相关条款：" + "；".join(
-                    f"〔{self.index.heading(self.index.by_id[cid])}〕"
-                    for cid in answer.related)
-        answer.notes = turn.notes + answer.notes + self._validity_notes(answer.citations, today)
-        if answer.notes:
-            answer.text += "\n\n" + "\n".join(f"提示：{n}" for n in answer.notes)
-
-    # ------------------------------------------------------------------ LLM composition
-
-    def _llm_applies(self, turn: _Turn, answer: Answer) -> bool:
-        """Free-text answers only: lists (units, clauses, document facts) and refusals stay deterministic."""
-        if answer.refused or not answer.citations:
-            return False
-        return answer.route == "search" or (answer.route == "followup" and not _WHO.search(normalize(turn.asked)))
-
-    def _compose_llm(self, turn: _Turn, extractive: Answer) -> Generator[str, None, Answer]:
+    def _compose_llm(self, turn: Turn, extractive: Answer) -> Generator[str, None, Answer]:
         """Stream the LLM's answer; verify it; fall back to ``extractive`` (with a note) when it fails."""
         clauses = [self.index.by_id[cid] for cid in extractive.retrieved if cid in self.index.by_id]
         numbered = self.llm.number(clauses)
@@ -250,7 +205,7 @@ class Assistant:
             for piece in self.llm.stream(turn.asked, numbered):
                 pieces.append(piece)
                 # Stop showing a reply that starts repeating the system prompt (checked on the recent tail).
-                leak = prompt_leak("".join(pieces)[-(len(piece) + 4 * PROMPT_LEAK_CHARS):], self.llm.prompt.system)
+                leak = self.llm.guard.leak("".join(pieces)[-(len(piece) + 4 * PROMPT_LEAK_CHARS):])
                 if leak:
                     break
                 yield piece
@@ -258,7 +213,7 @@ class Assistant:
             extractive.notes.append(f"大模型服务暂时不可用（{type(exc).__name__}），以下为条款原文摘录。")
             return extractive
         text = "".join(pieces).strip()
-        leak = leak or prompt_leak(text, self.llm.prompt.system)
+        leak = leak or self.llm.guard.leak(text)
         if leak:
             extractive.checks.append(f"回答包含系统提示的原文（“{leak[:PROMPT_LEAK_CHARS]}…”）")
             extractive.notes.append(LLM_REJECTED_NOTE)
@@ -267,7 +222,7 @@ class Assistant:
             assert turn.retrieval is not None  # only search/follow-up answers reach the LLM
             refusal = Answer(question=turn.question, text="", retrieved=extractive.retrieved, route=extractive.route,
                              composer=self.llm.name)
-            self._compose_refusal(refusal, turn.retrieval, "大模型判断检索到的条款不能回答这个问题")
+            self.composers.refusal(refusal, turn.retrieval, "大模型判断检索到的条款不能回答这个问题")
             return refusal
         result = verify(text, numbered, markers_required=True)
         if not text or not result.ok:
@@ -285,7 +240,7 @@ class Assistant:
         return Answer(question=turn.question, text=text, citations=citations, retrieved=extractive.retrieved,
                       route=extractive.route, composer=self.llm.name, markers=used)
 
-    def _finish(self, turn: _Turn, answer: Answer, today: dt.date) -> Answer:
+    def _finish(self, turn: Turn, answer: Answer, today: dt.date) -> Answer:
         """Verify the body against its citations, then add related clauses and notes, and the timings."""
         t = time.perf_counter()
         if answer.citations:
@@ -300,76 +255,17 @@ class Assistant:
         answer.timings["total"] = round((time.perf_counter() - turn.started) * 1000, 2)
         return answer
 
-    # ------------------------------------------------------------------ composers per route
-
-    def _quote_text(self, citations: list[Citation]) -> str:
-        if not citations:
-            return "现有政策文件中没有找到能回答这个问题的条款。" + HOTLINE_HINT
-        blocks: list[str] = []
-        grouped = by_clause(citations)
-        for i, cites in enumerate(grouped.values(), start=1):
-            quotes = "".join(c.quote for c in cites)
-            prefix = f"{i}. " if len(grouped) > 1 else ""
-            units = f"\n责任单位：{'、'.join(cites[0].units)}" if cites[0].units else ""
-            blocks.append(f"{prefix}“{quotes}”〔{cites[0].heading}〕{units}")
-        return "根据现行政策文件：\n\n" + "\n\n".join(blocks)
-
-    def _compose_unit(self, answer: Answer, retrieval: Retrieval) -> None:
-        unit = retrieval.route.unit
-        lines = []
-        for hit in retrieval.hits[:MAX_LISTED_CLAUSES]:
-            clause = hit.clause
-            lo, hi = clause.units_span or (0, len(clause.text))
-            answer.citations.append(self.composer.cite(clause, clause.text[lo:hi], clause.start + lo, clause.start + hi))
-            lines.append(f"{len(lines) + 1}. 〔{answer.citations[-1].heading}〕")
-        role = "共同责任单位" if retrieval.route.shared else "责任单位"
-        total = len(retrieval.hits)
-        if total > len(lines):
-            answer.text = (f"{unit}是{total}条措施的{role}，以下列出前{len(lines)}条"
-                           f"（完整列表请在“条款查询”中按责任单位筛选）：\n" + "\n".join(lines))
-        else:
-            answer.text = f"{unit}是以下{int_to_cn(len(lines))}条措施的{role}：\n" + "\n".join(lines)
-
-    def _compose_document(self, answer: Answer, retrieval: Retrieval) -> None:
-        parts = []
-        for hit in retrieval.hits:
-            clause = hit.clause
-            doc = self.index.document(clause.doc_id)
-            facts = []
-            for label, value in (("标题", doc.title), ("文号", doc.doc_number), ("发文机关", doc.issuer)):
-                if value:
-                    facts.append(f"{label}：{value}")
-            date_text = grammar.FULL_DATE.search(clause.text)
-            if date_text:
-                facts.append(f"印发日期：{date_text.group(0)}")
-            refs = [r for r in self.index.references if r.doc_number in set(doc.implements) | set(doc.cites)]
-            for ref in refs:
-                where = "" if ref.in_corpus else "（该文件原文不在本库中）"
-                facts.append(f"贯彻落实：《{ref.title}》（{ref.doc_number}）{where}")
-            answer.citations.append(self.composer.whole_clause(clause))
-            parts.append("\n".join(facts) + f"\n〔{answer.citations[-1].heading}〕")
-        answer.text = "\n\n".join(parts)
-
-    def _compose_pinned(self, answer: Answer, turn: _Turn) -> None:
-        clause = turn.pinned
-        if _WHO.search(normalize(turn.asked)):
-            answer.citations = [self.composer.cite(clause, "、".join(clause.units), clause.start, clause.end)]
-            answer.text = (f"〔{self.index.heading(clause)}〕的责任单位："
-                           f"{'、'.join(clause.units) or '文件未列出'}。")
-            return
-        hits = [Hit(clause=clause, score=1.0, route="followup")]
-        query = turn.retrieval.query
-        answer.citations = self.composer.select(query.normalized, query.tokens, hits) or [self.composer.whole_clause(clause)]
-        answer.text = self._quote_text(answer.citations)
-
-    def _compose_refusal(self, answer: Answer, retrieval: Retrieval, reason: str) -> None:
-        answer.refused = True
-        answer.related = retrieval.clause_ids[:3]
-        nearest = "；".join(f"〔{self.index.heading(h.clause)}〕" for h in retrieval.hits[:3])
-        answer.text = f"现有政策文件中没有找到能回答这个问题的规定。{HOTLINE_HINT}"
-        if nearest:
-            answer.text += f"\n\n可能相关：{nearest}"
-        answer.notes.append(reason)
+    def _decorate(self, answer: Answer, turn: Turn, today: dt.date) -> None:
+        """Append related clauses and notes (validity, truncation, refusal reason) to the checked body."""
+        if not answer.refused and turn.retrieval is not None:
+            cited = {c.clause_id for c in answer.citations}
+            answer.related = [h.clause.clause_id for h in turn.retrieval.hits if h.clause.clause_id not in cited][:3]
+            if answer.related and answer.route != "unit":
+                answer.text += "\n\n相关条款：" + "；".join(
+                    f"〔{self.index.heading(self.index.by_id[cid])}〕" for cid in answer.related)
+        answer.notes = turn.notes + answer.notes + self._validity_notes(answer.citations, today)
+        if answer.notes:
+            answer.text += "\n\n" + "\n".join(f"提示：{n}" for n in answer.notes)
 
     def _validity_notes(self, citations: list[Citation], today: dt.date) -> list[str]:
         notes = []

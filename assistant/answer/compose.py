@@ -12,14 +12,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .. import grammar
+from ..lexicon import Cues
 from ..models import Citation, Clause, Hit
 from ..search.index import Index
 from ..search.text import tokenize
 
-# Questions that want a number: the sentence that carries an amount or rate should win.
-_WANTS_FIGURE = re.compile(r"多少|多高|多大|多长|几|最高|最低|上限|下限|比例|费率|利率|额度|标准|幅度|金额|期限|时间|什么时候|哪年")
-# Questions that ask for a list of measures: the answer usually spans several clauses.
-_WANTS_LIST = re.compile(r"哪些|有什么(?:政策|措施|支持|规定|帮助|优惠)|什么(?:支持|政策|措施)|哪几")
 _HAS_FIGURE = re.compile(r"\d")
 
 
@@ -76,8 +73,9 @@ class ExtractiveComposer:
 
     name = "extractive"
 
-    def __init__(self, index: Index, max_clauses: int = 2, max_sentences: int = 3):
+    def __init__(self, index: Index, cues: Cues, max_clauses: int = 2, max_sentences: int = 3):
         self.index = index
+        self.cues = cues
         self.max_clauses = max_clauses
         self.max_sentences = max_sentences
 
@@ -97,9 +95,9 @@ class ExtractiveComposer:
         if not hits:
             return []
         q_tokens = set(tokens)
-        wants_figure = bool(_WANTS_FIGURE.search(asked))
+        wants_figure = bool(self.cues.wants_figure.search(asked))
         # A list question takes more clauses and sentences, and runners-up further behind the best one.
-        wants_list = bool(_WANTS_LIST.search(asked))
+        wants_list = bool(self.cues.wants_list.search(asked))
         max_clauses, keep_ratio = (self.max_clauses + 2, 0.6) if wants_list else (self.max_clauses, 0.8)
         max_sentences, sentence_ratio = (self.max_sentences + 1, 0.4) if wants_list else (self.max_sentences, 0.6)
         picked: list[Citation] = []

@@ -9,30 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable
 
 from .. import grammar
-from ..datafiles import read_lines, read_toml
+from ..lexicon import Aspect, Lexicon, RefusalPolicy
 from ..models import Clause, Retrieval
 from ..numerals import CN_NUMERAL_CHARS, cn_to_int
 from ..search.text import normalize, tokenize
-
-
-@dataclass(frozen=True)
-class RefusalPolicy:
-    """Thresholds of the refusal decision (see ``data/refusal.toml`` for how they were set)."""
-
-    min_dense: float
-    min_overlap: float
-    max_unknown: int
-
-    @classmethod
-    @lru_cache(maxsize=1)
-    def load(cls) -> "RefusalPolicy":
-        data = read_toml("refusal.toml")
-        return cls(min_dense=float(data["min_dense"]), min_overlap=float(data["min_overlap"]),
-                   max_unknown=int(data["max_unknown"]))
 
 
 @dataclass(frozen=True)
@@ -67,45 +50,8 @@ class Evidence:
     aspect_label: str = ""  # what kind of answer is missing (具体金额, 期限 …), for the note
 
 
-@dataclass(frozen=True)
-class Aspect:
-    """One row of ``data/aspects.tsv``: a kind of answer a question asks for, and how to see it given."""
-
-    cue: re.Pattern
-    evidence: re.Pattern
-    scope: str  # "clause": the top clause; "sentence": sentences naming the question's subject
-    label: str
-
-
-@lru_cache(maxsize=1)
-def _places() -> tuple[str, ...]:
-    return tuple(read_lines("places.txt"))
-
-
-@lru_cache(maxsize=1)
-def _question_words() -> frozenset[str]:
-    return frozenset(w.lower() for w in read_lines("question_words.txt"))
-
-
-@lru_cache(maxsize=1)
-def _topics() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(topic words, word endings) from ``data/topics.txt``; "*税" lines are endings."""
-    lines = read_lines("topics.txt")
-    words = tuple(w for w in lines if not w.startswith("*"))
-    return words, tuple(w[1:] for w in lines if w.startswith("*"))
-
-
-@lru_cache(maxsize=1)
-def _aspects() -> tuple[Aspect, ...]:
-    out = []
-    for line in read_lines("aspects.tsv"):
-        cue, found, scope, label = line.split("\t")
-        out.append(Aspect(re.compile(cue), re.compile(found), scope, label))
-    return tuple(out)
-
-
-def evidence(retrieval: Retrieval, corpus: CorpusText) -> Evidence:
-    """Measure how well the retrieved clauses cover the question."""
+def evidence(retrieval: Retrieval, corpus: CorpusText, lexicon: Lexicon) -> Evidence:
+    """Measure how well the retrieved clauses cover the question (places, topics, aspects from ``lexicon``)."""
     hits = retrieval.hits
     q = retrieval.query.normalized
     dense = max((h.dense for h in hits[:3] if h.dense is not None), default=0.0)
@@ -114,16 +60,16 @@ def evidence(retrieval: Retrieval, corpus: CorpusText) -> Evidence:
     top_text = normalize(f"{hits[0].clause.title}{hits[0].clause.text}").lower() if hits else ""
     found = [t for t in tokens if t in top_text or t in covered]
     overlap = len(found) / len(tokens) if tokens else 0.0
-    place = next((p for p in _places() if p in q and p not in corpus.text), "")
-    content = [t for t in tokens if t not in _question_words() and not t.isdigit() and t not in covered]
+    place = next((p for p in lexicon.places if p in q and p not in corpus.text), "")
+    content = [t for t in tokens if t not in lexicon.question_words and not t.isdigit() and t not in covered]
     unknown = tuple(dict.fromkeys(t for t in content if t not in corpus.text))
     foreign_ref = next((m.group(0) for m in grammar.YEAR.finditer(q) if m.group(0) not in corpus.text), "")
     if not foreign_ref:
         # A cited document whose text is not in the corpus (甘政办发〔2022〕101号) cannot be quoted.
         foreign_ref = next((n for n in map(grammar.doc_number, (m.group(0) for m in grammar.DOC_NUMBER.finditer(q)))
                             if _only_cited(n, corpus.text)), "")
-    topic = _foreign_topic(q, unknown, retrieval.expansion.triggers, corpus)
-    gap = _aspect_gap(q, content, hits, corpus)
+    topic = _foreign_topic(q, unknown, retrieval.expansion.triggers, corpus, lexicon)
+    gap = _aspect_gap(q, content, hits, corpus, lexicon.aspects)
     return Evidence(dense=dense, overlap=overlap, foreign_place=place, missing_aspect=gap[0], unknown=unknown,
                     foreign_ref=foreign_ref, foreign_topic=topic, subject=gap[1], aspect_label=gap[2])
 
@@ -135,7 +81,8 @@ def _only_cited(doc_number: str, corpus_text: str) -> bool:
     return corpus_text.count(doc_number) <= 1 and f"）（{doc_number}）" in corpus_text.replace("》（", "）（")
 
 
-def _foreign_topic(q: str, unknown: tuple[str, ...], triggers: tuple[str, ...], corpus: CorpusText) -> str:
+def _foreign_topic(q: str, unknown: tuple[str, ...], triggers: tuple[str, ...], corpus: CorpusText,
+                   lexicon: Lexicon) -> str:
     """A policy topic of ``data/topics.txt`` that the question names and no document mentions.
 
     Everyday words the glossary maps (社保 → 社会保险费) are blanked first: the glossary says what
@@ -144,18 +91,19 @@ def _foreign_topic(q: str, unknown: tuple[str, ...], triggers: tuple[str, ...], 
     rest = q.lower()
     for trigger in sorted(triggers, key=len, reverse=True):
         rest = rest.replace(trigger, " ")
-    words, endings = _topics()
-    found = [w for w in words if w in rest and w not in corpus.text]
+    endings = lexicon.topic_endings
+    found = [w for w in lexicon.topics if w in rest and w not in corpus.text]
     # A named tax or fee (印花税, 评估费): a word of three or more characters, unknown to the corpus.
     found += [t for t in unknown if len(t) >= 3 and t in rest and t.endswith(endings)]
     # The longest names the topic best in the note (个人所得税, not 扣除).
     return max(found, key=len, default="")
 
 
-def _aspect_gap(q: str, content: list[str], hits: list, corpus: CorpusText) -> tuple[str, str, str]:
+def _aspect_gap(q: str, content: list[str], hits: list, corpus: CorpusText,
+                aspects: tuple[Aspect, ...]) -> tuple[str, str, str]:
     """(asked aspect, subject, label) of the first aspect the question asks for and the text lacks."""
     top = normalize(hits[0].clause.text) if hits else ""
-    for aspect in _aspects():
+    for aspect in aspects:
         m = aspect.cue.search(q)
         if not m:
             continue
@@ -301,28 +249,33 @@ _ALLOWED_IN_ANSWERS = ("现有政策文件中没有找到相关规定",)
 _LEAK_IGNORED = re.compile(r"[\s\[\]\d]+")
 
 
-@lru_cache(maxsize=4)
-def _prompt_shingles(prompt: str, min_chars: int) -> tuple[str, frozenset[str]]:
-    """(the prompt as compared, its runs of ``min_chars``): cut once, not per streamed piece."""
-    secret = _LEAK_IGNORED.sub("", prompt)
-    for allowed in _ALLOWED_IN_ANSWERS:
-        secret = secret.replace(allowed, "\0")
-    runs = (secret[i:i + min_chars] for i in range(len(secret) - min_chars + 1))
-    return secret, frozenset(r for r in runs if "\0" not in r)
+class PromptGuard:
+    """Finds a system prompt repeated in an answer; the prompt is cut into runs once, not per streamed piece."""
+
+    def __init__(self, prompt: str, min_chars: int = PROMPT_LEAK_CHARS):
+        secret = _LEAK_IGNORED.sub("", prompt)
+        for allowed in _ALLOWED_IN_ANSWERS:
+            secret = secret.replace(allowed, "\0")
+        runs = (secret[i:i + min_chars] for i in range(len(secret) - min_chars + 1))
+        self.secret, self.min_chars = secret, min_chars
+        self.shingles = frozenset(r for r in runs if "\0" not in r)
+
+    def leak(self, text: str) -> str:
+        """The first run of at least ``min_chars`` characters of the prompt that ``text`` repeats verbatim, or "".
+
+        Whitespace, digits and ``[n]`` markers are ignored on both sides, so a prompt spread over lines or
+        interleaved with markers is still found.
+        """
+        said, n = _LEAK_IGNORED.sub("", text), self.min_chars
+        for i in range(len(said) - n + 1):
+            if said[i:i + n] in self.shingles:
+                end = i + n
+                while end < len(said) and said[i:end + 1] in self.secret:
+                    end += 1
+                return said[i:end]
+        return ""
 
 
 def prompt_leak(text: str, prompt: str, min_chars: int = PROMPT_LEAK_CHARS) -> str:
-    """The first run of at least ``min_chars`` characters of ``prompt`` that ``text`` repeats verbatim, or "".
-
-    Whitespace, digits and ``[n]`` markers are ignored on both sides, so a prompt spread over lines or
-    interleaved with markers is still found.
-    """
-    secret, shingles = _prompt_shingles(prompt, min_chars)
-    said = _LEAK_IGNORED.sub("", text)
-    for i in range(len(said) - min_chars + 1):
-        if said[i:i + min_chars] in shingles:
-            end = i + min_chars
-            while end < len(said) and said[i:end + 1] in secret:
-                end += 1
-            return said[i:end]
-    return ""
+    """:meth:`PromptGuard.leak` for a one-off check."""
+    return PromptGuard(prompt, min_chars).leak(text)

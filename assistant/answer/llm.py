@@ -8,17 +8,16 @@ answer when verification fails. Nothing here runs unless ``POLICY_LLM`` (or ``--
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterator
 
 from .. import grammar
 from ..config import Settings
-from ..datafiles import read_toml
 from ..errors import ConfigError
+from ..lexicon import Prompt
 from ..models import Citation, Clause
 from ..search.text import tokenize
 from .compose import ExtractiveComposer, score_sentences
+from .grounding import PromptGuard
 
 PROVIDERS = ("openai", "ollama")
 DEFAULT_OLLAMA_MODEL = "qwen2.5:7b"
@@ -26,21 +25,6 @@ DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 # vLLM and llama.cpp servers accept any key, but the OpenAI client refuses to start without one.
 PLACEHOLDER_API_KEY = "EMPTY"
 
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """The prompt templates shipped in ``data/prompt.toml``."""
-
-    system: str
-    user: str
-    clause: str
-
-    @classmethod
-    @lru_cache(maxsize=1)
-    def load(cls) -> "Prompt":
-        data = read_toml("prompt.toml")
-        return cls(system=data["system"], user=data["user"], clause=data["clause"])
 
 
 def chat_model(settings: Settings, provider: str | None = None):
@@ -70,12 +54,13 @@ def chat_model(settings: Settings, provider: str | None = None):
 class LLMComposer:
     """Streams an answer from a chat model over numbered clauses and maps its markers to citations."""
 
-    def __init__(self, model, name: str, composer: ExtractiveComposer, max_clauses: int = 4):
+    def __init__(self, model, name: str, composer: ExtractiveComposer, prompt: Prompt, max_clauses: int = 4):
         self.model = model
         self.name = name
         self.composer = composer
         self.max_clauses = max_clauses
-        self.prompt = Prompt.load()
+        self.prompt = prompt
+        self.guard = PromptGuard(prompt.system)
 
     def number(self, clauses: list[Clause]) -> dict[int, Clause]:
         """The clauses shown to the model, keyed by the marker that cites them."""

@@ -100,13 +100,13 @@ def evaluate_suite(settings: Settings, index: Index, items: list[QAItem], out_di
     """
     from ..answer.assistant import Assistant
 
-    assistant = Assistant(settings, index, today=today)
+    assistant = Assistant.from_settings(settings, index=index, today=today)
     composer = assistant.llm.name if assistant.llm else "extractive"
     ours = _run_system("政策通", f"encoder={settings.encoder}, dense_weight={settings.dense_weight}, "
                        f"composer={composer}, k={k}", "", items, assistant.ask, k, progress)
     runs = [ours]
     if baseline:
-        runs += _run_baselines(settings, index, assistant.retriever.searcher.encoder, items, k, progress)
+        runs += _run_baselines(settings, index, assistant.encoder, items, k, progress)
     evaluation = EvalRun(out_dir=out_dir, runs=runs)
     evaluation.violations = check_floors(ours.summary, floors) if floors else []
     evaluation.files = _write(evaluation, qa_file, k)

@@ -6,40 +6,38 @@ BM25 and the encoder find the clause the owner means.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from ..datafiles import read_text
+from ..lexicon import Lexicon
 from ..models import Expansion
-from .text import normalize, policy_terms
+from .text import normalize
 
 
-@lru_cache(maxsize=1)
-def glossary() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(everyday, policy terms) pairs, longest everyday phrase first."""
-    raw = read_text("glossary.tsv")
-    pairs = []
-    for line in raw.splitlines():
-        if not line.strip() or line.lstrip().startswith("#") or "\t" not in line:
-            continue
-        everyday, policy = line.split("\t", 1)
-        terms = tuple(t.strip() for t in policy.split("|") if t.strip())
-        if everyday.strip() and terms:
-            pairs.append((normalize(everyday.strip()).lower(), terms))
-    return tuple(sorted(pairs, key=lambda p: -len(p[0])))
+class Glossary:
+    """The glossary of a :class:`~assistant.lexicon.Lexicon`, normalized once for matching questions."""
+
+    def __init__(self, lexicon: Lexicon):
+        # Longest everyday phrase first, so "网上贷款" is matched before "贷款".
+        pairs = [(normalize(everyday).lower(), terms) for everyday, terms in lexicon.glossary]
+        self.pairs = tuple(sorted(pairs, key=lambda p: -len(p[0])))
+        # Policy words of three or more characters, longest first: words the documents themselves use.
+        self.policy_terms = tuple(t.lower() for t in sorted(lexicon.policy_terms, key=len, reverse=True)
+                                  if len(t) >= 3)
+
+    def expand(self, question: str) -> Expansion:
+        """Policy terms for the everyday words in ``question`` (terms already present are not repeated)."""
+        return _expand(question, self)
 
 
-def expand(question: str) -> Expansion:
-    """Policy terms for the everyday words in ``question`` (terms already present are not repeated)."""
+def _expand(question: str, glossary: Glossary) -> Expansion:
     q = normalize(question).lower()  # English entries match case-insensitively
     terms: list[str] = []
     triggers: list[str] = []
     # Words already in policy vocabulary need no expansion: "创业" inside "创业担保贷款" must not pull in
     # the clauses about 初创业者.
     covered = q
-    for term in sorted(policy_terms(), key=len, reverse=True):
-        if len(term) >= 3 and term.lower() in covered:
-            covered = covered.replace(term.lower(), " ")
-    for everyday, policy in glossary():
+    for term in glossary.policy_terms:
+        if term in covered:
+            covered = covered.replace(term, " ")
+    for everyday, policy in glossary.pairs:
         if everyday in covered:
             triggers.append(everyday)
             # Blank out the match so "网上贷款" does not also fire "贷款"-level entries inside it.

@@ -32,7 +32,7 @@ from typing import Iterator
 import numpy as np
 
 from ..config import Settings
-from ..corpus.ingest import MANIFEST_NAME, load_corpus
+from ..corpus.ingest import MANIFEST_NAME, Corpus, load_corpus
 from ..corpus.structure import parse_document, split_parts
 from ..errors import (
     REBUILD_COMMAND,
@@ -44,7 +44,7 @@ from ..errors import (
     PolicyError,
     UnknownClauseError,
 )
-from ..models import Clause, DocumentMeta, Hit, Part, Reference, heading
+from ..models import Clause, Document, DocumentMeta, Hit, Part, Reference, heading
 from ..retry import with_retries
 from . import vectorstore
 from .encoders import Encoder, get_encoder
@@ -394,13 +394,44 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
     return report
 
 
+@dataclass
+class BuildPlan:
+    """What a new generation is built from, decided before anything is written."""
+
+    settings: Settings
+    corpus: Corpus  # the documents read, the documents they cite, the files that failed
+    parsed: list[tuple[Document, list[Clause]]]
+    skipped: list[str]  # "path:sha256" of files that could not be used (unchanged ones stay skipped)
+    encoder: Encoder
+    previous: Index | None  # the live index, when its vectors can be reused
+    manifest_sha: str  # sha256 of corpus/manifest.toml ("" when there is none)
+    progress: bool
+    clauses: list[Clause] = field(init=False)
+    parts: list[Part] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clauses = [c for _, cs in self.parsed for c in cs]
+        self.parts = [p for c in self.clauses for p in split_parts(c, self.encoder.max_chars)]
+
+    @property
+    def documents(self) -> dict[str, str]:
+        """doc_id → sha256 of every document that goes into the generation."""
+        return {doc.doc_id: doc.sha256 for doc, _ in self.parsed}
+
+    def unchanged(self) -> bool:
+        """The live index already holds exactly this corpus: nothing to build."""
+        previous = self.previous
+        return (previous is not None and _same_content(previous.manifest, self.documents, self.manifest_sha)
+                and set(manifest_skipped(previous.dir)) == set(self.skipped))
+
+
 def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> BuildReport:
     _remove_unfinished(settings.index_dir)
     corpus = load_corpus(settings.corpus_dir)
     report = BuildReport(problems=list(corpus.problems))
     skipped = [f"{Path(p.path).relative_to(settings.corpus_dir).as_posix()}:{_sha256(Path(p.path))}"
                for p in corpus.problems if _inside(Path(p.path), settings.corpus_dir) and Path(p.path).is_file()]
-    parsed: list[tuple] = []
+    parsed: list[tuple[Document, list[Clause]]] = []
     for doc in corpus.documents:
         try:
             parsed.append((doc, parse_document(doc)))
@@ -414,28 +445,19 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
         raise IndexBuildError(f"语料目录 {settings.corpus_dir} 中没有可用的政策文件，原有索引保持不变")
 
     encoder = get_encoder(settings.encoder, settings.allow_model_download)
-    previous = _previous(settings, encoder, rebuild)
-    _, manifest_sha = corpus_fingerprint(settings)
-    new_docs = {doc.doc_id: doc.sha256 for doc, _ in parsed}
-    if (previous is not None and _same_content(previous.manifest, new_docs, manifest_sha)
-            and set(manifest_skipped(previous.dir)) == set(skipped)):
-        report.documents = len(parsed)
-        report.clauses = previous.manifest.clause_count
-        report.parts = previous.manifest.part_count
-        report.generation = previous.manifest.generation
-        report.unchanged = True
+    plan = BuildPlan(settings, corpus, parsed, skipped, encoder, _previous(settings, encoder, rebuild),
+                     corpus_fingerprint(settings)[1], progress)
+    if plan.unchanged():
+        manifest = plan.previous.manifest
+        report.documents, report.clauses, report.parts = len(parsed), manifest.clause_count, manifest.part_count
+        report.generation, report.unchanged = manifest.generation, True
         return report
-
-    clauses = [c for _, cs in parsed for c in cs]
-    parts = [p for c in clauses for p in split_parts(c, encoder.max_chars)]
-    with _worker_pool(settings, len(parts)) as pool:
-        return _build_generation(settings, report, corpus, parsed, skipped, clauses, parts, encoder, previous,
-                                 manifest_sha, new_docs, progress, pool)
+    with _worker_pool(settings, len(plan.parts)) as pool:
+        return _build_generation(plan, report, pool)
 
 
-def _build_generation(settings: Settings, report: BuildReport, corpus, parsed: list[tuple], skipped: list[str],
-                      clauses: list[Clause], parts: list[Part], encoder: Encoder, previous: "Index | None",
-                      manifest_sha: str, new_docs: dict[str, str], progress: bool, pool) -> BuildReport:
+def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport:
+    settings, encoder, previous, parts, clauses = plan.settings, plan.encoder, plan.previous, plan.parts, plan.clauses
     generation = time.strftime("%Y%m%d%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     gen_name = f"gen-{generation}"
     gen_dir = settings.index_dir / gen_name
@@ -443,7 +465,7 @@ def _build_generation(settings: Settings, report: BuildReport, corpus, parsed: l
     collection = vectorstore.collection_name(settings.collection_prefix, generation)
     client = None
     try:
-        vectors, reused = _vectors(parts, parsed, previous, encoder, settings, progress, pool)
+        vectors, reused = _vectors(plan, pool)
         client = vectorstore.make_client(settings, gen_dir)
         clauses_text = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in clauses)
         clauses_sha = _text_sha256(clauses_text)
@@ -457,10 +479,10 @@ def _build_generation(settings: Settings, report: BuildReport, corpus, parsed: l
         BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
         _write(gen_dir / "clauses.jsonl", clauses_text)
         _write(gen_dir / "documents.json", json.dumps({
-            "documents": [doc.meta().to_dict() for doc, _ in parsed],
-            "references": [asdict(r) for r in corpus.references],
+            "documents": [doc.meta().to_dict() for doc, _ in plan.parsed],
+            "references": [asdict(r) for r in plan.corpus.references],
         }, ensure_ascii=False, indent=1))
-        _write(gen_dir / "skipped.json", json.dumps(skipped, ensure_ascii=False))
+        _write(gen_dir / "skipped.json", json.dumps(plan.skipped, ensure_ascii=False))
         parts_per_doc = Counter(p.doc_id for p in parts)
         manifest = IndexManifest(
             format_version=FORMAT_VERSION,
@@ -472,10 +494,10 @@ def _build_generation(settings: Settings, report: BuildReport, corpus, parsed: l
             chroma=vectorstore.chroma_location(settings),
             collection=collection,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            corpus_manifest_sha256=manifest_sha,
+            corpus_manifest_sha256=plan.manifest_sha,
             documents={doc.doc_id: {"path": doc.path, "sha256": doc.sha256, "clauses": len(cs),
                                     "parts": parts_per_doc[doc.doc_id]}
-                       for doc, cs in parsed},
+                       for doc, cs in plan.parsed},
             clause_count=len(clauses),
             part_count=len(parts),
             clauses_sha256=clauses_sha,
@@ -491,14 +513,14 @@ def _build_generation(settings: Settings, report: BuildReport, corpus, parsed: l
     previous_name = previous.dir.name if previous is not None else None
     _collect_garbage(settings, keep={gen_name, previous_name} - {None}, client=client,
                      keep_collections={collection} | ({previous.manifest.collection} if previous else set()))
-    report.documents = len(parsed)
+    report.documents = len(plan.parsed)
     report.clauses = len(clauses)
     report.parts = len(parts)
     report.reused = reused
     report.embedded = len(parts) - reused
     report.generation = generation
     if previous is not None:
-        report.removed = sorted(set(previous.manifest.documents) - set(new_docs))
+        report.removed = sorted(set(previous.manifest.documents) - set(plan.documents))
     return report
 
 
@@ -529,16 +551,16 @@ def _same_content(manifest: IndexManifest, docs: dict[str, str], manifest_sha: s
             and manifest.parser_version == PARSER_VERSION)
 
 
-def _vectors(parts: list[Part], parsed: list[tuple], previous: Index | None, encoder: Encoder,
-             settings: Settings, progress: bool, pool=None) -> tuple[np.ndarray, int]:
+def _vectors(plan: BuildPlan, pool=None) -> tuple[np.ndarray, int]:
     """Vectors for every part: stored ones for unchanged documents, fresh ones for the rest.
 
     With a worker ``pool`` the batches are embedded in parallel; batches are the same either way, so
     the vectors are too.
     """
+    parts, previous, encoder, batch_size = plan.parts, plan.previous, plan.encoder, plan.settings.embed_batch_size
     stored: dict[str, np.ndarray] = {}
     if previous is not None and previous.manifest.parser_version == PARSER_VERSION:
-        unchanged = {doc.doc_id for doc, _ in parsed
+        unchanged = {doc.doc_id for doc, _ in plan.parsed
                      if previous.manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256}
         wanted = [p.part_id for p in parts if p.doc_id in unchanged]
         if wanted:
@@ -548,8 +570,8 @@ def _vectors(parts: list[Part], parsed: list[tuple], previous: Index | None, enc
     for i, p in enumerate(parts):
         if p.part_id in stored:
             vectors[i] = stored[p.part_id]
-    bar = _progress(len(todo), progress)
-    batches = [todo[start:start + settings.embed_batch_size] for start in range(0, len(todo), settings.embed_batch_size)]
+    bar = _progress(len(todo), plan.progress)
+    batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
     texts = ([parts[i].text for i in batch] for batch in batches)
     embedded = pool.map(_embed_in_worker, texts, chunksize=4) if pool else map(encoder.embed_documents, texts)
     for batch, batch_vectors in zip(batches, embedded):

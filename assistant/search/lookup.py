@@ -44,7 +44,7 @@ def sections(index: Index) -> list[str]:
     return list(seen)
 
 
-def lookup(index: Index, query: LookupQuery, router: Router | None = None) -> list[Clause]:
+def lookup(index: Index, query: LookupQuery, router: Router) -> list[Clause]:
     """Clauses matching every given filter, in index (document) order; [] for an empty query."""
     if query.empty:
         return []
@@ -65,7 +65,7 @@ def lookup(index: Index, query: LookupQuery, router: Router | None = None) -> li
     return clauses
 
 
-def _numbered(index: Index, text: str, router: Router | None) -> set[str]:
+def _numbered(index: Index, text: str, router: Router) -> set[str]:
     if text in index.by_id:
         return {text}
     bare = normalize(text).strip("第条项()（）# ")
@@ -77,5 +77,5 @@ def _numbered(index: Index, text: str, router: Router | None) -> set[str]:
         return {c.clause_id for c in index.clauses if c.number == number}
     except ValueError:
         pass
-    route = (router or Router(index)).route(text)
+    route = router.route(text)
     return {c.clause_id for c in route.clauses} if route.kind == "clause" else set()

@@ -18,9 +18,10 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from ..errors import EmptyQueryError
-from ..models import Expansion, Hit, Query, Retrieval
+from ..lexicon import Lexicon
+from ..models import Expansion, Hit, Query, Retrieval, RouteKind
 from .encoders import Encoder
-from .glossary import expand
+from .glossary import Glossary
 from .index import Index
 from .routing import Router
 from .text import normalize, tokenize
@@ -105,7 +106,9 @@ def make_query(text: str, expansion: Expansion = NO_EXPANSION) -> Query:
     return Query(text, normalized, tokens, expansion, tuple(tokenize(with_terms)))
 
 
-_ROUTE_WHY = {"clause": "按条款编号直达", "unit": "按责任单位查找", "document": "文件信息（文号、日期、发文机关）"}
+# Why a routed hit was found, per route kind (search hits carry their scores instead).
+_ROUTE_WHY: dict[RouteKind, str] = {"clause": "按条款编号直达", "unit": "按责任单位查找",
+                                    "document": "文件信息（文号、日期、发文机关）"}
 
 
 class PolicyRetriever(BaseRetriever):
@@ -115,11 +118,14 @@ class PolicyRetriever(BaseRetriever):
 
     router: Any
     searcher: Any
+    glossary: Any
     k: int = 5
 
     @classmethod
-    def create(cls, index: Index, encoder: Encoder, dense_weight: float = 0.5, k: int = 5) -> "PolicyRetriever":
-        return cls(router=Router(index), searcher=HybridSearcher(index, encoder, dense_weight), k=k)
+    def create(cls, index: Index, encoder: Encoder, lexicon: Lexicon, dense_weight: float = 0.5,
+               k: int = 5) -> "PolicyRetriever":
+        return cls(router=Router(index, lexicon), searcher=HybridSearcher(index, encoder, dense_weight),
+                   glossary=Glossary(lexicon), k=k)
 
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
         """Route ``question``; when no route applies, search with glossary expansion.
@@ -130,7 +136,7 @@ class PolicyRetriever(BaseRetriever):
         if not question or not question.strip():
             raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
         k = k or self.k
-        query = make_query(question, expand(question))
+        query = make_query(question, self.glossary.expand(question))
         route = self.router.route(query.normalized)
         if route.kind != "search":
             why = f"{_ROUTE_WHY[route.kind]}：{'、'.join(route.matched)}"

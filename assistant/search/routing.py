@@ -7,9 +7,8 @@ but the clause records can, exactly. Everything else goes to hybrid search.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
-from ..datafiles import read_lines
+from ..lexicon import Lexicon
 from ..models import Clause, Route
 from ..numerals import CN_NUMERAL_CHARS as _CN
 from ..numerals import cn_to_int
@@ -22,39 +21,18 @@ _CLAUSE_REFS = (
     re.compile(r"#\s*(\d{1,3})\b"),
     re.compile(rf"(?:措施|条款)\s*([{_CN}\d]{{1,5}})(?![\d{_CN}])"),
 )
-# Words asking which measures a unit is responsible for.
-_UNIT_CUES = re.compile(r"负责|责任单位|牵头|哪些措施|哪些条款|哪几条|哪些政策|管哪些|职责|涉及哪些|参与哪些")
-# Words asking about the document itself (文号, date, issuer, title, what it implements).
-_DOC_CUES = re.compile(
-    r"文号|发文字号|字号|印发日期|发文日期|印发时间|发文时间|发布时间|发布日期|成文日期|什么时候(?:印发|发布|出台|下发|发的)|"
-    r"哪天(?:印发|发布|发的)|发文机关|发文单位|印发单位|哪个(?:部门|单位|机关)(?:印发|发布|发的|出台)|谁(?:印发|发布|发的)|"
-    r"文件(?:名称|标题|全称)|文件叫什么|叫什么文件|依据(?:什么|哪个)文件|贯彻落实(?:什么|哪个)文件|哪份文件|"
-    # English questions about the document itself
-    r"(?i:who issued|issued by|issuing (?:body|authority|agency|office)|document number|date of issue|issue date|"
-    r"when was (?:it|this|the) (?:document |policy |notice )?(?:issued|published|released))"
-)
-# A question that only wants the clause itself, with no further specifics.
-_WHOLE_CLAUSE = re.compile(r"^(?:讲|说|写|规定)?(?:的)?(?:是)?(?:什么|啥|哪些)?(?:内容|意思|要求)?(?:全文|原文)?$")
 
 
-@lru_cache(maxsize=1)
-def _alias_table() -> dict[str, str]:
-    table = {}
-    for line in read_lines("unit_aliases.tsv"):
-        alias, unit = line.split("\t")
-        table[alias.strip()] = unit.strip()
-    return table
-
-
-def unit_aliases(units: list[str]) -> dict[str, str]:
-    """alias → unit for every unit in the index: the unit itself, prefix-less forms, and the data table."""
+def unit_aliases(units: list[str], table: dict[str, str]) -> dict[str, str]:
+    """alias → unit for every unit in the index: the unit itself, prefix-less forms, and ``table``
+    (everyday names from ``data/unit_aliases.tsv``)."""
     aliases: dict[str, str] = {}
     for unit in units:
         aliases[unit] = unit
         for prefix in ("临夏州", "临夏", "州", "省", "市", "各"):
             if unit.startswith(prefix) and len(unit) - len(prefix) >= 3:
                 aliases.setdefault(unit[len(prefix):], unit)
-    for alias, unit in _alias_table().items():
+    for alias, unit in table.items():
         if unit in units:
             aliases.setdefault(alias, unit)
     return aliases
@@ -63,10 +41,11 @@ def unit_aliases(units: list[str]) -> dict[str, str]:
 class Router:
     """Recognises clause references, unit questions and document questions for one index."""
 
-    def __init__(self, index: Index):
+    def __init__(self, index: Index, lexicon: Lexicon):
         self.index = index
+        self.cues = lexicon.cues
         units = sorted({u for c in index.clauses for u in c.units})
-        aliases = unit_aliases(units)
+        aliases = unit_aliases(units, dict(lexicon.unit_aliases))
         # Longest alias first, so 州政府金融办 wins over 金融办.
         self._aliases = sorted(aliases.items(), key=lambda item: -len(item[0]))
         self._by_number: dict[str, list[Clause]] = {}
@@ -77,7 +56,7 @@ class Router:
         q = normalize(question).strip()
         docs = self._documents_named(q)
         named = self.units_in(q)
-        if named and (_UNIT_CUES.search(q) or len(q) <= sum(len(a) for a, _ in named) + 4 * len(named)):
+        if named and (self.cues.unit.search(q) or len(q) <= sum(len(a) for a, _ in named) + 4 * len(named)):
             units = [u for _, u in named]
             pool = [c for c in self.index.clauses if not docs or c.doc_id in docs]
             # Several units: the measures they share; when they share none, every measure of any of them.
@@ -86,10 +65,11 @@ class Router:
             if clauses:
                 return Route("unit", clauses, unit="、".join(units), shared=len(units) > 1 and bool(shared),
                              matched=tuple(a for a, _ in named))
-        if _DOC_CUES.search(q):
+        asks_document = self.cues.document.search(q)
+        if asks_document:
             preambles = tuple(c for c in self.index.clauses if c.number == "0" and (not docs or c.doc_id in docs))
             if preambles:
-                return Route("document", preambles, matched=(_DOC_CUES.search(q).group(0),))
+                return Route("document", preambles, matched=(asks_document.group(0),))
         for pattern in _CLAUSE_REFS:
             m = pattern.search(q)
             if not m:
@@ -98,7 +78,7 @@ class Router:
             clauses = tuple(c for c in self._by_number.get(number, []) if not docs or c.doc_id in docs)
             if clauses and number != "0":
                 remainder = (q[:m.start()] + q[m.end():]).strip(" ，,。？?！!：:")
-                whole = bool(_WHOLE_CLAUSE.match(re.sub(r"[的了吗呢啊呀]", "", remainder)))
+                whole = bool(self.cues.whole_clause.match(re.sub(r"[的了吗呢啊呀]", "", remainder)))
                 return Route("clause", clauses, whole_clause=whole, remainder=remainder, matched=(m.group(0),))
         return Route("search")
 

@@ -10,7 +10,7 @@ import re
 import threading
 from functools import lru_cache
 
-from ..datafiles import read_lines
+from ..lexicon import policy_dictionary, stopword_list
 
 # Full-width ASCII letters/digits/% and the ideographic space map to their half-width forms.
 # Punctuation is deliberately left alone: the structure parser and citations rely on （）、〔〕.
@@ -61,16 +61,12 @@ def normalize(text: str) -> str:
         return _t2s().convert(to_halfwidth(clean_text(text)))
 
 
+# The stopwords and the jieba dictionary decide the BM25 tokens of the index, so they are loaded once per
+# process (changing them needs a rebuild, not a reload); the answer-time vocabularies are in the Lexicon.
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     """The stopword list shipped as package data."""
-    return frozenset(read_lines("stopwords.txt"))
-
-
-@lru_cache(maxsize=1)
-def policy_terms() -> tuple[str, ...]:
-    """Words of the policy user dictionary (first column of ``policy_dict.txt``)."""
-    return tuple(line.split()[0] for line in read_lines("policy_dict.txt"))
+    return frozenset(stopword_list())
 
 
 @lru_cache(maxsize=1)
@@ -81,11 +77,8 @@ def _tokenizer():
     jieba.setLogLevel(60)  # silence "Building prefix dict" chatter on stderr
     tok = jieba.Tokenizer()
     tok.initialize()
-    for line in read_lines("policy_dict.txt"):
-        parts = line.split()
-        freq = int(parts[1]) if len(parts) > 1 else None
-        tag = parts[2] if len(parts) > 2 else None
-        tok.add_word(parts[0], freq, tag)
+    for word, freq, tag in policy_dictionary():
+        tok.add_word(word, freq, tag)
     return tok
 
 

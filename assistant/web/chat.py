@@ -16,7 +16,7 @@ import gradio as gr
 from .. import __version__
 from ..errors import PolicyError
 from ..models import Answer
-from ..search.lookup import LookupQuery, lookup, sections, units
+from ..search.lookup import LookupQuery
 from .admin import ALLOWED_SUFFIXES, UploadError, accept_upload, password_ok
 from .render import (
     chat_text,
@@ -45,21 +45,25 @@ ANY = "（全部）"
 THINKING = "正在查找相关条款……"
 
 
-def build_app(service: Service, feedback=None):
-    """The Gradio Blocks over ``service``; ``feedback`` (a FeedbackStore) enables 👍/👎 recording."""
-    settings = service.settings
+def done_marker(answers: list[Answer]) -> str:
+    """The hidden #answers-done marker: answers finished so far and the last one's route, so scripts
+    and browser tests can wait for the end of a streamed answer."""
+    route = answers[-1].route if answers else ""
+    return f"<span data-answers='{len(answers)}' data-route='{route}'></span>"
+
+
+class Handlers:
+    """The UI's event handlers and API endpoints; each calls only the service's public methods."""
+
+    def __init__(self, service: Service, feedback=None):
+        self.service = service
+        self.feedback = feedback  # a FeedbackStore, or None: 👍/👎 are not recorded
 
     # ------------------------------------------------------------------ chat
 
-    def done_marker(answers: list[Answer]) -> str:
-        """The hidden #answers-done marker: answers finished so far and the last one's route, so scripts
-        and browser tests can wait for the end of a streamed answer."""
-        route = answers[-1].route if answers else ""
-        return f"<span data-answers='{len(answers)}' data-route='{route}'></span>"
-
-    def respond(message: str, chat: list, answers: list[Answer]) -> Iterator[tuple]:
+    def respond(self, message: str, chat: list, answers: list[Answer]) -> Iterator[tuple]:
         question = message or ""
-        assistant = service.assistant  # one object for the whole answer, even if a reload happens
+        assistant = self.service.assistant  # one object for the whole answer, even if a reload happens
         shown_question = question_preview(question.strip()) or "（空白问题）"
         chat = list(chat or []) + [{"role": "user", "content": chat_text(shown_question)},
                                    {"role": "assistant", "content": THINKING}]
@@ -85,118 +89,129 @@ def build_app(service: Service, feedback=None):
             chat[-1] = {"role": "assistant", "content": chat_text(failed.text)}
             yield chat, answers, gr.update(), "", done_marker(answers)
 
-    def record(answer: Answer | None, rating: int, comment: str = "") -> str:
-        if feedback is None or answer is None:
+    def record(self, answer: Answer | None, rating: int, comment: str = "") -> str:
+        if self.feedback is None or answer is None:
             return "暂无可评价的回答。" if answer is None else ""
-        feedback.record(rating, answer.question, answer.text,
-                        [{"clause_id": c.clause_id, "heading": c.heading} for c in answer.citations],
-                        comment=comment or "", route=answer.route, refused=answer.refused)
+        self.feedback.record(rating, answer.question, answer.text,
+                             [{"clause_id": c.clause_id, "heading": c.heading} for c in answer.citations],
+                             comment=comment or "", route=answer.route, refused=answer.refused)
         return "感谢您的反馈！"
 
-    def on_like(answers: list[Answer], data: gr.LikeData) -> str:
+    def rate_last(self, rating: int):
+        """A handler rating the latest answer (the 👍/👎 buttons, with the comment box), then clearing the box."""
+        def rate(answers: list[Answer], comment: str) -> tuple[str, str]:
+            return self.record(answers[-1] if answers else None, rating, comment), ""
+        return rate
+
+    def on_like(self, answers: list[Answer], data: gr.LikeData) -> str:
         index = data.index if isinstance(data.index, int) else data.index[0]
         turn = (index - 1) // 2  # each turn adds a user and an assistant message
         liked = data.liked is True or data.liked == "Like"
         answer = answers[turn] if answers and 0 <= turn < len(answers) else None
-        return record(answer, 1 if liked else -1)
+        return self.record(answer, 1 if liked else -1)
 
-    # ------------------------------------------------------------------ lookup
+    # ------------------------------------------------------------------ lookup and documents
 
-    def do_lookup(number: str, keyword: str, unit: str, section: str) -> tuple[str, str, list]:
+    def lookup(self, number: str, keyword: str, unit: str, section: str) -> tuple[str, str, list]:
         query = LookupQuery(number=number or "", keyword=keyword or "",
                             unit="" if unit in (None, ANY) else unit, section="" if section in (None, ANY) else section)
         if query.empty:
             return "<p class='empty'>请输入条款编号、关键词，或选择责任单位、章节。</p>", "", []
-        found = lookup(service.index, query, service.router)
-        return (lookup_results(service.index, found), copy_text(service.index, found),
-                [service.index.clause_json(c) for c in found])
+        index = self.service.index
+        found = self.service.lookup(query)
+        return lookup_results(index, found), copy_text(index, found), [index.clause_json(c) for c in found]
+
+    def documents(self) -> str:
+        return f"<div class='docs-wrap'>{documents_table(self.service.index)}</div>"
 
     # ------------------------------------------------------------------ API-only endpoints
 
-    def ask(question: str) -> dict:
+    def ask(self, question: str) -> dict:
         """Answer one question; returns answer, citations, retrieved, refused, notes, latency_ms."""
-        return service.assistant.ask(question or "").to_json()
+        return self.service.assistant.ask(question or "").to_json()
 
-    def search(query: str, k: int = 5) -> list[dict]:
+    def search(self, query: str, k: int = 5) -> list[dict]:
         """Ranked clauses for a question or keywords, with why each was found."""
-        if not (query or "").strip():
-            return []
         try:
-            hits = service.assistant.retriever.searcher.search(query, k=max(1, min(int(k), 50)))
+            hits = self.service.search(query, k)
         except PolicyError as exc:  # e.g. the Chroma server is down: the caller gets the reason, in Chinese
             raise gr.Error(str(exc)) from None
-        return [service.index.hit_json(h) for h in hits]
+        return [self.service.index.hit_json(h) for h in hits]
 
+
+def build_app(service: Service, feedback=None) -> gr.Blocks:
+    """The Gradio Blocks over ``service``; ``feedback`` (a FeedbackStore) enables 👍/👎 recording."""
+    handlers = Handlers(service, feedback)
     with gr.Blocks(title=TITLE) as app:
         gr.HTML(f"<h2>政策通</h2><p>中小微企业融资政策问答：每个回答都附上所依据的政策条款原文和责任单位。"
                 f"<small>（v{esc(__version__)}）</small></p>")
         with gr.Tabs():
-            with gr.Tab("政策问答", id="chat"):
-                chatbot = gr.Chatbot(label="对话", height=460, render_markdown=False, buttons=["copy"],
-                                     elem_id="chat", placeholder="请在下方输入您的问题，例如：创业担保贷款最高能贷多少？")
-                answers = gr.State([])
-                with gr.Row():
-                    box = gr.Textbox(label="您的问题", placeholder="用自己的话提问，例如：我开饭馆的，贷款还不上能缓缓吗？",
-                                     scale=5, elem_id="question", max_length=100_000)
-                    send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
-                gr.Examples(EXAMPLES, inputs=box, label="试试这些问题")
-                cards = gr.HTML(elem_id="cards")
-                with gr.Row():
-                    comment = gr.Textbox(label="对最近一个回答的意见（可选）", scale=4, elem_id="comment")
-                    up = gr.Button("👍 有帮助", scale=1, elem_id="up")
-                    down = gr.Button("👎 没帮助", scale=1, elem_id="down")
-                    clear = gr.Button("清空对话", scale=1, elem_id="clear")
-                status = gr.Markdown(elem_id="feedback-status")
-
-                # How many answers are complete, as a data attribute: lets scripts (and the browser
-                # tests) wait for the end of a streamed answer rather than guess.
-                done = gr.HTML(done_marker([]), elem_id="answers-done", padding=False)
-                outputs = [chatbot, answers, box, cards, done]
-                send.click(respond, [box, chatbot, answers], outputs, api_visibility="private")
-                box.submit(respond, [box, chatbot, answers], outputs, api_visibility="private")
-                chatbot.like(on_like, [answers], status, api_visibility="private")
-                up.click(lambda a, c: (record(a[-1] if a else None, 1, c), ""), [answers, comment],
-                         [status, comment], api_visibility="private")
-                down.click(lambda a, c: (record(a[-1] if a else None, -1, c), ""), [answers, comment],
-                           [status, comment], api_visibility="private")
-                reset = done_marker([])
-                clear.click(lambda: ([], [], "", "", reset), None, [chatbot, answers, cards, status, done],
-                            api_visibility="private")
-                # The chatbot's own 🗑 button clears the messages; the context must go with them.
-                chatbot.clear(lambda: ([], "", "", reset), None, [answers, cards, status, done],
-                              api_visibility="private")
-
-            with gr.Tab("条款查询", id="lookup"):
-                with gr.Row():
-                    number = gr.Textbox(label="条款编号", placeholder="第十八条 / （十八） / 18", elem_id="lookup-number")
-                    keyword = gr.Textbox(label="关键词", placeholder="例如：担保费率", elem_id="lookup-keyword")
-                with gr.Row():
-                    unit = gr.Dropdown([ANY] + units(service.index), value=ANY, label="责任单位",
-                                       elem_id="lookup-unit", filterable=True)
-                    section = gr.Dropdown([ANY] + sections(service.index), value=ANY, label="章节",
-                                          elem_id="lookup-section")
-                find = gr.Button("查找", variant="primary", elem_id="lookup-find")
-                found_html = gr.HTML(elem_id="lookup-results")
-                with gr.Accordion("全文（可复制）", open=False):
-                    found_text = gr.Textbox(show_label=False, lines=12, buttons=["copy"], elem_id="lookup-copy")
-                found_json = gr.JSON(visible=False)
-                inputs = [number, keyword, unit, section]
-                lookup_outputs = [found_html, found_text, found_json]
-                find.click(do_lookup, inputs, lookup_outputs, api_name="lookup")
-                for trigger in (number.submit, keyword.submit, unit.change, section.change):
-                    trigger(do_lookup, inputs, lookup_outputs, api_visibility="private")
-
+            _chat_tab(handlers)
+            _lookup_tab(handlers)
             with gr.Tab("政策文件", id="docs"):
                 docs = gr.HTML(elem_id="documents")
-
-            if settings.admin_password:
+            if service.settings.admin_password:
                 _admin_tab(service)
-
-        gr.api(ask, api_name="ask")
-        gr.api(search, api_name="search")
-        app.load(lambda: f"<div class='docs-wrap'>{documents_table(service.index)}</div>", None, docs,
-                 api_visibility="private")
+        gr.api(handlers.ask, api_name="ask")
+        gr.api(handlers.search, api_name="search")
+        app.load(handlers.documents, None, docs, api_visibility="private")
     return app
+
+
+def _chat_tab(handlers: Handlers) -> None:
+    with gr.Tab("政策问答", id="chat"):
+        chatbot = gr.Chatbot(label="对话", height=460, render_markdown=False, buttons=["copy"],
+                             elem_id="chat", placeholder="请在下方输入您的问题，例如：创业担保贷款最高能贷多少？")
+        answers = gr.State([])
+        with gr.Row():
+            box = gr.Textbox(label="您的问题", placeholder="用自己的话提问，例如：我开饭馆的，贷款还不上能缓缓吗？",
+                             scale=5, elem_id="question", max_length=100_000)
+            send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
+        gr.Examples(EXAMPLES, inputs=box, label="试试这些问题")
+        cards = gr.HTML(elem_id="cards")
+        with gr.Row():
+            comment = gr.Textbox(label="对最近一个回答的意见（可选）", scale=4, elem_id="comment")
+            up = gr.Button("👍 有帮助", scale=1, elem_id="up")
+            down = gr.Button("👎 没帮助", scale=1, elem_id="down")
+            clear = gr.Button("清空对话", scale=1, elem_id="clear")
+        status = gr.Markdown(elem_id="feedback-status")
+
+        # How many answers are complete, as a data attribute: lets scripts (and the browser
+        # tests) wait for the end of a streamed answer rather than guess.
+        done = gr.HTML(done_marker([]), elem_id="answers-done", padding=False)
+        outputs = [chatbot, answers, box, cards, done]
+        send.click(handlers.respond, [box, chatbot, answers], outputs, api_visibility="private")
+        box.submit(handlers.respond, [box, chatbot, answers], outputs, api_visibility="private")
+        chatbot.like(handlers.on_like, [answers], status, api_visibility="private")
+        up.click(handlers.rate_last(1), [answers, comment], [status, comment], api_visibility="private")
+        down.click(handlers.rate_last(-1), [answers, comment], [status, comment], api_visibility="private")
+        reset = done_marker([])
+        clear.click(lambda: ([], [], "", "", reset), None, [chatbot, answers, cards, status, done],
+                    api_visibility="private")
+        # The chatbot's own 🗑 button clears the messages; the context must go with them.
+        chatbot.clear(lambda: ([], "", "", reset), None, [answers, cards, status, done], api_visibility="private")
+
+
+def _lookup_tab(handlers: Handlers) -> None:
+    service = handlers.service
+    with gr.Tab("条款查询", id="lookup"):
+        with gr.Row():
+            number = gr.Textbox(label="条款编号", placeholder="第十八条 / （十八） / 18", elem_id="lookup-number")
+            keyword = gr.Textbox(label="关键词", placeholder="例如：担保费率", elem_id="lookup-keyword")
+        with gr.Row():
+            unit = gr.Dropdown([ANY] + service.units(), value=ANY, label="责任单位", elem_id="lookup-unit",
+                               filterable=True)
+            section = gr.Dropdown([ANY] + service.sections(), value=ANY, label="章节", elem_id="lookup-section")
+        find = gr.Button("查找", variant="primary", elem_id="lookup-find")
+        found_html = gr.HTML(elem_id="lookup-results")
+        with gr.Accordion("全文（可复制）", open=False):
+            found_text = gr.Textbox(show_label=False, lines=12, buttons=["copy"], elem_id="lookup-copy")
+        found_json = gr.JSON(visible=False)
+        inputs = [number, keyword, unit, section]
+        outputs = [found_html, found_text, found_json]
+        find.click(handlers.lookup, inputs, outputs, api_name="lookup")
+        for trigger in (number.submit, keyword.submit, unit.change, section.change):
+            trigger(handlers.lookup, inputs, outputs, api_visibility="private")
 
 
 def _admin_tab(service: Service) -> None:

@@ -13,7 +13,6 @@ retrieval, refusal and verification all stay in the assistant. Errors use OpenAI
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 import uuid
@@ -200,14 +199,11 @@ def _history(assistant: Assistant, earlier: Sequence[str]) -> list[Answer]:
 
     Replays never call an LLM: they only need citations and retrieved clauses, which the extractive
     composer gives in milliseconds, while an LLM per earlier turn would make every request cost as
-    many model calls as the conversation has turns. A shallow copy shares the index, encoder and
-    retriever; only its ``llm`` is switched off.
+    many model calls as the conversation has turns.
     """
-    replayer = copy.copy(assistant)
-    replayer.llm = None
     history: list[Answer] = []
     for question in list(earlier)[-MAX_REPLAYED_TURNS:]:
-        history.append(replayer.ask(question, history))
+        history.append(assistant.ask(question, history, compose="extractive"))
     return history
 
 

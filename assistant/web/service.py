@@ -2,7 +2,7 @@
 
 Requests read ``service.assistant`` once and keep that object for the whole answer, so a reload (which
 builds a complete new Assistant first and then swaps one reference) never shows a request half of
-each index.
+each index. The web front end calls only the public methods here.
 """
 
 from __future__ import annotations
@@ -12,16 +12,22 @@ import threading
 
 from ..answer.assistant import Assistant
 from ..config import Settings
-from ..search.index import BuildReport, Index, build_index, open_index
-from ..search.routing import Router
+from ..models import Clause, Hit
+from ..search import lookup as lookups
+from ..search.index import BuildReport, Index, build_index
+
+# The most hits one /search call returns.
+MAX_SEARCH_HITS = 50
 
 
 class Service:
+    """One server's assistant, and what the UI asks of it: answers, search, lookup, reload."""
+
     def __init__(self, settings: Settings, index: Index | None = None, *, today: dt.date | None = None):
         self.settings = settings
         self.today = today
         self._reload_lock = threading.Lock()
-        self.assistant = Assistant(settings, index or open_index(settings), today=today)
+        self.assistant = Assistant.from_settings(settings, index=index, today=today)
         # The first encoder call pays for graph set-up (~1.5 s); pay it at start, not on a user's question.
         self.assistant.ask("创业担保贷款")
 
@@ -29,9 +35,26 @@ class Service:
     def index(self) -> Index:
         return self.assistant.index
 
-    @property
-    def router(self) -> Router:
-        return self.assistant.retriever.router
+    def search(self, query: str, k: int) -> list[Hit]:
+        """Ranked clauses for keywords or a question, ``k`` clamped to 1–50; [] for an empty query.
+
+        Raises:
+            PolicyError: the search failed (e.g. the Chroma server is down).
+        """
+        if not (query or "").strip():
+            return []
+        return self.assistant.search(query, max(1, min(int(k), MAX_SEARCH_HITS)))
+
+    def lookup(self, query: lookups.LookupQuery) -> list[Clause]:
+        """Clauses matching every filter of ``query``, in document order (the 条款查询 tab)."""
+        assistant = self.assistant
+        return lookups.lookup(assistant.index, query, assistant.retriever.router)
+
+    def units(self) -> list[str]:
+        return lookups.units(self.index)
+
+    def sections(self) -> list[str]:
+        return lookups.sections(self.index)
 
     def reload(self) -> BuildReport:
         """Rebuild the index from the corpus (incrementally) and switch to it.
@@ -41,5 +64,6 @@ class Service:
         """
         with self._reload_lock:  # one rebuild at a time; readers are never blocked
             report = build_index(self.settings, progress=False)
-            self.assistant = Assistant(self.settings, Index.open(self.settings), today=self.today)
+            # A new assistant over the new index, with the vocabularies read again from their files.
+            self.assistant = Assistant.from_settings(self.settings, index=Index.open(self.settings), today=self.today)
             return report

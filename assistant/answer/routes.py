@@ -1,0 +1,192 @@
+"""The answer body for each route, picked from one table by the kind of question.
+
+A clause reference gets the clause, a unit question the list of its measures, a document question
+the document's facts, a follow-up about "这条" the previous answer's clause, and a search question a
+refusal or the quoted sentences. :data:`ROUTES` says, per kind, which composer writes the body and
+whether an LLM may rephrase it (free text only: lists, facts and refusals stay deterministic).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .. import grammar
+from ..lexicon import Lexicon
+from ..models import Answer, Citation, Clause, Hit, Retrieval, by_clause
+from ..numerals import int_to_cn
+from ..search.index import Index
+from .compose import ExtractiveComposer
+from .grounding import CorpusText, evidence, should_refuse
+
+# A unit answer lists at most this many measures: with a large corpus a department can be responsible
+# for thousands, and the lookup tab (or `clauses`) lists them all.
+MAX_LISTED_CLAUSES = 30
+SERVICE_UNAVAILABLE = "抱歉，条款检索服务暂时不可用，请稍后再试；急需办理可拨打 12345 政务服务便民热线。"
+HOTLINE_HINT = "建议向相关责任部门咨询，或拨打 12345 政务服务便民热线。"
+EMPTY_QUESTION = "请输入您想了解的政策问题，例如：创业担保贷款最高额度是多少？"
+NOT_FOUND = "现有政策文件中没有找到能回答这个问题的条款。"
+
+# What the table is keyed by: the route kinds, and the two kinds of follow-up about a pinned clause.
+ComposeKind = Literal["search", "clause", "unit", "document", "followup", "followup_who"]
+
+
+@dataclass
+class Turn:
+    """One question on its way through the pipeline: what the composers need from retrieval."""
+
+    question: str
+    asked: str  # stripped, cut to the length limit, follow-up context added
+    retrieval: Retrieval | None = None
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    started: float = 0.0
+    pinned: Clause | None = None  # a follow-up about "这条": the previous answer's clause
+    error: str = ""  # the search failed (vector store unreachable after retries): answer with this message
+
+
+class Composers:
+    """The deterministic composers of every route, over one index and lexicon."""
+
+    def __init__(self, index: Index, extractive: ExtractiveComposer, lexicon: Lexicon):
+        self.index = index
+        self.extractive = extractive
+        self.lexicon = lexicon
+        self.corpus = CorpusText.of(c.text for c in index.clauses)
+
+    def kind(self, turn: Turn) -> ComposeKind:
+        assert turn.retrieval is not None
+        if turn.pinned is not None:
+            return "followup_who" if self.lexicon.cues.who.search(turn.retrieval.query.normalized) else "followup"
+        return turn.retrieval.route.kind
+
+    def compose(self, turn: Turn) -> tuple[Answer, bool]:
+        """The body of the answer to ``turn``, and whether an LLM may rephrase it."""
+        if turn.error:
+            return Answer(question=turn.question, text=f"{SERVICE_UNAVAILABLE}（{turn.error}）", refused=True,
+                          route="error", checks=[turn.error]), False
+        if turn.retrieval is None:
+            return Answer(question=turn.question, text=EMPTY_QUESTION, refused=True, route="empty"), False
+        t = time.perf_counter()
+        retrieval = turn.retrieval
+        spec = ROUTES[self.kind(turn)]
+        answer = Answer(question=turn.question, text="", retrieved=retrieval.clause_ids, route=spec.route)
+        if turn.pinned is not None:
+            answer.retrieved = [turn.pinned.clause_id] + [c for c in answer.retrieved if c != turn.pinned.clause_id]
+        spec.compose(self, answer, turn)
+        turn.timings["compose"] = (time.perf_counter() - t) * 1000
+        return answer, spec.llm and not answer.refused and bool(answer.citations)
+
+    # ------------------------------------------------------------------ one composer per kind
+
+    def search(self, answer: Answer, turn: Turn) -> None:
+        retrieval = turn.retrieval
+        refuse, reason = should_refuse(evidence(retrieval, self.corpus, self.lexicon), self.lexicon.refusal)
+        if refuse:
+            self.refusal(answer, retrieval, reason)
+        else:
+            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits)
+
+    def clause(self, answer: Answer, turn: Turn) -> None:
+        retrieval = turn.retrieval
+        if retrieval.route.whole_clause:
+            answer.citations = [self.extractive.whole_clause(h.clause) for h in retrieval.hits if h.route == "clause"]
+            answer.text = "\n\n".join(f"〔{c.heading}〕全文：\n{c.quote}" for c in answer.citations)
+        else:  # "第六条的贴息比例": the sentences of that clause (and its neighbours) that answer it
+            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits)
+
+    def unit(self, answer: Answer, turn: Turn) -> None:
+        route, hits = turn.retrieval.route, turn.retrieval.hits
+        lines = []
+        for hit in hits[:MAX_LISTED_CLAUSES]:
+            clause = hit.clause
+            lo, hi = clause.units_span or (0, len(clause.text))
+            answer.citations.append(self.extractive.cite(clause, clause.text[lo:hi], clause.start + lo,
+                                                         clause.start + hi))
+            lines.append(f"{len(lines) + 1}. 〔{answer.citations[-1].heading}〕")
+        role = "共同责任单位" if route.shared else "责任单位"
+        if len(hits) > len(lines):
+            answer.text = (f"{route.unit}是{len(hits)}条措施的{role}，以下列出前{len(lines)}条"
+                           f"（完整列表请在“条款查询”中按责任单位筛选）：\n" + "\n".join(lines))
+        else:
+            answer.text = f"{route.unit}是以下{int_to_cn(len(lines))}条措施的{role}：\n" + "\n".join(lines)
+
+    def document(self, answer: Answer, turn: Turn) -> None:
+        parts = []
+        for hit in turn.retrieval.hits:
+            clause = hit.clause
+            doc = self.index.document(clause.doc_id)
+            facts = [f"{label}：{value}" for label, value in
+                     (("标题", doc.title), ("文号", doc.doc_number), ("发文机关", doc.issuer)) if value]
+            date_text = grammar.FULL_DATE.search(clause.text)
+            if date_text:
+                facts.append(f"印发日期：{date_text.group(0)}")
+            for ref in (r for r in self.index.references if r.doc_number in set(doc.implements) | set(doc.cites)):
+                where = "" if ref.in_corpus else "（该文件原文不在本库中）"
+                facts.append(f"贯彻落实：《{ref.title}》（{ref.doc_number}）{where}")
+            answer.citations.append(self.extractive.whole_clause(clause))
+            parts.append("\n".join(facts) + f"\n〔{answer.citations[-1].heading}〕")
+        answer.text = "\n\n".join(parts)
+
+    def followup_who(self, answer: Answer, turn: Turn) -> None:
+        clause = turn.pinned
+        answer.citations = [self.extractive.cite(clause, "、".join(clause.units), clause.start, clause.end)]
+        answer.text = f"〔{self.index.heading(clause)}〕的责任单位：{'、'.join(clause.units) or '文件未列出'}。"
+
+    def followup(self, answer: Answer, turn: Turn) -> None:
+        clause, query = turn.pinned, turn.retrieval.query
+        hits = [Hit(clause=clause, score=1.0, route="followup")]
+        answer.citations = (self.extractive.select(query.normalized, query.tokens, hits)
+                            or [self.extractive.whole_clause(clause)])
+        answer.text = quote_text(answer.citations)
+
+    # ------------------------------------------------------------------ shared pieces
+
+    def quotes(self, answer: Answer, asked: str, tokens: tuple[str, ...], hits: list[Hit]) -> None:
+        answer.citations = self.extractive.select(asked, tokens, hits)
+        answer.text = quote_text(answer.citations)
+
+    def refusal(self, answer: Answer, retrieval: Retrieval, reason: str) -> None:
+        """The documents do not answer: say so, point to the hotline, show the nearest clauses."""
+        answer.refused = True
+        answer.related = retrieval.clause_ids[:3]
+        nearest = "；".join(f"〔{self.index.heading(h.clause)}〕" for h in retrieval.hits[:3])
+        answer.text = f"现有政策文件中没有找到能回答这个问题的规定。{HOTLINE_HINT}"
+        if nearest:
+            answer.text += f"\n\n可能相关：{nearest}"
+        answer.notes.append(reason)
+
+
+def quote_text(citations: list[Citation]) -> str:
+    """Quoted sentences grouped by clause, each clause with its heading and 责任单位."""
+    if not citations:
+        return NOT_FOUND + HOTLINE_HINT
+    blocks: list[str] = []
+    grouped = by_clause(citations)
+    for i, cites in enumerate(grouped.values(), start=1):
+        quotes = "".join(c.quote for c in cites)
+        prefix = f"{i}. " if len(grouped) > 1 else ""
+        units = f"\n责任单位：{'、'.join(cites[0].units)}" if cites[0].units else ""
+        blocks.append(f"{prefix}“{quotes}”〔{cites[0].heading}〕{units}")
+    return "根据现行政策文件：\n\n" + "\n\n".join(blocks)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """How one kind of question is answered."""
+
+    compose: Callable[[Composers, Answer, Turn], None]
+    route: Literal["search", "clause", "unit", "document", "followup"]  # the Answer's route
+    llm: bool  # an LLM may rephrase the body (free text); lists, facts and the full clause stay as they are
+
+
+ROUTES: dict[ComposeKind, RouteSpec] = {
+    "search": RouteSpec(Composers.search, "search", llm=True),
+    "clause": RouteSpec(Composers.clause, "clause", llm=False),
+    "unit": RouteSpec(Composers.unit, "unit", llm=False),
+    "document": RouteSpec(Composers.document, "document", llm=False),
+    "followup": RouteSpec(Composers.followup, "followup", llm=True),
+    "followup_who": RouteSpec(Composers.followup_who, "followup", llm=False),
+}

@@ -1,0 +1,276 @@
+"""The vocabularies and tunables the search and answer stages read, as one validated object.
+
+Everything here is package data (``assistant/data/``): the glossary, the aspects a question may ask
+for, places, topics, unit aliases, question fillers, question cues, the LLM prompt and the refusal
+thresholds. :meth:`Lexicon.load` reads and checks every file once; a malformed line is a
+:class:`~assistant.errors.LexiconError` naming the file and the line. The loaded object is passed to
+the ``Router``, the retriever and the ``Assistant`` (no process-wide caches), so an admin reload
+re-reads it. A deployment may keep its own versions of some files in a folder
+(``POLICY_LEXICON_DIR``): a file found there replaces the package's, the others come from the package.
+
+The jieba dictionary and the stopwords are read here too (:func:`policy_dictionary`,
+:func:`stopword_list`) but belong to the index: they decide the BM25 tokens, so changing them
+needs a rebuild, not a reload.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .datafiles import read_text
+from .errors import LexiconError
+
+GLOSSARY = "glossary.tsv"
+ASPECTS = "aspects.tsv"
+PLACES = "places.txt"
+TOPICS = "topics.txt"
+UNIT_ALIASES = "unit_aliases.tsv"
+QUESTION_WORDS = "question_words.txt"
+CUES = "cues.toml"
+PROMPT = "prompt.toml"
+REFUSAL = "refusal.toml"
+POLICY_DICT = "policy_dict.txt"
+STOPWORDS = "stopwords.txt"
+# Every file of assistant/data/, so a test can tell that none is left unchecked.
+DATA_FILES = (GLOSSARY, ASPECTS, PLACES, TOPICS, UNIT_ALIASES, QUESTION_WORDS, CUES, PROMPT, REFUSAL, POLICY_DICT,
+              STOPWORDS)
+MAX_GLOSSARY_TERMS = 4
+
+
+@dataclass(frozen=True)
+class RefusalPolicy:
+    """Thresholds of the refusal decision (see ``data/refusal.toml`` for how they were set)."""
+
+    min_dense: float
+    min_overlap: float
+    max_unknown: int
+
+
+@dataclass(frozen=True)
+class Aspect:
+    """One row of ``data/aspects.tsv``: a kind of answer a question asks for, and how to see it given."""
+
+    cue: re.Pattern
+    evidence: re.Pattern
+    scope: Literal["clause", "sentence"]  # the top clause, or the sentences naming the question's subject
+    label: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The LLM composer's prompt templates (``data/prompt.toml``)."""
+
+    system: str
+    user: str  # {clauses}, {question}
+    clause: str  # {n}, {heading}, {text}
+
+
+@dataclass(frozen=True)
+class Cues:
+    """Patterns that say what a question wants (``data/cues.toml``)."""
+
+    who: re.Pattern  # who is responsible ("这条谁负责？")
+    pronoun: re.Pattern  # refers to the previous answer's clause ("这条", "该政策")
+    follow_start: re.Pattern  # opens a follow-up ("那担保费呢？")
+    wants_figure: re.Pattern  # wants a number: the sentence with an amount or rate should win
+    wants_list: re.Pattern  # wants a list of measures, which usually spans several clauses
+    unit: re.Pattern  # asks which measures a unit is responsible for
+    document: re.Pattern  # asks about the document itself (文号, date, issuer, title)
+    whole_clause: re.Pattern  # what is left of a clause question that wants only the clause itself
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Every vocabulary of the search and answer stages, loaded and checked together."""
+
+    glossary: tuple[tuple[str, tuple[str, ...]], ...]  # (everyday words, policy terms), in file order
+    policy_terms: tuple[str, ...]  # words of the jieba policy dictionary
+    aspects: tuple[Aspect, ...]
+    places: tuple[str, ...]
+    topics: tuple[str, ...]
+    topic_endings: tuple[str, ...]  # "*税" lines: a word ending so is a topic (印花税)
+    unit_aliases: tuple[tuple[str, str], ...]  # (alias, unit as written in 责任单位 notes)
+    question_words: frozenset[str]
+    cues: Cues
+    prompt: Prompt
+    refusal: RefusalPolicy
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> "Lexicon":
+        """Read and check every data file; a file present in ``directory`` replaces the package's.
+
+        Raises:
+            LexiconError: a file is missing or malformed; the message names the file and line.
+        """
+        data = _Files(directory)
+        topics = data.lines(TOPICS)
+        return cls(
+            glossary=tuple(_glossary(data)),
+            policy_terms=tuple(word for word, _, _ in policy_dictionary(directory)),
+            aspects=tuple(_aspects(data)),
+            places=tuple(w for _, w in data.lines(PLACES)),
+            topics=tuple(w for _, w in topics if not w.startswith("*")),
+            topic_endings=tuple(w[1:] for _, w in topics if w.startswith("*") and len(w) > 1),
+            unit_aliases=tuple((alias, unit) for _, (alias, unit) in data.rows(UNIT_ALIASES, 2)),
+            question_words=frozenset(w.lower() for _, w in data.lines(QUESTION_WORDS)),
+            cues=_cues(data),
+            prompt=_prompt(data),
+            refusal=_refusal(data),
+        )
+
+
+class _Files:
+    """Reads data files from the package or a directory, and reports problems by file and line."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+
+    def _local(self, name: str) -> Path | None:
+        path = self.directory / name if self.directory is not None else None
+        return path if path is not None and path.is_file() else None
+
+    def where(self, name: str) -> str:
+        local = self._local(name)
+        return str(local) if local else f"assistant/data/{name}"
+
+    def text(self, name: str) -> str:
+        try:
+            local = self._local(name)
+            return local.read_text(encoding="utf-8") if local else read_text(name)
+        except FileNotFoundError:
+            raise LexiconError(f"词表文件 {self.where(name)} 不存在") from None
+        except UnicodeDecodeError:
+            raise LexiconError(f"词表文件 {self.where(name)} 不是 UTF-8 编码") from None
+
+    def error(self, name: str, line: int | None, message: str) -> LexiconError:
+        at = f" 第 {line} 行" if line else ""
+        return LexiconError(f"词表文件 {self.where(name)}{at}：{message}")
+
+    def lines(self, name: str) -> list[tuple[int, str]]:
+        """(line number, stripped text) of the lines that are neither blank nor ``#`` comments."""
+        return [(n, ln.strip()) for n, ln in enumerate(self.text(name).splitlines(), start=1)
+                if ln.strip() and not ln.lstrip().startswith("#")]
+
+    def rows(self, name: str, columns: int) -> Iterator[tuple[int, list[str]]]:
+        """Tab-separated rows with exactly ``columns`` non-empty fields."""
+        for n, line in self.lines(name):
+            fields = [f.strip() for f in line.split("\t")]
+            if len(fields) != columns or not all(fields):
+                raise self.error(name, n, f"应有 {columns} 列（以 Tab 分隔且不为空），实际为 {len(fields)} 列：{line!r}")
+            yield n, fields
+
+    def pattern(self, name: str, line: int | None, source: str) -> re.Pattern:
+        try:
+            return re.compile(source)
+        except re.error as exc:
+            raise self.error(name, line, f"正则表达式无效（{exc}）：{source!r}") from None
+
+    def toml(self, name: str) -> dict:
+        try:
+            return tomllib.loads(self.text(name))
+        except tomllib.TOMLDecodeError as exc:  # its message carries the line and column
+            raise self.error(name, None, f"TOML 格式错误（{exc}）") from None
+
+
+def _glossary(data: _Files) -> Iterator[tuple[str, tuple[str, ...]]]:
+    seen: dict[str, int] = {}
+    for n, (everyday, policy) in data.rows(GLOSSARY, 2):
+        terms = tuple(t.strip() for t in policy.split("|") if t.strip())
+        if not 1 <= len(terms) <= MAX_GLOSSARY_TERMS:
+            raise data.error(GLOSSARY, n, f"右侧应有 1–{MAX_GLOSSARY_TERMS} 个政策用语（以 | 分隔）")
+        if everyday in seen:
+            raise data.error(GLOSSARY, n, f"“{everyday}”与第 {seen[everyday]} 行重复")
+        seen[everyday] = n
+        yield everyday, terms
+
+
+def _aspects(data: _Files) -> Iterator[Aspect]:
+    for n, (cue, found, scope, label) in data.rows(ASPECTS, 4):
+        if scope not in ("clause", "sentence"):
+            raise data.error(ASPECTS, n, f"第三列应为 clause 或 sentence，实际为 {scope!r}")
+        yield Aspect(data.pattern(ASPECTS, n, cue), data.pattern(ASPECTS, n, found), scope, label)
+
+
+def _cues(data: _Files) -> Cues:
+    raw = data.toml(CUES)
+    names = [f for f in Cues.__dataclass_fields__]
+    missing = [name for name in names if name not in raw]
+    if missing:
+        raise data.error(CUES, None, f"缺少：{'、'.join(missing)}")
+    patterns = {}
+    for name in names:
+        value = raw[name]
+        # A list is a set of alternatives, one per line of the file; a string is one pattern.
+        if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+            value = "|".join(value)
+        if not isinstance(value, str) or not value:
+            raise data.error(CUES, None, f"{name} 应为正则表达式字符串或字符串列表")
+        patterns[name] = data.pattern(CUES, None, value)
+    return Cues(**patterns)
+
+
+def _prompt(data: _Files) -> Prompt:
+    raw = data.toml(PROMPT)
+    fields = {"system": (), "user": ("clauses", "question"), "clause": ("n", "heading", "text")}
+    for name, placeholders in fields.items():
+        value = raw.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise data.error(PROMPT, None, f"缺少 {name}（字符串）")
+        try:
+            value.format(**{p: "" for p in placeholders}) if placeholders else None
+        except (KeyError, IndexError, ValueError) as exc:
+            raise data.error(PROMPT, None, f"{name} 的占位符只能是 {placeholders}（{exc!r}）") from None
+        absent = [p for p in placeholders if "{" + p + "}" not in value]
+        if absent:
+            raise data.error(PROMPT, None, f"{name} 缺少占位符 {absent}")
+    return Prompt(system=raw["system"], user=raw["user"], clause=raw["clause"])
+
+
+def _refusal(data: _Files) -> RefusalPolicy:
+    raw = data.toml(REFUSAL)
+    try:
+        policy = RefusalPolicy(min_dense=float(raw["min_dense"]), min_overlap=float(raw["min_overlap"]),
+                               max_unknown=int(raw["max_unknown"]))
+    except KeyError as exc:
+        raise data.error(REFUSAL, None, f"缺少 {exc.args[0]}") from None
+    except (TypeError, ValueError) as exc:
+        raise data.error(REFUSAL, None, f"取值无效（{exc}）") from None
+    if not (0 <= policy.min_dense <= 1 and 0 <= policy.min_overlap <= 1 and policy.max_unknown >= 1):
+        raise data.error(REFUSAL, None, "min_dense、min_overlap 应在 0 到 1 之间，max_unknown 应为正整数")
+    return policy
+
+
+def policy_dictionary(directory: Path | None = None) -> list[tuple[str, int | None, str | None]]:
+    """(word, frequency, part-of-speech tag) of each line of the jieba policy dictionary.
+
+    Raises:
+        LexiconError: a line is not ``word [frequency [tag]]``.
+    """
+    data = _Files(directory)
+    out = []
+    for n, line in data.lines(POLICY_DICT):
+        parts = line.split()
+        if len(parts) > 3 or (len(parts) > 1 and not parts[1].isdigit()):
+            raise data.error(POLICY_DICT, n, f"应为“词 [词频 [词性]]”，实际为 {line!r}")
+        out.append((parts[0], int(parts[1]) if len(parts) > 1 else None, parts[2] if len(parts) > 2 else None))
+    return out
+
+
+def stopword_list(directory: Path | None = None) -> list[str]:
+    """The stopwords, one word per line.
+
+    Raises:
+        LexiconError: a line holds more than one word.
+    """
+    data = _Files(directory)
+    words = []
+    for n, line in data.lines(STOPWORDS):
+        if len(line.split()) != 1:
+            raise data.error(STOPWORDS, n, f"每行只能有一个词，实际为 {line!r}")
+        words.append(line)
+    return words

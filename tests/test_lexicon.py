@@ -1,0 +1,118 @@
+"""The vocabularies as one validated object: every data file loads, and a bad line names file and line."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant import lexicon as lex
+from assistant.errors import LexiconError
+from assistant.lexicon import Lexicon, policy_dictionary, stopword_list
+from tests.support import ROOT
+
+DATA = ROOT / "assistant" / "data"
+
+
+def test_every_data_file_is_loaded_and_checked():
+    on_disk = {p.name for p in DATA.iterdir() if p.is_file() and not p.name.startswith((".", "__"))}
+    assert on_disk == set(lex.DATA_FILES), "a data file no loader checks, or a loader without its file"
+    lexicon = Lexicon.load()
+    # Columns as the files promise them.
+    assert len(lexicon.glossary) > 200 and all(1 <= len(terms) <= 4 for _, terms in lexicon.glossary)
+    assert {a.scope for a in lexicon.aspects} == {"clause", "sentence"} and len(lexicon.aspects) >= 10
+    assert "北京" in lexicon.places and "税" in lexicon.topic_endings and "留抵" in lexicon.topics
+    assert dict(lexicon.unit_aliases)["人行"] == "人行临夏州中心支行"
+    assert "怎么" in lexicon.question_words
+    assert lexicon.cues.document.search("这个文件的文号是多少") and lexicon.cues.who.search("这条谁负责")
+    assert "{question}" in lexicon.prompt.user and 0 < lexicon.refusal.min_dense < 1
+    assert all(isinstance(freq, int) for _, freq, _ in policy_dictionary() if freq is not None)
+    assert "的" in stopword_list()
+
+
+def broken(tmp_path: Path, name: str, text: str) -> Path:
+    """A lexicon folder whose ``name`` is the package's file with ``text`` appended."""
+    folder = tmp_path / "lexicon"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(DATA / name, folder / name)
+    with open(folder / name, "a", encoding="utf-8") as handle:
+        handle.write(text)
+    return folder
+
+
+def lines_of(name: str) -> int:
+    return len((DATA / name).read_text(encoding="utf-8").splitlines())
+
+
+@pytest.mark.parametrize("name, appended, says", [
+    (lex.GLOSSARY, "没有制表符的一行\n", "应有 2 列"),
+    (lex.GLOSSARY, "借钱\t贷款\n", "重复"),
+    (lex.GLOSSARY, "很多词\ta|b|c|d|e\n", "1–4 个政策用语"),
+    (lex.ASPECTS, "多少(\t\\d\tclause\t标签\n", "正则表达式无效"),
+    (lex.ASPECTS, "多少\t\\d\teverywhere\t标签\n", "clause 或 sentence"),
+    (lex.UNIT_ALIASES, "只有别名\n", "应有 2 列"),
+    (lex.POLICY_DICT, "政策词 很多 n\n", "词 [词频 [词性]]"),
+    (lex.STOPWORDS, "两个 词\n", "只能有一个词"),
+])
+def test_a_bad_line_names_its_file_and_line(tmp_path, name, appended, says):
+    folder = broken(tmp_path, name, appended)
+    with pytest.raises(LexiconError) as err:
+        Lexicon.load(folder)
+        stopword_list(folder)
+    message = str(err.value)
+    assert str(folder / name) in message and f"第 {lines_of(name) + 1} 行" in message and says in message, message
+
+
+@pytest.mark.parametrize("name, appended, says", [
+    (lex.CUES, "extra = [1, 2\n", "TOML 格式错误"),
+    (lex.REFUSAL, "min_dense = 2.0\n", "TOML 格式错误"),  # a key given twice
+    (lex.PROMPT, "\n", ""),
+])
+def test_toml_files_are_checked(tmp_path, name, appended, says):
+    folder = broken(tmp_path, name, appended)
+    if not says:  # a harmless blank line: still loads
+        assert Lexicon.load(folder).prompt.system
+        return
+    with pytest.raises(LexiconError, match=re.escape(says)) as err:
+        Lexicon.load(folder)
+    assert str(folder / name) in str(err.value)
+
+
+def test_a_bad_cue_pattern_is_named(tmp_path):
+    folder = tmp_path / "lexicon"
+    folder.mkdir()
+    text = (DATA / lex.CUES).read_text(encoding="utf-8")
+    (folder / lex.CUES).write_text(re.sub(r"(?m)^who = .*$", "who = '谁负责|(未闭合'", text), encoding="utf-8")
+    with pytest.raises(LexiconError, match="正则表达式无效") as err:
+        Lexicon.load(folder)
+    assert str(folder / lex.CUES) in str(err.value) and "(未闭合" in str(err.value)
+    (folder / lex.CUES).write_text(re.sub(r"(?m)^who = .*$", "", text), encoding="utf-8")
+    with pytest.raises(LexiconError, match="缺少：who"):
+        Lexicon.load(folder)
+
+
+def test_prompt_and_thresholds_are_validated(tmp_path):
+    folder = tmp_path / "lexicon"
+    folder.mkdir()
+    (folder / lex.PROMPT).write_text('system = "s"\nuser = "没有占位符"\nclause = "{n}{heading}{text}"\n',
+                                     encoding="utf-8")
+    with pytest.raises(LexiconError, match="缺少占位符"):
+        Lexicon.load(folder)
+    (folder / lex.PROMPT).unlink()
+    (folder / lex.REFUSAL).write_text("min_dense = 0.2\nmin_overlap = 3\nmax_unknown = 99\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match="0 到 1"):
+        Lexicon.load(folder)
+    (folder / lex.REFUSAL).write_text("min_dense = 0.2\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match="缺少 min_overlap"):
+        Lexicon.load(folder)
+
+
+def test_a_file_in_the_folder_replaces_only_itself(tmp_path):
+    folder = tmp_path / "lexicon"
+    folder.mkdir()
+    (folder / lex.PLACES).write_text("# only one place\n火星\n", encoding="utf-8")
+    loaded = Lexicon.load(folder)
+    assert loaded.places == ("火星",)
+    assert loaded.glossary == Lexicon.load().glossary  # the other files come from the package
