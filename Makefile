@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test index eval bench clean-index lint chromium
+.PHONY: run test test-fast index eval bench clean-index lint chromium
 
 # The browser tests drive Debian's chromium through playwright; playwright never downloads a browser.
 CHROMIUM := /usr/bin/chromium
@@ -37,6 +37,10 @@ chromium:
 ## test: install with test extras and chromium, and run the whole test suite
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+## test-fast: the unit tests only (no built index, server, browser or subprocess): seconds, for the edit loop
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration" -q
 
 index: $(STAMP)
 	$(BIN)/policy-assistant index

@@ -36,6 +36,24 @@ def seed_index(seed_settings):
     return Index.open(seed_settings)
 
 
+# ---------------------------------------------------------------- the fast lane
+
+# Fixtures that build an index, start a server or a browser: a test using any of them is integration.
+INTEGRATION_FIXTURES = {"seed_settings", "seed_index", "corpus_dir", "start_app", "app_server", "chromium",
+                        "browser_page"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark integration tests by the fixtures they use, so ``pytest -m "not integration"`` runs in seconds.
+
+    Modules that build indexes or start processes without these fixtures mark themselves
+    (``pytestmark = pytest.mark.integration``).
+    """
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 # ---------------------------------------------------------------- real-browser tests (tests/browser.py)
 
 

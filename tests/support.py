@@ -108,3 +108,63 @@ def serve(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+class HashingEncoder:
+    """A deterministic test encoder: normalized character 1- and 2-grams hashed into 256 dimensions.
+
+    No model and no randomness, so the unit tests of structure, grounding and composing run in
+    milliseconds over an in-memory index (``Index.in_memory``). Similar wording gives similar
+    vectors, which is all those tests need; quality numbers always come from the real encoder (evals).
+    """
+
+    id = "test-hashing"
+    dim = 256
+    max_chars = 200
+
+    def embed_documents(self, texts):
+        import zlib
+
+        import numpy as np
+
+        from assistant.search.text import normalize
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            text = normalize(text)
+            for n in (1, 2):
+                for i in range(len(text) - n + 1):
+                    gram = text[i:i + n]
+                    if gram.strip():
+                        code = zlib.crc32(gram.encode("utf-8"))
+                        out[row, code % self.dim] += 1.0 if code & 0x100 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms, norms, 1.0)
+
+    def embed_query(self, text):
+        return self.embed_documents([text])[0]
+
+
+def memory_document(text: str, doc_id: str = "test", **meta):
+    """A Document of ``text`` with metadata read from it, as ingest would (no file)."""
+    import hashlib
+
+    from assistant.corpus.ingest import detect_metadata
+    from assistant.models import Document
+
+    found = detect_metadata(text)
+    fields = {"title": found["title"] or doc_id, "doc_number": found["doc_number"], "issuer": found["issuer"],
+              "issue_date": found["issue_date"], "cites": tuple(found["cites"]), **meta}
+    return Document(doc_id, f"{doc_id}.txt", text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), **fields)
+
+
+def memory_assistant(*texts: str, today=None):
+    """An Assistant over an in-memory index of ``texts`` with the deterministic encoder (no Chroma, no files)."""
+    from assistant.answer.assistant import Assistant
+    from assistant.lexicon import Lexicon
+    from assistant.search.index import Index
+
+    encoder = HashingEncoder()
+    docs = [memory_document(text, f"doc{i}") for i, text in enumerate(texts, start=1)]
+    index = Index.in_memory(docs, encoder)
+    return Assistant(index.settings, index, encoder, Lexicon.load(), today=today)

@@ -20,6 +20,8 @@ import pytest
 from assistant.search.index import current_generation
 from tests.support import copy_corpus
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 PASSWORD = "s3cret"
 
 

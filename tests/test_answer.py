@@ -12,6 +12,8 @@ from assistant.lexicon import Lexicon
 from assistant.search.routing import Router
 from tests.support import SEED_ID
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 TODAY = dt.date(2026, 11, 27)
 
 

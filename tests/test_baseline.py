@@ -20,6 +20,8 @@ from assistant.models import Clause
 from assistant.search.encoders import get_encoder
 from tests.support import SEED_ID
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 QUESTIONS = ["融资担保费率是多少", "创业担保贷款最高额度是多少？", "州税务局负责哪些措施？",
              "知识产权质押融资有什么支持？", "出口企业汇率避险有什么政策？"]
 

@@ -7,9 +7,12 @@ by unit; the documents tab lists the corpus. The app runs as ``python app.py`` (
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import ARTIFACTS
+
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
 XSS_QUESTIONS = [
     '<script>window.__xss=1</script>创业担保贷款',

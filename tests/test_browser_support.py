@@ -6,6 +6,8 @@ import pytest
 
 from tests.browser import AppServer, AppStartError, is_offsite
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1:7860/", "http://localhost:1/x.js", "http://[::1]:80/", "http://127.3.4.5/",

@@ -14,6 +14,8 @@ from playwright.sync_api import expect
 
 from tests.test_browser_chat import XSS_QUESTIONS, ask
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 HOSTILE_DOC = """关于<script>window.__xss=11</script>融资奖补的通知
 测试办发〔2024〕66号
 一、<img src=x onerror="window.__xss=12">奖补措施

@@ -25,6 +25,8 @@ from tests.support import ROOT, SEED_ID, ChromaServer, copy_corpus, free_port, m
 from tests.test_browser_chat import ask as browser_ask
 from tests.test_browser_chat import last_answer
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 QUESTION = "创业担保贷款最高额度是多少？"
 
 

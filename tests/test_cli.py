@@ -12,6 +12,8 @@ import pytest
 from assistant.cli import build_parser
 from tests.support import SEED_ID, copy_corpus
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 CLAUSE_KEYS = {"clause_id", "doc_id", "number", "section", "title", "units", "figures", "text"}
 
 

@@ -23,6 +23,8 @@ from assistant.errors import ManifestError
 from assistant.search.index import Index, build_index, current_generation, is_stale, open_index
 from tests.support import FIXTURES, SEED_ID, make_settings
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 POLICY = (FIXTURES / "readers" / "policy.txt").read_text(encoding="utf-8")
 PLAIN = """关于做好小店经济金融服务的说明
 小店经营者可以向辖区内的银行申请小额信用贷款，单户授信额度最高可达88万元，银行应当在5个工作日内给出审批结果。

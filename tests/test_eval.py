@@ -12,6 +12,8 @@ from assistant.evaluation.evaluate import QAFileError, load_qa
 from assistant.evaluation.runner import RESULT_FIELDS, check_floors, evaluate_suite, load_floors
 from tests.support import ROOT, SEED_ID
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 QA = ROOT / "evals" / "qa.jsonl"
 FLOORS = ROOT / "evals" / "floors.toml"
 

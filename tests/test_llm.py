@@ -21,6 +21,8 @@ from assistant.models import Answer
 from tests.llm_server import ScriptedLLM
 from tests.support import SEED_ID
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 TODAY = dt.date(2026, 11, 28)
 FEE_QUESTION = "融资担保费率是多少？"
 

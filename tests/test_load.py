@@ -14,6 +14,8 @@ from assistant.web.service import Service
 from bench.load import questions_from, run_load
 from tests.support import ROOT, serve
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 CLIENTS, PER_CLIENT = 20, 10
 
 

@@ -16,7 +16,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.support import ROOT
+
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
 SCRIPT = r'''
 import ipaddress, json, os, socket, sys, threading, time, urllib.request

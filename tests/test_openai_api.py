@@ -26,6 +26,8 @@ from tests.llm_server import ScriptedLLM
 from tests.support import SEED_ID
 from tests.support import serve as serve_app
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 TODAY = dt.date(2026, 11, 28)
 FEE_QUESTION = "融资担保费率是多少？"
 FEE_HEADING = "临州办发〔2022〕84号 第（四）条 加大融资担保支持力度"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from assistant.search import index as index_module
 from assistant.search.encoders import get_encoder
@@ -10,6 +11,8 @@ from assistant.search.index import Index, build_index
 from assistant.search.retrieve import HybridSearcher, _top_k
 from assistant.search.vectorstore import clause_of_part, fetch_vectors
 from tests.support import SEED_ID, make_settings
+
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
 
 def test_parallel_build_gives_the_same_index(tmp_path, corpus_dir, seed_index, monkeypatch):

@@ -15,6 +15,8 @@ from assistant.errors import IndexMismatchError
 from assistant.search.index import Index, build_index
 from tests.support import ROOT, ChromaServer, free_port, make_settings
 
+pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
+
 QUESTIONS = [
     "创业担保贷款最高额度是多少？",
     "融资担保费率是多少？",
@@ -32,6 +34,7 @@ import json, sys
 from assistant.answer.assistant import Assistant
 from assistant.config import Settings
 from assistant.search.index import Index
+
 settings = Settings.from_env()
 assistant = Assistant.from_settings(settings, index=Index.open(settings))
 out = []

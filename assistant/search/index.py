@@ -111,24 +111,50 @@ class BuildReport:
 class Index:
     """A loaded index generation: clauses, documents, BM25 and the Chroma collection."""
 
-    def __init__(self, settings: Settings, gen_dir: Path, manifest: IndexManifest):
+    def __init__(self, settings: Settings, gen_dir: Path | None, manifest: IndexManifest, clauses: list[Clause],
+                 documents: list[DocumentMeta], references: list[Reference], bm25: BM25Index):
+        """The records of one generation; :meth:`open` reads them from disk, :meth:`in_memory` builds them."""
         self.settings = settings
         self.dir = gen_dir
         self.manifest = manifest
+        self.clauses = clauses
+        self.by_id: dict[str, Clause] = {c.clause_id: c for c in clauses}
+        self.row: dict[str, int] = {c.clause_id: i for i, c in enumerate(clauses)}
+        self.documents: dict[str, DocumentMeta] = {d.doc_id: d for d in documents}
+        self.references = references
+        self.bm25 = bm25
+        self._collection = None
+        self._exact: tuple[list[str], np.ndarray] | None = None
+
+    @classmethod
+    def _read(cls, settings: Settings, gen_dir: Path, manifest: IndexManifest) -> "Index":
         clauses_text = (gen_dir / "clauses.jsonl").read_text(encoding="utf-8")
         if manifest.clauses_sha256 and _text_sha256(clauses_text) != manifest.clauses_sha256:
             raise ValueError("clauses.jsonl does not match the manifest")  # a half-copied shared folder
-        self.clauses: list[Clause] = [
-            Clause.from_dict(json.loads(line)) for line in clauses_text.splitlines() if line.strip()
-        ]
-        self.by_id: dict[str, Clause] = {c.clause_id: c for c in self.clauses}
-        self.row: dict[str, int] = {c.clause_id: i for i, c in enumerate(self.clauses)}
+        clauses = [Clause.from_dict(json.loads(line)) for line in clauses_text.splitlines() if line.strip()]
         docs = json.loads((gen_dir / "documents.json").read_text(encoding="utf-8"))
-        self.documents: dict[str, DocumentMeta] = {d["doc_id"]: DocumentMeta.from_dict(d) for d in docs["documents"]}
-        self.references: list[Reference] = [Reference(**r) for r in docs.get("references", [])]
-        self.bm25 = BM25Index.load(gen_dir / "bm25")
-        self._collection = None
-        self._exact: tuple[list[str], np.ndarray] | None = None
+        return cls(settings, gen_dir, manifest, clauses, [DocumentMeta.from_dict(d) for d in docs["documents"]],
+                   [Reference(**r) for r in docs.get("references", [])], BM25Index.load(gen_dir / "bm25"))
+
+    @classmethod
+    def in_memory(cls, documents: list[Document], encoder: Encoder, settings: Settings | None = None,
+                  references: list[Reference] | None = None) -> "Index":
+        """An index of ``documents`` held in memory: parsed, embedded and BM25-indexed like a build,
+        searched by the exact scan, with no Chroma and no files. For unit tests and one-off tools.
+
+        Raises:
+            CorpusFileError: a document has no text to make a clause of.
+        """
+        settings = settings or Settings(encoder=encoder.id)
+        clauses = [c for doc in documents for c in parse_document(doc)]
+        parts = [p for c in clauses for p in split_parts(c, encoder.max_chars)]
+        manifest = IndexManifest(FORMAT_VERSION, PARSER_VERSION, "memory", encoder.id, encoder.dim, encoder.max_chars,
+                                 "memory", "", "", "", clause_count=len(clauses), part_count=len(parts))
+        bm25 = BM25Index.build([tokenize(f"{c.title} {c.text}") for c in clauses])
+        index = cls(settings, None, manifest, clauses, [d.meta() for d in documents], references or [], bm25)
+        vectors = encoder.embed_documents([p.text for p in parts])
+        index._exact = ([p.clause_id for p in parts], vectors)
+        return index
 
     @classmethod
     def open(cls, settings: Settings) -> "Index":
@@ -144,7 +170,7 @@ class Index:
         manifest = read_manifest(gen_dir)
         check_compatible(manifest, settings)
         try:
-            index = cls(settings, gen_dir, manifest)
+            index = cls._read(settings, gen_dir, manifest)
             if not len(index.clauses) == index.bm25.size == manifest.clause_count:
                 raise ValueError("clause count")
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -248,7 +274,7 @@ class Index:
 
     def _exact_vectors(self) -> tuple[list[str], np.ndarray] | None:
         """(clause id per part, unit-length part vectors) for exact search, or None for a large index."""
-        if not 0 < self.manifest.part_count <= self.settings.exact_search_max_parts:
+        if self._exact is None and not 0 < self.manifest.part_count <= self.settings.exact_search_max_parts:
             return None
         if self._exact is None:
             got = self._chroma(lambda: self.collection.get(include=["embeddings"]))
