@@ -12,11 +12,18 @@ CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
+TEST_STAMP := $(VENV)/.installed-test
+
+# The app needs the core dependencies only; torch and sentence-transformers ([st]) and the LLM clients
+# ([llm]) are extras. The tests install them too ([test] includes both; torch is pinned to the CPU wheel).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# torch is pinned to the CPU wheel on this machine's disk (pyproject.toml); test extras included.
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 ## run: install, build the index if missing or stale, start the web app on 127.0.0.1:7860
 run: $(STAMP)
@@ -35,11 +42,11 @@ chromium:
 	}
 
 ## test: install with test extras and chromium, and run the whole test suite
-test: $(STAMP) chromium
+test: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest
 
 ## test-fast: the unit tests only (no built index, server, browser or subprocess): seconds, for the edit loop
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not integration" -q
 
 index: $(STAMP)
@@ -52,13 +59,13 @@ eval: $(STAMP)
 
 ## bench: measure build, cold start, latency and scale (1k/10k/50k clauses) into bench/results.json and
 ## docs/performance.md; takes about half an hour. BENCH_ARGS=--quick for a smoke run, --sizes 1000,10000 for fewer sizes
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean-index:
 	find index -mindepth 1 ! -name README.md -exec rm -rf {} +
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	$(BIN)/python -m ruff check assistant tests bench app.py

@@ -54,6 +54,10 @@ class IndexBuildError(PolicyError):
     """A build could not complete; the previous index is left untouched."""
 
 
+class ChromaUnavailableError(PolicyError):
+    """The configured Chroma server cannot be reached (after retries, for a query)."""
+
+
 class UnknownClauseError(PolicyError):
     """A clause id does not exist in the index."""
 

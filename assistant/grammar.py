@@ -11,8 +11,9 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 
-from .numerals import CN_NUMERAL_CHARS
+from .numerals import CN_DIGITS, CN_NUMERAL_CHARS, cn_amount, cn_to_int, date_digits
 
 # --------------------------------------------------------------------------- sentences
 
@@ -52,7 +53,8 @@ def split_after_ends(text: str) -> list[str]:
 # --------------------------------------------------------------------------- figures
 
 ARABIC_NUMBER = r"\d+(?:\.\d+)?"
-CN_NUMBER = rf"[{CN_NUMERAL_CHARS}]+"
+# A Chinese numeral of an amount: 三百, 两千万, 三点五亿; it starts with a digit or 十 (万元 alone is a unit).
+CN_NUMBER = rf"[{CN_DIGITS}十][{CN_NUMERAL_CHARS}点万亿]*"
 # Units that make a number a figure of a measure: amounts, rates and multiples, terms.
 AMOUNT_UNITS = ("万亿元", "亿元", "万元", "千元", "元")
 RATE_UNITS = ("个百分点", "个基点", "基点", "%", "％", "‰", "倍")
@@ -71,6 +73,9 @@ def _alternation(units: tuple[str, ...]) -> str:
 
 # Per cent and per mille in words: 百分之一, 千分之三.
 PERCENT_WORDS = rf"[百千]分之[{CN_NUMERAL_CHARS}点]+"
+# What one unit of a figure is worth, so 300万元, 三百万元 and 3000000元 compare equal.
+_AMOUNT_FACTORS = {"万亿元": 10**12, "亿元": 10**8, "万元": 10**4, "千元": 10**3, "元": 1}
+_SAME_UNIT = {"％": "%", "个基点": "基点"}
 # A figure as a clause prints it: 300万元, 0.5个百分点, 3‰, 三百万元, 百分之一.
 FIGURE = re.compile(rf"(?:{ARABIC_NUMBER}\s*|{CN_NUMBER})(?:{_alternation(FIGURE_UNITS)})|{PERCENT_WORDS}")
 # Every Arabic number of an answer, with the unit that gives it meaning when there is one.
@@ -85,6 +90,27 @@ def figures(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(0) for m in FIGURE.finditer(text)))
 
 
+def figure_value(figure: str) -> tuple[Decimal, str] | None:
+    """(value, unit) of a figure, with amounts in 元 and 百分之/千分之 as %/‰: 三点五亿元 → (350000000, 元).
+
+    None when the figure has no unit this grammar knows, or its numeral cannot be read (十十万元).
+    """
+    figure = figure.replace(" ", "")
+    try:
+        if figure[1:3] == "分之":
+            return cn_amount(figure[3:]), "%" if figure[0] == "百" else "‰"
+        unit = next((u for u in sorted(FIGURE_UNITS, key=len, reverse=True) if figure.endswith(u)), None)
+        if unit is None or len(figure) == len(unit):
+            return None
+        number = figure[: -len(unit)]
+        value = Decimal(number) if number[0].isdigit() else cn_amount(number)
+    except (ValueError, ArithmeticError):
+        return None
+    if unit in _AMOUNT_FACTORS:
+        return value * _AMOUNT_FACTORS[unit], "元"
+    return value, _SAME_UNIT.get(unit, unit)
+
+
 def standalone_numbers(text: str) -> set[str]:
     """Every number that occurs in ``text`` as a whole number (30 is not found inside 300 or 3.0).
 
@@ -96,12 +122,25 @@ def standalone_numbers(text: str) -> set[str]:
 
 # --------------------------------------------------------------------------- dates
 
-# A date to the year, month or day: 2022年, 2023年6月, 2024年12月31日.
-DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月)?(?:(\d{1,2})日)?")
+# Dates are printed in Arabic or Chinese numerals: 2025年12月31日, 二〇二五年十二月三十一日.
+_YEAR = r"[\d〇○零一二三四五六七八九]{4}"
+_MONTH_OR_DAY = r"[\d一二三四五六七八九十]{1,3}"
+# A date to the year, month or day: 2022年, 2023年6月, 2024年12月31日, 二〇二五年底.
+DATE = re.compile(rf"({_YEAR})年(?:({_MONTH_OR_DAY})月)?(?:({_MONTH_OR_DAY})日)?")
 # A full date, spaces allowed between its parts (PDF text): the issue date of a document.
-FULL_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+FULL_DATE = re.compile(rf"({_YEAR})\s*年\s*({_MONTH_OR_DAY})\s*月\s*({_MONTH_OR_DAY})\s*日")
 # A year named in a question (2024年的政策): a corpus without it cannot answer.
 YEAR = re.compile(r"(?<!\d)20\d\d年")
+
+
+def date_parts(match: re.Match) -> tuple[int, int | None, int | None]:
+    """(year, month, day) of a :data:`DATE` or :data:`FULL_DATE` match; month and day None when not given.
+
+    Raises:
+        ValueError: a numeral that is not a year, month or day (一二三月).
+    """
+    year, month, day = match.group(1, 2, 3)
+    return (date_digits(year), cn_to_int(month) if month else None, cn_to_int(day) if day else None)
 
 
 def iso_date(year: int, month: int, day: int) -> str:

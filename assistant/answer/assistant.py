@@ -18,14 +18,13 @@ from typing import Literal
 
 from .. import grammar
 from ..config import Settings
-from ..errors import EmptyQueryError
+from ..errors import ChromaUnavailableError, EmptyQueryError
 from ..lexicon import Lexicon
 from ..models import Answer, Citation, Clause, Hit
 from ..search.encoders import Encoder, get_encoder
 from ..search.index import Index, open_index
 from ..search.retrieve import PolicyRetriever
 from ..search.text import clean_text, normalize, tokenize
-from ..search.vectorstore import ChromaUnavailableError
 from .compose import ExtractiveComposer
 from .grounding import PROMPT_LEAK_CHARS, verify
 from .llm import LLMComposer, chat_model

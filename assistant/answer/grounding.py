@@ -14,7 +14,7 @@ from typing import Iterable
 from .. import grammar
 from ..lexicon import Aspect, Lexicon, RefusalPolicy
 from ..models import Clause, Retrieval
-from ..numerals import CN_NUMERAL_CHARS, cn_to_int
+from ..numerals import CN_NUMERAL_CHARS
 from ..search.text import normalize, tokenize
 
 
@@ -190,29 +190,56 @@ def verify(text: str, cited: dict[int, Clause] | list[Clause], *, markers_requir
         problems.append("回答没有引用任何条款")
     used = [by_marker[n] for n in markers if n in by_marker] or list(by_marker.values())
     sources = normalize(" ".join(c.text for c in used))
-    # A clause may write a figure in words (千分之三) that the answer gives in digits (3‰).
-    sources += "".join(f" {_as_digits(m.group(0))}" for m in grammar.CN_FIGURE.finditer(sources))
     # List numbering ("1. ", "2. ") is layout, not a claim.
     body = normalize(_ENUMERATOR.sub(" ", grammar.MARKER.sub(" ", grammar.CITATION_HEADING.sub(" ", text))))
     # Bare numbers are looked up in one pass over the sources, and each distinct figure once: a list
     # answer (every measure of a unit) holds thousands of numbers and cites thousands of clauses.
     standalone: set[str] | None = None
     found: dict[str, bool] = {}
+    values = _Values(sources)
     for m in grammar.NUMBER.finditer(body):
         token, number = m.group(0).replace(" ", ""), m.group(1)
         if token == number:
             if standalone is None:
                 standalone = grammar.standalone_numbers(sources)
             ok = number in standalone
-        else:
-            ok = found.setdefault(token, _stands_in(token, sources))
+        else:  # as printed, or a figure the clause writes in words (3‰ for 千分之三)
+            ok = found.setdefault(token, _stands_in(token, sources) or values.in_words(token))
         if not ok:
             problems.append(f"数字“{token}”不在所引用的条款中")
-    for m in grammar.CN_FIGURE.finditer(body):
+    for m in grammar.CN_FIGURE.finditer(body):  # 三百万元 for 300万元, 三点五亿元 for 3.5亿元
         figure = m.group(0)
-        if not found.setdefault(figure, _stands_in(figure, sources) or _stands_in(_as_digits(figure), sources)):
+        if not found.setdefault(figure, _stands_in(figure, sources) or values.any(figure)):
             problems.append(f"数字“{figure}”不在所引用的条款中")
     return Verification(not problems, tuple(dict.fromkeys(problems)))
+
+
+class _Values:
+    """The values of the sources' figures (in 元, %, ‰ …), read only when an answer needs them."""
+
+    def __init__(self, sources: str):
+        self.sources = sources
+        self._all: set | None = None
+        self._words: set | None = None
+
+    def _read(self) -> None:
+        figures = grammar.figures(self.sources)
+        self._all = {grammar.figure_value(f) for f in figures} - {None}
+        self._words = {grammar.figure_value(f) for f in figures if not f[0].isdigit()} - {None}
+
+    def any(self, figure: str) -> bool:
+        """The figure's value is one a cited clause states, in digits or in words."""
+        if self._all is None:
+            self._read()
+        value = grammar.figure_value(figure)
+        return value is not None and value in self._all
+
+    def in_words(self, figure: str) -> bool:
+        """The figure's value is one a cited clause writes in words: digits must otherwise match verbatim."""
+        if self._words is None:
+            self._read()
+        value = grammar.figure_value(figure)
+        return value is not None and value in self._words
 
 
 _CN_DIGIT_BEFORE = rf"(?<![{CN_NUMERAL_CHARS}])"
@@ -224,19 +251,6 @@ def _stands_in(figure: str, sources: str) -> bool:
         return False
     before = r"(?<![\d.])" if figure[0].isdigit() else _CN_DIGIT_BEFORE
     return re.search(before + re.escape(figure), sources) is not None
-
-
-def _as_digits(amount: str) -> str:
-    """"三百万元" → "300万元", "百分之一" → "1%", "千分之三" → "3‰" ("" when the numeral cannot be read)."""
-    try:
-        if amount[1:3] == "分之":
-            whole, _, frac = amount[3:].partition("点")
-            digits = str(cn_to_int(whole)) + ("." + "".join(str(cn_to_int(ch)) for ch in frac) if frac else "")
-            return digits + ("%" if amount[0] == "百" else "‰")
-        numeral = re.match(grammar.CN_NUMBER, amount).group(0)
-        return str(cn_to_int(numeral)) + amount[len(numeral):]
-    except ValueError:
-        return ""
 
 
 

@@ -35,7 +35,7 @@ def chat_model(settings: Settings, provider: str | None = None):
     """
     provider = (provider or settings.llm).strip().lower()
     if provider == "openai":
-        from langchain_openai import ChatOpenAI
+        ChatOpenAI = _client("langchain_openai", "ChatOpenAI")
 
         if not settings.llm_model:
             raise ConfigError("使用 OpenAI 兼容接口时需要设置模型名称（POLICY_LLM_MODEL），例如 qwen-plus")
@@ -43,12 +43,27 @@ def chat_model(settings: Settings, provider: str | None = None):
                           api_key=settings.llm_api_key or PLACEHOLDER_API_KEY, temperature=0,
                           timeout=settings.llm_timeout, max_retries=1, streaming=True)
     if provider == "ollama":
-        from langchain_ollama import ChatOllama
+        ChatOllama = _client("langchain_ollama", "ChatOllama")
 
         return ChatOllama(model=settings.llm_model or DEFAULT_OLLAMA_MODEL,
                           base_url=settings.llm_base_url or DEFAULT_OLLAMA_URL, temperature=0,
                           client_kwargs={"timeout": settings.llm_timeout})
     raise ConfigError(f"未知的大模型接口“{provider}”，可选：{'、'.join(PROVIDERS)}")
+
+
+def _client(module: str, name: str):
+    """A LangChain chat-model class from the optional ``[llm]`` extra.
+
+    Raises:
+        ConfigError: the extra is not installed.
+    """
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError:
+        raise ConfigError(f"使用大模型需要安装 {module.replace('_', '-')}：pip install 'policy-assistant[llm]'"
+                          "（开发环境：pip install -e '.[llm]'）") from None
 
 
 class LLMComposer:

@@ -167,9 +167,10 @@ def _iso(value: Any) -> str:
         return value.strftime("%Y-%m-%d")
     if isinstance(value, str) and value.strip():
         m = grammar.FULL_DATE.search(value)
-        if m:
-            return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
-        return value.strip()
+        try:
+            return grammar.iso_date(*grammar.date_parts(m)) if m else value.strip()
+        except ValueError:
+            return value.strip()
     return ""
 
 
@@ -198,7 +199,10 @@ def detect_metadata(text: str) -> dict[str, Any]:
     for i, ln in enumerate(head):
         m = grammar.FULL_DATE.match(ln) if len(ln) <= 20 else None
         if m:
-            issue_date = f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+            try:
+                issue_date = grammar.iso_date(*grammar.date_parts(m))
+            except ValueError:
+                continue
             for prev in reversed(head[max(0, i - 3):i]):
                 if _ISSUER.match(prev):
                     issuer = prev

@@ -24,8 +24,7 @@ _PARAGRAPH_START = re.compile(
     rf"^[ \t\u3000]*(?:[{_CN_DIGIT}]+、|[(（][{_CN_DIGIT}]+[)）]|第[{_CN_DIGIT}\d]+[条章节部编]"
     r"|\d{1,3}(?:[.．](?!\d)|、)|[(（]\d{1,3}[)）])"
 )
-_DATE_LINE = re.compile(r"^\s*[\d〇零一二三四五六七八九]{4}\s*年\s*[\d一二三四五六七八九十]{1,3}\s*月"
-                        r"\s*[\d一二三四五六七八九十]{1,3}\s*日\s*$")
+_DATE_LINE = re.compile(rf"^\s*{grammar.FULL_DATE.pattern}\s*$")
 _ISSUER_LINE = re.compile(r"^\s*[\u4e00-\u9fa5（）()]{2,40}(?:人民政府|办公室|办公厅|委员会|局|厅|部|署|银行|分行|中心)\s*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
@@ -33,10 +32,11 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 
 
 def decode_bytes(data: bytes, path: str) -> str:
-    """Decode text bytes: UTF-8 (with or without BOM), UTF-16 (BOM or evident), else GB18030/GBK.
+    """Decode text bytes: UTF-8 (with or without BOM), UTF-16 (BOM or evident), else the Chinese
+    encoding charset-normalizer detects (GB18030/GBK, Big5 …), else GB18030.
 
     Raises:
-        CorpusFileError: empty, binary, or in no encoding we can read.
+        CorpusFileError: empty, binary, in no encoding we can read, or garbled whatever the encoding.
     """
     if not data.strip():
         raise CorpusFileError(path, "文件为空")
@@ -65,12 +65,36 @@ def decode_bytes(data: bytes, path: str) -> str:
             if text and not _CONTROL.search(text):
                 return text
         raise CorpusFileError(path, "不是文本文件（疑似二进制内容）")
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise CorpusFileError(path, "无法识别文件编码（支持 UTF-8、UTF-16、GBK/GB18030）")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    return _legacy_chinese(data, path)
+
+
+# Encodings a Chinese document may come in besides UTF-8 (charset-normalizer's names).
+CHINESE_ENCODINGS = {"gb18030", "gb2312", "gbk", "hz", "big5", "big5hkscs", "cp950"}
+# charset-normalizer's mess ratio above which decoded text is garbage (clean text scores 0, Big5
+# read as GB18030 about 3).
+MAX_MESS = 0.2
+
+
+def _legacy_chinese(data: bytes, path: str) -> str:
+    """GB18030 and Big5 both decode most byte strings without error, so Big5 text read as GB18030
+    comes out as garbage silently: detect the encoding first, and refuse text that still looks wrong."""
+    from charset_normalizer import from_bytes
+    from charset_normalizer.md import mess_ratio
+
+    best = from_bytes(data).best()
+    if best is not None and best.encoding.replace("_", "").lower() in CHINESE_ENCODINGS:
+        return str(best)
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise CorpusFileError(path, "无法识别文件编码（支持 UTF-8、UTF-16、GBK/GB18030、Big5）") from None
+    if mess_ratio(text[:20000], maximum_threshold=1.0) > MAX_MESS:
+        raise CorpusFileError(path, "无法确定文件编码：按 GB18030 解码后是乱码，未建立索引（请另存为 UTF-8 后再放入）")
+    return text
 
 
 def _strict(data: bytes, encoding: str, path: str) -> str:

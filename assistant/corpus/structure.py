@@ -309,9 +309,8 @@ def extract_deadlines(text: str) -> list[Deadline]:
         head = text[max(0, m.start() - 6):m.start()]
         if not tail and not head.endswith(_DEADLINE_CUES):
             continue
-        month, day = (int(g) if g else None for g in m.group(2, 3))
         try:
-            iso = grammar.last_day(int(m.group(1)), month, day)
+            iso = grammar.last_day(*grammar.date_parts(m))
         except ValueError:
             continue
         deadline = Deadline(text=m.group(0) + tail, date=iso)

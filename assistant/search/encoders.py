@@ -79,8 +79,11 @@ class SentenceTransformerEncoder:
             # No machine here reaches a model hub: fail fast instead of hanging on a download.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EncoderLoadError(f"编码器 {name} 需要 sentence-transformers 和 torch，当前未安装。"
+                                   "请运行：pip install 'policy-assistant[st]'（开发环境：pip install -e '.[st]'）") from None
         try:
             self._model = SentenceTransformer(model_ref, device="cpu", local_files_only=not allow_download)
         except Exception as exc:  # OSError, HF errors, bad config files: all mean "cannot load"
@@ -96,14 +99,19 @@ class SentenceTransformerEncoder:
         self.max_chars = max(64, min(480, seq - 16))
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(list(texts), self._model.encode_document)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        # encode_query applies the model's query prompt: bge-zh ("为这个句子生成表示以用于检索相关文章：") and
+        # e5 ("query: ") retrieve worse without it; a model without prompts encodes as plain encode().
+        return self._encode([text], self._model.encode_query)[0]
+
+    def _encode(self, texts: list[str], encode) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            vectors = self._model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
+            vectors = encode(texts, normalize_embeddings=True, show_progress_bar=False)
         return _normalized(vectors)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
 
 
 REGISTRY: dict[str, Callable[[str], Encoder]] = {

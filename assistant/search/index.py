@@ -31,6 +31,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .. import retry
 from ..config import Settings
 from ..corpus.ingest import MANIFEST_NAME, Corpus, load_corpus
 from ..corpus.structure import parse_document, split_parts
@@ -45,7 +46,6 @@ from ..errors import (
     UnknownClauseError,
 )
 from ..models import Clause, Document, DocumentMeta, Hit, Part, Reference, heading
-from ..retry import with_retries
 from . import vectorstore
 from .encoders import Encoder, get_encoder
 from .lexical import BM25Index
@@ -57,7 +57,8 @@ FORMAT_VERSION = 2
 # 2: documents without numbered measures become paragraph units, and BOM-less UTF-16 is read, so
 # files an older build skipped as unreadable are indexed now.
 # 3: figures come from assistant/grammar.py, which also reads 百分之/千分之 figures.
-PARSER_VERSION = 3
+# 4: dates in Chinese numerals (二〇二五年十二月三十一日) are deadlines; amounts such as 三点五亿元 are figures.
+PARSER_VERSION = 4
 POINTER = "CURRENT"
 BUILD_COMMAND = "policy-assistant index"
 
@@ -290,16 +291,18 @@ class Index:
         if not self.settings.server_mode:
             return call()
 
-        def reconnect(_exc: Exception) -> None:
+        def reconnect(_exc: BaseException) -> None:
             self._collection = None
 
         try:
-            return with_retries(call, on_retry=reconnect)
-        except vectorstore.ChromaUnavailableError:
-            raise
-        except Exception as exc:
+            return retry.with_retries(call, transient=vectorstore.transient, on_retry=reconnect,
+                                      delays=retry.RETRY_DELAYS)
+        except PolicyError:
+            raise  # the server is down after the retries, or the index does not match it (with its rebuild hint)
+        except Exception as exc:  # not retried unless transient; either way the user gets a Chinese message
+            what = "暂时无法访问" if vectorstore.transient(exc) else "返回了错误"
             raise vectorstore.ChromaUnavailableError(
-                f"Chroma 服务器 {vectorstore.chroma_location(self.settings)} 暂时无法访问（{type(exc).__name__}）") from None
+                f"Chroma 服务器 {vectorstore.chroma_location(self.settings)} {what}（{type(exc).__name__}）") from None
 
 
 def current_generation(index_dir: Path) -> Path | None:

@@ -13,12 +13,18 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..config import Settings
-from ..errors import PolicyError
+from ..errors import ChromaUnavailableError
 from ..models import Clause, Part
 
+__all__ = ["ChromaUnavailableError", "transient"]
 
-class ChromaUnavailableError(PolicyError):
-    """The configured Chroma server cannot be reached."""
+
+def transient(exc: BaseException) -> bool:
+    """A failure of the Chroma client that a retry on a fresh connection can cure: the connection was
+    refused, reset or timed out (httpx's transport errors), or reconnecting found the server down."""
+    import httpx
+
+    return isinstance(exc, (httpx.TransportError, ChromaUnavailableError, ConnectionError, TimeoutError))
 
 
 def chroma_location(settings: Settings) -> str:
