@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 import cn2an
 
@@ -22,6 +23,7 @@ _ZEROS = str.maketrans({"〇": "零", "○": "零"})
 _DATE_DIGITS = str.maketrans({ch: str(i) for i, ch in enumerate("零一二三四五六七八九")} | {"〇": "0", "○": "0"})
 
 
+@lru_cache(maxsize=4096)  # clause numbers repeat in every document (一, 二, … 二十八); cn2an is not free
 def cn_to_int(text: str) -> int:
     """A clause number, Arabic or a well-formed Chinese numeral (二十八, 一百零二), as an int.
 
