@@ -193,8 +193,9 @@ def cmd_docs(args: argparse.Namespace) -> int:
         return 0
     for doc in index.documents.values():
         count = index.manifest.documents.get(doc.doc_id, {}).get("clauses", 0)
-        print(f"{doc.doc_id}\t{doc.doc_number or '（无文号）'}\t{doc.title}\t"
-              f"{doc.issuer}\t{doc.issue_date}\t{doc.level}\t{count} 条")
+        print("\t".join([doc.doc_id, doc.name, doc.doc_number or "（无文号）", doc.title, doc.doc_type or "（类型未知）",
+                         doc.level or "（层级未知）", doc.issuer or "（发布机关未知）", doc.dates_text() or "（无日期）",
+                         f"{count} 条"]))
     for ref in index.references:
         where = "语料中" if ref.in_corpus else "不在语料中"
         print(f"（引用）{ref.doc_number}\t{ref.title}\t{ref.issuer}\t{where}")

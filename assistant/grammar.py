@@ -143,6 +143,14 @@ def date_parts(match: re.Match) -> tuple[int, int | None, int | None]:
     return (date_digits(year), cn_to_int(month) if month else None, cn_to_int(day) if day else None)
 
 
+def full_date_iso(match: re.Match) -> str:
+    """The ISO date of a :data:`FULL_DATE` match, or "" when it names no real day (2023年2月30日)."""
+    try:
+        return iso_date(*date_parts(match))
+    except ValueError:
+        return ""
+
+
 def iso_date(year: int, month: int, day: int) -> str:
     """YYYY-MM-DD. Raises ValueError for a day that does not exist."""
     calendar.weekday(year, month, day)

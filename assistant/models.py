@@ -38,6 +38,19 @@ class DocumentMeta:
     sha256: str = ""
     implements: tuple[str, ...] = ()
     cites: tuple[str, ...] = ()
+    short_name: str = ""  # what citations print: 中小企业促进法, 国办发〔2019〕6号
+    aliases: tuple[str, ...] = ()  # names a question may use: title, short name, 文号, "6号文"
+    dates: tuple[tuple[str, str], ...] = ()  # (kind, ISO date): 通过, 公布, 修订, 修正, 施行, 印发 …
+    doc_type: str = ""  # 法律 / 行政法规 / 地方性法规 / 规章 / 司法解释 / 规范性文件
+
+    @property
+    def name(self) -> str:
+        """The document as citations name it: its short name, else 文号, title or id."""
+        return self.short_name or self.doc_number or self.title or self.doc_id
+
+    def dates_text(self) -> str:
+        """Its dates with their kinds, as listings show them: 通过 2002-06-29；修订 2017-09-01."""
+        return "；".join(f"{kind} {date}" for kind, date in self.dates)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,8 +59,9 @@ class DocumentMeta:
     def from_dict(cls, data: dict[str, Any]) -> "DocumentMeta":
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
-        values["implements"] = tuple(values.get("implements", ()))
-        values["cites"] = tuple(values.get("cites", ()))
+        for key in ("implements", "cites", "aliases"):
+            values[key] = tuple(values.get(key, ()))
+        values["dates"] = tuple(tuple(d) for d in values.get("dates", ()))
         return cls(**values)
 
 
@@ -127,7 +141,7 @@ class Clause:
 
 def heading(clause: Clause, doc: DocumentMeta | None) -> str:
     """Citation heading such as 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
-    source = (doc.doc_number or doc.title if doc else "") or clause.doc_id
+    source = doc.name if doc else clause.doc_id
     if clause.number == "0":
         return f"{source} 文件信息"
     label = clause.label

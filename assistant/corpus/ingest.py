@@ -11,23 +11,22 @@ import datetime as dt
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import grammar
 from ..errors import CorpusFileError, ManifestError
 from ..models import Document, Reference
-from .readers import SUPPORTED_SUFFIXES, read_file
+from . import metadata
+from .readers import SUPPORTED_SUFFIXES, decode_bytes, read_file
 
 MANIFEST_NAME = "manifest.toml"
 # Files that live in corpus/ but are not policy documents.
 _IGNORED_NAMES = {MANIFEST_NAME, "README.md", "readme.md"}
 
-_ISSUER = re.compile(r"^[\u4e00-\u9fa5（）()]{2,40}(?:人民政府办公室|人民政府办公厅|人民政府|办公厅|办公室|委员会|"
-                     r"局|厅|部|署|中心支行|银行|分局|管理局|联合会)$")
-_TITLE_START = re.compile(r"^关于")
-_TITLE_END = re.compile(r"(?:通知|意见|办法|方案|措施|规定|决定|细则|公告|通告|指导意见|实施意见|若干措施)$")
+# The title of a Markdown file: its first level-1 heading.
+_MD_TITLE = re.compile(r"^[ \t]{0,3}#[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
 _SLUG = re.compile(r"[^\w\u4e00-\u9fa5.-]+")
 
 
@@ -144,21 +143,32 @@ def _document(path: Path, rel: str, entry: dict[str, Any] | None) -> Document:
     except OSError as exc:
         raise CorpusFileError(str(path), f"无法读取文件（{exc.strerror or exc}）") from None
     entry = entry or {}
-    detected = detect_metadata(text)
-    doc_id = str(entry.get("doc_id") or slugify(path.stem))
+    heading = _MD_TITLE.search(decode_bytes(data, str(path))) if path.suffix.lower() == ".md" else None
+    found = metadata.detect(text, path.name, heading.group(1) if heading else "")
+    title = str(entry.get("title") or found.title or path.stem)
+    doc_number = str(entry.get("doc_number") or found.doc_number)
+    short = str(entry.get("short_name") or metadata.short_name(title, doc_number))
+    issuer = str(entry.get("issuer") or found.issuer)
+    dates = found.dates
+    if entry.get("issue_date"):
+        dates = (("印发", _iso(entry["issue_date"])),) + tuple(d for d in dates if d[0] != "印发")
     return Document(
-        doc_id=doc_id,
+        doc_id=str(entry.get("doc_id") or slugify(path.stem)),
         path=rel,
-        title=str(entry.get("title") or detected["title"] or path.stem),
-        doc_number=str(entry.get("doc_number") or detected["doc_number"]),
-        issuer=str(entry.get("issuer") or detected["issuer"]),
-        issue_date=_iso(entry.get("issue_date")) or detected["issue_date"],
-        level=str(entry.get("level") or level_of(str(entry.get("issuer") or detected["issuer"]))),
+        title=title,
+        doc_number=doc_number,
+        issuer=issuer,
+        issue_date=_iso(entry.get("issue_date")) or found.issue_date,
+        level=str(entry.get("level") or metadata.level_of(issuer, title=title, doc_type=found.doc_type) or found.level),
         source=str(entry.get("source", "")),
         text=text,
         sha256=hashlib.sha256(data).hexdigest(),
         implements=tuple(str(x) for x in entry.get("implements", ())),
-        cites=tuple(str(x) for x in entry.get("cites", detected["cites"])),
+        cites=tuple(str(x) for x in entry.get("cites", found.cites)),
+        short_name=short,
+        aliases=tuple(str(x) for x in entry.get("aliases", ())) or metadata.aliases(title, short, doc_number),
+        dates=dates,
+        doc_type=str(entry.get("doc_type") or found.doc_type),
     )
 
 
@@ -167,10 +177,7 @@ def _iso(value: Any) -> str:
         return value.strftime("%Y-%m-%d")
     if isinstance(value, str) and value.strip():
         m = grammar.FULL_DATE.search(value)
-        try:
-            return grammar.iso_date(*grammar.date_parts(m)) if m else value.strip()
-        except ValueError:
-            return value.strip()
+        return (grammar.full_date_iso(m) if m else "") or value.strip()
     return ""
 
 
@@ -180,73 +187,7 @@ def slugify(stem: str) -> str:
     return slug or "document"
 
 
-def detect_metadata(text: str) -> dict[str, Any]:
-    """Read 文号, title, issuer, issue date and cited documents from a document's own text.
-
-    Looks at the head of the document (where the red header and title are) for 文号 and title, and at
-    the last dated line before the body for issuer and date. Missing items come back as "".
-    """
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    head = lines[:40]
-    doc_number = ""
-    for ln in head:
-        m = grammar.DOC_NUMBER.search(ln)
-        if m and len(ln) <= 30:  # a 文号 line, not a citation inside a sentence
-            doc_number = grammar.doc_number(m.group(0))
-            break
-    title = _detect_title(head)
-    issue_date, issuer = "", ""
-    for i, ln in enumerate(head):
-        m = grammar.FULL_DATE.match(ln) if len(ln) <= 20 else None
-        if m:
-            try:
-                issue_date = grammar.iso_date(*grammar.date_parts(m))
-            except ValueError:
-                continue
-            for prev in reversed(head[max(0, i - 3):i]):
-                if _ISSUER.match(prev):
-                    issuer = prev
-                    break
-            break
-    if not issuer:
-        issuer = next((ln for ln in head if _ISSUER.match(ln) and not _TITLE_START.match(ln)), "")
-        issuer = re.sub(r"(文件|印发)$", "", issuer)
-    cites = []
-    for m in grammar.CITED_DOCUMENT.finditer(text):
-        number = grammar.doc_number(m.group(2))
-        if number != doc_number and number not in cites:
-            cites.append(number)
-    return {"doc_number": doc_number, "title": title, "issuer": issuer, "issue_date": issue_date,
-            "cites": cites}
-
-
-def _detect_title(head: list[str]) -> str:
-    for i, ln in enumerate(head):
-        if _TITLE_START.match(ln):
-            joined = ln
-            j = i
-            while not _TITLE_END.search(joined) and j + 1 < len(head) and len(joined) < 120:
-                if _TITLE_START.match(head[j + 1]):
-                    break  # another title starts (e.g. after a web page's "标题_网站名" line)
-                j += 1
-                joined += head[j]
-            if _TITLE_END.search(joined):
-                return joined
-    return ""
-
-
-def level_of(issuer: str) -> str:
-    """Administrative level from the issuer's name: 国家, 省, 州/市, 县, or ""."""
-    if not issuer:
-        return ""
-    if issuer.startswith(("国务院", "中国人民银行", "国家", "财政部", "中国银保监会", "国家金融监督管理总局")):
-        return "国家"
-    if "省" in issuer or "自治区" in issuer and "自治州" not in issuer:
-        return "省"
-    if "州" in issuer:
-        return "州"
-    if "市" in issuer:
-        return "市"
-    if "县" in issuer:
-        return "县"
-    return ""
+def detect_metadata(text: str, file_name: str = "") -> dict[str, Any]:
+    """:func:`metadata.detect` as a dict: 文号, title, issuer, issue date, cites and the other fields."""
+    found = metadata.detect(text, file_name)
+    return {**asdict(found), "issue_date": found.issue_date, "cites": list(found.cites)}

@@ -96,7 +96,7 @@ def parse_document(doc: Document) -> list[Clause]:
             if restarts:
                 # Numbers repeat (（一） again in each section): qualify by section, else count.
                 number = f"{section_index}.{marker.number}" if section_index else str(ordinal)
-        title = _clause_title(marker.rest, text[start:end])
+        title = (_article_title if kind == "article" else _clause_title)(marker.rest, text[start:end])
         clauses.append(_make_clause(doc, number, label, sec_no, sec_title, title, start, end))
     return clauses
 
@@ -199,6 +199,23 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 def _heading(rest: str) -> str:
     return rest.strip().rstrip("。；;：:")
+
+
+def _article_title(rest: str, clause_text: str) -> str:
+    """An article's own heading (第二条 【适用范围】…, or a short line of its own above the text), else "".
+
+    Articles of laws and regulations mostly have none: their first sentence is content, and the chapter
+    they stand in (the section) says what they are about, so no heading is invented.
+    """
+    rest = rest.strip()
+    bracket = re.match(r"^[【\[]([^】\]]{1,40})[】\]]", rest)
+    if bracket:
+        return bracket.group(1).strip()
+    lines = [ln.strip() for ln in clause_text.splitlines()[1:] if ln.strip()]
+    first = rest.splitlines()[0].strip() if rest else (lines.pop(0) if lines else "")
+    if lines and first and len(first) <= 20 and not grammar.SENTENCE_PUNCT.search(first) and not first.endswith(("：", ":")):
+        return first
+    return ""
 
 
 def _clause_title(rest: str, clause_text: str) -> str:
@@ -331,12 +348,14 @@ def body_text(clause: Clause) -> str:
 
 
 def split_parts(clause: Clause, max_chars: int) -> list[Part]:
-    """Cut a clause into encoder-sized parts at sentence ends; later parts keep the title as prefix."""
+    """Cut a clause into encoder-sized parts at sentence ends; later parts keep the title (or, for an
+    article without one, its chapter) as prefix."""
     body = body_text(clause)
     if len(body) <= max_chars:
         return [Part(clause.clause_id, clause.clause_id, clause.doc_id, 0, body)]
     sentences = grammar.split_after_ends(body)
-    prefix = f"{clause.title}："
+    topic = clause.title or clause.section
+    prefix = f"{topic}：" if topic else ""
     chunks: list[str] = []
     current = ""
     for sentence in sentences:

@@ -99,9 +99,10 @@ def documents_table(index: Index) -> str:
         count = index.manifest.documents.get(doc.doc_id, {}).get("clauses", 0)
         cites = "、".join(doc.implements + doc.cites) or "—"
         rows.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in (
-            doc.title or doc.doc_id, doc.doc_number or "—", doc.issuer or "—",
-            doc.issue_date or "—", doc.level or "—", count, cites)) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("标题", "文号", "发文机关", "印发日期", "层级", "条款数", "引用/贯彻的文件"))
+            doc.title or doc.doc_id, doc.name, doc.doc_number or "—", doc.doc_type or "—", doc.issuer or "—",
+            doc.dates_text() or "—", doc.level or "—", count, cites)) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("标题", "简称", "文号", "类型", "发文机关", "日期", "层级", "条款数",
+                                             "引用/贯彻的文件"))
     table = f"<table class='docs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     refs = [r for r in index.references if not r.in_corpus]
     if refs:
