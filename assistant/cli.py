@@ -192,7 +192,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
                      "references": [r.__dict__ for r in index.references]})
         return 0
     for doc in index.documents.values():
-        count = index.manifest.documents.get(doc.doc_id, {}).get("clauses", 0)
+        count = index.clause_count(doc.doc_id)
         print("\t".join([doc.doc_id, doc.name, doc.doc_number or "（无文号）", doc.title, doc.doc_type or "（类型未知）",
                          doc.level or "（层级未知）", doc.issuer or "（发布机关未知）", doc.dates_text() or "（无日期）",
                          f"{count} 条"]))

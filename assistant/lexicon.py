@@ -222,7 +222,8 @@ def _prompt(data: _Files) -> Prompt:
         if not isinstance(value, str) or not value.strip():
             raise data.error(PROMPT, None, f"缺少 {name}（字符串）")
         try:
-            value.format(**{p: "" for p in placeholders}) if placeholders else None
+            if placeholders:  # the system prompt is used as written; the templates are formatted
+                value.format(**{p: "" for p in placeholders})  # a stray or unknown {…} fails here
         except (KeyError, IndexError, ValueError) as exc:
             raise data.error(PROMPT, None, f"{name} 的占位符只能是 {placeholders}（{exc!r}）") from None
         absent = [p for p in placeholders if "{" + p + "}" not in value]

@@ -21,6 +21,7 @@ import pytest
 
 from assistant import retry
 from assistant.answer.grounding import verify
+from assistant.config import Settings
 from assistant.corpus.ingest import detect_metadata, load_corpus
 from assistant.corpus.readers import decode_bytes
 from assistant.corpus.structure import extract_deadlines
@@ -127,7 +128,7 @@ def server_index(monkeypatch):
     """An in-memory index that believes its vectors are on a Chroma server, with no waiting between tries."""
     monkeypatch.setattr(retry, "RETRY_DELAYS", (0.0, 0.0, 0.0))
     index = Index.in_memory([memory_document("一、总则\n（一）第一项措施。\n（二）第二项措施。\n")], HashingEncoder())
-    index.settings = index.settings.__class__(encoder=index.settings.encoder, chroma_host="127.0.0.1", chroma_port=9)
+    index.settings = Settings(encoder=index.settings.encoder, chroma_host="127.0.0.1", chroma_port=9)
     return index
 
 

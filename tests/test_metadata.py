@@ -12,7 +12,7 @@ import pytest
 
 from assistant.corpus import ingest, metadata
 from assistant.corpus.ingest import load_corpus
-from assistant.corpus.readers import decode_bytes, read_file
+from assistant.corpus.readers import read_source
 from assistant.corpus.structure import parse_document
 from assistant.models import heading
 from tests.support import REALDOCS
@@ -64,8 +64,8 @@ def detect(tmp_path):
     def read(text: str, name: str = "x.md") -> metadata.Detected:
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
-        title = ingest._MD_TITLE.search(text) if path.suffix == ".md" else None
-        return metadata.detect(read_file(path), name, title.group(1) if title else "")
+        source = read_source(path)
+        return metadata.detect(source.text, name, source.title)
     return read
 
 
@@ -139,11 +139,9 @@ def test_titles_and_dates_of_the_real_laws():
     files = ingest.corpus_files(folder)
     titled = dated = leveled = 0
     for path in files:
-        text = read_file(path)
-        heading_line = ingest._MD_TITLE.search(decode_bytes(path.read_bytes(), str(path)))
-        title = heading_line.group(1) if heading_line else ""
-        titled += bool(metadata.detect(text, "", title).title)  # from the text alone, not the file name
-        found = metadata.detect(text, path.name, title)
+        source = read_source(path)
+        titled += bool(metadata.detect(source.text, "", source.title).title)  # from the text, not the file name
+        found = metadata.detect(source.text, path.name, source.title)
         dated += bool(found.issue_date)
         leveled += bool(found.level)
     n = len(files)

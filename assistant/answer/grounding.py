@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable
 
 from .. import grammar
@@ -192,54 +193,44 @@ def verify(text: str, cited: dict[int, Clause] | list[Clause], *, markers_requir
     sources = normalize(" ".join(c.text for c in used))
     # List numbering ("1. ", "2. ") is layout, not a claim.
     body = normalize(_ENUMERATOR.sub(" ", grammar.MARKER.sub(" ", grammar.CITATION_HEADING.sub(" ", text))))
-    # Bare numbers are looked up in one pass over the sources, and each distinct figure once: a list
-    # answer (every measure of a unit) holds thousands of numbers and cites thousands of clauses.
-    standalone: set[str] | None = None
+    cited_text = _Sources(sources)
     found: dict[str, bool] = {}
-    values = _Values(sources)
     for m in grammar.NUMBER.finditer(body):
         token, number = m.group(0).replace(" ", ""), m.group(1)
         if token == number:
-            if standalone is None:
-                standalone = grammar.standalone_numbers(sources)
-            ok = number in standalone
+            ok = number in cited_text.standalone
         else:  # as printed, or a figure the clause writes in words (3‰ for 千分之三)
-            ok = found.setdefault(token, _stands_in(token, sources) or values.in_words(token))
+            ok = found.setdefault(token, _stands_in(token, sources)
+                                  or grammar.figure_value(token) in cited_text.values_in_words)
         if not ok:
             problems.append(f"数字“{token}”不在所引用的条款中")
     for m in grammar.CN_FIGURE.finditer(body):  # 三百万元 for 300万元, 三点五亿元 for 3.5亿元
         figure = m.group(0)
-        if not found.setdefault(figure, _stands_in(figure, sources) or values.any(figure)):
+        if not found.setdefault(figure, _stands_in(figure, sources) or grammar.figure_value(figure) in cited_text.values):
             problems.append(f"数字“{figure}”不在所引用的条款中")
     return Verification(not problems, tuple(dict.fromkeys(problems)))
 
 
-class _Values:
-    """The values of the sources' figures (in 元, %, ‰ …), read only when an answer needs them."""
+class _Sources:
+    """What the cited text states, each read on first need: a list answer holds thousands of numbers and
+    cites thousands of clauses, so the text is scanned once per kind, not once per number."""
 
-    def __init__(self, sources: str):
-        self.sources = sources
-        self._all: set | None = None
-        self._words: set | None = None
+    def __init__(self, text: str):
+        self.text = text
 
-    def _read(self) -> None:
-        figures = grammar.figures(self.sources)
-        self._all = {grammar.figure_value(f) for f in figures} - {None}
-        self._words = {grammar.figure_value(f) for f in figures if not f[0].isdigit()} - {None}
+    @cached_property
+    def standalone(self) -> set[str]:
+        return grammar.standalone_numbers(self.text)
 
-    def any(self, figure: str) -> bool:
-        """The figure's value is one a cited clause states, in digits or in words."""
-        if self._all is None:
-            self._read()
-        value = grammar.figure_value(figure)
-        return value is not None and value in self._all
+    @cached_property
+    def values(self) -> set:
+        """The values (in 元, %, ‰ …) of every figure, in digits or in words."""
+        return {grammar.figure_value(f) for f in grammar.figures(self.text)} - {None}
 
-    def in_words(self, figure: str) -> bool:
-        """The figure's value is one a cited clause writes in words: digits must otherwise match verbatim."""
-        if self._words is None:
-            self._read()
-        value = grammar.figure_value(figure)
-        return value is not None and value in self._words
+    @cached_property
+    def values_in_words(self) -> set:
+        """The values of the figures written in words: a figure in digits must otherwise stand verbatim."""
+        return {grammar.figure_value(f) for f in grammar.figures(self.text) if not f[0].isdigit()} - {None}
 
 
 _CN_DIGIT_BEFORE = rf"(?<![{CN_NUMERAL_CHARS}])"

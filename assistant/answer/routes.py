@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from .. import grammar
@@ -54,7 +55,12 @@ class Composers:
         self.index = index
         self.extractive = extractive
         self.lexicon = lexicon
-        self.corpus = CorpusText.of(c.text for c in index.clauses)
+
+    @cached_property
+    def corpus(self) -> CorpusText:
+        """Every clause's normalized text, for the refusal checks: built on the first search question,
+        not when an assistant is made for ``search`` or a lookup."""
+        return CorpusText.of(c.text for c in self.index.clauses)
 
     def kind(self, turn: Turn) -> ComposeKind:
         assert turn.retrieval is not None

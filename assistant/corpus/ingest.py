@@ -19,14 +19,12 @@ from .. import grammar
 from ..errors import CorpusFileError, ManifestError
 from ..models import Document, Reference
 from . import metadata
-from .readers import SUPPORTED_SUFFIXES, decode_bytes, read_file
+from .readers import SUPPORTED_SUFFIXES, read_source
 
 MANIFEST_NAME = "manifest.toml"
 # Files that live in corpus/ but are not policy documents.
 _IGNORED_NAMES = {MANIFEST_NAME, "README.md", "readme.md"}
 
-# The title of a Markdown file: its first level-1 heading.
-_MD_TITLE = re.compile(r"^[ \t]{0,3}#[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
 _SLUG = re.compile(r"[^\w\u4e00-\u9fa5.-]+")
 
 
@@ -137,14 +135,10 @@ def load_corpus(corpus_dir: Path) -> Corpus:
 
 
 def _document(path: Path, rel: str, entry: dict[str, Any] | None) -> Document:
-    text = read_file(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CorpusFileError(str(path), f"无法读取文件（{exc.strerror or exc}）") from None
+    source = read_source(path)
+    text = source.text
     entry = entry or {}
-    heading = _MD_TITLE.search(decode_bytes(data, str(path))) if path.suffix.lower() == ".md" else None
-    found = metadata.detect(text, path.name, heading.group(1) if heading else "")
+    found = metadata.detect(text, path.name, source.title)
     title = str(entry.get("title") or found.title or path.stem)
     doc_number = str(entry.get("doc_number") or found.doc_number)
     short = str(entry.get("short_name") or metadata.short_name(title, doc_number))
@@ -162,7 +156,7 @@ def _document(path: Path, rel: str, entry: dict[str, Any] | None) -> Document:
         level=str(entry.get("level") or metadata.level_of(issuer, title=title, doc_type=found.doc_type) or found.level),
         source=str(entry.get("source", "")),
         text=text,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=hashlib.sha256(source.data).hexdigest(),
         implements=tuple(str(x) for x in entry.get("implements", ())),
         cites=tuple(str(x) for x in entry.get("cites", found.cites)),
         short_name=short,

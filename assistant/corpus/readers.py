@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -104,17 +105,32 @@ def _strict(data: bytes, encoding: str, path: str) -> str:
         raise CorpusFileError(path, f"按 {encoding} 解码失败，文件可能已损坏") from None
 
 
-def read_txt(path: Path) -> str:
-    return decode_bytes(path.read_bytes(), str(path))
+@dataclass(frozen=True)
+class Source:
+    """A corpus file as read once: its text, the title its format marks (a Markdown ``# `` heading), its bytes."""
+
+    text: str
+    title: str
+    data: bytes
 
 
-def read_md(path: Path) -> str:
-    # Heading hashes and bold markers would hide clause markers from the parser.
-    text = decode_bytes(path.read_bytes(), str(path))
-    return _MD_EMPHASIS.sub(r"\2", _MD_HEADING.sub("", text))
+# A Markdown file's title: its first level-1 heading.
+_MD_TITLE = re.compile(r"^[ \t]{0,3}#[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
 
 
-def read_docx(path: Path) -> str:
+def read_txt(path: Path, data: bytes) -> tuple[str, str]:
+    return decode_bytes(data, str(path)), ""
+
+
+def read_md(path: Path, data: bytes) -> tuple[str, str]:
+    # Heading hashes and bold markers would hide clause markers from the parser; the first level-1
+    # heading is kept aside as the document's title.
+    raw = decode_bytes(data, str(path))
+    title = _MD_TITLE.search(raw)
+    return _MD_EMPHASIS.sub(r"\2", _MD_HEADING.sub("", raw)), title.group(1) if title else ""
+
+
+def read_docx(path: Path, _data: bytes) -> tuple[str, str]:
     import docx  # python-docx
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
@@ -132,10 +148,10 @@ def read_docx(path: Path) -> str:
             lines.extend("\t".join(cell.text for cell in row.cells) for row in block.rows)
         else:
             lines.append(block.text)
-    return "\n".join(lines)
+    return "\n".join(lines), ""
 
 
-def read_pdf(path: Path) -> str:
+def read_pdf(path: Path, _data: bytes) -> tuple[str, str]:
     from pypdf import PdfReader
 
     try:
@@ -147,7 +163,7 @@ def read_pdf(path: Path) -> str:
     text = "\n".join(join_wrapped_lines(lines))
     if not text.strip():
         raise CorpusFileError(str(path), "PDF 中没有可提取的文字（可能是扫描件，需先做文字识别）")
-    return text
+    return text, ""
 
 
 def _width(line: str) -> int:
@@ -194,18 +210,19 @@ def join_wrapped_lines(lines: list[str]) -> list[str]:
     return out
 
 
-def read_html(path: Path) -> str:
+def read_html(path: Path, data: bytes) -> tuple[str, str]:
     from bs4 import BeautifulSoup
 
-    html = decode_bytes(path.read_bytes(), str(path))
+    html = decode_bytes(data, str(path))
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     text = soup.get_text("\n")
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip()), ""
 
 
-READERS: dict[str, Callable[[Path], str]] = {
+# Each reader gets the file's path and its bytes (docx and pdf libraries read the path themselves).
+READERS: dict[str, Callable[[Path, bytes], tuple[str, str]]] = {
     ".txt": read_txt,
     ".md": read_md,
     ".docx": read_docx,
@@ -221,13 +238,23 @@ def read_file(path: Path) -> str:
     Raises:
         CorpusFileError: unsupported type, unreadable, empty, or without text.
     """
+    return read_source(path).text
+
+
+def read_source(path: Path) -> Source:
+    """Read one corpus file once: its text, its marked title and its bytes (for the content hash).
+
+    Raises:
+        CorpusFileError: unsupported type, unreadable, empty, or without text.
+    """
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise CorpusFileError(str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}")
     try:
-        text = reader(path)
+        data = path.read_bytes()
+        text, title = reader(path, data)
     except OSError as exc:
         raise CorpusFileError(str(path), f"无法读取文件（{exc.strerror or exc}）") from None
     if not text.strip():
         raise CorpusFileError(str(path), "文件中没有文字内容")
-    return text
+    return Source(text, title, data)

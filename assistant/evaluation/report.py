@@ -191,17 +191,22 @@ def render_markdown(runs: Sequence[RunReport], meta: ReportMeta) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def md_header(runs: Sequence[RunReport], meta: ReportMeta) -> str:
-    lines = [f"# {md_text(meta.title)}", "",
-             f"- 日期：{meta.generated:%Y-%m-%d %H:%M}",
-             f"- 问答集：{md_text(meta.qa_file) or NA}",
-             f"- 题数：{runs[0].value('questions')}"]
+LEGEND = "↑ 越高越好，↓ 越低越好；— 表示该指标不适用（没有相应的题目）。"
+
+
+def header_facts(runs: Sequence[RunReport], meta: ReportMeta, escape) -> list[str]:
+    """The run's date, QA file, size and systems, each escaped for the format by ``escape``."""
+    facts = [f"日期：{meta.generated:%Y-%m-%d %H:%M}", f"问答集：{escape(str(meta.qa_file)) or NA}",
+             f"题数：{escape(str(runs[0].value('questions')))}"]
     for i, run in enumerate(runs):
         role = "本系统" if i == 0 else "基线"
-        detail = f"（{md_text(run.settings)}）" if run.settings else ""
-        lines.append(f"- {role}：{md_text(run.name)}{detail}")
-    lines.append("")
-    lines.append("↑ 越高越好，↓ 越低越好；— 表示该指标不适用（没有相应的题目）。")
+        detail = f"（{escape(run.settings)}）" if run.settings else ""
+        facts.append(f"{role}：{escape(run.name)}{detail}")
+    return facts
+
+
+def md_header(runs: Sequence[RunReport], meta: ReportMeta) -> str:
+    lines = [f"# {md_text(meta.title)}", "", *(f"- {fact}" for fact in header_facts(runs, meta, md_text)), "", LEGEND]
     return "\n".join(lines)
 
 
@@ -329,15 +334,8 @@ def render_html(runs: Sequence[RunReport], meta: ReportMeta) -> str:
 
 
 def html_header(runs: Sequence[RunReport], meta: ReportMeta) -> str:
-    items = [f"<li>日期：{meta.generated:%Y-%m-%d %H:%M}</li>",
-             f"<li>问答集：{esc(meta.qa_file) or NA}</li>",
-             f"<li>题数：{esc(runs[0].value('questions'))}</li>"]
-    for i, run in enumerate(runs):
-        role = "本系统" if i == 0 else "基线"
-        detail = f"（{esc(run.settings)}）" if run.settings else ""
-        items.append(f"<li>{role}：{esc(run.name)}{detail}</li>")
-    return (f"<h1>{esc(meta.title)}</h1><ul>{''.join(items)}</ul>"
-            "<p class=\"note\">↑ 越高越好，↓ 越低越好；— 表示该指标不适用（没有相应的题目）。</p>")
+    items = "".join(f"<li>{fact}</li>" for fact in header_facts(runs, meta, esc))
+    return f"<h1>{esc(meta.title)}</h1><ul>{items}</ul><p class=\"note\">{LEGEND}</p>"
 
 
 def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1,

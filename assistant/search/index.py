@@ -152,7 +152,7 @@ class Index:
         parts = [p for c in clauses for p in split_parts(c, encoder.max_chars)]
         manifest = IndexManifest(FORMAT_VERSION, PARSER_VERSION, "memory", encoder.id, encoder.dim, encoder.max_chars,
                                  "memory", "", "", "", clause_count=len(clauses), part_count=len(parts))
-        bm25 = BM25Index.build([tokenize(f"{c.title} {c.text}") for c in clauses])
+        bm25 = BM25Index.build([tokenize(keyword_text(c)) for c in clauses])
         index = cls(settings, None, manifest, clauses, [d.meta() for d in documents], references or [], bm25)
         vectors = encoder.embed_documents([p.text for p in parts])
         index._exact = ([p.clause_id for p in parts], vectors)
@@ -237,6 +237,10 @@ class Index:
         """The document's metadata (an empty record for an id the index does not hold)."""
         return self.documents.get(doc_id) or DocumentMeta(doc_id)
 
+    def clause_count(self, doc_id: str) -> int:
+        """How many clauses the build made of a document (0 for an in-memory index)."""
+        return self.manifest.documents.get(doc_id, {}).get("clauses", 0)
+
     def heading(self, clause: Clause) -> str:
         """The clause's citation heading: 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
         return heading(clause, self.documents.get(clause.doc_id))
@@ -304,6 +308,11 @@ class Index:
             what = "暂时无法访问" if vectorstore.transient(exc) else "返回了错误"
             raise vectorstore.ChromaUnavailableError(
                 f"Chroma 服务器 {vectorstore.chroma_location(self.settings)} {what}（{type(exc).__name__}）") from None
+
+
+def keyword_text(clause: Clause) -> str:
+    """What BM25 indexes of a clause: its heading and its text."""
+    return f"{clause.title} {clause.text}"
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -504,7 +513,7 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
         by_id = {c.clause_id: c for c in clauses}
         vectorstore.add_parts(col, parts, vectors, [vectorstore.part_metadata(p, by_id[p.clause_id]) for p in parts],
                               batch_size=min(1000, _max_batch(client)))
-        texts = [f"{c.title} {c.text}" for c in clauses]
+        texts = [keyword_text(c) for c in clauses]
         token_lists = list(pool.map(tokenize, texts, chunksize=256)) if pool else [tokenize(t) for t in texts]
         BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
         _write(gen_dir / "clauses.jsonl", clauses_text)

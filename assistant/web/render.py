@@ -96,7 +96,7 @@ def copy_text(index: Index, clauses: list[Clause]) -> str:
 def documents_table(index: Index) -> str:
     rows = []
     for doc in index.documents.values():
-        count = index.manifest.documents.get(doc.doc_id, {}).get("clauses", 0)
+        count = index.clause_count(doc.doc_id)
         cites = "、".join(doc.implements + doc.cites) or "—"
         rows.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in (
             doc.title or doc.doc_id, doc.name, doc.doc_number or "—", doc.doc_type or "—", doc.issuer or "—",
