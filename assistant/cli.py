@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 from . import __version__
 from .answer.llm import PROVIDERS
 from .config import Settings
+from .corpus import versions
 from .errors import EmptyQueryError, PolicyError
 from .search.index import Index, build_index, open_index
 
@@ -24,8 +25,10 @@ EXIT_ERROR = 1
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    folders = args.corpus or []
     return Settings.from_env(
-        corpus_dir=args.corpus,
+        corpus_dir=folders[0] if folders else None,
+        extra_corpus_dirs=tuple(folders[1:]) if len(folders) > 1 else None,
         index_dir=args.index_dir,
         encoder=args.encoder,
         strict=True if getattr(args, "strict", False) else None,
@@ -48,6 +51,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     report = build_index(settings, rebuild=args.rebuild, progress=not args.quiet)
     for problem in report.problems:
         _err(f"已跳过 {problem}")
+    for warning in report.warnings:
+        _err(f"请注意 {warning}")
     head = "索引已是最新" if report.unchanged else "索引完成"
     detail = "" if report.unchanged else f"（{report.parts} 段，新嵌入 {report.embedded} 段，复用 {report.reused} 段）"
     removed = f"，移除文档 {len(report.removed)} 个" if report.removed else ""
@@ -191,11 +196,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
         _print_json({"documents": [d.to_dict() for d in index.documents.values()],
                      "references": [r.__dict__ for r in index.references]})
         return 0
+    today = dt.date.today()
     for doc in index.documents.values():
         count = index.clause_count(doc.doc_id)
         print("\t".join([doc.doc_id, doc.name, doc.doc_number or "（无文号）", doc.title, doc.doc_type or "（类型未知）",
                          doc.level or "（层级未知）", doc.issuer or "（发布机关未知）", doc.dates_text() or "（无日期）",
-                         f"{count} 条"]))
+                         versions.relation_text(doc, index.documents, today), f"{count} 条"]))
     for ref in index.references:
         where = "语料中" if ref.in_corpus else "不在语料中"
         print(f"（引用）{ref.doc_number}\t{ref.title}\t{ref.issuer}\t{where}")
@@ -245,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="政策通：中小微企业融资政策问答与条款检索。",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--corpus", type=Path, help="语料目录（POLICY_CORPUS_DIR，默认 corpus）")
+    parser.add_argument("--corpus", type=Path, action="append",
+                        help="语料目录（POLICY_CORPUS_DIR，默认 corpus）；可重复，第二个起为附加目录"
+                             "（POLICY_EXTRA_CORPUS_DIRS），例如 --corpus corpus --corpus ../shared/realdocs/policy"),
     parser.add_argument("--index-dir", type=Path, help="索引目录（POLICY_INDEX_DIR，默认 index）")
     parser.add_argument("--encoder", help="编码器：use-multilingual 或 st:<模型名或路径>（POLICY_ENCODER）")
     parser.add_argument("--debug", action="store_true", help="出错时显示完整的调用栈")

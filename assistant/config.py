@@ -23,6 +23,9 @@ class Settings:
     """Every tunable of the assistant. Construct with :meth:`from_env`."""
 
     corpus_dir: Path = Path("corpus")
+    # More folders read beside corpus_dir (each may have its own manifest.toml), e.g. a shared national
+    # library beside the local measures; uploads still go to corpus_dir. Env: paths joined by ":".
+    extra_corpus_dirs: tuple[Path, ...] = ()
     index_dir: Path = Path("index")
     encoder: str = "use-multilingual"
     # Chroma server mode: when chroma_host is set, an HttpClient is used instead of the embedded store.
@@ -97,6 +100,11 @@ class Settings:
         return settings
 
     @property
+    def corpus_dirs(self) -> tuple[Path, ...]:
+        """Every folder the corpus is read from: ``corpus_dir`` first, then ``extra_corpus_dirs``."""
+        return (self.corpus_dir, *self.extra_corpus_dirs)
+
+    @property
     def server_mode(self) -> bool:
         """True when the vectors live in a Chroma server rather than under ``index_dir``."""
         return bool(self.chroma_host)
@@ -143,6 +151,8 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
             return float(raw)
         if kind in ("Path", "Path | None"):
             return Path(raw).expanduser()
+        if kind == "tuple[Path, ...]":
+            return tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip())
         return raw
     except ValueError:
         raise ConfigError(f"环境变量 {name} 的值无效：{raw!r}") from None
@@ -151,6 +161,7 @@ def _convert(f: dataclasses.Field, raw: str) -> Any:
 # One line per setting, used by the README table and `policy-assistant settings`.
 SETTINGS_DOC: dict[str, str] = {
     "corpus_dir": "Folder of policy documents and manifest.toml",
+    "extra_corpus_dirs": "More document folders read beside `corpus_dir` (paths joined by `:`; each may have a manifest.toml)",
     "index_dir": "Where the built index lives (generations, pointer, BM25, embedded Chroma)",
     "encoder": "Dense encoder: `use-multilingual` (bundled) or `st:<model id or local path>`",
     "chroma_host": "Chroma server host; when set, vectors go to the server via HttpClient",

@@ -42,11 +42,25 @@ class DocumentMeta:
     aliases: tuple[str, ...] = ()  # names a question may use: title, short name, 文号, "6号文"
     dates: tuple[tuple[str, str], ...] = ()  # (kind, ISO date): 通过, 公布, 修订, 修正, 施行, 印发 …
     doc_type: str = ""  # 法律 / 行政法规 / 地方性法规 / 规章 / 司法解释 / 规范性文件
+    title_from_file: bool = False  # no title in the text or manifest: the file name stands in
+    status: str = ""  # from the manifest: "" (in force when dated so), 废止 or 失效
+    # Versions of one document (same title, different dates; corpus/versions.py): each text's edition
+    # (2020年, 2025年修订) and the doc_ids of the text it replaces and of the one that replaced it.
+    edition: str = ""
+    supersedes: tuple[str, ...] = ()
+    superseded_by: str = ""
 
     @property
     def name(self) -> str:
-        """The document as citations name it: its short name, else 文号, title or id."""
-        return self.short_name or self.doc_number or self.title or self.doc_id
+        """The document as citations name it: its short name (else 文号, title or id), and its edition
+        when the corpus holds several texts of it: 保障中小企业款项支付条例（2025年修订）."""
+        base = self.short_name or self.doc_number or self.title or self.doc_id
+        return f"{base}（{self.edition}）" if self.edition else base
+
+    @property
+    def effective_date(self) -> str:
+        """Its 施行 date (ISO), or "" when the text gives none."""
+        return next((date for kind, date in self.dates if kind == "施行"), "")
 
     def dates_text(self) -> str:
         """Its dates with their kinds, as listings show them: 通过 2002-06-29；修订 2017-09-01."""
@@ -59,7 +73,7 @@ class DocumentMeta:
     def from_dict(cls, data: dict[str, Any]) -> "DocumentMeta":
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
-        for key in ("implements", "cites", "aliases"):
+        for key in ("implements", "cites", "aliases", "supersedes"):
             values[key] = tuple(values.get(key, ()))
         values["dates"] = tuple(tuple(d) for d in values.get("dates", ()))
         return cls(**values)
@@ -139,9 +153,16 @@ class Clause:
         return {**self.to_dict(), "doc_number": doc.doc_number if doc else "", "doc_title": doc.title if doc else ""}
 
 
-def heading(clause: Clause, doc: DocumentMeta | None) -> str:
-    """Citation heading such as 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
+def heading(clause: Clause, doc: DocumentMeta | None, mark: str = "") -> str:
+    """Citation heading such as 临州办发〔2022〕84号 第（六）条 用好财政贴息政策.
+
+    Args:
+        mark: the document's standing when it is not the text in force (已被2025年修订版取代, 已废止),
+            printed with its name so a quote of an old text never passes for the current rule.
+    """
     source = doc.name if doc else clause.doc_id
+    if mark:
+        source = f"{source[:-1]}，{mark}）" if source.endswith("）") and doc and doc.edition else f"{source}（{mark}）"
     if clause.number == "0":
         return f"{source} 文件信息"
     label = clause.label

@@ -151,7 +151,7 @@ def _baselines(settings, index, encoder, questions, repeat) -> dict:
     from assistant.corpus.ingest import load_corpus
     from assistant.evaluation.baseline import TutorialBaseline
 
-    documents = [d for d in load_corpus(settings.corpus_dir).documents if d.doc_id in index.documents]
+    documents = [d for d in load_corpus(settings.corpus_dirs).documents if d.doc_id in index.documents]
     out = {}
     for variant in ("dense", "bm25"):
         with TutorialBaseline.build(documents, index.clauses, encoder, variant=variant, k=5) as base:

@@ -117,7 +117,7 @@ def policy_docs():
 
 
 def test_the_real_documents_beside_the_seed(policy_docs):
-    names = {d.name for d in policy_docs.values()}
+    names = {d.short_name for d in policy_docs.values()}
     assert {"国办发〔2019〕6号", "中小企业促进法", "融资担保公司监督管理条例", "保障中小企业款项支付条例",
             "促进个体工商户发展条例", "浙江省民营企业发展促进条例"} <= names
     law = next(d for d in policy_docs.values() if d.name == "中小企业促进法")
@@ -125,8 +125,12 @@ def test_the_real_documents_beside_the_seed(policy_docs):
     assert ("修订", "2017-09-01") in law.dates and ("施行", "2018-01-01") in law.dates
     guoban = next(d for d in policy_docs.values() if d.name == "国办发〔2019〕6号")
     assert guoban.issuer == "国务院办公厅" and guoban.issue_date == "2019-01-22" and guoban.level == "国家"
-    newest = max((d for d in policy_docs.values() if d.name == "保障中小企业款项支付条例"), key=lambda d: d.issue_date)
+    texts = sorted((d for d in policy_docs.values() if d.short_name == "保障中小企业款项支付条例"), key=lambda d: d.issue_date)
+    old, newest = texts
     assert newest.issue_date == "2025-03-17" and ("修订", "2025-03-17") in newest.dates
+    # Two texts of one regulation are versions: the 2025 revision supersedes the 2020 text.
+    assert old.superseded_by == newest.doc_id and newest.supersedes == (old.doc_id,)
+    assert (old.name, newest.name) == ("保障中小企业款项支付条例（2020年）", "保障中小企业款项支付条例（2025年修订）")
     assert {d.level for d in policy_docs.values() if d.title.startswith(("浙江省", "河南省"))} == {"省"}
     assert all(d.title != Path(d.path).stem for d in policy_docs.values())
 

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from .. import grammar
 from ..errors import CorpusFileError, ManifestError
 from ..models import Document, Reference
-from . import metadata
+from . import metadata, versions
 from .readers import SUPPORTED_SUFFIXES, read_source
 
 MANIFEST_NAME = "manifest.toml"
@@ -35,6 +36,8 @@ class Corpus:
     documents: list[Document] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
     problems: list[CorpusFileError] = field(default_factory=list)
+    # Files that were read but need a look: no title of their own, the same 文号 or title and date twice.
+    warnings: list[str] = field(default_factory=list)
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -101,36 +104,68 @@ def load_manifest(corpus_dir: Path) -> tuple[dict[str, dict[str, Any]], list[Ref
     return entries, references
 
 
-def load_corpus(corpus_dir: Path) -> Corpus:
-    """Read every document in ``corpus_dir``.
+def corpus_dirs(folders: Path | Sequence[Path]) -> tuple[Path, ...]:
+    """The corpus folders as a tuple: one folder, or the main folder followed by extra ones."""
+    return (folders,) if isinstance(folders, Path) else tuple(folders)
+
+
+def source_key(path: Path, folders: Path | Sequence[Path]) -> str | None:
+    """How the index names a corpus file: its path relative to the main folder, or, in an extra folder,
+    that folder's path joined with it (so two folders may both hold a ``README.md``). None: outside."""
+    for i, folder in enumerate(corpus_dirs(folders)):
+        try:
+            rel = path.resolve().relative_to(folder.resolve()).as_posix()
+        except ValueError:
+            continue
+        return rel if i == 0 else f"{folder.as_posix()}/{rel}"
+    return None
+
+
+def corpus_sources(folders: Path | Sequence[Path]) -> list[tuple[str, Path]]:
+    """(key, path) of every candidate file of every existing folder, in folder order."""
+    out = []
+    for folder in corpus_dirs(folders):
+        if folder.is_dir():
+            out += [(source_key(p, folders) or p.as_posix(), p) for p in corpus_files(folder)]
+    return out
+
+
+def load_corpus(folders: Path | Sequence[Path]) -> Corpus:
+    """Read every document in the corpus folder(s); each folder may have its own manifest.
 
     Raises:
-        ManifestError: the manifest is malformed (nothing is read then: metadata would be wrong).
-        CorpusFileError: the corpus folder does not exist.
+        ManifestError: a manifest is malformed (nothing is read then: metadata would be wrong).
+        CorpusFileError: a corpus folder does not exist.
     """
-    if not corpus_dir.is_dir():
-        raise CorpusFileError(str(corpus_dir), "语料目录不存在")
-    entries, references = load_manifest(corpus_dir)
-    corpus = Corpus(references=references)
+    folders = corpus_dirs(folders)
+    for folder in folders:
+        if not folder.is_dir():
+            raise CorpusFileError(str(folder), "语料目录不存在")
+    corpus = Corpus()
     ids: dict[str, str] = {}
-    for path in corpus_files(corpus_dir):
-        rel = path.relative_to(corpus_dir).as_posix()
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            corpus.problems.append(CorpusFileError(str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}，已忽略"))
-            continue
-        try:
-            doc = _document(path, rel, entries.get(rel))
-        except CorpusFileError as exc:
-            corpus.problems.append(exc)
-            continue
-        if doc.doc_id in ids:
-            corpus.problems.append(CorpusFileError(str(path), f"doc_id “{doc.doc_id}” 与 {ids[doc.doc_id]} 重复，已跳过"))
-            continue
-        ids[doc.doc_id] = rel
-        corpus.documents.append(doc)
-    for rel in entries:
-        if not (corpus_dir / rel).exists():
-            corpus.problems.append(CorpusFileError(str(corpus_dir / rel), "语料清单中列出，但文件不存在"))
+    for folder in folders:
+        entries, references = load_manifest(folder)
+        corpus.references += references
+        for path in corpus_files(folder):
+            rel = path.relative_to(folder).as_posix()
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                corpus.problems.append(CorpusFileError(str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}，已忽略"))
+                continue
+            try:
+                doc = _document(path, source_key(path, folders) or rel, entries.get(rel))
+            except CorpusFileError as exc:
+                corpus.problems.append(exc)
+                continue
+            if doc.doc_id in ids:
+                corpus.problems.append(CorpusFileError(str(path), f"doc_id “{doc.doc_id}” 与 {ids[doc.doc_id]} 重复，已跳过"))
+                continue
+            ids[doc.doc_id] = doc.path
+            corpus.documents.append(doc)
+        for rel in entries:
+            if not (folder / rel).exists():
+                corpus.problems.append(CorpusFileError(str(folder / rel), "语料清单中列出，但文件不存在"))
+    corpus.documents = versions.link_versions(corpus.documents)
+    corpus.warnings = versions.find_clashes(corpus.documents)
     return corpus
 
 
@@ -163,7 +198,17 @@ def _document(path: Path, rel: str, entry: dict[str, Any] | None) -> Document:
         aliases=tuple(str(x) for x in entry.get("aliases", ())) or metadata.aliases(title, short, doc_number),
         dates=dates,
         doc_type=str(entry.get("doc_type") or found.doc_type),
+        title_from_file=found.title_from_file and not entry.get("title"),
+        status=_status(entry.get("status"), path),
+        superseded_by=str(entry.get("superseded_by", "")),
     )
+
+
+def _status(value: Any, path: Path) -> str:
+    status = str(value or "").strip()
+    if status and status not in versions.REPEALED + ("有效", "现行"):
+        raise CorpusFileError(str(path), f"语料清单中的 status “{status}” 无效（可填 废止、失效 或 有效）")
+    return "" if status in ("有效", "现行") else status
 
 
 def _iso(value: Any) -> str:

@@ -53,6 +53,7 @@ class Detected:
     doc_type: str = ""  # 法律 / 行政法规 / 地方性法规 / 规章 / 司法解释 / 规范性文件
     level: str = ""  # 国家 / 省 / 市 / 州 / 县
     cites: tuple[str, ...] = ()
+    title_from_file: bool = False  # nothing in the text reads as a title: the file name stands in
 
     @property
     def issue_date(self) -> str:
@@ -73,7 +74,9 @@ def detect(text: str, file_name: str = "", markdown_title: str = "") -> Detected
     head = lines[:40]
     doc_number = _doc_number(head)
     stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", file_name)
-    title = markdown_title.strip() or _gongwen_title(head) or _title_line(head) or _FILE_DATE.sub("", stem).strip()
+    title = markdown_title.strip() or _gongwen_title(head) or _title_line(head)
+    from_file = not title
+    title = title or _FILE_DATE.sub("", stem).strip()
     dates = _history_dates(lines[:12])
     signature, issuer = _signature(head + lines[-8:] if len(lines) > 40 else head)
     issuer = issuer or _history_issuer(lines[:12])
@@ -101,7 +104,7 @@ def detect(text: str, file_name: str = "", markdown_title: str = "") -> Detected
             cites.append(number)
     return Detected(title=title, short_name=short, aliases=aliases(title, short, doc_number), doc_number=doc_number,
                     issuer=issuer, dates=tuple(dict.fromkeys(dates)), doc_type=doc_type, level=level,
-                    cites=tuple(cites))
+                    cites=tuple(cites), title_from_file=from_file)
 
 
 def short_name(title: str, doc_number: str = "") -> str:

@@ -123,7 +123,7 @@ def _run_baselines(settings: Settings, index: Index, encoder, items: list[QAItem
     from ..corpus.ingest import load_corpus
     from .baseline import TutorialBaseline
 
-    documents = [d for d in load_corpus(settings.corpus_dir).documents if d.doc_id in index.documents]
+    documents = [d for d in load_corpus(settings.corpus_dirs).documents if d.doc_id in index.documents]
     runs = []
     for variant in ("dense", "bm25"):
         with TutorialBaseline.build(documents, index.clauses, encoder, variant=variant, k=k) as base:

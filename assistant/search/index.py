@@ -33,7 +33,8 @@ import numpy as np
 
 from .. import retry
 from ..config import Settings
-from ..corpus.ingest import MANIFEST_NAME, Corpus, load_corpus
+from ..corpus import versions
+from ..corpus.ingest import MANIFEST_NAME, Corpus, load_corpus, source_key
 from ..corpus.structure import parse_document, split_parts
 from ..errors import (
     REBUILD_COMMAND,
@@ -59,7 +60,7 @@ FORMAT_VERSION = 2
 # 3: figures come from assistant/grammar.py, which also reads 百分之/千分之 figures.
 # 4: dates in Chinese numerals (二〇二五年十二月三十一日) are deadlines; amounts such as 三点五亿元 are figures.
 # 5: articles get no invented heading; documents carry short names, dates by kind and type.
-PARSER_VERSION = 5
+PARSER_VERSION = 6
 POINTER = "CURRENT"
 BUILD_COMMAND = "policy-assistant index"
 
@@ -102,6 +103,7 @@ class BuildReport:
     reused: int = 0
     removed: list[str] = field(default_factory=list)
     problems: list[CorpusFileError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # read, but worth a look (see Corpus.warnings)
     seconds: float = 0.0
     generation: str = ""
     unchanged: bool = False
@@ -243,7 +245,8 @@ class Index:
 
     def heading(self, clause: Clause) -> str:
         """The clause's citation heading: 临州办发〔2022〕84号 第（六）条 用好财政贴息政策."""
-        return heading(clause, self.documents.get(clause.doc_id))
+        doc = self.documents.get(clause.doc_id)
+        return heading(clause, doc, versions.status_mark(doc, self.documents) if doc else "")
 
     def clause_json(self, clause: Clause) -> dict:
         """The JSON shape of a clause for every interface (``clauses``/``show``, /lookup)."""
@@ -356,13 +359,14 @@ def check_compatible(manifest: IndexManifest, settings: Settings) -> None:
 
 def corpus_fingerprint(settings: Settings) -> tuple[dict[str, str], str]:
     """(path → sha256 of each corpus file, sha256 of the manifest) without parsing anything."""
-    from ..corpus.ingest import corpus_files
+    from ..corpus.ingest import corpus_sources
 
-    corpus_dir = settings.corpus_dir
-    files = {p.relative_to(corpus_dir).as_posix(): _sha256(p) for p in corpus_files(corpus_dir)} \
-        if corpus_dir.is_dir() else {}
-    manifest = corpus_dir / MANIFEST_NAME
-    return files, _sha256(manifest) if manifest.exists() else ""
+    files = {key: _sha256(p) for key, p in corpus_sources(settings.corpus_dirs)}
+    manifests = [folder / MANIFEST_NAME for folder in settings.corpus_dirs]
+    shas = [_sha256(m) if m.exists() else "" for m in manifests]
+    if len(shas) == 1:
+        return files, shas[0]
+    return files, _text_sha256("|".join(shas)) if any(shas) else ""
 
 
 def is_stale(settings: Settings) -> bool:
@@ -466,10 +470,11 @@ class BuildPlan:
 
 def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> BuildReport:
     _remove_unfinished(settings.index_dir)
-    corpus = load_corpus(settings.corpus_dir)
-    report = BuildReport(problems=list(corpus.problems))
-    skipped = [f"{Path(p.path).relative_to(settings.corpus_dir).as_posix()}:{_sha256(Path(p.path))}"
-               for p in corpus.problems if _inside(Path(p.path), settings.corpus_dir) and Path(p.path).is_file()]
+    corpus = load_corpus(settings.corpus_dirs)
+    report = BuildReport(problems=list(corpus.problems), warnings=list(corpus.warnings))
+    skipped = [f"{source_key(Path(p.path), settings.corpus_dirs)}:{_sha256(Path(p.path))}"
+               for p in corpus.problems
+               if source_key(Path(p.path), settings.corpus_dirs) is not None and Path(p.path).is_file()]
     parsed: list[tuple[Document, list[Clause]]] = []
     for doc in corpus.documents:
         try:
@@ -481,7 +486,8 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
         listing = "；".join(str(p) for p in report.problems)
         raise IndexBuildError(f"严格模式下发现无法使用的语料文件，构建已停止，原有索引保持不变：{listing}")
     if not parsed:
-        raise IndexBuildError(f"语料目录 {settings.corpus_dir} 中没有可用的政策文件，原有索引保持不变")
+        folders = "、".join(str(f) for f in settings.corpus_dirs)
+        raise IndexBuildError(f"语料目录 {folders} 中没有可用的政策文件，原有索引保持不变")
 
     encoder = get_encoder(settings.encoder, settings.allow_model_download)
     plan = BuildPlan(settings, corpus, parsed, skipped, encoder, _previous(settings, encoder, rebuild),
@@ -562,13 +568,6 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
         report.removed = sorted(set(previous.manifest.documents) - set(plan.documents))
     return report
 
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 def _previous(settings: Settings, encoder: Encoder, rebuild: bool) -> Index | None:
