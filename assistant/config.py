@@ -35,6 +35,10 @@ class Settings:
     collection_prefix: str = "policy-clauses"
     # Weight of the dense score in the fused ranking (1 - weight goes to BM25).
     dense_weight: float = 0.5
+    # Added to the fused score (0..1) of a clause by its document's level, full for a county, none for
+    # a national text: among equally relevant clauses the local measure, which implements the higher
+    # ones, comes first. Chosen on evals/qa.jsonl and qa_multi.jsonl (docs/evaluation.md).
+    local_boost: float = 0.1
     top_k: int = 5
     embed_batch_size: int = 64
     # Up to this many vector parts, dense search scans all vectors in memory (exact, and faster than
@@ -110,6 +114,8 @@ class Settings:
         return bool(self.chroma_host)
 
     def _validate(self) -> None:
+        if not 0.0 <= self.local_boost <= 1.0:
+            raise ConfigError(f"POLICY_LOCAL_BOOST 应在 0 到 1 之间，当前为 {self.local_boost}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError(f"POLICY_DENSE_WEIGHT 应在 0 到 1 之间，当前为 {self.dense_weight}")
         if self.top_k < 1:
@@ -169,6 +175,7 @@ SETTINGS_DOC: dict[str, str] = {
     "chroma_ssl": "Use HTTPS for the Chroma server",
     "collection_prefix": "Prefix of Chroma collection names (one collection per index generation)",
     "dense_weight": "Weight of the dense score in hybrid ranking (0..1; BM25 gets the rest)",
+    "local_boost": "Ranking bonus (0..1) of a clause by its document's level: full for a county, none for national texts",
     "top_k": "Default number of hits",
     "embed_batch_size": "Texts per encoder batch while indexing",
     "exact_search_max_parts": "Up to this many vector parts, dense search scans vectors in memory; above it (or 0) it queries Chroma",

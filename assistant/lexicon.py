@@ -82,6 +82,9 @@ class Cues:
     unit: re.Pattern  # asks which measures a unit is responsible for
     document: re.Pattern  # asks about the document itself (文号, date, issuer, title)
     whole_clause: re.Pattern  # what is left of a clause question that wants only the clause itself
+    old_version: re.Pattern  # asks about a superseded text (修订前, 旧版, 2020年版)
+    effective: re.Pattern  # a document question about its 施行 date
+    signed: re.Pattern  # a document question about its signature (印发) date
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class DocumentMeta:
     issuer: str = ""
     issue_date: str = ""  # ISO date (YYYY-MM-DD) or "" when unknown
     level: str = ""  # 州 / 省 / 国家 / "" when unknown
+    place: str = ""  # the area of a local document: 浙江省, 临夏回族自治州 ("" for national ones)
     source: str = ""
     sha256: str = ""
     implements: tuple[str, ...] = ()
@@ -221,6 +222,10 @@ class Route:
     whole_clause: bool = False  # the user wants the full text of the referenced clause
     remainder: str = ""  # the question with the recognised reference removed
     matched: tuple[str, ...] = field(default_factory=tuple)
+    documents: tuple[str, ...] = ()  # doc_ids the question names (it is answered from these only)
+    missing_document: str = ""  # a 《title》 or 文号 the question names that is not in the corpus
+    # A bare clause number ("第十九条") that several documents have: the answer asks which one is meant.
+    ambiguous: bool = False
 
 
 @dataclass(frozen=True)

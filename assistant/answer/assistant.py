@@ -55,7 +55,8 @@ class Assistant:
         self.encoder = encoder
         self.lexicon = lexicon
         self.today = today
-        self.retriever = PolicyRetriever.create(index, encoder, lexicon, settings.dense_weight, settings.top_k)
+        self.retriever = PolicyRetriever.create(index, encoder, lexicon, settings.dense_weight, settings.top_k,
+                                                settings.local_boost)
         self.composer = ExtractiveComposer(index, lexicon.cues)
         self.composers = Composers(index, self.composer, lexicon)
         self.llm: LLMComposer | None = None
@@ -101,7 +102,8 @@ class Assistant:
         The pieces are provisional: when an LLM answer fails verification, the final Answer carries the
         extractive answer instead (with a note), and its ``text`` is what should be shown.
         """
-        turn = self._prepare(question, history)
+        today = today or self.today or dt.date.today()
+        turn = self._prepare(question, history, today)
         shown: list[str] = []
         generation = self._generate(turn, use_llm=compose == "auto")
         while True:
@@ -112,7 +114,7 @@ class Assistant:
                 break
             shown.append(piece)
             yield piece
-        answer = self._finish(turn, answer, today or self.today or dt.date.today())
+        answer = self._finish(turn, answer, today)
         streamed = "".join(shown)
         if answer.text.startswith(streamed) and len(answer.text) > len(streamed):
             yield answer.text[len(streamed):]  # related clauses and notes, or the whole extractive answer
@@ -139,16 +141,17 @@ class Assistant:
                 except StopIteration as done:
                     return turn, done.value
 
-        return (RunnableLambda(lambda x: self._prepare(x["question"], x.get("history")), name="retrieve")
+        return (RunnableLambda(lambda x: self._prepare(x["question"], x.get("history"), self.today or dt.date.today()),
+                               name="retrieve")
                 | RunnableLambda(compose, name="compose")
                 | RunnableLambda(lambda pair: self._finish(*pair, self.today or dt.date.today()), name="verify"))
 
     # ------------------------------------------------------------------ stages
 
-    def _prepare(self, question: str, history: Sequence[Answer] | None) -> Turn:
+    def _prepare(self, question: str, history: Sequence[Answer] | None, today: dt.date) -> Turn:
         started = time.perf_counter()
         question = clean_text(question or "")  # no lone surrogates: answers are encoded as UTF-8 later
-        turn = Turn(question=question, asked=question.strip(), started=started)
+        turn = Turn(question=question, asked=question.strip(), started=started, today=today)
         if not turn.asked:
             return turn
         if len(turn.asked) > MAX_QUESTION_CHARS:
@@ -157,13 +160,21 @@ class Assistant:
         turn.asked, turn.pinned = self._resolve_followup(turn.asked, history)
         t = time.perf_counter()
         try:
-            turn.retrieval = self.retriever.retrieve(turn.asked)
+            turn.retrieval = self.retriever.retrieve(turn.asked, today=today, context=self._context(history))
         except EmptyQueryError:
             turn.retrieval = None
         except ChromaUnavailableError as exc:  # retried with backoff already: say so instead of failing
             turn.retrieval, turn.error = None, str(exc)
         turn.timings["retrieve"] = (time.perf_counter() - t) * 1000
         return turn
+
+    def _context(self, history: Sequence[Answer] | None) -> tuple[str, ...]:
+        """The documents the conversation is about: those the latest answer with citations quoted."""
+        previous = next((a for a in reversed(history or []) if a.citations), None)
+        if previous is None:
+            return ()
+        return tuple(dict.fromkeys(self.index.by_id[c.clause_id].doc_id for c in previous.citations
+                                   if c.clause_id in self.index.by_id))
 
     def _resolve_followup(self, question: str, history: Sequence[Answer] | None) -> tuple[str, Clause | None]:
         """Rewrite a follow-up ("那担保费呢？", "这条谁负责？") using the previous turn."""

@@ -85,6 +85,13 @@ class ExtractiveComposer:
     def whole_clause(self, clause: Clause) -> Citation:
         return self.cite(clause, clause.text, clause.start, clause.end)
 
+    def opening(self, clause: Clause) -> Citation:
+        """The clause's first sentence of substance (after a bare heading), to tell clauses apart."""
+        body = sentences(clause)
+        text, start, end = next((s for s in body if not is_heading(clause, s[0])), None) or (body or [None])[0] \
+            or (clause.text, clause.start, clause.end)
+        return self.cite(clause, text, start, end)
+
     def select(self, asked: str, tokens: Iterable[str], hits: list[Hit]) -> list[Citation]:
         """The sentences that answer the question: the best clause first, then close runners-up.
 

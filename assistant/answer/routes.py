@@ -8,6 +8,7 @@ whether an LLM may rephrase it (free text only: lists, facts and refusals stay d
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from functools import cached_property
 from typing import Literal
 
 from .. import grammar
+from ..corpus import versions
 from ..lexicon import Lexicon
 from ..models import Answer, Citation, Clause, Hit, Retrieval, by_clause
 from ..numerals import int_to_cn
@@ -31,7 +33,7 @@ EMPTY_QUESTION = "请输入您想了解的政策问题，例如：创业担保�
 NOT_FOUND = "现有政策文件中没有找到能回答这个问题的条款。"
 
 # What the table is keyed by: the route kinds, and the two kinds of follow-up about a pinned clause.
-ComposeKind = Literal["search", "clause", "unit", "document", "followup", "followup_who"]
+ComposeKind = Literal["search", "clause", "unit", "document", "followup", "followup_who", "choose", "missing"]
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Turn:
     timings: dict[str, float] = field(default_factory=dict)
     started: float = 0.0
     pinned: Clause | None = None  # a follow-up about "这条": the previous answer's clause
+    today: dt.date | None = None  # the day that decides which texts are in force
     error: str = ""  # the search failed (vector store unreachable after retries): answer with this message
 
 
@@ -64,9 +67,14 @@ class Composers:
 
     def kind(self, turn: Turn) -> ComposeKind:
         assert turn.retrieval is not None
+        route = turn.retrieval.route
+        if route.missing_document:
+            return "missing"
         if turn.pinned is not None:
             return "followup_who" if self.lexicon.cues.who.search(turn.retrieval.query.normalized) else "followup"
-        return turn.retrieval.route.kind
+        if route.ambiguous:
+            return "choose"
+        return route.kind
 
     def compose(self, turn: Turn) -> tuple[Answer, bool]:
         """The body of the answer to ``turn``, and whether an LLM may rephrase it."""
@@ -120,21 +128,53 @@ class Composers:
             answer.text = f"{route.unit}是以下{int_to_cn(len(lines))}条措施的{role}：\n" + "\n".join(lines)
 
     def document(self, answer: Answer, turn: Turn) -> None:
+        """Each document's facts: title, 文号, issuer, its dated history lines and 施行/印发 words verbatim,
+        and whether it is in force; every date is quoted from the clause cited beside it."""
         parts = []
-        for hit in turn.retrieval.hits:
-            clause = hit.clause
-            doc = self.index.document(clause.doc_id)
+        for doc_id in dict.fromkeys(h.clause.doc_id for h in turn.retrieval.hits):
+            doc = self.index.document(doc_id)
+            preamble = self.index.by_id.get(f"{doc_id}#0")
             facts = [f"{label}：{value}" for label, value in
-                     (("标题", doc.title), ("文号", doc.doc_number), ("发文机关", doc.issuer)) if value]
-            date_text = grammar.FULL_DATE.search(clause.text)
-            if date_text:
-                facts.append(f"印发日期：{date_text.group(0)}")
+                     (("标题", doc.title), ("文号", doc.doc_number), ("发文机关", doc.issuer),
+                      ("类型", "、".join(filter(None, (doc.level, doc.doc_type))))) if value]
+            if preamble is not None:
+                answer.citations.append(self.extractive.whole_clause(preamble))
+                history = [ln.strip() for ln in preamble.text.splitlines() if grammar.FULL_DATE.match(ln.strip())]
+                # A line that is only a date is a 公文's signature; longer ones are a law's history lines.
+                facts += [f"{'印发日期' if grammar.FULL_DATE.fullmatch(ln) else '历史'}：{ln}" for ln in history]
+                facts[-1] += f"〔{answer.citations[-1].heading}〕"
+            for kind, (clause, lo, hi) in self.index.dated.get(doc_id, {}).items():
+                answer.citations.append(self.extractive.cite(clause, clause.text[lo:hi], clause.start + lo,
+                                                             clause.start + hi))
+                facts.append(f"{'施行' if kind == '施行' else '印发日期'}：{clause.text[lo:hi]}"
+                             f"〔{answer.citations[-1].heading}〕")
+            # No dates here: every figure an answer shows must be quoted from a cited clause.
+            standing = versions.relation_text(doc, self.index.documents, turn.today or dt.date.today(), dates=False)
+            if standing:
+                facts.append(f"效力：{standing}")
             for ref in (r for r in self.index.references if r.doc_number in set(doc.implements) | set(doc.cites)):
                 where = "" if ref.in_corpus else "（该文件原文不在本库中）"
                 facts.append(f"贯彻落实：《{ref.title}》（{ref.doc_number}）{where}")
-            answer.citations.append(self.extractive.whole_clause(clause))
-            parts.append("\n".join(facts) + f"\n〔{answer.citations[-1].heading}〕")
+            parts.append("\n".join(facts))
         answer.text = "\n\n".join(parts)
+
+    def choose(self, answer: Answer, turn: Turn) -> None:
+        """A bare clause number that several documents have: show each one's opening, ask which is meant."""
+        route = turn.retrieval.route
+        lines = []
+        for clause in route.clauses[:MAX_LISTED_CLAUSES]:
+            citation = self.extractive.opening(clause)
+            answer.citations.append(citation)
+            lines.append(f"{len(lines) + 1}. 〔{citation.heading}〕“{citation.quote}”")
+        ref = route.matched[0] if route.matched else "这一条"
+        answer.text = (f"有{int_to_cn(len(lines))}份文件都有{ref}，请问您指的是哪一份？可以在问题里带上文件名，"
+                       f"例如“{self.index.document(route.clauses[-1].doc_id).name}{ref}”。\n" + "\n".join(lines))
+
+    def missing(self, answer: Answer, turn: Turn) -> None:
+        """A named document that is not in the corpus: say so, never answer from other documents."""
+        name = turn.retrieval.route.missing_document
+        self.refusal(answer, turn.retrieval, f"问题所指的文件（{name}）不在本库中", lead=(
+            f"本库没有收录{name}的原文，无法按该文件作答。"))
 
     def followup_who(self, answer: Answer, turn: Turn) -> None:
         clause = turn.pinned
@@ -154,12 +194,12 @@ class Composers:
         answer.citations = self.extractive.select(asked, tokens, hits)
         answer.text = quote_text(answer.citations)
 
-    def refusal(self, answer: Answer, retrieval: Retrieval, reason: str) -> None:
+    def refusal(self, answer: Answer, retrieval: Retrieval, reason: str, lead: str = "") -> None:
         """The documents do not answer: say so, point to the hotline, show the nearest clauses."""
         answer.refused = True
         answer.related = retrieval.clause_ids[:3]
         nearest = "；".join(f"〔{self.index.heading(h.clause)}〕" for h in retrieval.hits[:3])
-        answer.text = f"现有政策文件中没有找到能回答这个问题的规定。{HOTLINE_HINT}"
+        answer.text = f"{lead or '现有政策文件中没有找到能回答这个问题的规定。'}{HOTLINE_HINT}"
         if nearest:
             answer.text += f"\n\n可能相关：{nearest}"
         answer.notes.append(reason)
@@ -195,4 +235,6 @@ ROUTES: dict[ComposeKind, RouteSpec] = {
     "document": RouteSpec(Composers.document, "document", llm=False),
     "followup": RouteSpec(Composers.followup, "followup", llm=True),
     "followup_who": RouteSpec(Composers.followup_who, "followup", llm=False),
+    "choose": RouteSpec(Composers.choose, "clause", llm=False),
+    "missing": RouteSpec(Composers.missing, "search", llm=False),
 }

@@ -179,6 +179,7 @@ def _document(path: Path, rel: str, entry: dict[str, Any] | None) -> Document:
     short = str(entry.get("short_name") or metadata.short_name(title, doc_number))
     issuer = str(entry.get("issuer") or found.issuer)
     dates = found.dates
+    level = str(entry.get("level") or metadata.level_of(issuer, title=title, doc_type=found.doc_type) or found.level)
     if entry.get("issue_date"):
         dates = (("印发", _iso(entry["issue_date"])),) + tuple(d for d in dates if d[0] != "印发")
     return Document(
@@ -188,7 +189,8 @@ def _document(path: Path, rel: str, entry: dict[str, Any] | None) -> Document:
         doc_number=doc_number,
         issuer=issuer,
         issue_date=_iso(entry.get("issue_date")) or found.issue_date,
-        level=str(entry.get("level") or metadata.level_of(issuer, title=title, doc_type=found.doc_type) or found.level),
+        level=level,
+        place=str(entry.get("place") or metadata.place_of(issuer, title=title, level=level)),
         source=str(entry.get("source", "")),
         text=text,
         sha256=hashlib.sha256(source.data).hexdigest(),

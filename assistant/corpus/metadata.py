@@ -26,11 +26,11 @@ _TITLE_START = re.compile(r"^关于")
 _TITLE_END = re.compile(r"(?:法|法典|条例|规定|办法|细则|规则|决定|意见|通知|方案|措施|规划|纲要|解释|批复|公告|通告|"
                         r"答复|函|令|章程|标准|修正案|若干措施|实施意见|指导意见)(?:（[^（）]{1,20}）|\([^()]{1,20}\))?$")
 _FILE_DATE = re.compile(r"[(（](\d{4})-(\d{2})-(\d{2})[)）]\s*$")
-_EFFECTIVE = re.compile(rf"自({grammar.FULL_DATE.pattern})起(?:施行|实施|执行)")
+EFFECTIVE = re.compile(rf"自({grammar.FULL_DATE.pattern})起(?:施行|实施|执行)")
 _STATE = "中华人民共和国"
 # Who makes national law and regulation (history lines, issuers).
 _NATIONAL = re.compile(r"全国人民代表大会|国务院|最高人民法院|最高人民检察院|中国人民银行|^国家|^财政部|部令")
-_PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
+PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
               "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "四川", "贵州", "云南", "西藏", "陕西",
               "甘肃", "青海", "宁夏", "新疆")
 # The body a history line names: 浙江省第十三届人民代表大会常务委员会…通过, 国务院第177次常务会议通过.
@@ -82,7 +82,7 @@ def detect(text: str, file_name: str = "", markdown_title: str = "") -> Detected
     issuer = issuer or _history_issuer(lines[:12])
     if signature:
         dates.append(("印发", signature))
-    effective = _EFFECTIVE.search(text[-3000:]) if not any(k == "施行" for k, _ in dates) else None
+    effective = EFFECTIVE.search(text[-3000:]) if not any(k == "施行" for k, _ in dates) else None
     effective_date = grammar.full_date_iso(grammar.FULL_DATE.match(effective.group(1))) if effective else ""
     if effective_date:
         dates.append(("施行", effective_date))
@@ -142,9 +142,34 @@ def level_of(issuer: str, *, title: str = "", history: str = "", doc_type: str =
     return ""
 
 
+_PROVINCE_SUFFIX = re.compile(r"^(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区)")
+
+
+def place_of(issuer: str, *, title: str = "", level: str = "") -> str:
+    """The area a local document belongs to, as its issuer or title names it: 浙江省, 临夏回族自治州,
+    甘肃省兰州市 → 兰州市 (the most local named unit); "" for national or unknown documents."""
+    if level == "国家":
+        return ""
+    for name in (issuer, title):
+        if not name:
+            continue
+        if name.startswith(PROVINCES):
+            province = next(p for p in PROVINCES if name.startswith(p))
+            suffix = _PROVINCE_SUFFIX.match(name[len(province):])
+            rest = name[len(province) + (suffix.end() if suffix else 0):]
+            inner = _LOCAL.match(rest)
+            if inner and inner.group("kind") in ("自治州", "州", "地区", "盟", "市") and not rest.startswith("人民"):
+                return inner.group("place")
+            return province + (suffix.group(0) if suffix else "省")
+        m = _LOCAL.match(name)
+        if m and not name.startswith(("中华", "全国", "国务院", "国家")):
+            return m.group("place")
+    return ""
+
+
 def _place_level(name: str) -> str:
-    if name.startswith(_PROVINCES):
-        province = next(p for p in _PROVINCES if name.startswith(p))
+    if name.startswith(PROVINCES):
+        province = next(p for p in PROVINCES if name.startswith(p))
         # A city inside a province (甘肃省兰州市…) is a city; the province itself, or a municipality, is 省.
         rest = re.sub(r"^(省|市|自治区|壮族自治区|回族自治区|维吾尔自治区)", "", name[len(province):])
         inner = _LOCAL.match(rest)

@@ -111,8 +111,13 @@ def find_clashes(documents: Sequence[DocumentMeta]) -> list[str]:
     return messages
 
 
-def relation_text(doc: DocumentMeta, documents: dict[str, DocumentMeta], today: dt.date) -> str:
-    """The document's standing for listings: 现行, 尚未施行, 已被…取代, 已废止, with the versions it relates to."""
+def relation_text(doc: DocumentMeta, documents: dict[str, DocumentMeta], today: dt.date, *,
+                  dates: bool = True) -> str:
+    """The document's standing for listings: 现行, 尚未施行, 已被…取代, 已废止, with the versions it relates to.
+
+    Args:
+        dates: say from when a text not yet in force applies (answers leave it out: they quote dates).
+    """
     parts = []
     mark = status_mark(doc, documents)
     if doc.status in REPEALED:
@@ -120,7 +125,7 @@ def relation_text(doc: DocumentMeta, documents: dict[str, DocumentMeta], today: 
     elif not in_force(doc, documents, today):
         parts.append(mark)
     elif takes_effect_after(doc, today):
-        parts.append(f"尚未施行（{doc.effective_date} 起施行）")
+        parts.append(f"尚未施行（{doc.effective_date} 起施行）" if dates else "尚未施行")
     else:
         parts.append("现行")
     older = [documents[d].name for d in doc.supersedes if d in documents]

@@ -26,6 +26,7 @@ import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
@@ -48,6 +49,7 @@ from ..errors import (
 )
 from ..models import Clause, Document, DocumentMeta, Hit, Part, Reference, heading
 from . import vectorstore
+from .documents import dated_clauses
 from .encoders import Encoder, get_encoder
 from .lexical import BM25Index
 from .text import tokenize
@@ -238,6 +240,14 @@ class Index:
     def document(self, doc_id: str) -> DocumentMeta:
         """The document's metadata (an empty record for an id the index does not hold)."""
         return self.documents.get(doc_id) or DocumentMeta(doc_id)
+
+    @cached_property
+    def dated(self) -> dict[str, dict[str, tuple[Clause, int, int]]]:
+        """Per document, where it states its dates outside the preamble (:func:`documents.dated_clauses`)."""
+        by_doc: dict[str, list[Clause]] = {}
+        for clause in self.clauses:
+            by_doc.setdefault(clause.doc_id, []).append(clause)
+        return {doc_id: dated_clauses(clauses) for doc_id, clauses in by_doc.items()}
 
     def clause_count(self, doc_id: str) -> int:
         """How many clauses the build made of a document (0 for an in-memory index)."""

@@ -8,7 +8,9 @@ result the answer chain uses.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import datetime as dt
+from collections.abc import Collection
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -17,9 +19,11 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from ..corpus import versions
 from ..errors import EmptyQueryError
 from ..lexicon import Lexicon
 from ..models import Expansion, Hit, Query, Retrieval, RouteKind
+from .documents import MAX_RANK, Named, locality, name_key
 from .encoders import Encoder
 from .glossary import Glossary
 from .index import Index
@@ -35,10 +39,12 @@ QUERY_CACHE_SIZE = 2048
 class HybridSearcher:
     """Ranks clauses for a free-text query."""
 
-    def __init__(self, index: Index, encoder: Encoder, dense_weight: float = 0.5):
+    def __init__(self, index: Index, encoder: Encoder, dense_weight: float = 0.5, local_boost: float = 0.0):
         self.index = index
         self.encoder = encoder
         self.dense_weight = dense_weight
+        self.local_boost = local_boost
+        self._masks = lru_cache(maxsize=64)(self._mask)  # the texts in force are the same all day
         # Asked-again questions (FAQ-style traffic, a clause question's related search) skip the encoder.
         self.embed_query = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._embed_query)
 
@@ -57,10 +63,29 @@ class HybridSearcher:
             raise EmptyQueryError("查询内容为空，请输入问题或关键词")
         return self.rank(make_query(query), k)
 
-    def rank(self, query: Query, k: int = 5) -> list[Hit]:
+    @cached_property
+    def _prior(self) -> np.ndarray:
+        """Per clause row: the fused-score bonus of its document's locality (0 for national documents)."""
+        ranks = [locality(self.index.documents.get(c.doc_id)) for c in self.index.clauses]
+        return self.local_boost * np.asarray(ranks, dtype=np.float32) / MAX_RANK
+
+    def mask(self, doc_ids: Collection[str]) -> np.ndarray:
+        """Rows of the clauses of ``doc_ids``, for :meth:`rank`'s ``scope`` (read-only, cached)."""
+        return self._masks(frozenset(doc_ids))
+
+    def _mask(self, doc_ids: frozenset[str]) -> np.ndarray:
+        mask = np.fromiter((c.doc_id in doc_ids for c in self.index.clauses), dtype=bool,
+                           count=len(self.index.clauses))
+        mask.setflags(write=False)
+        return mask
+
+    def rank(self, query: Query, k: int = 5, scope: np.ndarray | None = None) -> list[Hit]:
         """Top ``k`` clauses for ``query``, best first, each with its dense and BM25 evidence.
 
         The glossary terms of ``query.expansion`` count in both the keyword and the dense query.
+
+        Args:
+            scope: a mask of the clause rows that may be returned (:meth:`mask`); None: all.
         """
         clauses = self.index.clauses
         tokens = list(query.search_tokens)
@@ -73,7 +98,13 @@ class HybridSearcher:
         candidates = np.zeros(len(clauses), dtype=bool)
         candidates[[self.index.row[c] for c in dense]] = True
         candidates |= bm25 > 0
+        if scope is not None:
+            candidates &= scope
+            if not candidates.any():  # a named document the dense top list missed: rank all its clauses
+                candidates = scope.copy()
         fused = self.dense_weight * _minmax(dense_vec, candidates) + (1 - self.dense_weight) * _max_scaled(bm25)
+        if self.local_boost:
+            fused = fused + self._prior
         fused[~candidates] = -1.0
 
         order = _top_k(fused, np.flatnonzero(candidates), k)
@@ -121,14 +152,35 @@ class PolicyRetriever(BaseRetriever):
     glossary: Any
     k: int = 5
 
+    old_version: Any = None  # the cue of a question about a superseded text
+
     @classmethod
     def create(cls, index: Index, encoder: Encoder, lexicon: Lexicon, dense_weight: float = 0.5,
-               k: int = 5) -> "PolicyRetriever":
-        return cls(router=Router(index, lexicon), searcher=HybridSearcher(index, encoder, dense_weight),
-                   glossary=Glossary(lexicon), k=k)
+               k: int = 5, local_boost: float = 0.0) -> "PolicyRetriever":
+        return cls(router=Router(index, lexicon), searcher=HybridSearcher(index, encoder, dense_weight, local_boost),
+                   glossary=Glossary(lexicon), k=k, old_version=lexicon.cues.old_version)
 
-    def retrieve(self, question: str, k: int | None = None) -> Retrieval:
+    def scope(self, question: str, named: tuple[str, ...], today: dt.date) -> set[str] | None:
+        """The documents that may answer: the named ones (else all), without texts that are not in force
+        (superseded, repealed) unless the question asks about an old text. None: every document."""
+        documents = self.router.index.documents
+        pool = set(named) or set(documents)
+        current = {d for d in pool if versions.in_force(documents[d], documents, today)}
+        if self.old_version is not None and self.old_version.search(question):
+            # "修订前的款项支付条例…": the old texts of the named documents, else every text.
+            old = {d for d in pool - current if documents[d].status not in versions.REPEALED}
+            return (old or set(named)) if named else None
+        if current == set(documents):
+            return None
+        return current or pool  # a question naming only a repealed text still sees it (marked)
+
+    def retrieve(self, question: str, k: int | None = None, *, today: dt.date | None = None,
+                 context: Collection[str] = ()) -> Retrieval:
         """Route ``question``; when no route applies, search with glossary expansion.
+
+        Args:
+            today: the day that decides which texts are in force (default: today).
+            context: doc_ids the conversation is about (settle a bare "第十九条").
 
         Raises:
             EmptyQueryError: the question is empty.
@@ -137,16 +189,32 @@ class PolicyRetriever(BaseRetriever):
             raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
         k = k or self.k
         query = make_query(question, self.glossary.expand(question))
-        route = self.router.route(query.normalized)
+        named = self.router.names.named(query.normalized)
+        if not named.doc_ids and not named.missing:
+            # "临夏州对担保费率有什么规定": an area with local documents is answered from those.
+            in_place, _ = self.router.places.named(query.normalized)
+            named = Named(in_place, ()) if in_place else named
+        if named.doc_ids and named.matched:
+            # The name picks the documents; ranking inside them goes by the rest of the question, else
+            # the preamble (which holds the title) wins every search in the named document.
+            rest = name_key(query.normalized)
+            for name in named.matched:
+                rest = rest.replace(name, " ")
+            if tokenize(rest):
+                query = make_query(rest.strip(), self.glossary.expand(rest))
+        scope = self.scope(query.normalized, named.doc_ids, today or dt.date.today())
+        mask = self.searcher.mask(scope) if scope is not None else None
+        route = self.router.route(query.normalized, named, scope, context)
         if route.kind != "search":
             why = f"{_ROUTE_WHY[route.kind]}：{'、'.join(route.matched)}"
             hits = [Hit(clause=c, score=1.0, why=why, route=route.kind) for c in route.clauses]
             if route.kind == "clause" and not route.whole_clause and len(hits) == 1:
                 # "第六条的贴息比例" names its clause; neighbours found by search are related reading.
-                more = [h for h in self.searcher.rank(query, k + 1) if h.clause.clause_id != hits[0].clause.clause_id]
+                more = [h for h in self.searcher.rank(query, k + 1, mask)
+                        if h.clause.clause_id != hits[0].clause.clause_id]
                 hits += more[: k - 1]
             return Retrieval(query, route, hits)
-        hits = self.searcher.rank(query, k)
+        hits = self.searcher.rank(query, k, mask)
         expansion = query.expansion
         if expansion.terms:
             note = f"口语词扩展：{'、'.join(expansion.triggers)} → {'、'.join(expansion.terms)}"

@@ -7,11 +7,14 @@ but the clause records can, exactly. Everything else goes to hybrid search.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from ..lexicon import Lexicon
 from ..models import Clause, Route
 from ..numerals import CN_NUMERAL_CHARS as _CN
 from ..numerals import cn_to_int
+from .documents import NOTHING_NAMED, DocumentNames, Named, PlaceNames, locality
+from .documents import name_key as documents_key
 from .index import Index
 from .text import normalize
 
@@ -44,6 +47,8 @@ class Router:
     def __init__(self, index: Index, lexicon: Lexicon):
         self.index = index
         self.cues = lexicon.cues
+        self.names = DocumentNames(index.documents, index.references)
+        self.places = PlaceNames(index.documents)
         units = sorted({u for c in index.clauses for u in c.units})
         aliases = unit_aliases(units, dict(lexicon.unit_aliases))
         # Longest alias first, so 州政府金融办 wins over 金融办.
@@ -52,9 +57,44 @@ class Router:
         for clause in index.clauses:
             self._by_number.setdefault(clause.number, []).append(clause)
 
-    def route(self, question: str) -> Route:
+    def route(self, question: str, named_docs: Named = NOTHING_NAMED, scope: Collection[str] | None = None,
+              context: Collection[str] = ()) -> Route:
+        """Where ``question`` goes.
+
+        Args:
+            named_docs: the documents the question names (:meth:`DocumentNames.named`).
+            scope: doc_ids that may answer (the named ones, the texts in force); None: every document.
+            context: doc_ids the conversation is about, which settle a bare clause number.
+        """
         q = normalize(question).strip()
-        docs = self._documents_named(q)
+        for name in named_docs.matched:  # "6号文第九条" is a clause question once the document is known
+            q = documents_key(q).replace(name, " ").strip()
+        docs = set(scope) if scope is not None else set()
+        found = self._route(q, docs)
+        if found.kind == "clause" and not named_docs.doc_ids:
+            found = self._settle(found, set(context))
+        elif found.kind == "document" and not named_docs.doc_ids:
+            # "文号是多少" without a name: the document the conversation is about, else all, most local first.
+            about = tuple(c for c in found.clauses if c.doc_id in set(context))
+            found = Route("document", about or tuple(sorted(
+                found.clauses, key=lambda c: -locality(self.index.documents.get(c.doc_id)))), matched=found.matched)
+        return Route(found.kind, found.clauses, found.unit, found.shared, found.whole_clause, found.remainder,
+                     found.matched, named_docs.doc_ids, named_docs.missing, found.ambiguous)
+
+    def _settle(self, route: Route, context: set[str]) -> Route:
+        """A clause number several documents have: the one the conversation is about, else ask which."""
+        in_docs = {c.doc_id for c in route.clauses}
+        if len(in_docs) < 2:
+            return route
+        if context & in_docs:
+            clauses = tuple(c for c in route.clauses if c.doc_id in context)
+            return Route("clause", clauses, whole_clause=route.whole_clause, remainder=route.remainder,
+                         matched=route.matched)
+        ranked = tuple(sorted(route.clauses, key=lambda c: -locality(self.index.documents.get(c.doc_id))))
+        return Route("clause", ranked, whole_clause=route.whole_clause, remainder=route.remainder,
+                     matched=route.matched, ambiguous=True)
+
+    def _route(self, q: str, docs: set[str]) -> Route:
         named = self.units_in(q)
         if named and (self.cues.unit.search(q) or len(q) <= sum(len(a) for a, _ in named) + 4 * len(named)):
             units = [u for _, u in named]
@@ -69,7 +109,7 @@ class Router:
         if asks_document:
             preambles = tuple(c for c in self.index.clauses if c.number == "0" and (not docs or c.doc_id in docs))
             if preambles:
-                return Route("document", preambles, matched=(asks_document.group(0),))
+                return Route("document", self._with_dates(preambles, q), matched=(asks_document.group(0),))
         for pattern in _CLAUSE_REFS:
             m = pattern.search(q)
             if not m:
@@ -81,6 +121,17 @@ class Router:
                 whole = bool(self.cues.whole_clause.match(re.sub(r"[的了吗呢啊呀]", "", remainder)))
                 return Route("clause", clauses, whole_clause=whole, remainder=remainder, matched=(m.group(0),))
         return Route("search")
+
+    def _with_dates(self, preambles: tuple[Clause, ...], q: str) -> tuple[Clause, ...]:
+        """Each document's preamble and the clauses that state its dates, the one asked about first."""
+        asked = "施行" if self.cues.effective.search(q) else "印发" if self.cues.signed.search(q) else ""
+        out: list[Clause] = []
+        for preamble in preambles:
+            dated = self.index.dated.get(preamble.doc_id, {})
+            first = [dated[asked][0]] if asked in dated else []
+            rest = [c for c, _, _ in dated.values() if c not in first]
+            out += [c for c in dict.fromkeys([*first, preamble, *rest])]
+        return tuple(out)
 
     def unit_in(self, text: str) -> tuple[str, str] | None:
         """(alias as written, unit) of the first responsible unit named in ``text``."""
@@ -101,13 +152,6 @@ class Router:
                 found.append((pos, alias, unit))
                 rest = rest[:pos] + "\0" * len(alias) + rest[pos + len(alias):]
         return [(alias, unit) for _, alias, unit in sorted(found)]
-
-    def _documents_named(self, q: str) -> set[str]:
-        named = set()
-        for doc_id, doc in self.index.documents.items():
-            if doc_id in q or (doc.doc_number and doc.doc_number in q):
-                named.add(doc_id)
-        return named
 
 
 def _number(raw: str) -> str:

@@ -1,0 +1,187 @@
+"""Which documents a question names: by title, short name, 文号, alias ("6号文"), or a shortened title.
+
+Users rarely type a full title: they say 中小企业促进法, 融资担保条例 for 融资担保公司监督管理条例,
+款项支付条例, 84号文. A shortened name counts when its characters occur in order in one document's
+title and it ends with the title's kind word (条例, 法, 办法 …), so it cannot be an everyday phrase. A
+name in 《…》 or a 文号 that matches no document is reported, so the answer can say the document is
+not in the corpus instead of answering from others.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .. import grammar
+from ..corpus.metadata import EFFECTIVE, PROVINCES
+from ..corpus.versions import version_key
+from ..models import Clause, DocumentMeta, Reference
+from .text import normalize
+
+# How titles of laws, regulations and 公文 end: a shortened name must end the same way.
+_KIND = r"(?:条例|法|办法|规定|细则|意见|通知|方案|措施|决定)"
+# A run of characters ending with a kind word: a candidate shortened name (its tail is tried first).
+_SHORTENED = re.compile(rf"[\u4e00-\u9fa5]{{1,24}}?{_KIND}")
+_BRACKETED = re.compile(r"《([^《》]{2,60})》")
+# Shortened names shorter than this are too vague (促进法, 支付条例).
+MIN_SHORTENED = 5
+# A place named just before a shortened name that the title does not share: 江苏省中小企业促进条例 is
+# not 浙江省民营企业发展促进条例.
+_PLACE = re.compile(rf"{'|'.join(PROVINCES)}|[\u4e00-\u9fa5](?:省|自治区|自治州|市|州|县)$")
+
+
+@dataclass(frozen=True)
+class Named:
+    """What a question names: documents in the corpus, and a document that is not in it."""
+
+    doc_ids: tuple[str, ...] = ()
+    matched: tuple[str, ...] = ()  # the names as written
+    missing: str = ""  # 《…》 title or 文号 named in the question that no corpus document has
+
+
+
+NOTHING_NAMED = Named()
+
+
+def name_key(text: str) -> str:
+    """A name as compared: normalized (simplified, half-width), without 《》 and 中华人民共和国, so
+    "河南省实施中小企业促进法办法" names 河南省实施《中华人民共和国中小企业促进法》办法."""
+    return re.sub(r"[《》\s]|中华人民共和国", "", normalize(text))
+
+
+class DocumentNames:
+    """Every name of every document of an index, and the question parts that name them."""
+
+    def __init__(self, documents: dict[str, DocumentMeta], references: list[Reference] | tuple = ()):
+        self.documents = documents
+        names: dict[str, set[str]] = {}
+        for doc in documents.values():
+            for name in (doc.title, doc.short_name, doc.doc_number, *doc.aliases, version_key(doc.title)):
+                key = name_key(name)
+                if len(key) >= 3:
+                    names.setdefault(key, set()).add(doc.doc_id)
+        # Longest first, so 河南省实施中小企业促进法办法 wins over the 中小企业促进法 inside it.
+        self._names = sorted(names.items(), key=lambda item: -len(item[0]))
+        self._titles = {doc.doc_id: name_key(version_key(doc.title)) for doc in documents.values() if doc.title}
+        # Documents the corpus cites but does not hold (甘政办发〔2022〕101号), by 文号 and by title.
+        self._absent = {name_key(n): ref.doc_number or f"《{ref.title}》" for ref in references if not ref.in_corpus
+                        for n in (ref.doc_number, ref.title) if len(name_key(n)) >= 3}
+
+    def named(self, question: str) -> Named:
+        """The documents ``question`` names (all versions of a named document), and a missing one."""
+        q = name_key(question)
+        absent = next((shown for name, shown in self._absent.items() if name in q), "")
+        if absent:
+            return Named(missing=absent)
+        rest = q
+        found: list[str] = []
+        matched: list[str] = []
+        for name, doc_ids in self._names:
+            pos = rest.find(name)
+            if pos < 0:
+                continue
+            matched.append(name)
+            found += [d for d in sorted(doc_ids) if d not in found]
+            rest = rest[:pos] + "\0" * len(name) + rest[pos + len(name):]
+        for m in _SHORTENED.finditer(rest):
+            hit = self._shortened(m.group(0))
+            if hit:
+                name, doc_ids = hit
+                matched.append(name)
+                found += [d for d in doc_ids if d not in found]
+        return Named(tuple(found), tuple(matched), "" if found else self._missing(question))
+
+    def _shortened(self, run: str) -> tuple[str, list[str]] | None:
+        """The longest tail of ``run`` whose characters occur in order in exactly one title (all the
+        versions of one document count as one)."""
+        for start in range(len(run) - MIN_SHORTENED + 1):
+            tail = run[start:]
+            docs = [d for d, title in self._titles.items() if _in_order(tail, title)]
+            if docs and len({self._titles[d] for d in docs}) == 1:
+                head = _PLACE.search(run[:start])
+                if head and head.group(0)[:2] not in self._titles[docs[0]]:
+                    return None
+                return tail, sorted(docs)
+        return None
+
+    def _missing(self, question: str) -> str:
+        """A 《title》 or 文号 in ``question`` that names no corpus document."""
+        for m in _BRACKETED.finditer(normalize(question)):
+            title = name_key(m.group(1))
+            if not any(title == name for name, _ in self._names) and not self._shortened(title):
+                return f"《{m.group(1)}》"
+        for m in grammar.DOC_NUMBER.finditer(normalize(question)):
+            number = grammar.doc_number(m.group(0))
+            if not any(name_key(number) == name for name, _ in self._names):
+                return number
+        return ""
+
+
+def place_aliases(place: str) -> tuple[str, ...]:
+    """What people call an area: 临夏回族自治州 → 临夏州, 临夏; 浙江省 → 浙江; 兰州市 → 兰州."""
+    names = [place]
+    m = re.match(r"^(.{2,}?)(?:[\u4e00-\u9fa5]{1,3}族)*自治(州|区|县)$", place)
+    if m:
+        names += [m.group(1) + m.group(2) if m.group(2) != "区" else "", m.group(1)]
+    elif len(place) >= 3 and place[-1] in "省市县区":
+        names.append(place[:-1])
+    return tuple(n for n in dict.fromkeys(names) if len(n) >= 2)
+
+
+class PlaceNames:
+    """The areas the corpus has local documents for, and the question parts that name them."""
+
+    def __init__(self, documents: dict[str, DocumentMeta]):
+        by_alias: dict[str, set[str]] = {}
+        for doc in documents.values():
+            for alias in place_aliases(doc.place) if doc.place else ():
+                by_alias.setdefault(normalize(alias), set()).add(doc.doc_id)
+        self._aliases = sorted(by_alias.items(), key=lambda item: -len(item[0]))
+
+    def named(self, question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(doc_ids of the areas ``question`` names, the names as written)."""
+        rest = normalize(question)
+        docs: list[str] = []
+        matched: list[str] = []
+        for alias, doc_ids in self._aliases:
+            pos = rest.find(alias)
+            if pos >= 0:
+                matched.append(alias)
+                docs += [d for d in sorted(doc_ids) if d not in docs]
+                rest = rest[:pos] + "\0" * len(alias) + rest[pos + len(alias):]
+        return tuple(docs), tuple(matched)
+
+
+def dated_clauses(clauses: list[Clause]) -> dict[str, tuple[Clause, int, int]]:
+    """Where a document states its dates outside the preamble, as (clause, start, end) of the words:
+    "施行" → 本法自2018年1月1日起施行 (often the last article), "印发" → a 公文's signature date line."""
+    found: dict[str, tuple[Clause, int, int]] = {}
+    for clause in reversed(clauses):
+        if clause.number == "0":
+            continue
+        m = EFFECTIVE.search(clause.text)
+        if m and "施行" not in found:
+            found["施行"] = (clause, m.start(), m.end())
+        for line in re.finditer(r"^[^\S\n]*(\S[^\n]{0,19})$", clause.text, re.M):
+            if "印发" not in found and grammar.FULL_DATE.fullmatch(line.group(1).strip()):
+                found["印发"] = (clause, line.start(1), line.start(1) + len(line.group(1).strip()))
+    return found
+
+
+# How local a level is: among equally relevant clauses the more local rule comes first, because it
+# implements the higher ones for its area (and is the more specific of them).
+LEVEL_RANK = {"国家": 0, "省": 1, "市": 2, "州": 2, "县": 3}
+MAX_RANK = max(LEVEL_RANK.values())
+
+
+def locality(doc: DocumentMeta | None) -> int:
+    """0 (national or unknown) … 3 (county): the document's level as a rank."""
+    return LEVEL_RANK.get(doc.level, 0) if doc is not None else 0
+
+
+def _in_order(short: str, title: str) -> bool:
+    """Every character of ``short`` occurs in ``title`` in the same order, and both end alike."""
+    if not title.endswith(short[-2:]) or len(short) > len(title):
+        return False
+    chars = iter(title)
+    return all(ch in chars for ch in short)
