@@ -16,7 +16,7 @@ from .. import grammar
 from ..lexicon import Aspect, Lexicon, RefusalPolicy
 from ..models import Clause, Retrieval
 from ..numerals import CN_NUMERAL_CHARS
-from ..search.text import normalize, tokenize
+from ..search.text import normalize, nouns, tokenize
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def _aspect_gap(q: str, content: list[str], hits: list, corpus: CorpusText,
                 return m.group(0), "", aspect.label
             continue
         words = [t for t in content if t not in m.group(0)]
-        subject, sentences = _subject_sentences(words, corpus)
+        subject, sentences = _subject_sentences(words, corpus, nouns(q))
         if not subject:
             sentences = _sentences(top)
         if not any(aspect.evidence.search(s) for s in sentences):
@@ -121,23 +121,49 @@ def _aspect_gap(q: str, content: list[str], hits: list, corpus: CorpusText,
     return "", "", ""
 
 
-def _subject_sentences(words: list[str], corpus: CorpusText) -> tuple[str, list[str]]:
-    """The question's subject and every corpus sentence that names it.
+def _subject_sentences(words: list[str], corpus: CorpusText, question_nouns: frozenset[str] = frozenset()
+                       ) -> tuple[str, list[str]]:
+    """The question's subject and every corpus passage that names it.
 
     The subject is the rarest question word that occurs in the corpus (fewest clauses; the longer one
-    on a tie, 专利权质押 before 专利). Searching the whole corpus, not only the hits, keeps the check
-    independent of ranking: if no sentence anywhere puts a figure next to the subject, no hit can.
+    on a tie, 专利权质押 before 专利), a noun when the question has one (注册资本, not 必须). A second
+    rare noun must occur in the same clause (国家融资担保基金的注册资本 is not 融资担保公司的), and the
+    passage must name one of them. Searching the whole corpus, not only the hits, keeps the check
+    independent of ranking: if no passage anywhere puts a figure next to the subject, no hit can. A
+    passage is a sentence, with the lead of its list when it is a list item (the penalty is in the
+    lead, the offence in the item).
     """
     known = [w for w in dict.fromkeys(words) if corpus.frequency(w)]
     if not known:
         return "", []
-    subject = min(known, key=lambda w: (corpus.frequency(w), -len(w)))
-    # Only clauses that name the subject are split: at 50k clauses splitting them all cost ~100 ms.
-    return subject, [s for c in corpus.clauses if subject in c for s in _sentences(c) if subject in s]
+    ranked = sorted(known, key=lambda w: (corpus.frequency(w), -len(w)))
+    named = [w for w in ranked if w in question_nouns and len(w) >= 2]
+    subjects = named[:1] if named else ranked[:1]
+    # A common word (企业, 政府, 单位) says nothing about which clause is meant: only a rare one joins.
+    rare = max(2, int(RARE_SHARE * len(corpus.clauses)))
+    subjects += [w for w in named[1:2] if corpus.frequency(w) <= rare]
+    # Only clauses that name the subjects are split: at 50k clauses splitting them all cost ~100 ms.
+    return "、".join(subjects), [p for c in corpus.clauses if all(s in c for s in subjects) for p in _passages(c)
+                                if any(s in p for s in subjects)]
 
 
 def _sentences(text: str) -> list[str]:
     return grammar.split_sentences(text)
+
+
+# A second subject word counts when at most this share of the clauses contains it.
+RARE_SHARE = 0.1
+# A list item at the start of a line inside a clause: （一）… or 1. …
+_LIST_ITEM = re.compile(rf"\n\s*(?:[(（][{CN_NUMERAL_CHARS}]{{1,3}}[)）]|\d{{1,2}}[.、．])")
+
+
+def _passages(text: str) -> list[str]:
+    """The sentences of a clause; a list item's sentences carry the lead paragraph before the list."""
+    first = _LIST_ITEM.search(text)
+    if first is None:
+        return _sentences(text)
+    lead = text[:first.start()]
+    return _sentences(lead) + [f"{lead} {s}" for s in _sentences(text[first.start():])]
 
 
 def should_refuse(ev: Evidence, policy: RefusalPolicy) -> tuple[bool, str]:

@@ -23,6 +23,12 @@ _KIND = r"(?:条例|法|办法|规定|细则|意见|通知|方案|措施|决定)
 # A run of characters ending with a kind word: a candidate shortened name (its tail is tried first).
 _SHORTENED = re.compile(rf"[\u4e00-\u9fa5]{{1,24}}?{_KIND}")
 _BRACKETED = re.compile(r"《([^《》]{2,60})》")
+# A title in plain text: what laws and regulations are called (办法 only with a word that makes it one:
+# "有什么办法" is everyday speech).
+_PLAIN_TITLE = re.compile(r"[\u4e00-\u9fa5]{1,24}?(?:法典|条例|(?:管理|实施|暂行|监管|试行)办法|实施细则)")
+# Words before a plain title that are not part of it (现行款项支付条例, 按融资担保条例, 国家条例).
+_NOT_TITLE = re.compile(r"^(?:请问|问一下|按照?|根据|依照|依据|关于|对于?|在|和|与|及|的|这个|这部|该|本|此|原来?的?|老|新|旧|"
+                        r"现行的?|现在的|以前的|修订[后前]的?|国家|地方|相关|有关|省里|州里|市里|政府)+")
 # Shortened names shorter than this are too vague (促进法, 支付条例).
 MIN_SHORTENED = 5
 # A place named just before a shortened name that the title does not share: 江苏省中小企业促进条例 is
@@ -37,6 +43,9 @@ class Named:
     doc_ids: tuple[str, ...] = ()
     matched: tuple[str, ...] = ()  # the names as written
     missing: str = ""  # 《…》 title or 文号 named in the question that no corpus document has
+    # The missing name was read from plain text (民法典, 融资再担保公司管理办法), not from 《》 or a 文号:
+    # an area the question also names (河南的实施办法) may still identify a document.
+    guessed: bool = False
 
 
 
@@ -89,7 +98,8 @@ class DocumentNames:
                 name, doc_ids = hit
                 matched.append(name)
                 found += [d for d in doc_ids if d not in found]
-        return Named(tuple(found), tuple(matched), "" if found else self._missing(question))
+        missing, guessed = ("", False) if found else self._missing(question)
+        return Named(tuple(found), tuple(matched), missing, guessed)
 
     def _shortened(self, run: str) -> tuple[str, list[str]] | None:
         """The longest tail of ``run`` whose characters occur in order in exactly one title (all the
@@ -104,17 +114,30 @@ class DocumentNames:
                 return tail, sorted(docs)
         return None
 
-    def _missing(self, question: str) -> str:
-        """A 《title》 or 文号 in ``question`` that names no corpus document."""
+    def _missing(self, question: str) -> tuple[str, bool]:
+        """(a 《title》, 文号 or plain-text title in ``question`` that names no corpus document, whether it
+        was read from plain text)."""
         for m in _BRACKETED.finditer(normalize(question)):
             title = name_key(m.group(1))
-            if not any(title == name for name, _ in self._names) and not self._shortened(title):
-                return f"《{m.group(1)}》"
+            if not self._known(title):
+                return f"《{m.group(1)}》", False
         for m in grammar.DOC_NUMBER.finditer(normalize(question)):
             number = grammar.doc_number(m.group(0))
             if not any(name_key(number) == name for name, _ in self._names):
-                return number
-        return ""
+                return number, False
+        for m in _PLAIN_TITLE.finditer(name_key(question)):
+            title = _NOT_TITLE.sub("", m.group(0))
+            kind = re.search(r"(?:法典|条例|办法|实施细则)$", title)
+            if kind and kind.start() >= 1 and not self._known(title):
+                return f"《{title}》", True
+        return "", False
+
+    def fits(self, short: str, doc_ids: tuple[str, ...]) -> bool:
+        """``short`` (实施办法) may name one of ``doc_ids``: its characters occur in order in the title."""
+        return bool(short) and any(_in_order(short, self._titles.get(d, "")) for d in doc_ids)
+
+    def _known(self, title: str) -> bool:
+        return any(title == name or name in title for name, _ in self._names) or bool(self._shortened(title))
 
 
 def place_aliases(place: str) -> tuple[str, ...]:

@@ -190,9 +190,15 @@ class PolicyRetriever(BaseRetriever):
         k = k or self.k
         query = make_query(question, self.glossary.expand(question))
         named = self.router.names.named(query.normalized)
-        if not named.doc_ids and not named.missing:
+        if not named.doc_ids and (not named.missing or named.guessed):
             # "临夏州对担保费率有什么规定": an area with local documents is answered from those.
-            in_place, _ = self.router.places.named(query.normalized)
+            in_place, areas = self.router.places.named(query.normalized)
+            if in_place and named.guessed:
+                # "河南的实施办法" names 河南's document; "河南省信用担保机构监管办法" names one not held.
+                rest = named.missing.strip("《》")
+                for area in areas:
+                    rest = rest.replace(area, "")
+                in_place = in_place if self.router.names.fits(rest.lstrip("的省市州"), in_place) else ()
             named = Named(in_place, ()) if in_place else named
         if named.doc_ids and named.matched:
             # The name picks the documents; ranking inside them goes by the rest of the question, else

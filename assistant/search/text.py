@@ -82,6 +82,22 @@ def _tokenizer():
     return tok
 
 
+@lru_cache(maxsize=1)
+def _tagger():
+    import jieba.posseg
+
+    return jieba.posseg.POSTokenizer(_tokenizer())
+
+
+@lru_cache(maxsize=4096)
+def nouns(text: str) -> frozenset[str]:
+    """The nouns of ``text`` (jieba part-of-speech n*, vn, and the policy dictionary's terms), lowercased:
+    what a figure question is about (注册资本, 援助资金), not its verbs and fillers (必须, 给)."""
+    with _lock:
+        tagged = list(_tagger().cut(normalize(text).lower()))
+    return frozenset(w.word for w in tagged if w.flag.startswith("n") or w.flag == "vn")
+
+
 def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Normalize and cut ``text`` into search tokens (jieba search mode, lowercased).
 
