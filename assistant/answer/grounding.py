@@ -105,7 +105,7 @@ def _aspect_gap(q: str, content: list[str], hits: list, corpus: CorpusText,
     """(asked aspect, subject, label) of the first aspect the question asks for and the text lacks."""
     top = normalize(hits[0].clause.text) if hits else ""
     for aspect in aspects:
-        m = aspect.cue.search(q)
+        m = _last_match(aspect.cue, q)
         if not m:
             continue
         if aspect.scope == "clause":
@@ -119,6 +119,14 @@ def _aspect_gap(q: str, content: list[str], hits: list, corpus: CorpusText,
         if not any(aspect.evidence.search(s) for s in sentences):
             return m.group(0), subject, aspect.label
     return "", "", ""
+
+
+def _last_match(cue: re.Pattern, q: str) -> re.Match | None:
+    """The match of ``cue`` that starts last: in 基金的注册资本是多少 the attribute asked for is 资本, not
+    基金 (which the leftmost match would swallow along with the real subject)."""
+    if not cue.search(q):
+        return None
+    return next(m for m in (cue.match(q, i) for i in range(len(q) - 1, -1, -1)) if m)
 
 
 def _subject_sentences(words: list[str], corpus: CorpusText, question_nouns: frozenset[str] = frozenset()
@@ -137,14 +145,17 @@ def _subject_sentences(words: list[str], corpus: CorpusText, question_nouns: fro
     if not known:
         return "", []
     ranked = sorted(known, key=lambda w: (corpus.frequency(w), -len(w)))
-    named = [w for w in ranked if w in question_nouns and len(w) >= 2]
-    subjects = named[:1] if named else ranked[:1]
-    # A common word (企业, 政府, 单位) says nothing about which clause is meant: only a rare one joins.
+    # A common word (企业, 政府, 单位) says nothing about which clause is meant.
     rare = max(2, int(RARE_SHARE * len(corpus.clauses)))
-    subjects += [w for w in named[1:2] if corpus.frequency(w) <= rare]
+    named = [w for w in ranked if w in question_nouns and len(w) >= 2]
+    if not named or corpus.frequency(named[0]) > rare:
+        named = ranked[:1]  # no specific noun (固定资产 tagged otherwise): the rarest word
+    subject = named[0]
+    # A second rare noun must be in the same clause (the passage still has to name the first).
+    second = [w for w in named[1:2] if corpus.frequency(w) <= rare]
     # Only clauses that name the subjects are split: at 50k clauses splitting them all cost ~100 ms.
-    return "、".join(subjects), [p for c in corpus.clauses if all(s in c for s in subjects) for p in _passages(c)
-                                if any(s in p for s in subjects)]
+    return "、".join([subject, *second]), [p for c in corpus.clauses if subject in c and all(w in c for w in second)
+                                          for p in _passages(c) if subject in p]
 
 
 def _sentences(text: str) -> list[str]:
@@ -153,17 +164,19 @@ def _sentences(text: str) -> list[str]:
 
 # A second subject word counts when at most this share of the clauses contains it.
 RARE_SHARE = 0.1
+_FULL_STOP = re.compile(r"[。！？!?\n]+")
 # A list item at the start of a line inside a clause: （一）… or 1. …
 _LIST_ITEM = re.compile(rf"\n\s*(?:[(（][{CN_NUMERAL_CHARS}]{{1,3}}[)）]|\d{{1,2}}[.、．])")
 
 
 def _passages(text: str) -> list[str]:
-    """The sentences of a clause; a list item's sentences carry the lead paragraph before the list."""
+    """The full sentences of a clause (to 。！？, not ；: the parts of one provision, 协会、商会…的 | 处…罚款,
+    stand together); a list item's sentences carry the lead paragraph before the list."""
     first = _LIST_ITEM.search(text)
     if first is None:
-        return _sentences(text)
+        return _FULL_STOP.split(text)
     lead = text[:first.start()]
-    return _sentences(lead) + [f"{lead} {s}" for s in _sentences(text[first.start():])]
+    return _FULL_STOP.split(lead) + [f"{lead} {s}" for s in _FULL_STOP.split(text[first.start():])]
 
 
 def should_refuse(ev: Evidence, policy: RefusalPolicy) -> tuple[bool, str]:
