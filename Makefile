@@ -13,6 +13,8 @@ EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 TEST_STAMP := $(VENV)/.installed-test
+# The multi-document corpus of the evals: the seed beside the real documents, read in place, with its own index.
+MULTI := --corpus corpus --corpus ../shared/realdocs/policy --index-dir index-multi
 
 # The app needs the core dependencies only; torch and sentence-transformers ([st]) and the LLM clients
 # ([llm]) are extras. The tests install them too ([test] includes both; torch is pinned to the CPU wheel).
@@ -52,10 +54,15 @@ test-fast: $(TEST_STAMP)
 index: $(STAMP)
 	$(BIN)/policy-assistant index
 
-## eval: run the gold QA set with both tutorial baselines into evals/runs/<timestamp>/ (report.md, report.html)
+## eval: run the gold QA set with both tutorial baselines into evals/runs/<timestamp>/ (report.md, report.html),
+## then qa_multi.jsonl and qa.jsonl on the multi-document corpus (seed + ../shared/realdocs/policy; index in index-multi/)
 eval: $(STAMP)
 	$(BIN)/policy-assistant eval evals/qa.jsonl --baseline --floors evals/floors.toml \
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)
+	$(BIN)/policy-assistant $(MULTI) eval evals/qa_multi.jsonl --floors evals/floors_multi.toml \
+		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-multi
+	$(BIN)/policy-assistant $(MULTI) eval evals/qa.jsonl --floors evals/floors_multi_qa.toml \
+		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-multi-qa
 
 ## bench: measure build, cold start, latency and scale (1k/10k/50k clauses) into bench/results.json and
 ## docs/performance.md; takes about half an hour. BENCH_ARGS=--quick for a smoke run, --sizes 1000,10000 for fewer sizes

@@ -80,7 +80,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     print(f"【{index.heading(clause)}】（{clause.clause_id}）")
     if clause.section:
-        print(f"所属部分：{clause.section_number}、{clause.section}")
+        print(f"所属部分：{clause.section_label}")
     print()
     print(clause.text)
     print()

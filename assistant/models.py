@@ -129,6 +129,18 @@ class Clause:
         return (self.start, self.end)
 
     @property
+    def section_label(self) -> str:
+        """The part it stands in, as the document prints it: 第三章 融资促进 for an article of a law,
+        一、落实金融政策措施… for a measure of a 公文, "" when the document has no parts."""
+        if not self.section:
+            return ""
+        if not self.section_number:
+            return self.section
+        if self.label.startswith("第") and self.label.endswith("条"):
+            return f"第{self.section_number}章 {self.section}"
+        return f"{self.section_number}、{self.section}"
+
+    @property
     def body(self) -> tuple[int, int]:
         """``body_span``, or the whole text for a clause made without the parser."""
         return self.body_span or (0, len(self.text))

@@ -11,7 +11,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.search.index import build_index
-from tests.support import copy_corpus, make_settings
+from tests.support import REALDOCS, copy_corpus, make_settings
 
 
 @pytest.fixture
@@ -36,11 +36,35 @@ def seed_index(seed_settings):
     return Index.open(seed_settings)
 
 
+@pytest.fixture(scope="session")
+def multi_settings(tmp_path_factory) -> Settings:
+    """The multi-document corpus: a copy of the seed plus the 8 real documents of realdocs/policy, read
+    in place (never copied), indexed once per session."""
+    policy = REALDOCS / "policy"
+    if not policy.is_dir():
+        pytest.skip(f"real documents not found at {policy} (CI has ../shared/realdocs beside the checkout)")
+    base = tmp_path_factory.mktemp("multi")
+    settings = make_settings(copy_corpus(base / "corpus"), base / "index", extra_corpus_dirs=(policy,),
+                             auto_build=False)
+    build_index(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def multi_assistant(multi_settings):
+    """An assistant over the multi-document corpus, judging validity on 2026-12-01."""
+    import datetime as dt
+
+    from assistant.answer.assistant import Assistant
+
+    return Assistant.from_settings(multi_settings, today=dt.date(2026, 12, 1))
+
+
 # ---------------------------------------------------------------- the fast lane
 
 # Fixtures that build an index, start a server or a browser: a test using any of them is integration.
 INTEGRATION_FIXTURES = {"seed_settings", "seed_index", "corpus_dir", "start_app", "app_server", "chromium",
-                        "browser_page"}
+                        "browser_page", "multi_settings", "multi_assistant"}
 
 
 def pytest_collection_modifyitems(items):

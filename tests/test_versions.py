@@ -119,3 +119,24 @@ def test_a_corpus_read_from_several_folders(tmp_path):
     assert source_key(extra / "national.md", (main, extra)) == docs["nat"].path
     with pytest.raises(CorpusFileError, match="语料目录不存在"):
         load_corpus((main, tmp_path / "missing"))
+
+
+@pytest.mark.integration  # builds an index with the real encoder
+def test_the_build_summary_and_docs_name_clashes_and_versions(tmp_path, capsys):
+    from assistant.cli import main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "测试款项支付条例(2020-07-05).md").write_text(OLD, encoding="utf-8")
+    (corpus / "测试款项支付条例(2025-03-17).md").write_text(NEW, encoding="utf-8")
+    (corpus / "one.txt").write_text(GONGWEN.format(number="测政办发〔2022〕5号"), encoding="utf-8")
+    (corpus / "two.txt").write_text(GONGWEN.format(number="测政办发〔2022〕5号"), encoding="utf-8")
+    args = ["--corpus", str(corpus), "--index-dir", str(tmp_path / "index")]
+    assert main([*args, "index", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "请注意 one.txt、two.txt：文号相同（测政办发〔2022〕5号）" in err
+    assert main([*args, "docs"]) == 0
+    out = capsys.readouterr().out
+    assert "已被2025年修订版取代" in out and "现行；取代 测试款项支付条例（2020年）" in out
+    assert main([*args, "show", "测试款项支付条例-2020-07-05#8"]) == 0
+    assert "测试款项支付条例（2020年，已被2025年修订版取代） 第八条" in capsys.readouterr().out

@@ -18,6 +18,7 @@ from typing import Literal
 
 from .. import grammar
 from ..config import Settings
+from ..corpus import versions
 from ..errors import ChromaUnavailableError, EmptyQueryError
 from ..lexicon import Lexicon
 from ..models import Answer, Citation, Clause, Hit
@@ -278,7 +279,7 @@ class Assistant:
             answer.text += "\n\n" + "\n".join(f"提示：{n}" for n in answer.notes)
 
     def _validity_notes(self, citations: list[Citation], today: dt.date) -> list[str]:
-        notes = []
+        notes = self._standing_notes(citations, today)
         for clause_id in dict.fromkeys(c.clause_id for c in citations):
             clause = self.index.by_id[clause_id]
             expired = [d for d in clause.deadlines if dt.date.fromisoformat(d.date) < today]
@@ -287,4 +288,22 @@ class Assistant:
                 notes.append(f"〔{self.index.heading(clause)}〕是有期限的措施"
                              f"（期限：{'、'.join(d.text for d in expired)}），该期限已过，"
                              f"是否仍在执行请向责任单位（{units}等）确认。")
+        return notes
+
+    def _standing_notes(self, citations: list[Citation], today: dt.date) -> list[str]:
+        """Cited texts that are not the rule in force today: superseded, repealed, or not yet in effect."""
+        documents = self.index.documents
+        notes = []
+        for doc_id in dict.fromkeys(self.index.by_id[c.clause_id].doc_id for c in citations):
+            doc = documents.get(doc_id)
+            if doc is None:
+                continue
+            if not versions.in_force(doc, documents, today):
+                successor = documents.get(doc.superseded_by)
+                current = f"，现行规定见{successor.name}" if successor and doc.status not in versions.REPEALED else ""
+                notes.append(f"{doc.name}{versions.status_mark(doc, documents, today)}，以上引文仅供了解原规定{current}。")
+            elif versions.takes_effect_after(doc, today):
+                when = self.index.dated.get(doc_id, {}).get("施行")
+                words = f"（“{when[0].text[when[1]:when[2]]}”）" if when else ""
+                notes.append(f"{doc.name}尚未施行{words}，施行前请以现行规定为准。")
         return notes

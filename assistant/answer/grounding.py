@@ -154,7 +154,7 @@ def _subject_sentences(words: list[str], corpus: CorpusText, question_nouns: fro
     # A second rare noun must be in the same clause (the passage still has to name the first).
     second = [w for w in named[1:2] if corpus.frequency(w) <= rare]
     # Only clauses that name the subjects are split: at 50k clauses splitting them all cost ~100 ms.
-    return "、".join([subject, *second]), [p for c in corpus.clauses if subject in c and all(w in c for w in second)
+    return subject, [p for c in corpus.clauses if subject in c and all(w in c for w in second)
                                           for p in _passages(c) if subject in p]
 
 

@@ -101,7 +101,7 @@ class Composers:
         if refuse:
             self.refusal(answer, retrieval, reason)
         else:
-            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits)
+            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits, turn.today)
 
     def clause(self, answer: Answer, turn: Turn) -> None:
         retrieval = turn.retrieval
@@ -109,7 +109,7 @@ class Composers:
             answer.citations = [self.extractive.whole_clause(h.clause) for h in retrieval.hits if h.route == "clause"]
             answer.text = "\n\n".join(f"〔{c.heading}〕全文：\n{c.quote}" for c in answer.citations)
         else:  # "第六条的贴息比例": the sentences of that clause (and its neighbours) that answer it
-            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits)
+            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits, turn.today)
 
     def unit(self, answer: Answer, turn: Turn) -> None:
         route, hits = turn.retrieval.route, turn.retrieval.hits
@@ -131,6 +131,7 @@ class Composers:
         """Each document's facts: title, 文号, issuer, its dated history lines and 施行/印发 words verbatim,
         and whether it is in force; every date is quoted from the clause cited beside it."""
         parts = []
+        order = {h.clause.clause_id: i for i, h in enumerate(turn.retrieval.hits)}
         for doc_id in dict.fromkeys(h.clause.doc_id for h in turn.retrieval.hits):
             doc = self.index.document(doc_id)
             preamble = self.index.by_id.get(f"{doc_id}#0")
@@ -156,6 +157,8 @@ class Composers:
                 where = "" if ref.in_corpus else "（该文件原文不在本库中）"
                 facts.append(f"贯彻落实：《{ref.title}》（{ref.doc_number}）{where}")
             parts.append("\n".join(facts))
+        # The clause that answers what was asked (the 施行 article for "什么时候施行") is cited first.
+        answer.citations.sort(key=lambda c: order.get(c.clause_id, len(order)))
         answer.text = "\n\n".join(parts)
 
     def choose(self, answer: Answer, turn: Turn) -> None:
@@ -190,9 +193,14 @@ class Composers:
 
     # ------------------------------------------------------------------ shared pieces
 
-    def quotes(self, answer: Answer, asked: str, tokens: tuple[str, ...], hits: list[Hit]) -> None:
+    def quotes(self, answer: Answer, asked: str, tokens: tuple[str, ...], hits: list[Hit],
+               today: dt.date | None = None) -> None:
         answer.citations = self.extractive.select(asked, tokens, hits)
-        answer.text = quote_text(answer.citations)
+        documents = self.index.documents
+        cited = {self.index.by_id[c.clause_id].doc_id for c in answer.citations}
+        old = any(d in documents and not versions.in_force(documents[d], documents, today or dt.date.today())
+                  for d in cited)
+        answer.text = quote_text(answer.citations, lead=OLD_TEXT_LEAD if old else CURRENT_LEAD)
 
     def refusal(self, answer: Answer, retrieval: Retrieval, reason: str, lead: str = "") -> None:
         """The documents do not answer: say so, point to the hotline, show the nearest clauses."""
@@ -205,7 +213,11 @@ class Composers:
         answer.notes.append(reason)
 
 
-def quote_text(citations: list[Citation]) -> str:
+CURRENT_LEAD = "根据现行政策文件："
+OLD_TEXT_LEAD = "根据所查文件（含已不再适用的文本，见文末提示）："
+
+
+def quote_text(citations: list[Citation], lead: str = CURRENT_LEAD) -> str:
     """Quoted sentences grouped by clause, each clause with its heading and 责任单位."""
     if not citations:
         return NOT_FOUND + HOTLINE_HINT
@@ -216,7 +228,7 @@ def quote_text(citations: list[Citation]) -> str:
         prefix = f"{i}. " if len(grouped) > 1 else ""
         units = f"\n责任单位：{'、'.join(cites[0].units)}" if cites[0].units else ""
         blocks.append(f"{prefix}“{quotes}”〔{cites[0].heading}〕{units}")
-    return "根据现行政策文件：\n\n" + "\n\n".join(blocks)
+    return f"{lead}\n\n" + "\n\n".join(blocks)
 
 
 @dataclass(frozen=True)

@@ -77,12 +77,13 @@ def takes_effect_after(doc: DocumentMeta, today: dt.date) -> bool:
     return bool(doc.effective_date) and dt.date.fromisoformat(doc.effective_date) > today
 
 
-def status_mark(doc: DocumentMeta, documents: dict[str, DocumentMeta]) -> str:
-    """What a citation of ``doc`` adds to its name: 已被2025年修订版取代, 已废止, or ""."""
+def status_mark(doc: DocumentMeta, documents: dict[str, DocumentMeta], today: dt.date | None = None) -> str:
+    """What a citation of ``doc`` adds to its name on ``today`` (default: today): 已被2025年修订版取代,
+    已废止, or "" (the text applies; an old text stays unmarked until its revision takes effect)."""
     if doc.status in REPEALED:
         return f"已{doc.status}"
     successor = documents.get(doc.superseded_by) if doc.superseded_by else None
-    if successor is not None:
+    if successor is not None and not takes_effect_after(successor, today or dt.date.today()):
         return f"已被{successor.edition or successor.issue_date[:4] + '年'}版取代"
     return ""
 
@@ -119,7 +120,7 @@ def relation_text(doc: DocumentMeta, documents: dict[str, DocumentMeta], today: 
         dates: say from when a text not yet in force applies (answers leave it out: they quote dates).
     """
     parts = []
-    mark = status_mark(doc, documents)
+    mark = status_mark(doc, documents, today)
     if doc.status in REPEALED:
         parts.append(mark)
     elif not in_force(doc, documents, today):

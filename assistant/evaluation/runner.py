@@ -102,7 +102,9 @@ def evaluate_suite(settings: Settings, index: Index, items: list[QAItem], out_di
 
     assistant = Assistant.from_settings(settings, index=index, today=today)
     composer = assistant.llm.name if assistant.llm else "extractive"
-    ours = _run_system("政策通", f"encoder={settings.encoder}, dense_weight={settings.dense_weight}, "
+    folders = " + ".join(str(f) for f in settings.corpus_dirs)
+    ours = _run_system("政策通", f"corpus={folders} ({len(index.documents)} documents), encoder={settings.encoder}, "
+                       f"dense_weight={settings.dense_weight}, local_boost={settings.local_boost}, "
                        f"composer={composer}, k={k}", "", items, assistant.ask, k, progress)
     runs = [ours]
     if baseline:

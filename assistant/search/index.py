@@ -62,7 +62,8 @@ FORMAT_VERSION = 2
 # 3: figures come from assistant/grammar.py, which also reads 百分之/千分之 figures.
 # 4: dates in Chinese numerals (二〇二五年十二月三十一日) are deadlines; amounts such as 三点五亿元 are figures.
 # 5: articles get no invented heading; documents carry short names, dates by kind and type.
-PARSER_VERSION = 6
+# 6: versions (edition, supersedes), status, place, title_from_file; several corpus folders.
+PARSER_VERSION = 7
 POINTER = "CURRENT"
 BUILD_COMMAND = "policy-assistant index"
 

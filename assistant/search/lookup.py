@@ -39,8 +39,7 @@ def units(index: Index) -> list[str]:
 
 def sections(index: Index) -> list[str]:
     """Section headings in document order, prefixed with their number (一、…)."""
-    seen = dict.fromkeys(f"{c.section_number}、{c.section}" if c.section_number else c.section
-                         for c in index.clauses if c.section)
+    seen = dict.fromkeys(c.section_label for c in index.clauses if c.section)
     return list(seen)
 
 

@@ -7,8 +7,10 @@ pointing elsewhere is shown as text and runs or loads nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 
+from ..corpus import versions
 from ..models import Answer, Citation, Clause, by_clause
 from ..search.index import Index
 from ..search.text import clean_text
@@ -53,10 +55,13 @@ def clause_card(index: Index, clause: Clause, quotes: list[Citation] = (), *, no
     """An expandable card: heading, the full clause (quotes highlighted), 责任单位, a validity note."""
     units = f"<p class='units'><b>责任单位：</b>{esc('、'.join(clause.units))}</p>" if clause.units else ""
     note_html = f"<p class='validity'>⚠️ {esc(note)}</p>" if note else ""
-    source = esc(index.document(clause.doc_id).title or clause.doc_id)
+    doc = index.document(clause.doc_id)
+    source = esc(doc.title or clause.doc_id)
+    part = f" · {esc(clause.section_label)}" if clause.section_label else ""
+    level = f" · {esc(doc.level)}{esc(doc.place and '（' + doc.place + '）')}" if doc.level else ""
     return (f"<details class='{css}' data-clause='{esc(clause.clause_id)}'{' open' if open_ else ''}>"
             f"<summary><b>{esc(index.heading(clause))}</b></summary>"
-            f"<p class='source'>《{source}》 · {esc(clause.clause_id)}</p>"
+            f"<p class='source'>《{source}》{part}{level} · {esc(clause.clause_id)}</p>"
             f"<div class='clause-text'>{_highlighted(clause, list(quotes))}</div>{units}{note_html}</details>")
 
 
@@ -93,16 +98,17 @@ def copy_text(index: Index, clauses: list[Clause]) -> str:
     return "\n\n".join(f"〔{index.heading(c)}〕\n{c.text.strip()}" for c in clauses)
 
 
-def documents_table(index: Index) -> str:
+def documents_table(index: Index, today: dt.date | None = None) -> str:
     rows = []
     for doc in index.documents.values():
         count = index.clause_count(doc.doc_id)
         cites = "、".join(doc.implements + doc.cites) or "—"
+        standing = versions.relation_text(doc, index.documents, today or dt.date.today())
         rows.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in (
             doc.title or doc.doc_id, doc.name, doc.doc_number or "—", doc.doc_type or "—", doc.issuer or "—",
-            doc.dates_text() or "—", doc.level or "—", count, cites)) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("标题", "简称", "文号", "类型", "发文机关", "日期", "层级", "条款数",
-                                             "引用/贯彻的文件"))
+            doc.dates_text() or "—", doc.level or "—", doc.place or "—", standing, count, cites)) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("标题", "简称", "文号", "类型", "发文机关", "日期", "层级", "地区",
+                                             "效力", "条款数", "引用/贯彻的文件"))
     table = f"<table class='docs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     refs = [r for r in index.references if not r.in_corpus]
     if refs:

@@ -1,0 +1,105 @@
+"""Questions about named documents, clause numbers across documents, metadata and versions, on the
+seed beside the 8 real documents of realdocs/policy (read in place)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from assistant.models import Answer
+from assistant.web.render import clause_card
+
+LAW = "中小企业促进法-2017-09-01"
+GUOBAN = "guoban-2019-6"
+SEED = "linxia-2022-84"
+PAY_2020, PAY_2025 = "保障中小企业款项支付条例-2020-07-05", "保障中小企业款项支付条例-2025-03-17"
+
+
+def docs_cited(answer: Answer, assistant) -> set[str]:
+    return {assistant.index.by_id[c.clause_id].doc_id for c in answer.citations}
+
+
+def test_a_named_law_answers_from_that_law_only(multi_assistant):
+    answer = multi_assistant.ask("中小企业促进法对融资有什么规定？")
+    assert not answer.refused and docs_cited(answer, multi_assistant) == {LAW}
+    # Its own chapter 融资促进 is quoted, not the 第一条 of documents that only mention the law.
+    assert all(multi_assistant.index.by_id[c.clause_id].section == "融资促进" for c in answer.citations)
+    assert "〔中小企业促进法 第" in answer.text
+
+
+@pytest.mark.parametrize("question, clause_id, heading", [
+    ("中小企业促进法第十九条", f"{LAW}#19", "中小企业促进法 第十九条"),
+    ("中小企業促進法第十九條講了什麼", f"{LAW}#19", "中小企业促进法 第十九条"),
+    ("6号文第九条", f"{GUOBAN}#9", "国办发〔2019〕6号 第（九）条"),
+    ("84号文第（六）条", f"{SEED}#6", "临州办发〔2022〕84号 第（六）条 用好财政贴息政策"),
+    ("融资担保条例第十九条是怎么规定的", "融资担保公司监督管理条例-2017-08-02#19", "融资担保公司监督管理条例 第十九条"),
+])
+def test_clause_numbers_inside_a_named_document(multi_assistant, question, clause_id, heading):
+    answer = multi_assistant.ask(question)
+    assert answer.route == "clause" and answer.citations[0].clause_id == clause_id
+    assert answer.citations[0].heading.startswith(heading)
+
+
+def test_a_bare_clause_number_asks_which_document_unless_the_conversation_settled_it(multi_assistant):
+    answer = multi_assistant.ask("第十九条讲什么？")
+    assert "请问您指的是哪一份" in answer.text
+    listed = docs_cited(answer, multi_assistant)
+    assert {LAW, GUOBAN, SEED} <= listed and PAY_2020 not in listed  # texts not in force are not offered
+    first = multi_assistant.ask("中小企业促进法对融资有什么规定？")
+    settled = multi_assistant.ask("第十九条讲什么？", [first])
+    assert settled.citations[0].clause_id == f"{LAW}#19" and "哪一份" not in settled.text
+
+
+@pytest.mark.parametrize("question, name", [
+    ("甘政办发〔2022〕101号有哪些措施？", "甘政办发〔2022〕101号"),
+    ("《江苏省中小企业促进条例》对融资担保有什么规定？", "《江苏省中小企业促进条例》"),
+    ("民法典规定的保证期间是多长？", "《民法典》"),
+])
+def test_a_named_document_that_is_not_in_the_corpus_is_refused(multi_assistant, question, name):
+    answer = multi_assistant.ask(question)
+    assert answer.refused and name in answer.text + " ".join(answer.notes)
+    assert not answer.citations
+
+
+def test_metadata_questions_work_for_every_document(multi_assistant):
+    effective = multi_assistant.ask("中小企业促进法什么时候施行？")
+    assert effective.route == "document" and "自2018年1月1日起施行" in effective.text
+    assert effective.citations[0].clause_id == f"{LAW}#61"  # the 施行 article, not only the preamble
+    issuer = multi_assistant.ask("国办发〔2019〕6号是谁发布的？")
+    assert "发文机关：国务院办公厅" in issuer.text and "印发日期：2019年1月22日" in issuer.text
+    henan = multi_assistant.ask("河南的实施办法是由哪个机关通过的？")
+    assert "河南省人民代表大会常务委员会" in henan.text and docs_cited(henan, multi_assistant) == {
+        "河南省实施-中小企业促进法-办法-2008-06-06"}
+
+
+def test_answers_come_from_the_version_in_force_and_old_text_is_marked(multi_assistant):
+    current = multi_assistant.ask("大型企业从中小企业采购货物，多少天内要支付款项？")
+    assert docs_cited(current, multi_assistant) == {PAY_2025} and "60日" in current.text
+    old = multi_assistant.ask("修订前的款项支付条例对大型企业付款期限是怎么规定的？")
+    assert docs_cited(old, multi_assistant) == {PAY_2020}
+    assert "已被2025年修订版取代" in old.text and "现行规定见保障中小企业款项支付条例（2025年修订）" in old.text
+
+
+def test_a_revision_not_yet_in_force_gets_a_note(multi_assistant):
+    before = multi_assistant.ask("大型企业从中小企业采购货物，多少天内要支付款项？", today=dt.date(2025, 5, 1))
+    cited = docs_cited(before, multi_assistant)
+    assert PAY_2020 in cited or PAY_2025 in cited
+    if PAY_2025 in cited:
+        assert "尚未施行（“自2025年6月1日起施行”）" in before.text
+    assert "以上引文仅供了解原规定" not in before.text  # the old text still applies that day
+
+
+def test_an_area_named_answers_from_its_documents(multi_assistant):
+    answer = multi_assistant.ask("临夏州对融资担保费率有什么规定？")
+    assert answer.citations[0].clause_id == f"{SEED}#4" and "1%" in answer.text
+    zhejiang = multi_assistant.ask("浙江对民营企业融资有什么支持？")
+    assert docs_cited(zhejiang, multi_assistant) == {"浙江省民营企业发展促进条例-2020-01-16"}
+
+
+def test_cards_show_the_chapter_level_and_place(multi_assistant):
+    index = multi_assistant.index
+    card = clause_card(index, index.by_id[f"{LAW}#19"])
+    assert "第三章 融资促进" in card and "国家" in card
+    seed_card = clause_card(index, index.by_id[f"{SEED}#4"])
+    assert "州（临夏回族自治州）" in seed_card
