@@ -151,8 +151,11 @@ def _subject_sentences(words: list[str], corpus: CorpusText, question_nouns: fro
     if not named or corpus.frequency(named[0]) > rare:
         named = ranked[:1]  # no specific noun (固定资产 tagged otherwise): the rarest word
     subject = named[0]
-    # A second rare noun must be in the same clause (the passage still has to name the first).
-    second = [w for w in named[1:2] if corpus.frequency(w) <= rare]
+    # A second rare noun, or the noun phrase the question names (中小企业发展基金 for 基金), must be in the
+    # same clause (the passage still has to name the first).
+    phrases = sorted((p for p in question_nouns if subject in p and p != subject and corpus.frequency(p)),
+                     key=lambda p: (corpus.frequency(p), -len(p)))
+    second = phrases[:1] or [w for w in named[1:2] if corpus.frequency(w) <= rare]
     # Only clauses that name the subjects are split: at 50k clauses splitting them all cost ~100 ms.
     return subject, [p for c in corpus.clauses if subject in c and all(w in c for w in second)
                                           for p in _passages(c) if subject in p]
