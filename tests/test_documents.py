@@ -97,6 +97,19 @@ def test_an_area_named_answers_from_its_documents(multi_assistant):
     assert docs_cited(zhejiang, multi_assistant) == {"浙江省民营企业发展促进条例-2020-01-16"}
 
 
+def test_lookup_by_document_number_and_chapter(multi_assistant):
+    from assistant.search.lookup import LookupQuery, documents, lookup, sections
+
+    index, router = multi_assistant.index, multi_assistant.retriever.router
+    every_19 = lookup(index, LookupQuery(number="第十九条"), router)
+    assert {c.doc_id for c in every_19} >= {LAW, GUOBAN, SEED}  # staff see every document's 第十九条
+    assert [c.clause_id for c in lookup(index, LookupQuery(number="第十九条", doc_id=LAW), router)] == [f"{LAW}#19"]
+    assert "第三章 融资促进" in sections(index)
+    chapter = lookup(index, LookupQuery(section="第三章 融资促进", doc_id=LAW), router)
+    assert [c.number for c in chapter] == [str(n) for n in range(13, 24)]
+    assert documents(index)[0] == ("临州办发〔2022〕84号", SEED)  # the most local first
+
+
 def test_cards_show_the_chapter_level_and_place(multi_assistant):
     index = multi_assistant.index
     card = clause_card(index, index.by_id[f"{LAW}#19"])

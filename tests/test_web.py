@@ -64,6 +64,8 @@ def test_lookup_endpoint_by_number_unit_and_keyword(client):
     assert [r["clause_id"] for r in rows] == [cid(4)]
     html, _, rows = client.predict("", "<script>alert(1)</script>", "（全部）", "（全部）", api_name="/lookup")
     assert rows == [] and "<script>" not in html
+    _, _, rows = client.predict("", "", "（全部）", "（全部）", SEED_ID, api_name="/lookup")  # by document
+    assert len(rows) == 29 and {r["doc_id"] for r in rows} == {SEED_ID}
 
 
 def test_search_endpoint(client):

@@ -37,8 +37,16 @@ def units(index: Index) -> list[str]:
     return [u for u, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
+def documents(index: Index) -> list[tuple[str, str]]:
+    """(name as citations print it, doc_id) of every document, the most local first, then by name."""
+    from .documents import locality
+
+    docs = sorted(index.documents.values(), key=lambda d: (-locality(d), d.name))
+    return [(d.name, d.doc_id) for d in docs]
+
+
 def sections(index: Index) -> list[str]:
-    """Section headings in document order, prefixed with their number (一、…)."""
+    """Section headings in document order, as the documents print them (一、…, 第三章 …)."""
     seen = dict.fromkeys(c.section_label for c in index.clauses if c.section)
     return list(seen)
 
@@ -56,8 +64,8 @@ def lookup(index: Index, query: LookupQuery, router: Router) -> list[Clause]:
     if query.unit.strip():
         clauses = [c for c in clauses if query.unit.strip() in c.units]
     if query.section.strip():
-        section = query.section.strip().split("、", 1)[-1]
-        clauses = [c for c in clauses if c.section == section]
+        wanted = query.section.strip()
+        clauses = [c for c in clauses if wanted in (c.section_label, c.section)]
     words = normalize(query.keyword).lower().split()
     if words:
         clauses = [c for c in clauses if all(w in normalize(f"{c.title}{c.text}").lower() for w in words)]

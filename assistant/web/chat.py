@@ -112,11 +112,12 @@ class Handlers:
 
     # ------------------------------------------------------------------ lookup and documents
 
-    def lookup(self, number: str, keyword: str, unit: str, section: str) -> tuple[str, str, list]:
+    def lookup(self, number: str, keyword: str, unit: str, section: str, document: str = ANY) -> tuple[str, str, list]:
         query = LookupQuery(number=number or "", keyword=keyword or "",
-                            unit="" if unit in (None, ANY) else unit, section="" if section in (None, ANY) else section)
+                            unit="" if unit in (None, ANY) else unit, section="" if section in (None, ANY) else section,
+                            doc_id="" if document in (None, ANY) else document)
         if query.empty:
-            return "<p class='empty'>请输入条款编号、关键词，或选择责任单位、章节。</p>", "", []
+            return "<p class='empty'>请输入条款编号、关键词，或选择文件、责任单位、章节。</p>", "", []
         index = self.service.index
         found = self.service.lookup(query)
         return lookup_results(index, found), copy_text(index, found), [index.clause_json(c) for c in found]
@@ -199,6 +200,8 @@ def _lookup_tab(handlers: Handlers) -> None:
             number = gr.Textbox(label="条款编号", placeholder="第十八条 / （十八） / 18", elem_id="lookup-number")
             keyword = gr.Textbox(label="关键词", placeholder="例如：担保费率", elem_id="lookup-keyword")
         with gr.Row():
+            document = gr.Dropdown([(ANY, ANY)] + service.documents(), value=ANY, label="文件", elem_id="lookup-document",
+                                   filterable=True)
             unit = gr.Dropdown([ANY] + service.units(), value=ANY, label="责任单位", elem_id="lookup-unit",
                                filterable=True)
             section = gr.Dropdown([ANY] + service.sections(), value=ANY, label="章节", elem_id="lookup-section")
@@ -207,10 +210,10 @@ def _lookup_tab(handlers: Handlers) -> None:
         with gr.Accordion("全文（可复制）", open=False):
             found_text = gr.Textbox(show_label=False, lines=12, buttons=["copy"], elem_id="lookup-copy")
         found_json = gr.JSON(visible=False)
-        inputs = [number, keyword, unit, section]
+        inputs = [number, keyword, unit, section, document]
         outputs = [found_html, found_text, found_json]
         find.click(handlers.lookup, inputs, outputs, api_name="lookup")
-        for trigger in (number.submit, keyword.submit, unit.change, section.change):
+        for trigger in (number.submit, keyword.submit, unit.change, section.change, document.change):
             trigger(handlers.lookup, inputs, outputs, api_visibility="private")
 
 

@@ -56,6 +56,9 @@ class Service:
     def sections(self) -> list[str]:
         return lookups.sections(self.index)
 
+    def documents(self) -> list[tuple[str, str]]:
+        return lookups.documents(self.index)
+
     def reload(self) -> BuildReport:
         """Rebuild the index from the corpus (incrementally) and switch to it.
 
