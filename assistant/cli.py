@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -339,6 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("已中断。")
         return 130
+    except BrokenPipeError:  # `… | head` closed the pipe: nothing more to print, and no traceback
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the interpreter flushes stdout at exit)
+        return 0
 
 
 if __name__ == "__main__":

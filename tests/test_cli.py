@@ -115,3 +115,17 @@ def test_ask_json_shape(seed_settings):
     assert "300万元" in data["answer"] and data["latency_ms"] > 0
     refused = json.loads(run_cli(seed_settings, "ask", "深圳的创业补贴标准", "--json").stdout)
     assert refused["refused"] is True and refused["citations"] == []
+
+
+def test_a_closed_pipe_ends_output_quietly(multi_settings):
+    """`policy-assistant clauses --json | head -1`: the reader goes away, and no traceback follows (the
+    multi-document listing is larger than a pipe's buffer, so the writer does meet the closed pipe)."""
+    env = {**os.environ, "POLICY_CORPUS_DIR": str(multi_settings.corpus_dir),
+           "POLICY_EXTRA_CORPUS_DIRS": str(multi_settings.extra_corpus_dirs[0]),
+           "POLICY_INDEX_DIR": str(multi_settings.index_dir), "POLICY_AUTO_BUILD": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "clauses", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after its line
+    err = proc.stderr.read().decode("utf-8")
+    assert proc.wait(timeout=60) == 0 and first and "Traceback" not in err, err

@@ -140,3 +140,32 @@ def test_the_build_summary_and_docs_name_clashes_and_versions(tmp_path, capsys):
     assert "已被2025年修订版取代" in out and "现行；取代 测试款项支付条例（2020年）" in out
     assert main([*args, "show", "测试款项支付条例-2020-07-05#8"]) == 0
     assert "测试款项支付条例（2020年，已被2025年修订版取代） 第八条" in capsys.readouterr().out
+
+
+def _assistant_over(folder, today):
+    from assistant.answer.assistant import Assistant
+    from assistant.lexicon import Lexicon
+    from assistant.search.index import Index
+    from tests.support import HashingEncoder
+
+    encoder = HashingEncoder()
+    index = Index.in_memory(load_corpus(folder).documents, encoder)
+    return Assistant(index.settings, index, encoder, Lexicon.load(), today=today)
+
+
+def test_answers_leave_out_repealed_and_superseded_texts(tmp_path):
+    (tmp_path / "测试款项支付条例(2020-07-05).md").write_text(OLD, encoding="utf-8")
+    (tmp_path / "测试款项支付条例(2025-03-17).md").write_text(NEW, encoding="utf-8")
+    repealed = OLD.replace("测试款项支付条例", "测试采购付款办法").replace("30日", "45日")
+    (tmp_path / "gone.md").write_text(repealed, encoding="utf-8")
+    (tmp_path / "manifest.toml").write_text('[[document]]\ndoc_id = "gone"\nfile = "gone.md"\nstatus = "失效"\n',
+                                            encoding="utf-8")
+    assistant = _assistant_over(tmp_path, dt.date(2026, 1, 1))
+    answer = assistant.ask("机关、事业单位采购货物应当多少日内支付款项？")
+    cited = {assistant.index.by_id[c.clause_id].doc_id for c in answer.citations}
+    assert cited == {"测试款项支付条例-2025-03-17"}, answer.text
+    assert assistant.index.heading(assistant.index.by_id["gone#8"]) == "测试采购付款办法（已失效） 第八条"
+    # Asking about the old text quotes it, marked, with a note naming the text in force.
+    old = assistant.ask("修订前的测试款项支付条例第八条")
+    assert old.citations[0].clause_id == "测试款项支付条例-2020-07-05#8"
+    assert "已被2025年修订版取代" in old.citations[0].heading and "现行规定见测试款项支付条例（2025年修订）" in old.text

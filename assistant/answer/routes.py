@@ -132,12 +132,15 @@ class Composers:
         and whether it is in force; every date is quoted from the clause cited beside it."""
         parts = []
         order = {h.clause.clause_id: i for i, h in enumerate(turn.retrieval.hits)}
+        asked_number = any("字号" in m or "文号" in m for m in turn.retrieval.route.matched)
         for doc_id in dict.fromkeys(h.clause.doc_id for h in turn.retrieval.hits):
             doc = self.index.document(doc_id)
             preamble = self.index.by_id.get(f"{doc_id}#0")
             facts = [f"{label}：{value}" for label, value in
                      (("标题", doc.title), ("文号", doc.doc_number), ("发文机关", doc.issuer),
                       ("类型", "、".join(filter(None, (doc.level, doc.doc_type))))) if value]
+            if asked_number and not doc.doc_number:  # say so, rather than leave the asked field out
+                facts.insert(1, "文号：无（该文件没有发文字号；法律、法规以公布它的令或公告为准，见下方历史）")
             if preamble is not None:
                 answer.citations.append(self.extractive.whole_clause(preamble))
                 history = [ln.strip() for ln in preamble.text.splitlines() if grammar.FULL_DATE.match(ln.strip())]
