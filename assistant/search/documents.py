@@ -5,6 +5,10 @@ Users rarely type a full title: they say 中小企业促进法, 融资担保条�
 title and it ends with the title's kind word (条例, 法, 办法 …), so it cannot be an everyday phrase. A
 name in 《…》 or a 文号 that matches no document is reported, so the answer can say the document is
 not in the corpus instead of answering from others.
+
+Also here, because they too are facts about the corpus's documents that questions are matched
+against: the areas local documents belong to (:class:`PlaceNames`), how local a level is
+(:func:`locality`), and where a document states its 施行 and 印发 dates (:func:`dated_clauses`).
 """
 
 from __future__ import annotations
@@ -48,8 +52,16 @@ class Named:
     guessed: bool = False
 
 
-
 NOTHING_NAMED = Named()
+
+
+def without_names(text: str, names: tuple[str, ...]) -> str:
+    """``text`` as compared (:func:`name_key`) with the document names a question used taken out:
+    what is left says what is asked of the document ("6号文第九条" → "第九条")."""
+    rest = name_key(text)
+    for name in names:
+        rest = rest.replace(name, " ")
+    return rest.strip()
 
 
 def name_key(text: str) -> str:

@@ -23,7 +23,7 @@ from ..corpus import versions
 from ..errors import EmptyQueryError
 from ..lexicon import Lexicon
 from ..models import Expansion, Hit, Query, Retrieval, RouteKind
-from .documents import MAX_RANK, Named, locality, name_key
+from .documents import MAX_RANK, locality, without_names
 from .encoders import Encoder
 from .glossary import Glossary
 from .index import Index
@@ -189,25 +189,13 @@ class PolicyRetriever(BaseRetriever):
             raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
         k = k or self.k
         query = make_query(question, self.glossary.expand(question))
-        named = self.router.names.named(query.normalized)
-        if not named.doc_ids and (not named.missing or named.guessed):
-            # "临夏州对担保费率有什么规定": an area with local documents is answered from those.
-            in_place, areas = self.router.places.named(query.normalized)
-            if in_place and named.guessed:
-                # "河南的实施办法" names 河南's document; "河南省信用担保机构监管办法" names one not held.
-                rest = named.missing.strip("《》")
-                for area in areas:
-                    rest = rest.replace(area, "")
-                in_place = in_place if self.router.names.fits(rest.lstrip("的省市州"), in_place) else ()
-            named = Named(in_place, ()) if in_place else named
+        named = self.router.documents_named(query.normalized)
         if named.doc_ids and named.matched:
             # The name picks the documents; ranking inside them goes by the rest of the question, else
             # the preamble (which holds the title) wins every search in the named document.
-            rest = name_key(query.normalized)
-            for name in named.matched:
-                rest = rest.replace(name, " ")
+            rest = without_names(query.normalized, named.matched)
             if tokenize(rest):
-                query = make_query(rest.strip(), self.glossary.expand(rest))
+                query = make_query(rest, self.glossary.expand(rest))
         scope = self.scope(query.normalized, named.doc_ids, today or dt.date.today())
         mask = self.searcher.mask(scope) if scope is not None else None
         route = self.router.route(query.normalized, named, scope, context)

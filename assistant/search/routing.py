@@ -1,11 +1,14 @@
-"""Route a question before searching: clause references, responsible units, document metadata.
+"""Route a question before searching: named documents, clause references, responsible units, metadata.
 
 Hotline staff ask "第十八条" or "州税务局负责哪些措施"; a ranking model cannot answer those reliably,
-but the clause records can, exactly. Everything else goes to hybrid search.
+but the clause records can, exactly. A question naming a document ("6号文第九条") is routed within it;
+a bare clause number several documents have is settled by the conversation, or asked back.
+Everything else goes to hybrid search.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Collection
 
@@ -13,8 +16,7 @@ from ..lexicon import Lexicon
 from ..models import Clause, Route
 from ..numerals import CN_NUMERAL_CHARS as _CN
 from ..numerals import cn_to_int
-from .documents import NOTHING_NAMED, DocumentNames, Named, PlaceNames, locality
-from .documents import name_key as documents_key
+from .documents import NOTHING_NAMED, DocumentNames, Named, PlaceNames, locality, without_names
 from .index import Index
 from .text import normalize
 
@@ -67,8 +69,8 @@ class Router:
             context: doc_ids the conversation is about, which settle a bare clause number.
         """
         q = normalize(question).strip()
-        for name in named_docs.matched:  # "6号文第九条" is a clause question once the document is known
-            q = documents_key(q).replace(name, " ").strip()
+        if named_docs.matched:  # "6号文第九条" is a clause question once the document is known
+            q = without_names(q, named_docs.matched)
         docs = set(scope) if scope is not None else set()
         found = self._route(q, docs)
         if found.kind == "clause" and not named_docs.doc_ids:
@@ -78,8 +80,22 @@ class Router:
             about = tuple(c for c in found.clauses if c.doc_id in set(context))
             found = Route("document", about or tuple(sorted(
                 found.clauses, key=lambda c: -locality(self.index.documents.get(c.doc_id)))), matched=found.matched)
-        return Route(found.kind, found.clauses, found.unit, found.shared, found.whole_clause, found.remainder,
-                     found.matched, named_docs.doc_ids, named_docs.missing, found.ambiguous)
+        return dataclasses.replace(found, documents=named_docs.doc_ids, missing_document=named_docs.missing)
+
+    def documents_named(self, question: str) -> Named:
+        """The documents ``question`` names: by title, short name, 文号 or alias; else the local documents
+        of an area it names ("临夏州对担保费率有什么规定"), unless it names a document that is not held."""
+        named = self.names.named(question)
+        if named.doc_ids or (named.missing and not named.guessed):
+            return named
+        in_place, areas = self.places.named(question)
+        if in_place and named.guessed:
+            # "河南的实施办法" names 河南's document; "河南省信用担保机构监管办法" names one not held.
+            rest = named.missing.strip("《》")
+            for area in areas:
+                rest = rest.replace(area, "")
+            in_place = in_place if self.names.fits(rest.lstrip("的省市州"), in_place) else ()
+        return Named(in_place) if in_place else named
 
     def _settle(self, route: Route, context: set[str]) -> Route:
         """A clause number several documents have: the one the conversation is about, else ask which."""
