@@ -35,6 +35,7 @@ class DocumentMeta:
     issue_date: str = ""  # ISO date (YYYY-MM-DD) or "" when unknown
     level: str = ""  # 州 / 省 / 国家 / "" when unknown
     place: str = ""  # the area of a local document: 浙江省, 临夏回族自治州 ("" for national ones)
+    region: str = ""  # that area's division code (assistant/regions.py): "33", "6229"
     source: str = ""
     sha256: str = ""
     implements: tuple[str, ...] = ()

@@ -19,6 +19,7 @@ from typing import Any
 from .. import grammar
 from ..errors import CorpusFileError, ManifestError
 from ..models import Document, Reference
+from ..regions import Regions
 from . import metadata, versions
 from .readers import SUPPORTED_SUFFIXES, read_source
 
@@ -180,6 +181,8 @@ def _document(path: Path, rel: str, entry: dict[str, Any] | None) -> Document:
     issuer = str(entry.get("issuer") or found.issuer)
     dates = found.dates
     level = str(entry.get("level") or metadata.level_of(issuer, title=title, doc_type=found.doc_type) or found.level)
+    region = (Regions.load().find(str(entry["place"])) if entry.get("place")
+              else metadata.region_of(issuer, title=title, level=level))
     if entry.get("issue_date"):
         dates = (("印发", _iso(entry["issue_date"])),) + tuple(d for d in dates if d[0] != "印发")
     return Document(
@@ -190,7 +193,8 @@ def _document(path: Path, rel: str, entry: dict[str, Any] | None) -> Document:
         issuer=issuer,
         issue_date=_iso(entry.get("issue_date")) or found.issue_date,
         level=level,
-        place=str(entry.get("place") or metadata.place_of(issuer, title=title, level=level)),
+        place=region.name if region else str(entry.get("place", "")),
+        region=region.code if region else "",
         source=str(entry.get("source", "")),
         text=text,
         sha256=hashlib.sha256(source.data).hexdigest(),

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .. import grammar
+from ..regions import Region, Regions
 
 # Date kinds, in the words of the history lines; 印发 is a 公文's signature date, 文件名 a file-name date.
 DATE_KINDS = ("通过", "批准", "公布", "发布", "修订", "修正", "施行", "印发")
@@ -30,9 +31,6 @@ EFFECTIVE = re.compile(rf"自({grammar.FULL_DATE.pattern})起(?:施行|实施|�
 _STATE = "中华人民共和国"
 # Who makes national law and regulation (history lines, issuers).
 _NATIONAL = re.compile(r"全国人民代表大会|国务院|最高人民法院|最高人民检察院|中国人民银行|^国家|^财政部|部令")
-PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
-              "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "四川", "贵州", "云南", "西藏", "陕西",
-              "甘肃", "青海", "宁夏", "新疆")
 # The body a history line names: 浙江省第十三届人民代表大会常务委员会…通过, 国务院第177次常务会议通过.
 _CONGRESS = re.compile(r"(?P<place>[\u4e00-\u9fa5]{0,12}?)第[一二三四五六七八九十百零〇\d]+届"
                        r"(?P<organ>全国人民代表大会常务委员会|全国人民代表大会|人民代表大会常务委员会|人民代表大会)")
@@ -142,44 +140,26 @@ def level_of(issuer: str, *, title: str = "", history: str = "", doc_type: str =
     return ""
 
 
-_PROVINCE_SUFFIX = re.compile(r"^(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区)")
-
-
-def place_of(issuer: str, *, title: str = "", level: str = "") -> str:
-    """The area a local document belongs to, as its issuer or title names it: 浙江省, 临夏回族自治州,
-    甘肃省兰州市 → 兰州市 (the most local named unit); "" for national or unknown documents."""
+def region_of(issuer: str, *, title: str = "", level: str = "") -> Region | None:
+    """The division a local document belongs to, as its issuer or title starts: 浙江省, 临夏回族自治州,
+    甘肃省兰州市 → 兰州市; None for national or unknown documents (assistant/regions.py)."""
     if level == "国家":
-        return ""
-    for name in (issuer, title):
-        if not name:
-            continue
-        if name.startswith(PROVINCES):
-            province = next(p for p in PROVINCES if name.startswith(p))
-            suffix = _PROVINCE_SUFFIX.match(name[len(province):])
-            rest = name[len(province) + (suffix.end() if suffix else 0):]
-            inner = _LOCAL.match(rest)
-            if inner and inner.group("kind") in ("自治州", "州", "地区", "盟", "市") and not rest.startswith("人民"):
-                return inner.group("place")
-            return province + (suffix.group(0) if suffix else "省")
-        m = _LOCAL.match(name)
-        if m and not name.startswith(("中华", "全国", "国务院", "国家")):
-            return m.group("place")
-    return ""
+        return None
+    regions = Regions.load()
+    return next((r for r in (regions.leading(name) for name in (issuer, title) if name) if r), None)
+
+
+_LOCAL_LEVEL = {"省": "省", "自治区": "省", "自治州": "州", "州": "州", "地区": "州", "盟": "州", "市": "市"}
 
 
 def _place_level(name: str) -> str:
-    if name.startswith(PROVINCES):
-        province = next(p for p in PROVINCES if name.startswith(p))
-        # A city inside a province (甘肃省兰州市…) is a city; the province itself, or a municipality, is 省.
-        rest = re.sub(r"^(省|市|自治区|壮族自治区|回族自治区|维吾尔自治区)", "", name[len(province):])
-        inner = _LOCAL.match(rest)
-        if inner and inner.group("kind") in ("自治州", "州", "地区", "盟", "市"):
-            return "州" if inner.group("kind") in ("自治州", "州") else "市"
-        return "省"
+    """省 (a province, or a municipality such as 北京市), 市, 州 or 县 of the division ``name`` starts
+    with; a name the division data lacks (a renamed or fictional place) by the shape of its ending."""
+    region = Regions.load().leading(name)
+    if region is not None:
+        return region.level
     m = _LOCAL.match(name)
-    if m is None:
-        return ""
-    return {"省": "省", "自治区": "省", "自治州": "州", "州": "州", "地区": "州", "盟": "州", "市": "市"}.get(m.group("kind"), "县")
+    return _LOCAL_LEVEL.get(m.group("kind"), "县") if m else ""
 
 
 def _doc_number(head: list[str]) -> str:

