@@ -35,6 +35,9 @@ class Settings:
     collection_prefix: str = "policy-clauses"
     # Weight of the dense score in the fused ranking (1 - weight goes to BM25).
     dense_weight: float = 0.5
+    # Where the askers are (临夏州, 临夏回族自治州, 浙江省; "" = anywhere): the documents that apply are
+    # that area's, every enclosing area's and the national ones. A conversation may choose another.
+    region: str = ""
     # Added to the fused score (0..1) of a clause by its document's level, full for a county, none for
     # a national text: among equally relevant clauses the local measure, which implements the higher
     # ones, comes first. Chosen on evals/qa.jsonl and qa_multi.jsonl (docs/evaluation.md).
@@ -114,6 +117,11 @@ class Settings:
         return bool(self.chroma_host)
 
     def _validate(self) -> None:
+        if self.region.strip():
+            from .regions import Regions
+
+            if Regions.load().find(self.region) is None:
+                raise ConfigError(f"POLICY_REGION “{self.region}” 不是已知的行政区划名称（例如 临夏州、临夏回族自治州、浙江省）")
         if not 0.0 <= self.local_boost <= 1.0:
             raise ConfigError(f"POLICY_LOCAL_BOOST 应在 0 到 1 之间，当前为 {self.local_boost}")
         if not 0.0 <= self.dense_weight <= 1.0:
@@ -175,6 +183,7 @@ SETTINGS_DOC: dict[str, str] = {
     "chroma_ssl": "Use HTTPS for the Chroma server",
     "collection_prefix": "Prefix of Chroma collection names (one collection per index generation)",
     "dense_weight": "Weight of the dense score in hybrid ranking (0..1; BM25 gets the rest)",
+    "region": "Where the askers are (e.g. `临夏州`): documents of that area, the areas enclosing it and national ones apply; empty: all",
     "local_boost": "Ranking bonus (0..1) of a clause by its document's level: full for a county, none for national texts",
     "top_k": "Default number of hits",
     "embed_batch_size": "Texts per encoder batch while indexing",

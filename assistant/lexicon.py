@@ -85,6 +85,10 @@ class Cues:
     old_version: re.Pattern  # asks about a superseded text (修订前, 旧版, 2020年版)
     effective: re.Pattern  # a document question about its 施行 date
     signed: re.Pattern  # a document question about its signature (印发) date
+    level_national: re.Pattern  # names the national level (国家层面, 国务院)
+    level_province: re.Pattern  # names the provincial level (省里)
+    level_local: re.Pattern  # names the asker's own local level (州里, 本地)
+    self_place: re.Pattern  # ends the words before a place that say the asker is there ("我在")
 
 
 @dataclass(frozen=True)

@@ -236,7 +236,10 @@ class Route:
     remainder: str = ""  # the question with the recognised reference removed
     matched: tuple[str, ...] = field(default_factory=tuple)
     documents: tuple[str, ...] = ()  # doc_ids the question names (it is answered from these only)
-    missing_document: str = ""  # a 《title》 or 文号 the question names that is not in the corpus
+    # What the question asks for that the corpus lacks: a 《title》 or 文号, or an area's or a level's
+    # documents ("甘肃省的政策文件"); it is refused, never answered from other documents.
+    missing_document: str = ""
+    missing_is_document: bool = True
     # A bare clause number ("第十九条") that several documents have: the answer asks which one is meant.
     ambiguous: bool = False
 
@@ -273,6 +276,7 @@ class Retrieval:
     query: Query
     route: Route
     hits: list[Hit]
+    region: str = ""  # the asker's area the documents were chosen for (临夏回族自治州), "" for anywhere
 
     @property
     def question(self) -> str:
@@ -326,6 +330,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     route: AnswerRoute = "search"
     composer: str = "extractive"  # or "llm:<provider>" when a chat model wrote the text
+    region: str = ""  # the asker's area the answer applied (临夏回族自治州), "" for anywhere
     markers: dict[int, str] = field(default_factory=dict)  # LLM answers: citation marker [n] → clause id
     # Verification problems, for the debug view and evals; not shown to users, because a rejected
     # answer's numbers must not reach the screen even inside a note.

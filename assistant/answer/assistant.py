@@ -22,6 +22,7 @@ from ..corpus import versions
 from ..errors import ChromaUnavailableError, EmptyQueryError
 from ..lexicon import Lexicon
 from ..models import Answer, Citation, Clause, Hit
+from ..regions import Region, Regions
 from ..search.encoders import Encoder, get_encoder
 from ..search.index import Index, open_index
 from ..search.retrieve import PolicyRetriever
@@ -86,25 +87,26 @@ class Assistant:
     # ------------------------------------------------------------------ public
 
     def ask(self, question: str, history: Sequence[Answer] | None = None, *, today: dt.date | None = None,
-            compose: ComposeMode = "auto") -> Answer:
+            compose: ComposeMode = "auto", region: str | None = None) -> Answer:
         """Answer ``question``; ``history`` holds the previous answers of this conversation (oldest first).
 
         Never raises for bad input: an empty question gets a polite prompt, a long one is truncated.
         """
-        for event in self.stream(question, history, today=today, compose=compose):
+        for event in self.stream(question, history, today=today, compose=compose, region=region):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("stream() always ends with an Answer")
 
     def stream(self, question: str, history: Sequence[Answer] | None = None, *,
-               today: dt.date | None = None, compose: ComposeMode = "auto") -> Iterator[str | Answer]:
+               today: dt.date | None = None, compose: ComposeMode = "auto",
+               region: str | None = None) -> Iterator[str | Answer]:
         """Yield pieces of the answer text as they are produced, then the final :class:`Answer`.
 
         The pieces are provisional: when an LLM answer fails verification, the final Answer carries the
         extractive answer instead (with a note), and its ``text`` is what should be shown.
         """
         today = today or self.today or dt.date.today()
-        turn = self._prepare(question, history, today)
+        turn = self._prepare(question, history, today, region)
         shown: list[str] = []
         generation = self._generate(turn, use_llm=compose == "auto")
         while True:
@@ -149,7 +151,20 @@ class Assistant:
 
     # ------------------------------------------------------------------ stages
 
-    def _prepare(self, question: str, history: Sequence[Answer] | None, today: dt.date) -> Turn:
+    def _region(self, region: str | None, history: Sequence[Answer] | None, notes: list[str]) -> Region | None:
+        """The asker's area: as given for this question, else as the conversation last settled it, else
+        the deployment's (POLICY_REGION)."""
+        name = region if region is not None else next((a.region for a in reversed(history or []) if a.region),
+                                                      self.settings.region)
+        if not (name or "").strip():
+            return None
+        found = Regions.load().find(name)
+        if found is None:
+            notes.append(f"未识别地区“{name}”，以下按全部地区的文件作答。")
+        return found
+
+    def _prepare(self, question: str, history: Sequence[Answer] | None, today: dt.date,
+                 region: str | None = None) -> Turn:
         started = time.perf_counter()
         question = clean_text(question or "")  # no lone surrogates: answers are encoded as UTF-8 later
         turn = Turn(question=question, asked=question.strip(), started=started, today=today)
@@ -161,7 +176,8 @@ class Assistant:
         turn.asked, turn.pinned = self._resolve_followup(turn.asked, history)
         t = time.perf_counter()
         try:
-            turn.retrieval = self.retriever.retrieve(turn.asked, today=today, context=self._context(history))
+            turn.retrieval = self.retriever.retrieve(turn.asked, today=today, context=self._context(history),
+                                                     region=self._region(region, history, turn.notes))
         except EmptyQueryError:
             turn.retrieval = None
         except ChromaUnavailableError as exc:  # retried with backoff already: say so instead of failing

@@ -86,7 +86,8 @@ class Composers:
         t = time.perf_counter()
         retrieval = turn.retrieval
         spec = ROUTES[self.kind(turn)]
-        answer = Answer(question=turn.question, text="", retrieved=retrieval.clause_ids, route=spec.route)
+        answer = Answer(question=turn.question, text="", retrieved=retrieval.clause_ids, route=spec.route,
+                        region=retrieval.region)
         if turn.pinned is not None:
             answer.retrieved = [turn.pinned.clause_id] + [c for c in answer.retrieved if c != turn.pinned.clause_id]
         spec.compose(self, answer, turn)
@@ -178,9 +179,14 @@ class Composers:
 
     def missing(self, answer: Answer, turn: Turn) -> None:
         """A named document that is not in the corpus: say so, never answer from other documents."""
-        name = turn.retrieval.route.missing_document
-        self.refusal(answer, turn.retrieval, f"问题所指的文件（{name}）不在本库中", lead=(
-            f"本库没有收录{name}的原文，无法按该文件作答。"))
+        route = turn.retrieval.route
+        name = route.missing_document
+        if route.missing_is_document:
+            self.refusal(answer, turn.retrieval, f"问题所指的文件（{name}）不在本库中",
+                         lead=f"本库没有收录{name}的原文，无法按该文件作答。")
+        else:
+            self.refusal(answer, turn.retrieval, f"本库没有{name}",
+                         lead=f"本库没有{name}，无法回答该地区或层级的规定。")
 
     def followup_who(self, answer: Answer, turn: Turn) -> None:
         clause = turn.pinned

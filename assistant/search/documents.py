@@ -7,8 +7,7 @@ name in 《…》 or a 文号 that matches no document is reported, so the answe
 not in the corpus instead of answering from others.
 
 Also here, because they too are facts about the corpus's documents that questions are matched
-against: the areas local documents belong to (:class:`PlaceNames`), how local a level is
-(:func:`locality`), and where a document states its 施行 and 印发 dates (:func:`dated_clauses`).
+against: how local a level is (:func:`locality`), and where a document states its 施行 and 印发 dates (:func:`dated_clauses`).
 """
 
 from __future__ import annotations
@@ -150,41 +149,6 @@ class DocumentNames:
 
     def _known(self, title: str) -> bool:
         return any(title == name or name in title for name, _ in self._names) or bool(self._shortened(title))
-
-
-def place_aliases(place: str) -> tuple[str, ...]:
-    """What people call an area: 临夏回族自治州 → 临夏州, 临夏; 浙江省 → 浙江; 兰州市 → 兰州."""
-    names = [place]
-    m = re.match(r"^(.{2,}?)(?:[\u4e00-\u9fa5]{1,3}族)*自治(州|区|县)$", place)
-    if m:
-        names += [m.group(1) + m.group(2) if m.group(2) != "区" else "", m.group(1)]
-    elif len(place) >= 3 and place[-1] in "省市县区":
-        names.append(place[:-1])
-    return tuple(n for n in dict.fromkeys(names) if len(n) >= 2)
-
-
-class PlaceNames:
-    """The areas the corpus has local documents for, and the question parts that name them."""
-
-    def __init__(self, documents: dict[str, DocumentMeta]):
-        by_alias: dict[str, set[str]] = {}
-        for doc in documents.values():
-            for alias in place_aliases(doc.place) if doc.place else ():
-                by_alias.setdefault(normalize(alias), set()).add(doc.doc_id)
-        self._aliases = sorted(by_alias.items(), key=lambda item: -len(item[0]))
-
-    def named(self, question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """(doc_ids of the areas ``question`` names, the names as written)."""
-        rest = normalize(question)
-        docs: list[str] = []
-        matched: list[str] = []
-        for alias, doc_ids in self._aliases:
-            pos = rest.find(alias)
-            if pos >= 0:
-                matched.append(alias)
-                docs += [d for d in sorted(doc_ids) if d not in docs]
-                rest = rest[:pos] + "\0" * len(alias) + rest[pos + len(alias):]
-        return tuple(docs), tuple(matched)
 
 
 def dated_clauses(clauses: list[Clause]) -> dict[str, tuple[Clause, int, int]]:

@@ -8,6 +8,7 @@ result the answer chain uses.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Collection
 from functools import cached_property, lru_cache
@@ -19,15 +20,16 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from ..corpus import versions
 from ..errors import EmptyQueryError
 from ..lexicon import Lexicon
 from ..models import Expansion, Hit, Query, Retrieval, RouteKind
+from ..regions import Region
 from .documents import MAX_RANK, locality, without_names
 from .encoders import Encoder
 from .glossary import Glossary
 from .index import Index
 from .routing import Router
+from .scope import ScopeFinder
 from .text import normalize, tokenize
 
 # Nearest parts fetched from Chroma per query; enough to cover every clause of a small corpus.
@@ -152,35 +154,23 @@ class PolicyRetriever(BaseRetriever):
     glossary: Any
     k: int = 5
 
-    old_version: Any = None  # the cue of a question about a superseded text
+    scopes: Any = None  # ScopeFinder: which documents may answer
 
     @classmethod
     def create(cls, index: Index, encoder: Encoder, lexicon: Lexicon, dense_weight: float = 0.5,
                k: int = 5, local_boost: float = 0.0) -> "PolicyRetriever":
-        return cls(router=Router(index, lexicon), searcher=HybridSearcher(index, encoder, dense_weight, local_boost),
-                   glossary=Glossary(lexicon), k=k, old_version=lexicon.cues.old_version)
-
-    def scope(self, question: str, named: tuple[str, ...], today: dt.date) -> set[str] | None:
-        """The documents that may answer: the named ones (else all), without texts that are not in force
-        (superseded, repealed) unless the question asks about an old text. None: every document."""
-        documents = self.router.index.documents
-        pool = set(named) or set(documents)
-        current = {d for d in pool if versions.in_force(documents[d], documents, today)}
-        if self.old_version is not None and self.old_version.search(question):
-            # "修订前的款项支付条例…": the old texts of the named documents, else every text.
-            old = {d for d in pool - current if documents[d].status not in versions.REPEALED}
-            return (old or set(named)) if named else None
-        if current == set(documents):
-            return None
-        return current or pool  # a question naming only a repealed text still sees it (marked)
+        router = Router(index, lexicon)
+        return cls(router=router, searcher=HybridSearcher(index, encoder, dense_weight, local_boost),
+                   glossary=Glossary(lexicon), k=k, scopes=ScopeFinder(index, router.names, lexicon.cues))
 
     def retrieve(self, question: str, k: int | None = None, *, today: dt.date | None = None,
-                 context: Collection[str] = ()) -> Retrieval:
+                 context: Collection[str] = (), region: Region | None = None) -> Retrieval:
         """Route ``question``; when no route applies, search with glossary expansion.
 
         Args:
             today: the day that decides which texts are in force (default: today).
             context: doc_ids the conversation is about (settle a bare "第十九条").
+            region: where the asker is (None: anywhere): the documents that apply there.
 
         Raises:
             EmptyQueryError: the question is empty.
@@ -189,16 +179,22 @@ class PolicyRetriever(BaseRetriever):
             raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
         k = k or self.k
         query = make_query(question, self.glossary.expand(question))
-        named = self.router.documents_named(query.normalized)
+        scope = self.scopes.find(query.normalized, today or dt.date.today(), region)
+        where = scope.region.name if scope.region else ""
+        named = scope.named
         if named.doc_ids and named.matched:
             # The name picks the documents; ranking inside them goes by the rest of the question, else
             # the preamble (which holds the title) wins every search in the named document.
             rest = without_names(query.normalized, named.matched)
             if tokenize(rest):
                 query = make_query(rest, self.glossary.expand(rest))
-        scope = self.scope(query.normalized, named.doc_ids, today or dt.date.today())
-        mask = self.searcher.mask(scope) if scope is not None else None
-        route = self.router.route(query.normalized, named, scope, context)
+        everything = scope.doc_ids is None or len(scope.doc_ids) == len(self.router.index.documents)
+        docs = None if everything else scope.doc_ids
+        mask = self.searcher.mask(docs) if docs is not None else None
+        route = self.router.route(query.normalized, named, docs, context)
+        if scope.missing:
+            route = dataclasses.replace(route, kind="search", clauses=(), missing_document=scope.missing,
+                                        missing_is_document=scope.missing_document)
         if route.kind != "search":
             why = f"{_ROUTE_WHY[route.kind]}：{'、'.join(route.matched)}"
             hits = [Hit(clause=c, score=1.0, why=why, route=route.kind) for c in route.clauses]
@@ -207,14 +203,14 @@ class PolicyRetriever(BaseRetriever):
                 more = [h for h in self.searcher.rank(query, k + 1, mask)
                         if h.clause.clause_id != hits[0].clause.clause_id]
                 hits += more[: k - 1]
-            return Retrieval(query, route, hits)
+            return Retrieval(query, route, hits, where)
         hits = self.searcher.rank(query, k, mask)
         expansion = query.expansion
         if expansion.terms:
             note = f"口语词扩展：{'、'.join(expansion.triggers)} → {'、'.join(expansion.terms)}"
             hits = [Hit(h.clause, h.score, h.dense, h.bm25, f"{h.why}；{note}" if h.why else note,
                         h.matched_terms, h.route) for h in hits]
-        return Retrieval(query, route, hits)
+        return Retrieval(query, route, hits, where)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         return [

@@ -16,7 +16,7 @@ from ..lexicon import Lexicon
 from ..models import Clause, Route
 from ..numerals import CN_NUMERAL_CHARS as _CN
 from ..numerals import cn_to_int
-from .documents import NOTHING_NAMED, DocumentNames, Named, PlaceNames, locality, without_names
+from .documents import NOTHING_NAMED, DocumentNames, Named, locality, without_names
 from .index import Index
 from .text import normalize
 
@@ -50,7 +50,6 @@ class Router:
         self.index = index
         self.cues = lexicon.cues
         self.names = DocumentNames(index.documents, index.references)
-        self.places = PlaceNames(index.documents)
         units = sorted({u for c in index.clauses for u in c.units})
         aliases = unit_aliases(units, dict(lexicon.unit_aliases))
         # Longest alias first, so 州政府金融办 wins over 金融办.
@@ -81,21 +80,6 @@ class Router:
             found = Route("document", about or tuple(sorted(
                 found.clauses, key=lambda c: -locality(self.index.documents.get(c.doc_id)))), matched=found.matched)
         return dataclasses.replace(found, documents=named_docs.doc_ids, missing_document=named_docs.missing)
-
-    def documents_named(self, question: str) -> Named:
-        """The documents ``question`` names: by title, short name, 文号 or alias; else the local documents
-        of an area it names ("临夏州对担保费率有什么规定"), unless it names a document that is not held."""
-        named = self.names.named(question)
-        if named.doc_ids or (named.missing and not named.guessed):
-            return named
-        in_place, areas = self.places.named(question)
-        if in_place and named.guessed:
-            # "河南的实施办法" names 河南's document; "河南省信用担保机构监管办法" names one not held.
-            rest = named.missing.strip("《》")
-            for area in areas:
-                rest = rest.replace(area, "")
-            in_place = in_place if self.names.fits(rest.lstrip("的省市州"), in_place) else ()
-        return Named(in_place) if in_place else named
 
     def _settle(self, route: Route, context: set[str]) -> Route:
         """A clause number several documents have: the one the conversation is about, else ask which."""

@@ -1,0 +1,143 @@
+"""Which documents may answer a question: the ones it names, the area or level it names, else the
+ones that apply where the asker is, always without texts that are not in force.
+
+The asker's area (``POLICY_REGION`` or the conversation's choice, or "我在临夏…" in the question)
+decides what applies: that area's documents, those of every area enclosing it, and national ones. A
+question naming a document, an area (浙江省…) or a level (国家层面, 省里, 州里) is answered from those
+documents only; when the corpus has none, the question is refused and says so, rather than answered
+from documents of another area or level.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+
+from ..corpus import versions
+from ..lexicon import Cues
+from ..models import DocumentMeta
+from ..regions import Region, Regions
+from .documents import NOTHING_NAMED, DocumentNames, Named
+from .index import Index
+from .text import normalize
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The documents a question may be answered from, and why."""
+
+    doc_ids: frozenset[str] | None  # None: every document
+    named: Named = NOTHING_NAMED  # the documents the question names (their names are taken out for ranking)
+    region: Region | None = None  # the asker's area, as given or as the question says
+    missing: str = ""  # what the question asks for that the corpus lacks: "甘政办发〔2022〕101号", "甘肃省的文件"
+    missing_document: bool = True  # the missing thing is a document (else an area's or a level's documents)
+
+
+def applies(doc: DocumentMeta, region: Region | None) -> bool:
+    """Whether ``doc`` applies to an asker in ``region``: national and area-less documents everywhere,
+    a local one in its own area and the areas inside it."""
+    return region is None or not doc.region or region.code.startswith(doc.region)
+
+
+class ScopeFinder:
+    """Decides a question's :class:`Scope` over one index."""
+
+    def __init__(self, index: Index, names: DocumentNames, cues: Cues, regions: Regions | None = None):
+        self.index = index
+        self.names = names
+        self.cues = cues
+        self.regions = regions or Regions.load()
+
+    @cached_property
+    def _corpus_text(self) -> str:
+        """Every clause's text, to tell a place from a term that starts with one (甘肃股权交易中心)."""
+        return "\n".join(normalize(c.text) for c in self.index.clauses)
+
+    def find(self, question: str, today: dt.date, region: Region | None = None) -> Scope:
+        """The scope of ``question`` (normalized) for an asker in ``region`` on ``today``."""
+        documents = self.index.documents
+        named = self.names.named(question)
+        if named.missing and not named.guessed:
+            return Scope(None, named, region, named.missing)
+        if named.doc_ids:
+            return Scope(self._in_force(set(named.doc_ids), question, today, named=True), named, region)
+        here, place = self._places(question, region)
+        region = here or region
+        if place is not None:
+            own = {d for d, doc in documents.items() if doc.region == place.code}
+            if own and named.guessed and not self._fits(named.missing, place, own):
+                return Scope(None, named, region, named.missing)  # 河南省信用担保机构监管办法: not 河南's text
+            if self.cues.level_national.search(question):
+                own |= {d for d, doc in documents.items() if doc.level == "国家"}
+            if own:
+                return Scope(self._in_force(own, question, today), Named(tuple(sorted(own))), region)
+            return Scope(None, named, region, named.missing if named.guessed else f"{place.name}的政策文件",
+                         missing_document=named.guessed)
+        applicable = {d for d, doc in documents.items() if applies(doc, region)}
+        # "贯彻落实省里哪个文件": a question about a document's facts, not about a level's rules.
+        level = None if self.cues.document.search(question) else self._level(question, applicable, region)
+        if level is not None:
+            pool, label = level
+            if not pool:
+                return Scope(None, named, region, label, missing_document=False)
+            return Scope(self._in_force(pool, question, today), NOTHING_NAMED, region)
+        if named.missing:  # a plain-text title the corpus lacks, and no area to read it as
+            return Scope(None, named, region, named.missing)
+        return Scope(self._in_force(applicable, question, today), NOTHING_NAMED, region)
+
+    def _places(self, question: str, region: Region | None) -> tuple[Region | None, Region | None]:
+        """(the asker's area if the question says where they are, the area the question asks about)."""
+        here: Region | None = None
+        asked: list[Region] = []
+        pos = 0
+        for name, found in self.regions.mentioned(question):
+            pos = question.find(name, pos)
+            if self.cues.self_place.search(question[max(0, pos - 6):pos]):
+                here = found  # "我在临夏开饭馆": where the asker is
+                continue
+            if question[pos:pos + len(name) + 2] in self._corpus_text and not self._has_documents(found):
+                continue  # part of a term the documents use (甘肃股权交易中心), not a place asked about
+            asked.append(found)
+        if not asked:
+            return here, None
+        # The most local area asked about that the others enclose (甘肃临夏州 → 临夏州).
+        inner = [r for r in asked if all(self.regions.encloses(o, r) or self.regions.encloses(r, o) for o in asked)]
+        return here, max(inner or asked[:1], key=lambda r: len(r.code))
+
+    def _fits(self, title: str, place: Region, doc_ids: set[str]) -> bool:
+        """A plain-text title with an area in it may name one of that area's documents: 河南的实施办法."""
+        rest = title.strip("《》")
+        for name in place.short_names:
+            rest = rest.replace(name, "")
+        return self.names.fits(rest.lstrip("的省市州"), tuple(doc_ids))
+
+    def _has_documents(self, region: Region) -> bool:
+        return any(doc.region == region.code for doc in self.index.documents.values())
+
+    def _level(self, question: str, applicable: set[str], region: Region | None
+               ) -> tuple[set[str], str] | None:
+        """(documents of the level the question names, what to call them when there are none), or None."""
+        documents = self.index.documents
+        if self.cues.level_national.search(question):
+            return {d for d in applicable if documents[d].level == "国家"}, "国家层面的政策文件"
+        if self.cues.level_province.search(question):
+            province = self.regions.chain(region)[-1] if region else None
+            label = f"{province.name}的省级政策文件" if province else "省级政策文件"
+            return {d for d in applicable if documents[d].level == "省"}, label
+        if self.cues.level_local.search(question):
+            local = {d for d in applicable if documents[d].level in ("州", "市", "县")}
+            if region is not None:
+                local = {d for d in local if documents[d].region.startswith(region.code[:4])}
+            return local, f"{region.name}的政策文件" if region else "本地的政策文件"
+        return None
+
+    def _in_force(self, pool: set[str], question: str, today: dt.date, *, named: bool = False) -> frozenset[str]:
+        """``pool`` without texts that are not in force (superseded, repealed), unless the question asks
+        about an old text: then the old texts of a named document."""
+        documents = self.index.documents
+        current = {d for d in pool if versions.in_force(documents[d], documents, today)}
+        if self.cues.old_version.search(question):
+            old = {d for d in pool - current if documents[d].status not in versions.REPEALED}
+            return frozenset((old or pool) if named else pool)
+        return frozenset(current or pool)  # a question naming only a repealed text still sees it (marked)
