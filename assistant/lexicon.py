@@ -1,7 +1,7 @@
 """The vocabularies and tunables the search and answer stages read, as one validated object.
 
 Everything here is package data (``assistant/data/``): the glossary, the aspects a question may ask
-for, places, topics, unit aliases, question fillers, question cues, the LLM prompt and the refusal
+for, topics, unit aliases, question fillers, question cues, the LLM prompt and the refusal
 thresholds. :meth:`Lexicon.load` reads and checks every file once; a malformed line is a
 :class:`~assistant.errors.LexiconError` naming the file and the line. The loaded object is passed to
 the ``Router``, the retriever and the ``Assistant`` (no process-wide caches), so an admin reload
@@ -27,7 +27,6 @@ from .errors import LexiconError
 
 GLOSSARY = "glossary.tsv"
 ASPECTS = "aspects.tsv"
-PLACES = "places.txt"
 TOPICS = "topics.txt"
 UNIT_ALIASES = "unit_aliases.tsv"
 QUESTION_WORDS = "question_words.txt"
@@ -37,7 +36,7 @@ REFUSAL = "refusal.toml"
 POLICY_DICT = "policy_dict.txt"
 STOPWORDS = "stopwords.txt"
 # Every file of assistant/data/, so a test can tell that none is left unchecked.
-DATA_FILES = (GLOSSARY, ASPECTS, PLACES, TOPICS, UNIT_ALIASES, QUESTION_WORDS, CUES, PROMPT, REFUSAL, POLICY_DICT,
+DATA_FILES = (GLOSSARY, ASPECTS, TOPICS, UNIT_ALIASES, QUESTION_WORDS, CUES, PROMPT, REFUSAL, POLICY_DICT,
               STOPWORDS)
 MAX_GLOSSARY_TERMS = 4
 
@@ -98,7 +97,6 @@ class Lexicon:
     glossary: tuple[tuple[str, tuple[str, ...]], ...]  # (everyday words, policy terms), in file order
     policy_terms: tuple[str, ...]  # words of the jieba policy dictionary
     aspects: tuple[Aspect, ...]
-    places: tuple[str, ...]
     topics: tuple[str, ...]
     topic_endings: tuple[str, ...]  # "*税" lines: a word ending so is a topic (印花税)
     unit_aliases: tuple[tuple[str, str], ...]  # (alias, unit as written in 责任单位 notes)
@@ -120,7 +118,6 @@ class Lexicon:
             glossary=tuple(_glossary(data)),
             policy_terms=tuple(word for word, _, _ in policy_dictionary(directory)),
             aspects=tuple(_aspects(data)),
-            places=tuple(w for _, w in data.lines(PLACES)),
             topics=tuple(w for _, w in topics if not w.startswith("*")),
             topic_endings=tuple(w[1:] for _, w in topics if w.startswith("*") and len(w) > 1),
             unit_aliases=tuple((alias, unit) for _, (alias, unit) in data.rows(UNIT_ALIASES, 2)),

@@ -87,8 +87,14 @@ def test_a_measure_past_its_deadline_gets_a_note(assistant):
     assert any("期限已过" in n and "2023年底" in n for n in answer.notes)
 
 
+def test_an_area_without_documents_is_refused(assistant):
+    """深圳 has no document here: said so, with the nearest clauses, never answered from another area's."""
+    answer = assistant.ask("深圳的创业担保贷款最高额度是多少？")
+    assert answer.refused and not answer.citations and "本库没有深圳市的政策文件" in answer.text
+    assert "12345" in answer.text and answer.related
+
+
 @pytest.mark.parametrize("question, reason", [
-    ("深圳的创业担保贷款最高额度是多少？", "深圳"),  # a place no document mentions
     ("小微企业的印花税能减免吗？", "印花税"),  # a policy topic no document mentions
     ("申请延期还本付息需要准备哪些材料？", "材料"),  # an aspect the clause does not give
     ("银企对接会的补贴标准是多少钱？", ""),  # no sentence puts an amount next to 银企对接

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration  # builds the multi-document index
 
 QA_MULTI = ROOT / "evals" / "qa_multi.jsonl"
 QA_MULTI_HOLDOUT = ROOT / "evals" / "qa_multi_holdout.jsonl"
-TYPES = {"document", "fact", "colloquial", "version", "multi", "metadata", "none"}
+TYPES = {"document", "fact", "colloquial", "version", "multi", "metadata", "none", "place", "level", "cross", "local"}
 
 
 def test_the_multi_document_gold_sets_are_valid(multi_settings):

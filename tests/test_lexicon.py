@@ -23,7 +23,7 @@ def test_every_data_file_is_loaded_and_checked():
     # Columns as the files promise them.
     assert len(lexicon.glossary) > 200 and all(1 <= len(terms) <= 4 for _, terms in lexicon.glossary)
     assert {a.scope for a in lexicon.aspects} == {"clause", "sentence"} and len(lexicon.aspects) >= 10
-    assert "北京" in lexicon.places and "税" in lexicon.topic_endings and "留抵" in lexicon.topics
+    assert "税" in lexicon.topic_endings and "留抵" in lexicon.topics
     assert dict(lexicon.unit_aliases)["人行"] == "人行临夏州中心支行"
     assert "怎么" in lexicon.question_words
     assert lexicon.cues.document.search("这个文件的文号是多少") and lexicon.cues.who.search("这条谁负责")
@@ -112,7 +112,7 @@ def test_prompt_and_thresholds_are_validated(tmp_path):
 def test_a_file_in_the_folder_replaces_only_itself(tmp_path):
     folder = tmp_path / "lexicon"
     folder.mkdir()
-    (folder / lex.PLACES).write_text("# only one place\n火星\n", encoding="utf-8")
+    (folder / lex.TOPICS).write_text("# only one topic\n火星移民\n", encoding="utf-8")
     loaded = Lexicon.load(folder)
-    assert loaded.places == ("火星",)
+    assert loaded.topics == ("火星移民",)
     assert loaded.glossary == Lexicon.load().glossary  # the other files come from the package

@@ -16,6 +16,7 @@ from .. import grammar
 from ..lexicon import Aspect, Lexicon, RefusalPolicy
 from ..models import Clause, Retrieval
 from ..numerals import CN_NUMERAL_CHARS
+from ..regions import Regions
 from ..search.text import normalize, nouns, tokenize
 
 
@@ -42,7 +43,6 @@ class Evidence:
 
     dense: float  # best cosine similarity among the top hits
     overlap: float  # share of the question's content tokens found in the top clause (after expansion)
-    foreign_place: str  # a place the question names that no document mentions
     missing_aspect: str  # what the question asks for (材料, 电话, 金额 …) that the answering text does not give
     unknown: tuple[str, ...] = ()  # content words of the question that occur nowhere in the corpus
     foreign_ref: str = ""  # a year or 文号 the question names that no document text contains
@@ -61,7 +61,6 @@ def evidence(retrieval: Retrieval, corpus: CorpusText, lexicon: Lexicon) -> Evid
     top_text = normalize(f"{hits[0].clause.title}{hits[0].clause.text}").lower() if hits else ""
     found = [t for t in tokens if t in top_text or t in covered]
     overlap = len(found) / len(tokens) if tokens else 0.0
-    place = next((p for p in lexicon.places if p in q and p not in corpus.text), "")
     content = [t for t in tokens if t not in lexicon.question_words and not t.isdigit() and t not in covered]
     unknown = tuple(dict.fromkeys(t for t in content if t not in corpus.text))
     foreign_ref = next((m.group(0) for m in grammar.YEAR.finditer(q) if m.group(0) not in corpus.text), "")
@@ -70,8 +69,11 @@ def evidence(retrieval: Retrieval, corpus: CorpusText, lexicon: Lexicon) -> Evid
         foreign_ref = next((n for n in map(grammar.doc_number, (m.group(0) for m in grammar.DOC_NUMBER.finditer(q)))
                             if _only_cited(n, corpus.text)), "")
     topic = _foreign_topic(q, unknown, retrieval.expansion.triggers, corpus, lexicon)
-    gap = _aspect_gap(q, content, hits, corpus, lexicon.aspects)
-    return Evidence(dense=dense, overlap=overlap, foreign_place=place, missing_aspect=gap[0], unknown=unknown,
+    # A place says where, not what (浙江省的…罚款多少: the subject is the offence): areas are the scope's
+    # business (search/scope.py), not the subject of a figure.
+    regions = Regions.load()
+    gap = _aspect_gap(q, [t for t in content if regions.find(t) is None], hits, corpus, lexicon.aspects)
+    return Evidence(dense=dense, overlap=overlap, missing_aspect=gap[0], unknown=unknown,
                     foreign_ref=foreign_ref, foreign_topic=topic, subject=gap[1], aspect_label=gap[2])
 
 
@@ -113,7 +115,10 @@ def _aspect_gap(q: str, content: list[str], hits: list, corpus: CorpusText,
                 return m.group(0), "", aspect.label
             continue
         words = [t for t in content if t not in m.group(0)]
-        subject, sentences = _subject_sentences(words, corpus, nouns(q))
+        # A second subject must qualify what is asked: stand just before the cue (基金的注册资本是多少),
+        # not anywhere in the question (做清真食品的…企业，贷款利息能补多少).
+        near = q[max(0, m.start() - NEAR_CUE):m.end()]
+        subject, sentences = _subject_sentences(words, corpus, nouns(q), near)
         if not subject:
             sentences = _sentences(top)
         if not any(aspect.evidence.search(s) for s in sentences):
@@ -129,8 +134,8 @@ def _last_match(cue: re.Pattern, q: str) -> re.Match | None:
     return next(m for m in (cue.match(q, i) for i in range(len(q) - 1, -1, -1)) if m)
 
 
-def _subject_sentences(words: list[str], corpus: CorpusText, question_nouns: frozenset[str] = frozenset()
-                       ) -> tuple[str, list[str]]:
+def _subject_sentences(words: list[str], corpus: CorpusText, question_nouns: frozenset[str] = frozenset(),
+                       near: str = "") -> tuple[str, list[str]]:
     """The question's subject and every corpus passage that names it.
 
     The subject is the rarest question word that occurs in the corpus (fewest clauses; the longer one
@@ -155,16 +160,19 @@ def _subject_sentences(words: list[str], corpus: CorpusText, question_nouns: fro
     # same clause (the passage still has to name the first).
     phrases = sorted((p for p in question_nouns if subject in p and p != subject and corpus.frequency(p)),
                      key=lambda p: (corpus.frequency(p), -len(p)))
-    second = phrases[:1] or [w for w in named[1:2] if corpus.frequency(w) <= rare]
+    second = phrases[:1] or [w for w in named[1:2] if corpus.frequency(w) <= rare and w in near]
     # Only clauses that name the subjects are split: at 50k clauses splitting them all cost ~100 ms.
-    return subject, [p for c in corpus.clauses if subject in c and all(w in c for w in second)
-                                          for p in _passages(c) if subject in p]
+    # A phrase may be written as a list in the clause (协会商会 as 协会、商会).
+    return subject, [p for c in corpus.clauses if subject in c and all(w in c.replace("、", "") for w in second)
+                     for p in _passages(c) if subject in p]
 
 
 def _sentences(text: str) -> list[str]:
     return grammar.split_sentences(text)
 
 
+# A second subject word counts when it stands at most this many characters before the aspect cue.
+NEAR_CUE = 10
 # A second subject word counts when at most this share of the clauses contains it.
 RARE_SHARE = 0.1
 _FULL_STOP = re.compile(r"[。！？!?\n]+")
@@ -184,8 +192,6 @@ def _passages(text: str) -> list[str]:
 
 def should_refuse(ev: Evidence, policy: RefusalPolicy) -> tuple[bool, str]:
     """(refuse?, reason in Chinese for the notes)."""
-    if ev.foreign_place:
-        return True, f"问题涉及“{ev.foreign_place}”，现有政策文件不涉及该地区"
     if ev.foreign_ref:
         return True, f"问题涉及“{ev.foreign_ref}”，现有政策文件中没有相应内容"
     if ev.foreign_topic:

@@ -171,7 +171,7 @@ class TutorialBaseline:
 
     # ------------------------------------------------------------------ answering
 
-    def ask(self, question: str, history: Sequence[Answer] | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence[Answer] | None = None, region: str | None = None) -> Answer:
         """Retrieve top chunks and return them as the answer ("stuff" with no LLM); never refuses.
 
         ``history`` is accepted for interface parity with ``Assistant.ask`` and ignored: the

@@ -39,6 +39,8 @@ class QAItem:
     gold: tuple[str, ...]
     facts: tuple[str, ...]
     type: str
+    # The asker's area for this question (临夏州; "" = anywhere); None: the run's (POLICY_REGION).
+    region: str | None = None
 
     @property
     def answerable(self) -> bool:
@@ -119,8 +121,12 @@ def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
         unknown = [g for g in obj["gold"] if known_clauses is not None and g not in known_clauses]
         if unknown:
             problems.append(f"第 {n} 行：未知的条款编号 {', '.join(map(str, unknown))}")
+        region = obj.get("region")
+        if region is not None and not isinstance(region, str):
+            problems.append(f"第 {n} 行：region 应为地区名称字符串（空字符串表示不限地区）")
+            continue
         items.append(QAItem(qid, str(obj["question"]), tuple(map(str, obj["gold"])),
-                            tuple(map(str, obj.get("facts", []))), str(obj.get("type", ""))))
+                            tuple(map(str, obj.get("facts", []))), str(obj.get("type", "")), region))
     if problems:
         listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED_PROBLEMS])
         more = f"\n  …… 另有 {len(problems) - MAX_LISTED_PROBLEMS} 处问题" if len(problems) > MAX_LISTED_PROBLEMS else ""
@@ -136,10 +142,11 @@ def fact_found(fact: str, answer: str) -> bool:
     return any(normalize(alt) in text for alt in fact.split("|") if alt)
 
 
-def run(items: Iterable[QAItem], ask: Callable[[str], Answer], progress: Callable | None = None) -> list[Result]:
+def run(items: Iterable[QAItem], ask: Callable[..., Answer], progress: Callable | None = None) -> list[Result]:
+    """Ask every question; a question with its own ``region`` is asked as from there (``ask(q, region=…)``)."""
     results = []
     for item in items:
-        answer = ask(item.question)
+        answer = ask(item.question) if item.region is None else ask(item.question, region=item.region)
         results.append(Result(
             id=item.id, question=item.question, type=item.type, gold=list(item.gold),
             retrieved=list(answer.retrieved), citations=list(dict.fromkeys(c.clause_id for c in answer.citations)),

@@ -62,9 +62,9 @@ def without_names(text: str, names: tuple[str, ...]) -> str:
 
 
 def name_key(text: str) -> str:
-    """A name as compared: normalized (simplified, half-width), without 《》 and 中华人民共和国, so
-    "河南省实施中小企业促进法办法" names 河南省实施《中华人民共和国中小企业促进法》办法."""
-    return re.sub(r"[《》\s]|中华人民共和国", "", normalize(text))
+    """A name as compared: normalized (simplified, half-width), without 《》, 的 and 中华人民共和国, so
+    "河南省实施中小企业促进法的办法" names 河南省实施《中华人民共和国中小企业促进法》办法."""
+    return re.sub(r"[《》\s的]|中华人民共和国", "", normalize(text))
 
 
 class DocumentNames:

@@ -22,6 +22,9 @@ from .documents import NOTHING_NAMED, DocumentNames, Named
 from .index import Index
 from .text import normalize
 
+# A plain-text title this short, once its area is taken out, is a generic reference (浙江那边的条例).
+GENERIC_REFERENCE = 6
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -110,7 +113,9 @@ class ScopeFinder:
         rest = title.strip("《》")
         for name in place.short_names:
             rest = rest.replace(name, "")
-        return self.names.fits(rest.lstrip("的省市州"), tuple(doc_ids))
+        rest = rest.lstrip("的省市州")
+        # A few words and the kind (那边的条例, 的实施办法) refer to the area's document; more must match.
+        return len(rest) <= GENERIC_REFERENCE or self.names.fits(rest, tuple(doc_ids))
 
     def _has_documents(self, region: Region) -> bool:
         return any(doc.region == region.code for doc in self.index.documents.values())
