@@ -42,6 +42,10 @@ class Settings:
     # a national text: among equally relevant clauses the local measure, which implements the higher
     # ones, comes first. Chosen on evals/qa.jsonl and qa_multi.jsonl (docs/evaluation.md).
     local_boost: float = 0.1
+    # With the asker's area known (POLICY_REGION, the conversation's choice), the bonus of the asker's
+    # own area's documents instead (less for each enclosing area, none for national ones): the rule
+    # that implements the higher ones for this asker leads, the higher ones follow it.
+    region_boost: float = 0.3
     top_k: int = 5
     embed_batch_size: int = 64
     # Up to this many vector parts, dense search scans all vectors in memory (exact, and faster than
@@ -122,6 +126,8 @@ class Settings:
 
             if Regions.load().find(self.region) is None:
                 raise ConfigError(f"POLICY_REGION “{self.region}” 不是已知的行政区划名称（例如 临夏州、临夏回族自治州、浙江省）")
+        if not 0.0 <= self.region_boost <= 1.0:
+            raise ConfigError(f"POLICY_REGION_BOOST 应在 0 到 1 之间，当前为 {self.region_boost}")
         if not 0.0 <= self.local_boost <= 1.0:
             raise ConfigError(f"POLICY_LOCAL_BOOST 应在 0 到 1 之间，当前为 {self.local_boost}")
         if not 0.0 <= self.dense_weight <= 1.0:
@@ -184,6 +190,7 @@ SETTINGS_DOC: dict[str, str] = {
     "collection_prefix": "Prefix of Chroma collection names (one collection per index generation)",
     "dense_weight": "Weight of the dense score in hybrid ranking (0..1; BM25 gets the rest)",
     "region": "Where the askers are (e.g. `临夏州`): documents of that area, the areas enclosing it and national ones apply; empty: all",
+    "region_boost": "With the asker's area known: ranking bonus (0..1) of its own area's documents (less for enclosing areas)",
     "local_boost": "Ranking bonus (0..1) of a clause by its document's level: full for a county, none for national texts",
     "top_k": "Default number of hits",
     "embed_batch_size": "Texts per encoder batch while indexing",

@@ -215,6 +215,12 @@ class Hit:
     why: str = ""
     matched_terms: tuple[str, ...] = ()
     route: RouteKind | Literal["followup"] = "search"  # how it was found
+    boost: float = 0.0  # the part of ``score`` that is its document's locality, not relevance
+
+    @property
+    def relevance(self) -> float:
+        """The score without the locality bonus: how well the clause matches the question."""
+        return self.score - self.boost
 
     def to_json(self, doc: DocumentMeta | None = None) -> dict[str, Any]:
         """The shape ``search --json`` and the web ``/search`` return: the clause, score, signals and why."""

@@ -58,7 +58,7 @@ class Assistant:
         self.lexicon = lexicon
         self.today = today
         self.retriever = PolicyRetriever.create(index, encoder, lexicon, settings.dense_weight, settings.top_k,
-                                                settings.local_boost)
+                                                settings.local_boost, settings.region_boost)
         self.composer = ExtractiveComposer(index, lexicon.cues)
         self.composers = Composers(index, self.composer, lexicon)
         self.llm: LLMComposer | None = None

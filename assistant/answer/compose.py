@@ -108,11 +108,15 @@ class ExtractiveComposer:
         max_clauses, keep_ratio = (self.max_clauses + 2, 0.6) if wants_list else (self.max_clauses, 0.8)
         max_sentences, sentence_ratio = (self.max_sentences + 1, 0.4) if wants_list else (self.max_sentences, 0.6)
         picked: list[Citation] = []
-        top_score = hits[0].score
+        # Runners-up are kept by relevance: a national clause as relevant as the local one that leads (by
+        # its locality bonus) is quoted beside it, so both levels' rules are shown.
+        top_score = max(h.relevance for h in hits[: max_clauses + 1])
         best_overall = None
         for rank, hit in enumerate(hits[: max_clauses + 1]):
-            if rank and (hit.score < keep_ratio * top_score or len({c.clause_id for c in picked}) >= max_clauses):
+            if len({c.clause_id for c in picked}) >= max_clauses:
                 break
+            if rank and hit.relevance < keep_ratio * top_score:
+                continue
             scored = score_sentences(hit.clause, q_tokens, wants_figure)
             if not scored:
                 continue

@@ -20,6 +20,8 @@ from ..corpus import versions
 from ..lexicon import Lexicon
 from ..models import Answer, Citation, Clause, Hit, Retrieval, by_clause
 from ..numerals import int_to_cn
+from ..regions import Region, Regions
+from ..search.documents import locality
 from ..search.index import Index
 from .compose import ExtractiveComposer
 from .grounding import CorpusText, evidence, should_refuse
@@ -102,7 +104,8 @@ class Composers:
         if refuse:
             self.refusal(answer, retrieval, reason)
         else:
-            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits, turn.today)
+            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits, turn.today,
+                        retrieval.region)
 
     def clause(self, answer: Answer, turn: Turn) -> None:
         retrieval = turn.retrieval
@@ -110,7 +113,8 @@ class Composers:
             answer.citations = [self.extractive.whole_clause(h.clause) for h in retrieval.hits if h.route == "clause"]
             answer.text = "\n\n".join(f"〔{c.heading}〕全文：\n{c.quote}" for c in answer.citations)
         else:  # "第六条的贴息比例": the sentences of that clause (and its neighbours) that answer it
-            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits, turn.today)
+            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits, turn.today,
+                        retrieval.region)
 
     def unit(self, answer: Answer, turn: Turn) -> None:
         route, hits = turn.retrieval.route, turn.retrieval.hits
@@ -203,13 +207,15 @@ class Composers:
     # ------------------------------------------------------------------ shared pieces
 
     def quotes(self, answer: Answer, asked: str, tokens: tuple[str, ...], hits: list[Hit],
-               today: dt.date | None = None) -> None:
+               today: dt.date | None = None, region: str = "") -> None:
         answer.citations = self.extractive.select(asked, tokens, hits)
         documents = self.index.documents
         cited = {self.index.by_id[c.clause_id].doc_id for c in answer.citations}
         old = any(d in documents and not versions.in_force(documents[d], documents, today or dt.date.today())
                   for d in cited)
-        answer.text = quote_text(answer.citations, lead=OLD_TEXT_LEAD if old else CURRENT_LEAD)
+        where = Regions.load().find(region) if region else None
+        levels = level_labels(self.index, list(dict.fromkeys(c.clause_id for c in answer.citations)), where)
+        answer.text = quote_text(answer.citations, lead=OLD_TEXT_LEAD if old else CURRENT_LEAD, levels=levels)
 
     def refusal(self, answer: Answer, retrieval: Retrieval, reason: str, lead: str = "") -> None:
         """The documents do not answer: say so, point to the hotline, show the nearest clauses."""
@@ -226,18 +232,52 @@ CURRENT_LEAD = "根据现行政策文件："
 OLD_TEXT_LEAD = "根据所查文件（含已不再适用的文本，见文末提示）："
 
 
-def quote_text(citations: list[Citation], lead: str = CURRENT_LEAD) -> str:
-    """Quoted sentences grouped by clause, each clause with its heading and 责任单位."""
+def quote_text(citations: list[Citation], lead: str = CURRENT_LEAD,
+               levels: dict[str, tuple[int, str]] | None = None) -> str:
+    """Quoted sentences grouped by clause, each clause with its heading and 责任单位.
+
+    Args:
+        levels: clause id → (order, label) of its document's level (:func:`level_labels`). When the
+            clauses come from more than one level, they are grouped under the labels, most local first,
+            so figures that differ between levels stand side by side with their own sources.
+    """
     if not citations:
         return NOT_FOUND + HOTLINE_HINT
-    blocks: list[str] = []
     grouped = by_clause(citations)
-    for i, cites in enumerate(grouped.values(), start=1):
+    levels = levels or {}
+    labels = {levels[cid] for cid in grouped if cid in levels}
+    order = sorted(grouped, key=lambda cid: levels.get(cid, (99, ""))[0]) if len(labels) > 1 else list(grouped)
+    blocks: list[str] = []
+    label = None
+    for i, cid in enumerate(order, start=1):
+        cites = grouped[cid]
+        if len(labels) > 1 and levels.get(cid, (99, "其他"))[1] != label:
+            label = levels.get(cid, (99, "其他"))[1]
+            blocks.append(f"【{label}】")
         quotes = "".join(c.quote for c in cites)
         prefix = f"{i}. " if len(grouped) > 1 else ""
         units = f"\n责任单位：{'、'.join(cites[0].units)}" if cites[0].units else ""
         blocks.append(f"{prefix}“{quotes}”〔{cites[0].heading}〕{units}")
     return f"{lead}\n\n" + "\n\n".join(blocks)
+
+
+def level_labels(index: Index, clause_ids: list[str], region: Region | None) -> dict[str, tuple[int, str]]:
+    """clause id → (order, label) of its document's level for an asker in ``region``: 本地（临夏州）
+    first, then the enclosing areas (甘肃省), other areas by name, and 国家 last."""
+    regions = Regions.load()
+    chain = [r.code for r in regions.chain(region)] if region else []
+    out: dict[str, tuple[int, str]] = {}
+    for cid in clause_ids:
+        doc = index.document(index.by_id[cid].doc_id)
+        if doc.level == "国家" or not (doc.region or doc.place):
+            out[cid] = (90, "国家" if doc.level == "国家" else "其他")
+        elif doc.region in chain:
+            depth = chain.index(doc.region)
+            out[cid] = (depth, f"本地（{region.short_names[1] if len(region.short_names) > 1 else region.name}）"
+                        if depth == 0 else doc.place)
+        else:
+            out[cid] = (50 - locality(doc), doc.place or doc.level)
+    return out
 
 
 @dataclass(frozen=True)

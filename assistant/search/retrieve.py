@@ -23,7 +23,7 @@ from pydantic import ConfigDict
 from ..errors import EmptyQueryError
 from ..lexicon import Lexicon
 from ..models import Expansion, Hit, Query, Retrieval, RouteKind
-from ..regions import Region
+from ..regions import Region, Regions
 from .documents import MAX_RANK, locality, without_names
 from .encoders import Encoder
 from .glossary import Glossary
@@ -41,11 +41,14 @@ QUERY_CACHE_SIZE = 2048
 class HybridSearcher:
     """Ranks clauses for a free-text query."""
 
-    def __init__(self, index: Index, encoder: Encoder, dense_weight: float = 0.5, local_boost: float = 0.0):
+    def __init__(self, index: Index, encoder: Encoder, dense_weight: float = 0.5, local_boost: float = 0.0,
+                 region_boost: float = 0.0):
         self.index = index
         self.encoder = encoder
         self.dense_weight = dense_weight
         self.local_boost = local_boost
+        self.region_boost = region_boost
+        self._region_priors = lru_cache(maxsize=64)(self._region_prior)
         self._masks = lru_cache(maxsize=64)(self._mask)  # the texts in force are the same all day
         # Asked-again questions (FAQ-style traffic, a clause question's related search) skip the encoder.
         self.embed_query = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._embed_query)
@@ -71,6 +74,22 @@ class HybridSearcher:
         ranks = [locality(self.index.documents.get(c.doc_id)) for c in self.index.clauses]
         return self.local_boost * np.asarray(ranks, dtype=np.float32) / MAX_RANK
 
+    def _region_prior(self, region: Region) -> np.ndarray:
+        """Per clause row, for an asker in ``region``: the bonus of its document's place in the asker's
+        chain of areas: full for the asker's own area, less for each enclosing one, none for national."""
+        chain = [r.code for r in Regions.load().chain(region)]
+        depth = {code: i for i, code in enumerate(chain)}
+        docs = self.index.documents
+        bonus = [self.region_boost * (1 - depth[d.region] / len(chain)) if d.region in depth else 0.0
+                 for d in (docs.get(c.doc_id) for c in self.index.clauses) if d is not None]
+        return np.asarray(bonus, dtype=np.float32)
+
+    def prior(self, region: Region | None) -> np.ndarray | None:
+        """The locality bonus per clause row: by the asker's area when known, else by level."""
+        if region is not None and self.region_boost:
+            return self._region_priors(region)
+        return self._prior if self.local_boost else None
+
     def mask(self, doc_ids: Collection[str]) -> np.ndarray:
         """Rows of the clauses of ``doc_ids``, for :meth:`rank`'s ``scope`` (read-only, cached)."""
         return self._masks(frozenset(doc_ids))
@@ -81,13 +100,15 @@ class HybridSearcher:
         mask.setflags(write=False)
         return mask
 
-    def rank(self, query: Query, k: int = 5, scope: np.ndarray | None = None) -> list[Hit]:
+    def rank(self, query: Query, k: int = 5, scope: np.ndarray | None = None, region: Region | None = None
+             ) -> list[Hit]:
         """Top ``k`` clauses for ``query``, best first, each with its dense and BM25 evidence.
 
         The glossary terms of ``query.expansion`` count in both the keyword and the dense query.
 
         Args:
             scope: a mask of the clause rows that may be returned (:meth:`mask`); None: all.
+            region: where the asker is: the more local of equally relevant clauses comes first.
         """
         clauses = self.index.clauses
         tokens = list(query.search_tokens)
@@ -105,8 +126,9 @@ class HybridSearcher:
             if not candidates.any():  # a named document the dense top list missed: rank all its clauses
                 candidates = scope.copy()
         fused = self.dense_weight * _minmax(dense_vec, candidates) + (1 - self.dense_weight) * _max_scaled(bm25)
-        if self.local_boost:
-            fused = fused + self._prior
+        prior = self.prior(region)
+        if prior is not None:
+            fused = fused + prior
         fused[~candidates] = -1.0
 
         order = _top_k(fused, np.flatnonzero(candidates), k)
@@ -122,7 +144,7 @@ class HybridSearcher:
                 f"关键词：{'、'.join(matched)}" if matched else "",
             ]))
             hits.append(Hit(clause=clause, score=float(fused[i]), dense=sim, bm25=float(bm25[i]), why=why,
-                            matched_terms=matched))
+                            matched_terms=matched, boost=float(prior[i]) if prior is not None else 0.0))
         return hits
 
 
@@ -158,9 +180,9 @@ class PolicyRetriever(BaseRetriever):
 
     @classmethod
     def create(cls, index: Index, encoder: Encoder, lexicon: Lexicon, dense_weight: float = 0.5,
-               k: int = 5, local_boost: float = 0.0) -> "PolicyRetriever":
+               k: int = 5, local_boost: float = 0.0, region_boost: float = 0.0) -> "PolicyRetriever":
         router = Router(index, lexicon)
-        return cls(router=router, searcher=HybridSearcher(index, encoder, dense_weight, local_boost),
+        return cls(router=router, searcher=HybridSearcher(index, encoder, dense_weight, local_boost, region_boost),
                    glossary=Glossary(lexicon), k=k, scopes=ScopeFinder(index, router.names, lexicon.cues))
 
     def retrieve(self, question: str, k: int | None = None, *, today: dt.date | None = None,
@@ -200,16 +222,15 @@ class PolicyRetriever(BaseRetriever):
             hits = [Hit(clause=c, score=1.0, why=why, route=route.kind) for c in route.clauses]
             if route.kind == "clause" and not route.whole_clause and len(hits) == 1:
                 # "第六条的贴息比例" names its clause; neighbours found by search are related reading.
-                more = [h for h in self.searcher.rank(query, k + 1, mask)
+                more = [h for h in self.searcher.rank(query, k + 1, mask, scope.region)
                         if h.clause.clause_id != hits[0].clause.clause_id]
                 hits += more[: k - 1]
             return Retrieval(query, route, hits, where)
-        hits = self.searcher.rank(query, k, mask)
+        hits = self.searcher.rank(query, k, mask, scope.region)
         expansion = query.expansion
         if expansion.terms:
             note = f"口语词扩展：{'、'.join(expansion.triggers)} → {'、'.join(expansion.terms)}"
-            hits = [Hit(h.clause, h.score, h.dense, h.bm25, f"{h.why}；{note}" if h.why else note,
-                        h.matched_terms, h.route) for h in hits]
+            hits = [dataclasses.replace(h, why=f"{h.why}；{note}" if h.why else note) for h in hits]
         return Retrieval(query, route, hits, where)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
