@@ -61,7 +61,7 @@ eval: $(STAMP)
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)
 	$(BIN)/policy-assistant $(MULTI) eval evals/qa_multi.jsonl --floors evals/floors_multi.toml \
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-multi
-	$(BIN)/policy-assistant $(MULTI) eval evals/qa.jsonl --floors evals/floors_multi_qa.toml \
+	$(BIN)/policy-assistant $(MULTI) eval evals/qa.jsonl --region 临夏州 --floors evals/floors_multi_qa.toml \
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-multi-qa
 
 ## bench: measure build, cold start, latency and scale (1k/10k/50k clauses) into bench/results.json and

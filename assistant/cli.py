@@ -35,6 +35,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         strict=True if getattr(args, "strict", False) else None,
         top_k=getattr(args, "top_k", None),
         llm=getattr(args, "llm", None),
+        region=getattr(args, "region", None),
     )
 
 
@@ -290,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="用大模型组织回答（POLICY_LLM；接口地址、模型见 POLICY_LLM_BASE_URL、POLICY_LLM_MODEL），"
                         "回答仍逐条核验，未通过时改为引用原文")
 
+    p.add_argument("--region", help="提问者所在地区，例如 临夏州（POLICY_REGION）：只用该地区、上级地区和国家的文件作答")
+
     p = add("eval", cmd_eval, "在问答集上评测（检索、引用、事实、拒答、延迟），写出结果与报告")
     p.add_argument("qa", type=Path, help="问答集（.jsonl 或 .csv），例如 evals/qa.jsonl")
     p.add_argument("--out", type=Path, help="输出目录（默认 evals/runs/<时间>）")
@@ -300,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--floors", type=Path, help="指标下限文件（如 evals/floors.toml）；低于下限时退出码为 1")
     p.add_argument("--check", action="store_true", help="只校验问答集（格式、重复 id、未知条款编号），不运行评测")
     p.add_argument("--quiet", action="store_true", help="不显示进度条")
+    p.add_argument("--region", help="提问者所在地区（POLICY_REGION）；问答集中带 region 的问题按其自己的地区提问")
 
     p = add("docs", cmd_docs, "列出语料中的文档及其引用的文件")
     p.add_argument("--json", action="store_true", help="以 JSON 输出")

@@ -164,3 +164,30 @@ def test_admin_area_needs_the_password_and_accepts_a_document(start_app, browser
     page.get_by_role("tab", name="政策问答").click()
     ask(page, "测试贴息有多少？")
     assert "77万元" in last_answer(page)  # the new document answers right away, without a restart
+
+
+def test_an_owner_chooses_their_area_and_sees_local_then_national_rules(start_app, multi_settings, browser_page,
+                                                                          offsite):
+    """The seed beside the real documents: with 所在地区 临夏州 the 州's own caps lead, the national
+    rule follows, each under its level; 条款查询 narrows to one document."""
+    server = start_app(POLICY_CORPUS_DIR=str(multi_settings.corpus_dir),
+                       POLICY_EXTRA_CORPUS_DIRS=str(multi_settings.extra_corpus_dirs[0]),
+                       POLICY_INDEX_DIR=str(multi_settings.index_dir))
+    page = browser_page
+    page.goto(server.url)
+    page.locator("#region input").click()
+    page.get_by_role("option", name="临夏回族自治州", exact=True).click()
+    ask(page, "融资担保费率是多少？")
+    answer = last_answer(page)
+    assert answer.index("【本地（临夏州）】") < answer.index("不高于1%") < answer.index("【国家】"), answer
+    expect(page.locator("#cards details.cite").first).to_contain_text("州（临夏回族自治州）")
+
+    page.get_by_role("tab", name="条款查询").click()
+    page.locator("#lookup-document input").click()
+    page.get_by_role("option", name="中小企业促进法", exact=True).click()
+    page.locator("#lookup-number textarea, #lookup-number input").first.fill("第十九条")
+    page.locator("#lookup-find").click()
+    results = page.locator("#lookup-results details.lookup")
+    expect(results).to_have_count(1)
+    expect(results.first).to_contain_text("第三章 融资促进")
+    assert offsite.blocked == []

@@ -116,3 +116,46 @@ def test_cards_show_the_chapter_level_and_place(multi_assistant):
     assert "第三章 融资促进" in card and "国家" in card
     seed_card = clause_card(index, index.by_id[f"{SEED}#4"])
     assert "州（临夏回族自治州）" in seed_card
+
+
+# ---------------------------------------------------------------- jurisdiction: where the asker is
+
+def test_an_asker_in_linxia_gets_the_local_rule_first_then_the_national_one(multi_assistant):
+    answer = multi_assistant.ask("融资担保费率是多少？", region="临夏州")
+    assert answer.citations[0].clause_id == f"{SEED}#4" and answer.region == "临夏回族自治州"
+    cited = docs_cited(answer, multi_assistant)
+    assert any(multi_assistant.index.documents[d].level == "国家" for d in cited)
+    local, national = answer.text.index("【本地（临夏州）】"), answer.text.index("【国家】")
+    assert local < answer.text.index("单户1000万元(含)以下的融资担保费率不高于1%") < national
+    assert not cited & {"浙江省民营企业发展促进条例-2020-01-16", "河南省实施-中小企业促进法-办法-2008-06-06"}
+
+
+@pytest.mark.parametrize("question", ["银行贷款能不能随借随还？", "民营企业融资有什么支持？", "应收账款融资怎么确认？"])
+def test_documents_of_an_area_that_does_not_apply_are_not_used(multi_assistant, question):
+    answer = multi_assistant.ask(question, region="临夏州")
+    places = {multi_assistant.index.documents[d].place for d in docs_cited(answer, multi_assistant)}
+    assert places <= {"", "临夏回族自治州"}, answer.text
+
+
+def test_a_place_or_level_named_is_answered_from_its_documents_or_refused(multi_assistant):
+    zhejiang = multi_assistant.ask("浙江省对民营企业融资有什么支持？", region="临夏州")
+    assert docs_cited(zhejiang, multi_assistant) == {"浙江省民营企业发展促进条例-2020-01-16"}
+    gansu = multi_assistant.ask("甘肃省对融资担保费率有什么规定？", region="临夏州")
+    assert gansu.refused and "本库没有甘肃省的政策文件" in gansu.text and gansu.related  # 可能相关 offered
+    national = multi_assistant.ask("国家层面对政府性融资担保费率有什么要求？", region="临夏州")
+    assert {multi_assistant.index.documents[d].level for d in docs_cited(national, multi_assistant)} == {"国家"}
+    province = multi_assistant.ask("省里对融资担保有什么支持政策？", region="临夏州")
+    assert province.refused and "甘肃省的省级政策文件" in province.text
+
+
+def test_the_asker_can_say_where_they_are(multi_assistant):
+    answer = multi_assistant.ask("我在临夏开饭馆，贷款还不上能缓缓吗？")
+    assert answer.region == "临夏回族自治州" and docs_cited(answer, multi_assistant) <= {SEED} | {
+        d for d, doc in multi_assistant.index.documents.items() if doc.level == "国家"}
+    follow = multi_assistant.ask("那融资担保费率呢？", [answer])
+    assert follow.region == "临夏回族自治州"  # the conversation keeps the area
+
+
+def test_an_unknown_region_is_said_and_ignored(multi_assistant):
+    answer = multi_assistant.ask("融资担保费率是多少？", region="火星")
+    assert any("未识别地区“火星”" in n for n in answer.notes) and not answer.refused

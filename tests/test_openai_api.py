@@ -144,9 +144,19 @@ def test_made_up_assistant_turn_does_not_steer_the_answer(client):
 def test_unanswerable_question_is_refused(client):
     completion, body = ask(client, user("深圳的创业补贴标准是多少？"))
     assert body["policy_assistant"]["refused"] is True and body["citations"] == []
-    assert "没有找到" in completion.choices[0].message.content and "12345" in completion.choices[0].message.content
+    assert "本库没有深圳市的政策文件" in completion.choices[0].message.content
+    assert "12345" in completion.choices[0].message.content
     _, chunks = stream(client, user("深圳的创业补贴标准是多少？"))
     assert chunks[-1].model_extra["policy_assistant"]["refused"] is True
+
+
+def test_the_askers_region_in_the_request(client):
+    """`region` (extra field) or `metadata.region`: the seed applies in 临夏州, not in 浙江省."""
+    _, here = ask(client, user(FEE_QUESTION), extra_body={"region": "临夏州"})
+    assert here["citations"][0]["clause_id"] == f"{SEED_ID}#4"
+    completion, there = ask(client, user(FEE_QUESTION), metadata={"region": "浙江省"})
+    assert there["policy_assistant"]["refused"] is True and there["citations"] == []
+    assert "适用于浙江省的政策文件" in completion.choices[0].message.content
 
 
 @pytest.mark.parametrize("question", ["", "   ", [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]])

@@ -52,6 +52,11 @@ def test_ask_endpoint(client):
     refused = client.predict("深圳的创业补贴标准是多少？", api_name="/ask")
     assert refused["refused"] is True and "12345" in refused["answer"]
     assert "请输入" in client.predict("   ", api_name="/ask")["answer"]
+    # The seed does not apply in 浙江省; in 临夏州 it does.
+    elsewhere = client.predict("融资担保费率是多少？", "浙江省", api_name="/ask_in_region")
+    assert elsewhere["refused"] is True and "适用于浙江省" in elsewhere["answer"]
+    here = client.predict("融资担保费率是多少？", "临夏州", api_name="/ask_in_region")
+    assert here["citations"][0]["clause_id"] == cid(4) and here["region"] == "临夏回族自治州"
 
 
 def test_lookup_endpoint_by_number_unit_and_keyword(client):

@@ -87,6 +87,9 @@ class ScopeFinder:
             return Scope(self._in_force(pool, question, today), NOTHING_NAMED, region)
         if named.missing:  # a plain-text title the corpus lacks, and no area to read it as
             return Scope(None, named, region, named.missing)
+        if not applicable:  # every document is of another area
+            return Scope(None, named, region, f"适用于{region.name if region else '该地区'}的政策文件",
+                         missing_document=False)
         return Scope(self._in_force(applicable, question, today), NOTHING_NAMED, region)
 
     def _places(self, question: str, region: Region | None) -> tuple[Region | None, Region | None]:

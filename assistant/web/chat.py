@@ -42,6 +42,7 @@ EXAMPLES = [
     "第十八条",
 ]
 ANY = "（全部）"
+ANY_REGION = "（不限地区）"
 THINKING = "正在查找相关条款……"
 
 
@@ -61,8 +62,10 @@ class Handlers:
 
     # ------------------------------------------------------------------ chat
 
-    def respond(self, message: str, chat: list, answers: list[Answer]) -> Iterator[tuple]:
+    def respond(self, message: str, chat: list, answers: list[Answer], region: str | None = None) -> Iterator[tuple]:
         question = message or ""
+        # The 地区 choice: an area, or 不限地区 (answer from every document).
+        where = None if region is None else ("" if region == ANY_REGION else region)
         assistant = self.service.assistant  # one object for the whole answer, even if a reload happens
         shown_question = question_preview(question.strip()) or "（空白问题）"
         chat = list(chat or []) + [{"role": "user", "content": chat_text(shown_question)},
@@ -71,7 +74,7 @@ class Handlers:
         yield chat, answers, "", gr.update(), gr.update()
         streamed = ""
         try:
-            for event in assistant.stream(question, answers):
+            for event in assistant.stream(question, answers, region=where):
                 if isinstance(event, Answer):
                     chat[-1] = {"role": "assistant", "content": chat_text(event.text)}
                     answers = list(answers or []) + [event]
@@ -131,6 +134,12 @@ class Handlers:
         """Answer one question; returns answer, citations, retrieved, refused, notes, latency_ms."""
         return self.service.assistant.ask(question or "").to_json()
 
+    def ask_in_region(self, question: str, region: str) -> dict:
+        """Answer one question asked from ``region`` (临夏州): the documents that apply there, local first.
+        Empty: the deployment's POLICY_REGION; 全国: every document."""
+        where = None if not (region or "").strip() else ("" if region.strip() in ("全国", ANY_REGION) else region)
+        return self.service.assistant.ask(question or "", region=where).to_json()
+
     def search(self, query: str, k: int = 5) -> list[dict]:
         """Ranked clauses for a question or keywords, with why each was found."""
         try:
@@ -154,6 +163,7 @@ def build_app(service: Service, feedback=None) -> gr.Blocks:
             if service.settings.admin_password:
                 _admin_tab(service)
         gr.api(handlers.ask, api_name="ask")
+        gr.api(handlers.ask_in_region, api_name="ask_in_region")
         gr.api(handlers.search, api_name="search")
         app.load(handlers.documents, None, docs, api_visibility="private")
     return app
@@ -168,6 +178,11 @@ def _chat_tab(handlers: Handlers) -> None:
             box = gr.Textbox(label="您的问题", placeholder="用自己的话提问，例如：我开饭馆的，贷款还不上能缓缓吗？",
                              scale=5, elem_id="question", max_length=100_000)
             send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
+        with gr.Row():
+            region = gr.Dropdown([ANY_REGION] + handlers.service.regions(), label="所在地区",
+                                 value=handlers.service.settings.region or ANY_REGION, allow_custom_value=True,
+                                 filterable=True, elem_id="region", scale=1,
+                                 info="按所在地区适用的文件作答：本地的规定在前，上级和国家的规定在后")
         gr.Examples(EXAMPLES, inputs=box, label="试试这些问题")
         cards = gr.HTML(elem_id="cards")
         with gr.Row():
@@ -181,8 +196,8 @@ def _chat_tab(handlers: Handlers) -> None:
         # tests) wait for the end of a streamed answer rather than guess.
         done = gr.HTML(done_marker([]), elem_id="answers-done", padding=False)
         outputs = [chatbot, answers, box, cards, done]
-        send.click(handlers.respond, [box, chatbot, answers], outputs, api_visibility="private")
-        box.submit(handlers.respond, [box, chatbot, answers], outputs, api_visibility="private")
+        send.click(handlers.respond, [box, chatbot, answers, region], outputs, api_visibility="private")
+        box.submit(handlers.respond, [box, chatbot, answers, region], outputs, api_visibility="private")
         chatbot.like(handlers.on_like, [answers], status, api_visibility="private")
         up.click(handlers.rate_last(1), [answers, comment], [status, comment], api_visibility="private")
         down.click(handlers.rate_last(-1), [answers, comment], [status, comment], api_visibility="private")

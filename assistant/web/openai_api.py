@@ -75,6 +75,17 @@ class ChatCompletionRequest(BaseModel):
     model: str | None = None
     messages: list[_Message]
     stream: bool = False
+    # Where the asker is (临夏州): a top-level extra field, or ``metadata.region`` (OpenAI's free-form
+    # request metadata). Absent: the deployment's POLICY_REGION; "" or "全国": anywhere.
+    region: str | None = None
+    metadata: dict[str, Any] | None = None
+
+    def asker_region(self) -> str | None:
+        value = self.region if self.region is not None else (self.metadata or {}).get("region")
+        if value is None:
+            return None
+        value = str(value).strip()
+        return "" if value in ("全国", "不限") else value
 
 
 class _BadRequest(Exception):
@@ -137,7 +148,7 @@ def create_router(assistant: Assistant | Callable[[], Assistant], *,
     @router.post("/chat/completions")
     async def chat_completions(request: Request):
         try:
-            question, earlier, stream = _parse(await request.body())
+            question, earlier, stream, region = _parse(await request.body())
         except _BadRequest as bad:
             return error_response(400, bad.message, code=bad.code)
 
@@ -146,7 +157,8 @@ def create_router(assistant: Assistant | Callable[[], Assistant], *,
         chosen = current()  # one assistant for the whole request, even if a reload happens meanwhile
         if not stream:
             try:
-                answer = await run_in_threadpool(lambda: chosen.ask(question, _history(chosen, earlier)))
+                answer = await run_in_threadpool(
+                    lambda: chosen.ask(question, _history(chosen, earlier, region), region=region))
             except PolicyError as exc:
                 return error_response(500, f"回答失败：{exc}", type_="server_error", code="policy_error")
             return {**base, "object": "chat.completion",
@@ -155,7 +167,7 @@ def create_router(assistant: Assistant | Callable[[], Assistant], *,
                     "citations": [c.to_json() for c in answer.citations],
                     "policy_assistant": answer_meta(answer)}
 
-        events = iterate_in_threadpool(_events(chosen, question, earlier))
+        events = iterate_in_threadpool(_events(chosen, question, earlier, region))
         return StreamingResponse(_sse(events, base), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -165,8 +177,9 @@ def create_router(assistant: Assistant | Callable[[], Assistant], *,
 # ---------------------------------------------------------------------- request handling
 
 
-def _parse(body: bytes) -> tuple[str, list[str], bool]:
-    """``(question, earlier user messages, stream)``; raises :class:`_BadRequest` with a Chinese message."""
+def _parse(body: bytes) -> tuple[str, list[str], bool, str | None]:
+    """``(question, earlier user messages, stream, region)``; raises :class:`_BadRequest` with a Chinese
+    message."""
     try:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
@@ -183,10 +196,10 @@ def _parse(body: bytes) -> tuple[str, list[str], bool]:
     users = [m.text() for m in request.messages if m.role == "user"]
     if not users:
         raise _BadRequest("messages 中没有用户消息（role 为 user），无法作答。", "no_user_message")
-    return users[-1], users[:-1], request.stream
+    return users[-1], users[:-1], request.stream, request.asker_region()
 
 
-def _history(assistant: Assistant, earlier: Sequence[str]) -> list[Answer]:
+def _history(assistant: Assistant, earlier: Sequence[str], region: str | None = None) -> list[Answer]:
     """Rebuild the conversation's answers by asking the earlier user messages again, in order.
 
     Why replay rather than read the assistant messages the client sent back: the API is stateless, and
@@ -203,14 +216,15 @@ def _history(assistant: Assistant, earlier: Sequence[str]) -> list[Answer]:
     """
     history: list[Answer] = []
     for question in list(earlier)[-MAX_REPLAYED_TURNS:]:
-        history.append(assistant.ask(question, history, compose="extractive"))
+        history.append(assistant.ask(question, history, compose="extractive", region=region))
     return history
 
 
-def _events(assistant: Assistant, question: str, earlier: Sequence[str]) -> Iterator[str | Answer | PolicyError]:
+def _events(assistant: Assistant, question: str, earlier: Sequence[str],
+            region: str | None = None) -> Iterator[str | Answer | PolicyError]:
     """The blocking part of a streamed request (run piece by piece in the threadpool)."""
     try:
-        yield from assistant.stream(question, _history(assistant, earlier))
+        yield from assistant.stream(question, _history(assistant, earlier, region), region=region)
     except PolicyError as exc:  # reported in the stream: the response has already started
         yield exc
 

@@ -59,6 +59,17 @@ class Service:
     def documents(self) -> list[tuple[str, str]]:
         return lookups.documents(self.index)
 
+    def regions(self) -> list[str]:
+        """Areas to choose from: the deployment's, those with documents, and the areas enclosing them,
+        most local first (any other area may be typed in)."""
+        from ..regions import Regions
+
+        regions = Regions.load()
+        found = [regions.find(self.settings.region)] if self.settings.region else []
+        found += [regions.by_code[d.region] for d in self.index.documents.values() if d.region in regions.by_code]
+        chain = [r for region in found if region for r in regions.chain(region)]
+        return list(dict.fromkeys(r.name for r in sorted(chain, key=lambda r: -len(r.code))))
+
     def reload(self) -> BuildReport:
         """Rebuild the index from the corpus (incrementally) and switch to it.
 
