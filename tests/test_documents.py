@@ -108,6 +108,10 @@ def test_lookup_by_document_number_and_chapter(multi_assistant):
     chapter = lookup(index, LookupQuery(section="第三章 融资促进", doc_id=LAW), router)
     assert [c.number for c in chapter] == [str(n) for n in range(13, 24)]
     assert documents(index)[0] == ("临州办发〔2022〕84号", SEED)  # the most local first
+    provincial = lookup(index, LookupQuery(level="省", keyword="融资"), router)
+    assert provincial and {index.documents[c.doc_id].level for c in provincial} == {"省"}
+    assert {c.doc_id for c in lookup(index, LookupQuery(place="浙江省"), router)} == {
+        "浙江省民营企业发展促进条例-2020-01-16"}
 
 
 def test_cards_show_the_chapter_level_and_place(multi_assistant):

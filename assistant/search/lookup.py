@@ -25,10 +25,13 @@ class LookupQuery:
     unit: str = ALL  # a responsible unit as parsed from the 责任单位 notes
     section: str = ALL  # a section heading
     doc_id: str = ALL
+    level: str = ALL  # 国家 / 省 / 州 / 市 / 县: the issuing level of the document
+    place: str = ALL  # the area of a local document (临夏回族自治州, 浙江省)
 
     @property
     def empty(self) -> bool:
-        return not any(v.strip() for v in (self.number, self.keyword, self.unit, self.section, self.doc_id))
+        return not any(v.strip() for v in (self.number, self.keyword, self.unit, self.section, self.doc_id,
+                                           self.level, self.place))
 
 
 def units(index: Index) -> list[str]:
@@ -45,6 +48,20 @@ def documents(index: Index) -> list[tuple[str, str]]:
     return [(d.name, d.doc_id) for d in docs]
 
 
+def levels(index: Index) -> list[str]:
+    """The levels of the corpus's documents, national first."""
+    present = {d.level for d in index.documents.values() if d.level}
+    return [lvl for lvl in ("国家", "省", "市", "州", "县") if lvl in present]
+
+
+def places(index: Index) -> list[str]:
+    """The areas of the corpus's local documents, the most local first."""
+    from .documents import locality
+
+    docs = sorted((d for d in index.documents.values() if d.place), key=lambda d: (-locality(d), d.place))
+    return list(dict.fromkeys(d.place for d in docs))
+
+
 def sections(index: Index) -> list[str]:
     """Section headings in document order, as the documents print them (一、…, 第三章 …)."""
     seen = dict.fromkeys(c.section_label for c in index.clauses if c.section)
@@ -58,6 +75,10 @@ def lookup(index: Index, query: LookupQuery, router: Router) -> list[Clause]:
     clauses = list(index.clauses)
     if query.doc_id.strip():
         clauses = [c for c in clauses if c.doc_id == query.doc_id.strip()]
+    if query.level.strip():
+        clauses = [c for c in clauses if index.document(c.doc_id).level == query.level.strip()]
+    if query.place.strip():
+        clauses = [c for c in clauses if index.document(c.doc_id).place == query.place.strip()]
     if query.number.strip():
         wanted = _numbered(index, query.number.strip(), router)
         clauses = [c for c in clauses if c.clause_id in wanted]

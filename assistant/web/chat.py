@@ -115,12 +115,15 @@ class Handlers:
 
     # ------------------------------------------------------------------ lookup and documents
 
-    def lookup(self, number: str, keyword: str, unit: str, section: str, document: str = ANY) -> tuple[str, str, list]:
-        query = LookupQuery(number=number or "", keyword=keyword or "",
-                            unit="" if unit in (None, ANY) else unit, section="" if section in (None, ANY) else section,
-                            doc_id="" if document in (None, ANY) else document)
+    def lookup(self, number: str, keyword: str, unit: str, section: str, document: str = ANY, level: str = ANY,
+               place: str = ANY) -> tuple[str, str, list]:
+        def chosen(value: str | None) -> str:
+            return "" if value in (None, ANY) else value
+
+        query = LookupQuery(number=number or "", keyword=keyword or "", unit=chosen(unit), section=chosen(section),
+                            doc_id=chosen(document), level=chosen(level), place=chosen(place))
         if query.empty:
-            return "<p class='empty'>请输入条款编号、关键词，或选择文件、责任单位、章节。</p>", "", []
+            return "<p class='empty'>请输入条款编号、关键词，或选择文件、层级、地区、责任单位、章节。</p>", "", []
         index = self.service.index
         found = self.service.lookup(query)
         return lookup_results(index, found), copy_text(index, found), [index.clause_json(c) for c in found]
@@ -217,6 +220,8 @@ def _lookup_tab(handlers: Handlers) -> None:
         with gr.Row():
             document = gr.Dropdown([(ANY, ANY)] + service.documents(), value=ANY, label="文件", elem_id="lookup-document",
                                    filterable=True)
+            level = gr.Dropdown([ANY] + service.levels(), value=ANY, label="层级", elem_id="lookup-level")
+            place = gr.Dropdown([ANY] + service.places(), value=ANY, label="地区", elem_id="lookup-place")
             unit = gr.Dropdown([ANY] + service.units(), value=ANY, label="责任单位", elem_id="lookup-unit",
                                filterable=True)
             section = gr.Dropdown([ANY] + service.sections(), value=ANY, label="章节", elem_id="lookup-section")
@@ -225,10 +230,11 @@ def _lookup_tab(handlers: Handlers) -> None:
         with gr.Accordion("全文（可复制）", open=False):
             found_text = gr.Textbox(show_label=False, lines=12, buttons=["copy"], elem_id="lookup-copy")
         found_json = gr.JSON(visible=False)
-        inputs = [number, keyword, unit, section, document]
+        inputs = [number, keyword, unit, section, document, level, place]
         outputs = [found_html, found_text, found_json]
         find.click(handlers.lookup, inputs, outputs, api_name="lookup")
-        for trigger in (number.submit, keyword.submit, unit.change, section.change, document.change):
+        for trigger in (number.submit, keyword.submit, unit.change, section.change, document.change, level.change,
+                        place.change):
             trigger(handlers.lookup, inputs, outputs, api_visibility="private")
 
 

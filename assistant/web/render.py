@@ -100,7 +100,9 @@ def copy_text(index: Index, clauses: list[Clause]) -> str:
 
 def documents_table(index: Index, today: dt.date | None = None) -> str:
     rows = []
-    for doc in index.documents.values():
+    # The hierarchy: national documents first, then each province's, then the more local ones.
+    order = {"国家": 0, "省": 1, "市": 2, "州": 2, "县": 3}
+    for doc in sorted(index.documents.values(), key=lambda d: (order.get(d.level, 4), d.place, d.name)):
         count = index.clause_count(doc.doc_id)
         cites = "、".join(doc.implements + doc.cites) or "—"
         standing = versions.relation_text(doc, index.documents, today or dt.date.today())

@@ -59,6 +59,12 @@ class Service:
     def documents(self) -> list[tuple[str, str]]:
         return lookups.documents(self.index)
 
+    def levels(self) -> list[str]:
+        return lookups.levels(self.index)
+
+    def places(self) -> list[str]:
+        return lookups.places(self.index)
+
     def regions(self) -> list[str]:
         """Areas to choose from: the deployment's, those with documents, and the areas enclosing them,
         most local first (any other area may be typed in)."""
