@@ -89,13 +89,15 @@ def _foreign_topic(q: str, unknown: tuple[str, ...], triggers: tuple[str, ...], 
     """A policy topic of ``data/topics.txt`` that the question names and no document mentions.
 
     Everyday words the glossary maps (社保 → 社会保险费) are blanked first: the glossary says what
-    they mean in the documents' terms, so they are not foreign.
+    they mean in the documents' terms, so they are not foreign. A topic longer than the mapped word it
+    contains is still a topic (创业补贴: 创业 and 补贴 each map to something, the subsidy kind does not).
     """
     rest = q.lower()
     for trigger in sorted(triggers, key=len, reverse=True):
         rest = rest.replace(trigger, " ")
     endings = lexicon.topic_endings
-    found = [w for w in lexicon.topics if w in rest and w not in corpus.text]
+    found = [w for w in lexicon.topics if w not in corpus.text and w not in triggers
+             and (w in rest or (w in q.lower() and any(t in w and len(t) < len(w) for t in triggers)))]
     # A named tax or fee (印花税, 评估费): a word of three or more characters, unknown to the corpus.
     found += [t for t in unknown if len(t) >= 3 and t in rest and t.endswith(endings)]
     # The longest names the topic best in the note (个人所得税, not 扣除).

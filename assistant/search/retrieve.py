@@ -90,6 +90,13 @@ class HybridSearcher:
             return self._region_priors(region)
         return self._prior if self.local_boost else None
 
+    @cached_property
+    def _searchable(self) -> np.ndarray:
+        """Rows a search may return: every clause but a preamble that is only a title and dated history
+        lines (a law's front matter states no rule; 什么时候施行 questions reach it by the document route)."""
+        return np.fromiter((not (c.number == "0" and "。" not in c.text) for c in self.index.clauses), dtype=bool,
+                           count=len(self.index.clauses))
+
     def mask(self, doc_ids: Collection[str]) -> np.ndarray:
         """Rows of the clauses of ``doc_ids``, for :meth:`rank`'s ``scope`` (read-only, cached)."""
         return self._masks(frozenset(doc_ids))
@@ -121,6 +128,7 @@ class HybridSearcher:
         candidates = np.zeros(len(clauses), dtype=bool)
         candidates[[self.index.row[c] for c in dense]] = True
         candidates |= bm25 > 0
+        candidates &= self._searchable
         if scope is not None:
             candidates &= scope
             if not candidates.any():  # a named document the dense top list missed: rank all its clauses
