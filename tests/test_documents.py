@@ -81,6 +81,14 @@ def test_answers_come_from_the_version_in_force_and_old_text_is_marked(multi_ass
     assert "已被2025年修订版取代" in old.text and "现行规定见保障中小企业款项支付条例（2025年修订）" in old.text
 
 
+def test_a_question_set_in_a_past_year_is_answered_by_the_text_in_force_then(multi_assistant):
+    answer = multi_assistant.ask("2023年的时候，机关从中小企业采购货物多少天内要付款？")
+    assert docs_cited(answer, multi_assistant) == {PAY_2020} and "30日" in answer.text
+    assert "已被2025年修订版取代" in answer.citations[0].heading  # marked: today the 2025 text applies
+    new_policies = multi_assistant.ask("2024年出台了哪些新的小微企业贷款政策？")
+    assert new_policies.refused  # a year no document mentions, asked about for itself
+
+
 def test_a_revision_not_yet_in_force_gets_a_note(multi_assistant):
     before = multi_assistant.ask("大型企业从中小企业采购货物，多少天内要支付款项？", today=dt.date(2025, 5, 1))
     cited = docs_cited(before, multi_assistant)

@@ -63,7 +63,10 @@ def evidence(retrieval: Retrieval, corpus: CorpusText, lexicon: Lexicon) -> Evid
     overlap = len(found) / len(tokens) if tokens else 0.0
     content = [t for t in tokens if t not in lexicon.question_words and not t.isdigit() and t not in covered]
     unknown = tuple(dict.fromkeys(t for t in content if t not in corpus.text))
-    foreign_ref = next((m.group(0) for m in grammar.YEAR.finditer(q) if m.group(0) not in corpus.text), "")
+    # A year no document mentions asks for what the documents do not have (2024年出台的新政策), unless
+    # it only dates the asker's situation (2023年的时候, 2023年签的合同): the texts in force then answer.
+    foreign_ref = next((m.group(0) for m in grammar.YEAR.finditer(q) if m.group(0) not in corpus.text
+                        and not _SITUATION.match(q, m.end())), "")
     if not foreign_ref:
         # A cited document whose text is not in the corpus (甘政办发〔2022〕101号) cannot be quoted.
         foreign_ref = next((n for n in map(grammar.doc_number, (m.group(0) for m in grammar.DOC_NUMBER.finditer(q)))
@@ -77,6 +80,10 @@ def evidence(retrieval: Retrieval, corpus: CorpusText, lexicon: Lexicon) -> Evid
                     foreign_ref=foreign_ref, foreign_topic=topic, subject=gap[1], aspect_label=gap[2])
 
 
+
+
+# After a year: words that make it the time of the asker's situation, not the subject of the question.
+_SITUATION = re.compile(r"(?:的时候|时候|那时|那年|当时|时|签|签订|签的|以前|之前|期间|当年)")
 
 
 def _only_cited(doc_number: str, corpus_text: str) -> bool:

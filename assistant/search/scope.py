@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
 
+from .. import grammar
 from ..corpus import versions
 from ..lexicon import Cues
 from ..models import DocumentMeta
@@ -35,6 +36,14 @@ class Scope:
     region: Region | None = None  # the asker's area, as given or as the question says
     missing: str = ""  # what the question asks for that the corpus lacks: "甘政办发〔2022〕101号", "甘肃省的文件"
     missing_document: bool = True  # the missing thing is a document (else an area's or a level's documents)
+
+
+def as_of(question: str, today: dt.date) -> dt.date:
+    """The day a question is set on: the end of the latest past year it names (2023年 → 2023-12-31),
+    else ``today``."""
+    years = [int(m.group(0)[:4]) for m in grammar.YEAR.finditer(question)]
+    past = [y for y in years if y < today.year]
+    return dt.date(max(past), 12, 31) if past and len(past) == len(years) else today
 
 
 def applies(doc: DocumentMeta, region: Region | None) -> bool:
@@ -142,10 +151,14 @@ class ScopeFinder:
 
     def _in_force(self, pool: set[str], question: str, today: dt.date, *, named: bool = False) -> frozenset[str]:
         """``pool`` without texts that are not in force (superseded, repealed), unless the question asks
-        about an old text: then the old texts of a named document."""
+        about an old text: then the old texts of a named document. A question set in a past year
+        ("2023年签的合同，大企业多久付款") is answered by the texts in force that year."""
         documents = self.index.documents
-        current = {d for d in pool if versions.in_force(documents[d], documents, today)}
-        if self.cues.old_version.search(question):
+        asks_old = bool(self.cues.old_version.search(question))  # "2020年版": the old text, named by its year
+        when = today if asks_old else as_of(question, today)
+        current = {d for d in pool if versions.in_force(documents[d], documents, when)
+                   and (when == today or not versions.takes_effect_after(documents[d], when))}
+        if asks_old:
             old = {d for d in pool - current if documents[d].status not in versions.REPEALED}
             return frozenset((old or pool) if named else pool)
         return frozenset(current or pool)  # a question naming only a repealed text still sees it (marked)
