@@ -111,7 +111,7 @@ class ScopeFinder:
             if self.cues.self_place.search(question[max(0, pos - 6):pos]):
                 here = found  # "我在临夏开饭馆": where the asker is
                 continue
-            if question[pos:pos + len(name) + 2] in self._corpus_text and not self._has_documents(found):
+            if not self._has_documents(found) and question[pos:pos + len(name) + 2] in self._corpus_text:
                 continue  # part of a term the documents use (甘肃股权交易中心), not a place asked about
             asked.append(found)
         if not asked:
