@@ -60,6 +60,10 @@ class Regions:
         self._names = {name: min(found, key=lambda r: len(r.code)) for name, found in names.items()}
         self._free_text = sorted((n for n, r in self._names.items() if r.level != "县" or len(n) >= MIN_COUNTY_NAME),
                                  key=len, reverse=True)
+        # Names by first character, so a question is checked against the few names it could contain.
+        self._by_first: dict[str, list[str]] = {}
+        for name in self._free_text:
+            self._by_first.setdefault(name[0], []).append(name)
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -100,7 +104,8 @@ class Regions:
         in order of mention."""
         found: list[tuple[int, str, Region]] = []
         rest = text
-        for name in self._free_text:
+        candidates = sorted({n for ch in set(text) for n in self._by_first.get(ch, ())}, key=len, reverse=True)
+        for name in candidates:
             pos = rest.find(name)
             if pos >= 0:
                 found.append((pos, name, self._names[name]))

@@ -103,8 +103,11 @@ def _foreign_topic(q: str, unknown: tuple[str, ...], triggers: tuple[str, ...], 
     for trigger in sorted(triggers, key=len, reverse=True):
         rest = rest.replace(trigger, " ")
     endings = lexicon.topic_endings
-    found = [w for w in lexicon.topics if w not in corpus.text and w not in triggers
-             and (w in rest or (w in q.lower() and any(t in w and len(t) < len(w) for t in triggers)))]
+    asked = q.lower()
+    # The question is searched first: the corpus text is large (tens of MB at real scale).
+    found = [w for w in lexicon.topics
+             if (w in rest or (w in asked and any(t in w and len(t) < len(w) for t in triggers)))
+             and w not in triggers and w not in corpus.text]
     # A named tax or fee (印花税, 评估费): a word of three or more characters, unknown to the corpus.
     found += [t for t in unknown if len(t) >= 3 and t in rest and t.endswith(endings)]
     # The longest names the topic best in the note (个人所得税, not 扣除).
