@@ -65,7 +65,7 @@ class Composers:
     def corpus(self) -> CorpusText:
         """Every clause's normalized text, for the refusal checks: built on the first search question,
         not when an assistant is made for ``search`` or a lookup."""
-        return CorpusText.of(c.text for c in self.index.clauses)
+        return CorpusText(self.index.normalized_clauses, self.index.normalized_text)
 
     def kind(self, turn: Turn) -> ComposeKind:
         assert turn.retrieval is not None

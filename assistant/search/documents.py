@@ -80,7 +80,16 @@ class DocumentNames:
                     names.setdefault(key, set()).add(doc.doc_id)
         # Longest first, so 河南省实施中小企业促进法办法 wins over the 中小企业促进法 inside it.
         self._names = sorted(names.items(), key=lambda item: -len(item[0]))
+        # By first character, so a question is compared with the few names it could contain (thousands of
+        # documents have tens of thousands of names).
+        self._by_first: dict[str, list[tuple[str, set[str]]]] = {}
+        for name, doc_ids in self._names:
+            self._by_first.setdefault(name[0], []).append((name, doc_ids))
         self._titles = {doc.doc_id: name_key(version_key(doc.title)) for doc in documents.values() if doc.title}
+        # By their last two characters: a shortened name ends like its title (…条例).
+        self._by_ending: dict[str, dict[str, str]] = {}
+        for doc_id, title in self._titles.items():
+            self._by_ending.setdefault(title[-2:], {})[doc_id] = title
         # Documents the corpus cites but does not hold (甘政办发〔2022〕101号), by 文号 and by title.
         self._absent = {name_key(n): ref.doc_number or f"《{ref.title}》" for ref in references if not ref.in_corpus
                         for n in (ref.doc_number, ref.title) if len(name_key(n)) >= 3}
@@ -94,7 +103,8 @@ class DocumentNames:
         rest = q
         found: list[str] = []
         matched: list[str] = []
-        for name, doc_ids in self._names:
+        candidates = sorted((item for ch in set(q) for item in self._by_first.get(ch, ())), key=lambda i: (-len(i[0]), i[0]))
+        for name, doc_ids in candidates:
             pos = rest.find(name)
             if pos < 0:
                 continue
@@ -113,10 +123,11 @@ class DocumentNames:
     def _shortened(self, run: str) -> tuple[str, list[str]] | None:
         """The longest tail of ``run`` whose characters occur in order in exactly one title (all the
         versions of one document count as one)."""
+        titles = self._by_ending.get(run[-2:], {})
         for start in range(len(run) - MIN_SHORTENED + 1):
             tail = run[start:]
-            docs = [d for d, title in self._titles.items() if _in_order(tail, title)]
-            if docs and len({self._titles[d] for d in docs}) == 1:
+            docs = [d for d, title in titles.items() if _in_order(tail, title)]
+            if docs and len({titles[d] for d in docs}) == 1:
                 # A place named just before it that the title does not share: 江苏省中小企业促进条例 is
                 # not 浙江省民营企业发展促进条例.
                 places = Regions.load().mentioned(run[:start])

@@ -52,7 +52,7 @@ from . import vectorstore
 from .documents import dated_clauses
 from .encoders import Encoder, get_encoder
 from .lexical import BM25Index
-from .text import tokenize
+from .text import normalize, tokenize
 
 # 2: clause records carry the 责任单位 note's span and the body span; documents.json is DocumentMeta.
 FORMAT_VERSION = 2
@@ -242,6 +242,16 @@ class Index:
     def document(self, doc_id: str) -> DocumentMeta:
         """The document's metadata (an empty record for an id the index does not hold)."""
         return self.documents.get(doc_id) or DocumentMeta(doc_id)
+
+    @cached_property
+    def normalized_clauses(self) -> tuple[str, ...]:
+        """Every clause's text, normalized: what "occurs in the corpus" is measured against (built on
+        first need, once, for the refusal checks and the scope's term test)."""
+        return tuple(normalize(c.text) for c in self.clauses)
+
+    @cached_property
+    def normalized_text(self) -> str:
+        return " ".join(self.normalized_clauses)
 
     @cached_property
     def dated(self) -> dict[str, dict[str, tuple[Clause, int, int]]]:

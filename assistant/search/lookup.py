@@ -50,8 +50,10 @@ def documents(index: Index) -> list[tuple[str, str]]:
 
 def levels(index: Index) -> list[str]:
     """The levels of the corpus's documents, national first."""
-    present = {d.level for d in index.documents.values() if d.level}
-    return [lvl for lvl in ("国家", "省", "市", "州", "县") if lvl in present]
+    from .documents import LEVEL_RANK
+
+    present = {d.level for d in index.documents.values() if d.level in LEVEL_RANK}
+    return sorted(present, key=lambda lvl: (LEVEL_RANK[lvl], lvl))
 
 
 def places(index: Index) -> list[str]:

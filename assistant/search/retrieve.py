@@ -80,8 +80,8 @@ class HybridSearcher:
         chain = [r.code for r in Regions.load().chain(region)]
         depth = {code: i for i, code in enumerate(chain)}
         docs = self.index.documents
-        bonus = [self.region_boost * (1 - depth[d.region] / len(chain)) if d.region in depth else 0.0
-                 for d in (docs.get(c.doc_id) for c in self.index.clauses) if d is not None]
+        bonus = [self.region_boost * (1 - depth[d.region] / len(chain)) if d is not None and d.region in depth else 0.0
+                 for d in (docs.get(c.doc_id) for c in self.index.clauses)]
         return np.asarray(bonus, dtype=np.float32)
 
     def prior(self, region: Region | None) -> np.ndarray | None:

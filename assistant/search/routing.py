@@ -77,8 +77,7 @@ class Router:
         elif found.kind == "document" and not named_docs.doc_ids:
             # "文号是多少" without a name: the document the conversation is about, else all, most local first.
             about = tuple(c for c in found.clauses if c.doc_id in set(context))
-            found = Route("document", about or tuple(sorted(
-                found.clauses, key=lambda c: -locality(self.index.documents.get(c.doc_id)))), matched=found.matched)
+            found = Route("document", about or self._most_local_first(found.clauses), matched=found.matched)
         return dataclasses.replace(found, documents=named_docs.doc_ids, missing_document=named_docs.missing)
 
     def _settle(self, route: Route, context: set[str]) -> Route:
@@ -90,9 +89,11 @@ class Router:
             clauses = tuple(c for c in route.clauses if c.doc_id in context)
             return Route("clause", clauses, whole_clause=route.whole_clause, remainder=route.remainder,
                          matched=route.matched)
-        ranked = tuple(sorted(route.clauses, key=lambda c: -locality(self.index.documents.get(c.doc_id))))
-        return Route("clause", ranked, whole_clause=route.whole_clause, remainder=route.remainder,
+        return Route("clause", self._most_local_first(route.clauses), whole_clause=route.whole_clause, remainder=route.remainder,
                      matched=route.matched, ambiguous=True)
+
+    def _most_local_first(self, clauses: tuple[Clause, ...]) -> tuple[Clause, ...]:
+        return tuple(sorted(clauses, key=lambda c: -locality(self.index.documents.get(c.doc_id))))
 
     def _route(self, q: str, docs: set[str]) -> Route:
         named = self.units_in(q)

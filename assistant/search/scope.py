@@ -21,7 +21,6 @@ from ..models import DocumentMeta
 from ..regions import Region, Regions
 from .documents import NOTHING_NAMED, DocumentNames, Named
 from .index import Index
-from .text import normalize
 
 # A plain-text title this short, once its area is taken out, is a generic reference (浙江那边的条例).
 GENERIC_REFERENCE = 6
@@ -60,11 +59,19 @@ class ScopeFinder:
         self.names = names
         self.cues = cues
         self.regions = regions or Regions.load()
+        self._applicable_by_area: dict[str, frozenset[str]] = {}
 
     @cached_property
-    def _corpus_text(self) -> str:
-        """Every clause's text, to tell a place from a term that starts with one (甘肃股权交易中心)."""
-        return "\n".join(normalize(c.text) for c in self.index.clauses)
+    def _areas_with_documents(self) -> frozenset[str]:
+        return frozenset(doc.region for doc in self.index.documents.values() if doc.region)
+
+    def _applicable(self, region: Region | None) -> frozenset[str]:
+        """The documents that apply to an asker in ``region`` (cached per area: the same for every question)."""
+        key = region.code if region else ""
+        if key not in self._applicable_by_area:
+            self._applicable_by_area[key] = frozenset(d for d, doc in self.index.documents.items()
+                                                      if applies(doc, region))
+        return self._applicable_by_area[key]
 
     def find(self, question: str, today: dt.date, region: Region | None = None) -> Scope:
         """The scope of ``question`` (normalized) for an asker in ``region`` on ``today``."""
@@ -86,7 +93,7 @@ class ScopeFinder:
                 return Scope(self._in_force(own, question, today), Named(tuple(sorted(own))), region)
             return Scope(None, named, region, named.missing if named.guessed else f"{place.name}的政策文件",
                          missing_document=named.guessed)
-        applicable = {d for d, doc in documents.items() if applies(doc, region)}
+        applicable = set(self._applicable(region))
         # "贯彻落实省里哪个文件": a question about a document's facts, not about a level's rules.
         level = None if self.cues.document.search(question) else self._level(question, applicable, region)
         if level is not None:
@@ -111,7 +118,8 @@ class ScopeFinder:
             if self.cues.self_place.search(question[max(0, pos - 6):pos]):
                 here = found  # "我在临夏开饭馆": where the asker is
                 continue
-            if not self._has_documents(found) and question[pos:pos + len(name) + 2] in self._corpus_text:
+            has_documents = found.code in self._areas_with_documents
+            if not has_documents and question[pos:pos + len(name) + 2] in self.index.normalized_text:
                 continue  # part of a term the documents use (甘肃股权交易中心), not a place asked about
             asked.append(found)
         if not asked:
@@ -128,9 +136,6 @@ class ScopeFinder:
         rest = rest.lstrip("的省市州")
         # A few words and the kind (那边的条例, 的实施办法) refer to the area's document; more must match.
         return len(rest) <= GENERIC_REFERENCE or self.names.fits(rest, tuple(doc_ids))
-
-    def _has_documents(self, region: Region) -> bool:
-        return any(doc.region == region.code for doc in self.index.documents.values())
 
     def _level(self, question: str, applicable: set[str], region: Region | None
                ) -> tuple[set[str], str] | None:

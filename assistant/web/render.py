@@ -12,6 +12,7 @@ import html
 
 from ..corpus import versions
 from ..models import Answer, Citation, Clause, by_clause
+from ..search.documents import LEVEL_RANK, locality
 from ..search.index import Index
 from ..search.text import clean_text
 
@@ -101,8 +102,7 @@ def copy_text(index: Index, clauses: list[Clause]) -> str:
 def documents_table(index: Index, today: dt.date | None = None) -> str:
     rows = []
     # The hierarchy: national documents first, then each province's, then the more local ones.
-    order = {"国家": 0, "省": 1, "市": 2, "州": 2, "县": 3}
-    for doc in sorted(index.documents.values(), key=lambda d: (order.get(d.level, 4), d.place, d.name)):
+    for doc in sorted(index.documents.values(), key=lambda d: (d.level not in LEVEL_RANK, locality(d), d.place, d.name)):
         count = index.clause_count(doc.doc_id)
         cites = "、".join(doc.implements + doc.cites) or "—"
         standing = versions.relation_text(doc, index.documents, today or dt.date.today())
