@@ -1,7 +1,10 @@
 """Retrieval: routing first, then hybrid dense (Chroma) + BM25 (jieba) search with glossary expansion.
 
-Weighted min-max fusion keeps the size of each signal (a clause far ahead on keywords stays far
-ahead), which on a small clause corpus ranks better than rank-only fusion such as RRF.
+Weighted score fusion keeps the size of each signal (a clause far ahead on keywords stays far
+ahead), which on a small clause corpus ranks better than rank-only fusion such as RRF. Each signal is
+divided by the query's best score among the candidates, never min-max stretched: the lowest candidate
+depends on how many clauses the corpus holds (beyond the dense top list a keyword-only candidate has
+no similarity at all), so a stretched scale would reorder one document's clauses as others are added.
 ``PolicyRetriever`` is a LangChain ``BaseRetriever``; :meth:`PolicyRetriever.retrieve` gives the typed
 result the answer chain uses.
 """
@@ -133,7 +136,8 @@ class HybridSearcher:
             candidates &= scope
             if not candidates.any():  # a named document the dense top list missed: rank all its clauses
                 candidates = scope.copy()
-        fused = self.dense_weight * _minmax(dense_vec, candidates) + (1 - self.dense_weight) * _max_scaled(bm25)
+        fused = (self.dense_weight * _best_scaled(dense_vec, candidates)
+                 + (1 - self.dense_weight) * _max_scaled(bm25))
         prior = self.prior(region)
         if prior is not None:
             fused = fused + prior
@@ -266,15 +270,12 @@ def _top_k(scores: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in rows[np.lexsort((rows, neg))][:k]]
 
 
-def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _best_scaled(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values`` of the ``mask`` rows divided by the best of them (zeros elsewhere, or when none is positive)."""
     out = np.zeros_like(values)
-    if not mask.any():
-        return out
-    lo, hi = float(values[mask].min()), float(values[mask].max())
-    if hi > lo:
-        out[mask] = (values[mask] - lo) / (hi - lo)
-    else:
-        out[mask] = 1.0
+    top = float(values[mask].max()) if mask.any() else 0.0
+    if top > 0:
+        out[mask] = values[mask] / top
     return out
 
 
