@@ -137,7 +137,9 @@ class Clause:
             return ""
         if not self.section_number:
             return self.section
-        if self.label.startswith("第") and self.label.endswith("条"):
+        if self.section_number.startswith("第"):  # 第二编 / 第三章 / 第一节, as printed
+            return f"{self.section_number} {self.section}"
+        if self.label.startswith("第") and "条" in self.label:  # an index built before 编/节 were kept
             return f"第{self.section_number}章 {self.section}"
         return f"{self.section_number}、{self.section}"
 

@@ -367,7 +367,7 @@ def test_article_numbering_keeps_sub_items_inside_articles():
     articles = numbered(clauses)
     assert [c.label for c in articles] == ["第一条", "第二条", "第三条", "第四条", "第五条"]
     assert [c.number for c in articles] == ["1", "2", "3", "4", "5"]
-    assert [(c.section_number, c.section) for c in articles] == [("一", "总则")] * 2 + [("二", "支持对象和标准")] * 3
+    assert [(c.section_number, c.section) for c in articles] == [("第一章", "总则")] * 2 + [("第二章", "支持对象和标准")] * 3
     third, fourth = articles[2], articles[3]
     # Full-width （一） sub-items in 第三条, ASCII (一) in 第四条: none becomes a clause of its own.
     assert third.text.count("\n（") == 3 and "（三）对中小企业担保业务占比不低于80%。" in third.text

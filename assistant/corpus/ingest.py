@@ -7,13 +7,14 @@ with 文号, issuer, date and title read from its text. Unreadable files are col
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import grammar
@@ -143,7 +144,7 @@ def load_corpus(folders: Path | Sequence[Path]) -> Corpus:
         if not folder.is_dir():
             raise CorpusFileError(str(folder), "语料目录不存在")
     corpus = Corpus()
-    ids: dict[str, str] = {}
+    ids: dict[str, Document] = {}
     for folder in folders:
         entries, references = load_manifest(folder)
         corpus.references += references
@@ -157,10 +158,17 @@ def load_corpus(folders: Path | Sequence[Path]) -> Corpus:
             except CorpusFileError as exc:
                 corpus.problems.append(exc)
                 continue
+            if doc.doc_id in ids and not (entries.get(rel) or {}).get("doc_id"):
+                first = ids[doc.doc_id]
+                if first.sha256 == doc.sha256:
+                    corpus.problems.append(CorpusFileError(str(path), f"与 {first.path} 内容相同，已跳过"))
+                    continue
+                # Two folders each with a 实施办法.md: the later one (in file order) is named by its path.
+                doc = dataclasses.replace(doc, doc_id=slugify(str(PurePosixPath(doc.path).with_suffix(""))))
             if doc.doc_id in ids:
-                corpus.problems.append(CorpusFileError(str(path), f"doc_id “{doc.doc_id}” 与 {ids[doc.doc_id]} 重复，已跳过"))
+                corpus.problems.append(CorpusFileError(str(path), f"doc_id “{doc.doc_id}” 与 {ids[doc.doc_id].path} 重复，已跳过"))
                 continue
-            ids[doc.doc_id] = doc.path
+            ids[doc.doc_id] = doc
             corpus.documents.append(doc)
         for rel in entries:
             if not (folder / rel).exists():

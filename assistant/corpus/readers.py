@@ -115,6 +115,7 @@ class Source:
 
 
 # A Markdown file's title: its first level-1 heading.
+_MD_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n.*?^---[ \t]*$\r?\n?", re.DOTALL | re.MULTILINE)
 _MD_TITLE = re.compile(r"^[ \t]{0,3}#[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
 
 
@@ -125,7 +126,8 @@ def read_txt(path: Path, data: bytes) -> tuple[str, str]:
 def read_md(path: Path, data: bytes) -> tuple[str, str]:
     # Heading hashes and bold markers would hide clause markers from the parser; the first level-1
     # heading is kept aside as the document's title.
-    raw = decode_bytes(data, str(path))
+    # YAML front matter (a static-site generator's ---…---) is page settings, not document text.
+    raw = _MD_FRONT_MATTER.sub("", decode_bytes(data, str(path)), count=1)
     title = _MD_TITLE.search(raw)
     return _MD_EMPHASIS.sub(r"\2", _MD_HEADING.sub("", raw)), title.group(1) if title else ""
 

@@ -1,13 +1,14 @@
 """Turn a policy document into clauses: one numbered measure = one retrievable, citable unit.
 
-Recognized numbering (ASCII or full-width brackets): sections 一、二、 (and 第一章/第一部分), clauses
-第X条 / 第18条, (一)/（一）, and 1. / 1、. The clause level is the highest-ranking numbering that the
+Recognized numbering (ASCII or full-width brackets): sections 一、二、 (and 第一编/第一章/第一节/第一部分),
+clauses 第X条 / 第18条 (with inserted articles 第X条之一, number "X之1"), (一)/（一）, and 1. / 1、. The clause level is the highest-ranking numbering that the
 document actually uses (第X条 over (一) over 1.); lower levels stay inside their clause, so a heading
 is never separated from its body. Text before the first section or clause is the preamble, clause 0.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -19,8 +20,9 @@ from ..numerals import cn_to_int
 
 _WS = r"[ \t\u3000\ufeff]*"
 _SECTION = re.compile(rf"^{_WS}([{_CN}]+)[、．.]{_WS}(\S.*)$")
-_CHAPTER = re.compile(rf"^{_WS}第([{_CN}\d]+)[章部编]分?{_WS}(.*)$")
-_ARTICLE = re.compile(rf"^{_WS}(第([{_CN}\d]+)条)[\s:：]*(.*)$")
+_CHAPTER = re.compile(rf"^{_WS}(第([{_CN}\d]+)[章部编节]分?){_WS}(.*)$")
+# An amendment inserts 第一百三十三条之一 after 第一百三十三条 without renumbering: its own article.
+_ARTICLE = re.compile(rf"^{_WS}(第([{_CN}\d]+)条(?:之([{_CN}]+))?)[\s:：]*(.*)$")
 _PAREN = re.compile(rf"^{_WS}([(（]([{_CN}]+)[)）])[\s、．.]*(.*)$")
 _ARABIC = re.compile(rf"^{_WS}((\d{{1,3}})(?:[.．、](?!\d)|[)）]))[\s]*(\S.*)$")
 
@@ -49,8 +51,13 @@ class _Marker:
     kind: str  # "section" or a clause kind
     start: int  # offset of the line start in the document
     number: int
-    label: str  # as printed: "(六)", "第十八条", "一"
+    label: str  # as printed: "(六)", "第十八条", "一"; a chapter's in full: "第三章"
     rest: str  # text after the marker on the same line
+    sub: int = 0  # 之一 → 1 for an inserted article
+
+    @property
+    def numbered(self) -> str:
+        return f"{self.number}之{self.sub}" if self.sub else str(self.number)
 
 
 def parse_document(doc: Document) -> list[Clause]:
@@ -77,6 +84,7 @@ def parse_document(doc: Document) -> list[Clause]:
 
     restarts = _numbering_restarts([m for m in markers if m.kind == kind])
     section_no, section_title, section_index, ordinal = "", "", 0, 0
+    numbers: list[str] = []
     for i, marker in enumerate(markers):
         next_start = markers[i + 1].start if i + 1 < len(markers) else len(text)
         if marker.kind == "section" and kind != "section":
@@ -89,16 +97,32 @@ def parse_document(doc: Document) -> list[Clause]:
         start, end = span
         ordinal += 1
         if kind == "section":
-            number, label, sec_no, sec_title = str(marker.number), marker.label + "、", "", ""
+            label = marker.label if marker.label.startswith("第") else marker.label + "、"  # 第一章 / 一、
+            number, sec_no, sec_title = str(marker.number), "", ""
         else:
             label, sec_no, sec_title = marker.label, section_no, section_title
-            number = str(marker.number)
+            number = marker.numbered
             if restarts:
                 # Numbers repeat (（一） again in each section): qualify by section, else count.
                 number = f"{section_index}.{marker.number}" if section_index else str(ordinal)
         title = (_article_title if kind == "article" else _clause_title)(marker.rest, text[start:end])
+        numbers.append(str(ordinal))
         clauses.append(_make_clause(doc, number, label, sec_no, sec_title, title, start, end))
-    return clauses
+    return _unique(doc, clauses, numbers)
+
+
+def _unique(doc: Document, clauses: list[Clause], ordinals: list[str]) -> list[Clause]:
+    """``clauses`` with unique numbers: as printed (or per section) when those are unique, else by their
+    order in the document (a file holding two texts, a 第五条 printed twice in one chapter)."""
+    numbered = [c for c in clauses if c.number != "0"]
+    numbers = [c.number for c in clauses]
+    if len(set(numbers)) == len(numbers):
+        return clauses
+    renumbered = [dataclasses.replace(c, number=n, clause_id=f"{doc.doc_id}#{n}") for c, n in zip(numbered, ordinals)]
+    out = [c for c in clauses if c.number == "0"][:1] + renumbered
+    if len({c.clause_id for c in out}) != len(out) or len(out) != len(clauses):
+        raise CorpusFileError(doc.path, "条款编号重复，无法为每一条生成唯一编号")
+    return out
 
 
 HEADING_MAX_CHARS = 30
@@ -166,14 +190,18 @@ def _markers(lines: list[_Line], kind: str) -> list[_Marker]:
             m = clause_pattern.match(ln.text)
             if m:
                 number = _to_int(m.group(2))
-                if number is not None:
-                    out.append(_Marker(kind, ln.start, number, m.group(1).strip(), m.group(3).strip()))
+                sub = _to_int(m.group(3)) if kind == "article" and m.group(3) else 0
+                if number is not None and sub is not None:
+                    rest = m.group(4 if kind == "article" else 3)
+                    out.append(_Marker(kind, ln.start, number, m.group(1).strip(), rest.strip(), sub))
                     continue
-        m = _SECTION.match(ln.text) or _CHAPTER.match(ln.text)
-        if m:
-            number = _to_int(m.group(1))
-            if number is not None and (kind == "section" or len(m.group(2)) <= 60):
-                out.append(_Marker("section", ln.start, number, m.group(1), m.group(2).strip()))
+        m = _SECTION.match(ln.text)
+        chapter = None if m else _CHAPTER.match(ln.text)
+        if m or chapter:
+            label, numeral, rest = (m.group(1), m.group(1), m.group(2)) if m else chapter.groups()
+            number = _to_int(numeral)
+            if number is not None and (kind == "section" or len(rest) <= 60):
+                out.append(_Marker("section", ln.start, number, label, rest.strip()))
     return out
 
 
@@ -185,7 +213,7 @@ def _to_int(numeral: str) -> int | None:
 
 
 def _numbering_restarts(markers: list[_Marker]) -> bool:
-    return any(b.number <= a.number for a, b in zip(markers, markers[1:]))
+    return any((b.number, b.sub) <= (a.number, a.sub) for a, b in zip(markers, markers[1:]))
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -21,7 +21,7 @@ from .index import Index
 from .text import normalize
 
 _CLAUSE_REFS = (
-    re.compile(rf"第\s*[(（]?([{_CN}\d]{{1,5}})[)）]?\s*(?:条|项|款|点|个措施|项措施)"),
+    re.compile(rf"第\s*[(（]?([{_CN}\d]{{1,5}})[)）]?\s*(?:条(?:之([{_CN}]{{1,3}}))?|项|款|点|个措施|项措施)"),
     re.compile(rf"[(（]\s*([{_CN}]{{1,5}})\s*[)）]"),
     re.compile(r"#\s*(\d{1,3})\b"),
     re.compile(rf"(?:措施|条款)\s*([{_CN}\d]{{1,5}})(?![\d{_CN}])"),
@@ -115,7 +115,7 @@ class Router:
             m = pattern.search(q)
             if not m:
                 continue
-            number = _number(m.group(1))
+            number = _number(m.group(1), m.group(2) if pattern.groups > 1 else None)
             clauses = tuple(c for c in self._by_number.get(number, []) if not docs or c.doc_id in docs)
             if clauses and number != "0":
                 remainder = (q[:m.start()] + q[m.end():]).strip(" ，,。？?！!：:")
@@ -155,8 +155,9 @@ class Router:
         return [(alias, unit) for _, alias, unit in sorted(found)]
 
 
-def _number(raw: str) -> str:
+def _number(raw: str, sub: str | None = None) -> str:
+    """The clause number a reference names: "19", or "133之1" for 第一百三十三条之一."""
     try:
-        return str(cn_to_int(raw))
+        return f"{cn_to_int(raw)}之{cn_to_int(sub)}" if sub else str(cn_to_int(raw))
     except ValueError:
         return ""
