@@ -250,6 +250,8 @@ class Route:
     missing_is_document: bool = True
     # A bare clause number ("第十九条") that several documents have: the answer asks which one is meant.
     ambiguous: bool = False
+    # How many documents matched in all, when the route holds only the first few (most local first).
+    documents_matched: int = 0
 
 
 @dataclass(frozen=True)

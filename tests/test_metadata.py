@@ -14,6 +14,7 @@ from assistant.corpus import ingest, metadata
 from assistant.corpus.ingest import load_corpus
 from assistant.corpus.readers import read_source
 from assistant.corpus.structure import parse_document
+from assistant.errors import CorpusFileError
 from assistant.models import heading
 from tests.support import REALDOCS
 
@@ -142,12 +143,18 @@ def test_titles_and_dates_of_the_real_laws():
         pytest.skip(f"real documents not found at {folder}")
     files = ingest.corpus_files(folder)
     titled = dated = leveled = 0
+    empty = []
     for path in files:
-        source = read_source(path)
+        try:
+            source = read_source(path)
+        except CorpusFileError:  # a site generator's _index.md: front matter and no text
+            empty.append(path)
+            continue
         titled += bool(metadata.detect(source.text, "", source.title).title)  # from the text, not the file name
         found = metadata.detect(source.text, path.name, source.title)
         dated += bool(found.issue_date)
         leveled += bool(found.level)
-    n = len(files)
+    assert all(p.name == "_index.md" for p in empty)
+    n = len(files) - len(empty)
     print(f"{n} files: titles {titled / n:.3f}, dates {dated / n:.3f}, levels {leveled / n:.3f}")
     assert n >= 3400 and titled / n >= 0.99 and dated / n >= 0.95 and leveled / n >= 0.95

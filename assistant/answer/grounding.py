@@ -9,32 +9,46 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Iterable
+from functools import cached_property, lru_cache
+from typing import Iterable, Sequence
 
 from .. import grammar
 from ..lexicon import Aspect, Lexicon, RefusalPolicy
 from ..models import Clause, Retrieval
 from ..numerals import CN_NUMERAL_CHARS
 from ..regions import Regions
+from ..search.substrings import SubstringIndex
 from ..search.text import normalize, nouns, tokenize
 
 
-@dataclass(frozen=True)
 class CorpusText:
-    """The normalized text of every clause: what "occurs in the corpus" is measured against."""
+    """The normalized text of every clause: what "occurs in the corpus" is measured against.
 
-    clauses: tuple[str, ...]
-    text: str
+    Looked up through a bigram index (:class:`SubstringIndex`), so a question costs the same at 300
+    clauses and at 150,000.
+    """
+
+    def __init__(self, clauses: Sequence[str], substrings: SubstringIndex | None = None):
+        self.clauses = clauses
+        self.substrings = substrings or SubstringIndex.build(clauses)
+        # The same words (企业, 贷款, 担保) come back in question after question; the corpus is fixed.
+        self.frequency = lru_cache(maxsize=8192)(self._frequency)
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> "CorpusText":
-        clauses = tuple(normalize(t) for t in texts)
-        return cls(clauses, " ".join(clauses))
+        return cls(tuple(normalize(t) for t in texts))
 
-    def frequency(self, term: str) -> int:
+    def contains(self, term: str) -> bool:
+        """Whether any clause contains ``term``."""
+        return self.substrings.contains(term)
+
+    def _frequency(self, term: str) -> int:
         """How many clauses contain ``term`` (rarer words say more about what a question is about)."""
-        return sum(term in c for c in self.clauses)
+        return len(self.substrings.rows(term))
+
+    def containing(self, term: str) -> list[str]:
+        """The clauses that contain ``term``, in corpus order."""
+        return [self.clauses[r] for r in self.substrings.rows(term)]
 
 
 @dataclass(frozen=True)
@@ -62,15 +76,15 @@ def evidence(retrieval: Retrieval, corpus: CorpusText, lexicon: Lexicon) -> Evid
     found = [t for t in tokens if t in top_text or t in covered]
     overlap = len(found) / len(tokens) if tokens else 0.0
     content = [t for t in tokens if t not in lexicon.question_words and not t.isdigit() and t not in covered]
-    unknown = tuple(dict.fromkeys(t for t in content if t not in corpus.text))
+    unknown = tuple(dict.fromkeys(t for t in content if not corpus.contains(t)))
     # A year no document mentions asks for what the documents do not have (2024年出台的新政策), unless
     # it only dates the asker's situation (2023年的时候, 2023年签的合同): the texts in force then answer.
-    foreign_ref = next((m.group(0) for m in grammar.YEAR.finditer(q) if m.group(0) not in corpus.text
+    foreign_ref = next((m.group(0) for m in grammar.YEAR.finditer(q) if not corpus.contains(m.group(0))
                         and not _SITUATION.match(q, m.end())), "")
     if not foreign_ref:
         # A cited document whose text is not in the corpus (甘政办发〔2022〕101号) cannot be quoted.
         foreign_ref = next((n for n in map(grammar.doc_number, (m.group(0) for m in grammar.DOC_NUMBER.finditer(q)))
-                            if _only_cited(n, corpus.text)), "")
+                            if _only_cited(n, corpus)), "")
     topic = _foreign_topic(q, unknown, retrieval.expansion.triggers, corpus, lexicon)
     # A place says where, not what (浙江省的…罚款多少: the subject is the offence): areas are the scope's
     # business (search/scope.py), not the subject of a figure.
@@ -86,9 +100,11 @@ def evidence(retrieval: Retrieval, corpus: CorpusText, lexicon: Lexicon) -> Evid
 _SITUATION = re.compile(r"(?:的时候|时候|那时|那年|当时|时|签|签订|签的|以前|之前|期间|当年)")
 
 
-def _only_cited(doc_number: str, corpus_text: str) -> bool:
+def _only_cited(doc_number: str, corpus: CorpusText) -> bool:
     """The 文号 appears only where a document cites it (inside 《…》（文号）), never as a header."""
-    return corpus_text.count(doc_number) <= 1 and f"）（{doc_number}）" in corpus_text.replace("》（", "）（")
+    clauses = corpus.containing(doc_number)
+    return (sum(c.count(doc_number) for c in clauses) <= 1
+            and any(f"{close}（{doc_number}）" in c for c in clauses for close in "）》"))
 
 
 def _foreign_topic(q: str, unknown: tuple[str, ...], triggers: tuple[str, ...], corpus: CorpusText,
@@ -107,7 +123,7 @@ def _foreign_topic(q: str, unknown: tuple[str, ...], triggers: tuple[str, ...], 
     # The question is searched first: the corpus text is large (tens of MB at real scale).
     found = [w for w in lexicon.topics
              if (w in rest or (w in asked and any(t in w and len(t) < len(w) for t in triggers)))
-             and w not in triggers and w not in corpus.text]
+             and w not in triggers and not corpus.contains(w)]
     # A named tax or fee (印花税, 评估费): a word of three or more characters, unknown to the corpus.
     found += [t for t in unknown if len(t) >= 3 and t in rest and t.endswith(endings)]
     # The longest names the topic best in the note (个人所得税, not 扣除).
@@ -175,7 +191,7 @@ def _subject_sentences(words: list[str], corpus: CorpusText, question_nouns: fro
     second = phrases[:1] or [w for w in named[1:2] if corpus.frequency(w) <= rare and w in near]
     # Only clauses that name the subjects are split: at 50k clauses splitting them all cost ~100 ms.
     # A phrase may be written as a list in the clause (协会商会 as 协会、商会).
-    return subject, [p for c in corpus.clauses if subject in c and all(w in c.replace("、", "") for w in second)
+    return subject, [p for c in corpus.containing(subject) if all(w in c.replace("、", "") for w in second)
                      for p in _passages(c) if subject in p]
 
 

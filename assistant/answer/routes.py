@@ -65,7 +65,7 @@ class Composers:
     def corpus(self) -> CorpusText:
         """Every clause's normalized text, for the refusal checks: built on the first search question,
         not when an assistant is made for ``search`` or a lookup."""
-        return CorpusText(self.index.normalized_clauses, self.index.normalized_text)
+        return CorpusText(self.index.normalized_clauses, self.index.substrings)
 
     def kind(self, turn: Turn) -> ComposeKind:
         assert turn.retrieval is not None
@@ -152,7 +152,7 @@ class Composers:
                 # A line that is only a date is a 公文's signature; longer ones are a law's history lines.
                 facts += [f"{'印发日期' if grammar.FULL_DATE.fullmatch(ln) else '历史'}：{ln}" for ln in history]
                 facts[-1] += f"〔{answer.citations[-1].heading}〕"
-            for kind, (clause, lo, hi) in self.index.dated.get(doc_id, {}).items():
+            for kind, (clause, lo, hi) in self.index.dated(doc_id).items():
                 answer.citations.append(self.extractive.cite(clause, clause.text[lo:hi], clause.start + lo,
                                                              clause.start + hi))
                 facts.append(f"{'施行' if kind == '施行' else '印发日期'}：{clause.text[lo:hi]}"
@@ -167,6 +167,11 @@ class Composers:
             parts.append("\n".join(facts))
         # The clause that answers what was asked (the 施行 article for "什么时候施行") is cited first.
         answer.citations.sort(key=lambda c: order.get(c.clause_id, len(order)))
+        shown = len({c.doc_id for c in (h.clause for h in turn.retrieval.hits)})
+        total = turn.retrieval.route.documents_matched
+        if total > shown:
+            parts.insert(0, f"问题没有指明是哪一份文件。本库有{int_to_cn(total)}份文件，以下是其中{int_to_cn(shown)}份"
+                            f"（本地文件在前）的信息；问其他文件时请在问题中写明文件名或文号。")
         answer.text = "\n\n".join(parts)
 
     def choose(self, answer: Answer, turn: Turn) -> None:
@@ -178,8 +183,10 @@ class Composers:
             answer.citations.append(citation)
             lines.append(f"{len(lines) + 1}. 〔{citation.heading}〕“{citation.quote}”")
         ref = route.matched[0] if route.matched else "这一条"
-        answer.text = (f"有{int_to_cn(len(lines))}份文件都有{ref}，请问您指的是哪一份？可以在问题里带上文件名，"
-                       f"例如“{self.index.document(route.clauses[-1].doc_id).name}{ref}”。\n" + "\n".join(lines))
+        total = max(route.documents_matched, len(lines))
+        listed = "" if total == len(lines) else f"以下是其中{len(lines)}份（本地文件在前）：\n"
+        answer.text = (f"有{int_to_cn(total)}份文件都有{ref}，请问您指的是哪一份？可以在问题里带上文件名，"
+                       f"例如“{self.index.document(route.clauses[-1].doc_id).name}{ref}”。\n{listed}" + "\n".join(lines))
 
     def missing(self, answer: Answer, turn: Turn) -> None:
         """A named document that is not in the corpus: say so, never answer from other documents."""

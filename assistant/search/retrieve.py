@@ -245,6 +245,13 @@ class PolicyRetriever(BaseRetriever):
             hits = [dataclasses.replace(h, why=f"{h.why}；{note}" if h.why else note) for h in hits]
         return Retrieval(query, route, hits, where)
 
+    def warm(self, region: str = "") -> None:
+        """Compute the per-clause tables a first search would: searchable rows, the locality prior (of the
+        deployment's region when it has one)."""
+        searcher = self.searcher
+        _ = searcher._searchable
+        searcher.prior(Regions.load().find(region) if region else None)
+
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         return [
             LCDocument(page_content=h.clause.text, metadata={

@@ -20,6 +20,9 @@ from .documents import NOTHING_NAMED, DocumentNames, Named, locality, without_na
 from .index import Index
 from .text import normalize
 
+# A document question that names no document is answered for at most this many (most local first).
+MAX_UNNAMED_DOCUMENTS = 5
+
 _CLAUSE_REFS = (
     re.compile(rf"第\s*[(（]?([{_CN}\d]{{1,5}})[)）]?\s*(?:条(?:之([{_CN}]{{1,3}}))?|项|款|点|个措施|项措施)"),
     re.compile(rf"[(（]\s*([{_CN}]{{1,5}})\s*[)）]"),
@@ -57,6 +60,7 @@ class Router:
         self._by_number: dict[str, list[Clause]] = {}
         for clause in index.clauses:
             self._by_number.setdefault(clause.number, []).append(clause)
+        self._preambles = tuple(self._by_number.get("0", ()))
 
     def route(self, question: str, named_docs: Named = NOTHING_NAMED, scope: Collection[str] | None = None,
               context: Collection[str] = ()) -> Route:
@@ -74,10 +78,15 @@ class Router:
         found = self._route(q, docs)
         if found.kind == "clause" and not named_docs.doc_ids:
             found = self._settle(found, set(context))
-        elif found.kind == "document" and not named_docs.doc_ids:
-            # "文号是多少" without a name: the document the conversation is about, else all, most local first.
-            about = tuple(c for c in found.clauses if c.doc_id in set(context))
-            found = Route("document", about or self._most_local_first(found.clauses), matched=found.matched)
+        elif found.kind == "document":
+            preambles, matched = found.clauses, len(found.clauses)
+            if not named_docs.doc_ids:
+                # "文号是多少" without a name: the document the conversation is about, else the most local
+                # few (a library of laws would otherwise answer with thousands of documents' facts).
+                about = tuple(c for c in preambles if c.doc_id in set(context))
+                preambles = about or self._most_local_first(preambles)[:MAX_UNNAMED_DOCUMENTS]
+            found = Route("document", self._with_dates(preambles, q), matched=found.matched,
+                          documents_matched=matched)
         return dataclasses.replace(found, documents=named_docs.doc_ids, missing_document=named_docs.missing)
 
     def _settle(self, route: Route, context: set[str]) -> Route:
@@ -90,7 +99,7 @@ class Router:
             return Route("clause", clauses, whole_clause=route.whole_clause, remainder=route.remainder,
                          matched=route.matched)
         return Route("clause", self._most_local_first(route.clauses), whole_clause=route.whole_clause, remainder=route.remainder,
-                     matched=route.matched, ambiguous=True)
+                     matched=route.matched, ambiguous=True, documents_matched=len(in_docs))
 
     def _most_local_first(self, clauses: tuple[Clause, ...]) -> tuple[Clause, ...]:
         return tuple(sorted(clauses, key=lambda c: -locality(self.index.documents.get(c.doc_id))))
@@ -108,9 +117,9 @@ class Router:
                              matched=tuple(a for a, _ in named))
         asks_document = self.cues.document.search(q)
         if asks_document:
-            preambles = tuple(c for c in self.index.clauses if c.number == "0" and (not docs or c.doc_id in docs))
+            preambles = tuple(c for c in self._preambles if not docs or c.doc_id in docs)
             if preambles:
-                return Route("document", self._with_dates(preambles, q), matched=(asks_document.group(0),))
+                return Route("document", preambles, matched=(asks_document.group(0),))
         for pattern in _CLAUSE_REFS:
             m = pattern.search(q)
             if not m:
@@ -128,7 +137,7 @@ class Router:
         asked = "施行" if self.cues.effective.search(q) else "印发" if self.cues.signed.search(q) else ""
         out: list[Clause] = []
         for preamble in preambles:
-            dated = self.index.dated.get(preamble.doc_id, {})
+            dated = self.index.dated(preamble.doc_id)
             first = [dated[asked][0]] if asked in dated else []
             rest = [c for c, _, _ in dated.values() if c not in first]
             out += [c for c in dict.fromkeys([*first, preamble, *rest])]

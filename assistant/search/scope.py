@@ -119,7 +119,7 @@ class ScopeFinder:
                 here = found  # "我在临夏开饭馆": where the asker is
                 continue
             has_documents = found.code in self._areas_with_documents
-            if not has_documents and question[pos:pos + len(name) + 2] in self.index.normalized_text:
+            if not has_documents and self.index.substrings.contains(question[pos:pos + len(name) + 2]):
                 continue  # part of a term the documents use (甘肃股权交易中心), not a place asked about
             asked.append(found)
         if not asked:

@@ -28,8 +28,8 @@ class Service:
         self.today = today
         self._reload_lock = threading.Lock()
         self.assistant = Assistant.from_settings(settings, index=index, today=today)
-        # The first encoder call pays for graph set-up (~1.5 s); pay it at start, not on a user's question.
-        self.assistant.ask("创业担保贷款")
+        # The first encoder call, jieba's dictionaries, the index's lookups: paid at start, not by a user.
+        self.assistant.warm()
 
     @property
     def index(self) -> Index:
