@@ -59,6 +59,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     detail = "" if report.unchanged else f"（{report.parts} 段，新嵌入 {report.embedded} 段，复用 {report.reused} 段）"
     removed = f"，移除文档 {len(report.removed)} 个" if report.removed else ""
     print(f"{head}：{report.documents} 个文档，{report.clauses} 条条款{detail}{removed}，用时 {report.seconds:.1f} 秒")
+    if not report.unchanged and report.seconds >= 10:  # where a long build spent its time
+        names = {"read": "读取", "parse": "解析", "vectors": "嵌入与写入向量", "tokenize": "分词", "write": "写入索引文件"}
+        print("各阶段用时：" + "，".join(f"{names.get(k, k)} {v:.1f} 秒" for k, v in report.stages.items()))
     return 0
 
 

@@ -126,10 +126,99 @@ def render(r: dict) -> str:
             st = p["query"].get("stages_ms", {})
             out.append(f"| {p['build']['clauses']:,} | " +
                        " | ".join(f"{st[n]['p50']:.1f} / {st[n]['p95']:.1f}" for n in names) + " |")
+    out += _laws_section(r)
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():
         out.append("\n" + notes.read_text(encoding="utf-8").strip())
     return "\n".join(out) + "\n"
+
+
+STAGE_NAMES = {"read": "read files", "parse": "parse clauses", "vectors": "embed + write vectors",
+               "tokenize": "tokenize (BM25)", "write": "write BM25, tokens, texts, substring index, records"}
+
+
+def _laws_section(r: dict) -> list[str]:
+    """The real-scale point (../shared/realdocs/laws) beside the synthetic sizes, with its targets."""
+    laws = r.get("laws")
+    if not laws:
+        return []
+    out = ["\n## Real scale: ../shared/realdocs/laws\n"]
+    if laws.get("skipped"):
+        return out + [f"Not measured: {laws['skipped']}."]
+    t, b, q, inc = r["targets"], laws["build"], laws["query"], laws["incremental"]
+    floor = laws["embed_floor"]["seconds"]
+    ratio = b["seconds"] / floor if floor else None
+    ans, ret = q["answer_ms"], q["retrieval_ms"]
+    cold = laws.get("cold_start_cli", {}).get("median_s")
+    rows = [
+        ("build time / embedding floor", f"≤ {t['laws_build_vs_floor']}×",
+         f"{b['seconds']:.0f} s / {floor:.0f} s = {ratio:.2f}×", _ok(ratio, t["laws_build_vs_floor"])),
+        ("builder peak RSS", f"≤ {t['laws_build_rss_mb']} MB", f"{b['peak_rss_mb']:.0f} MB",
+         _ok(b["peak_rss_mb"], t["laws_build_rss_mb"])),
+        ("serving process peak RSS", f"≤ {t['laws_serving_rss_mb']} MB", f"{q['peak_rss_mb']:.0f} MB",
+         _ok(q["peak_rss_mb"], t["laws_serving_rss_mb"])),
+        (f"incremental rebuild (one file changed: {inc['changed']})", f"≤ {t['laws_incremental_s']} s",
+         f"{inc['seconds']:.1f} s", _ok(inc["seconds"], t["laws_incremental_s"])),
+        ("answer p50", f"≤ {t['laws_answer_p50_ms']} ms", _ms(ans["p50"]) + " ms", _ok(ans["p50"], t["laws_answer_p50_ms"])),
+        ("answer p95", f"≤ {t['laws_answer_p95_ms']} ms", _ms(ans["p95"]) + " ms", _ok(ans["p95"], t["laws_answer_p95_ms"])),
+        ("slowest answer (first question after start included)", f"≤ {t['laws_answer_max_ms']} ms",
+         _ms(max(ans["max"], q["first_answer_ms"])) + " ms",
+         _ok(max(ans["max"], q["first_answer_ms"]), t["laws_answer_max_ms"])),
+        ("retrieval p95", f"≤ {t['laws_retrieval_p95_ms']} ms", _ms(ret["p95"]) + " ms",
+         _ok(ret["p95"], t["laws_retrieval_p95_ms"])),
+        ("cold start to first answer (CLI)", f"≤ {t['laws_cold_start_s']} s", _s(cold) + " s",
+         _ok(cold, t["laws_cold_start_s"])),
+    ]
+    server = laws.get("server")
+    if server:
+        sp = server["query"]["answer_ms"]["p95"]
+        rows.append(("Chroma server mode: answer p95", f"≤ {t['laws_server_answer_p95_ms']} ms", _ms(sp) + " ms",
+                     _ok(sp, t["laws_server_answer_p95_ms"])))
+    out.append(f"Measured {laws.get('measured', '?')}: {b['files']:,} files read, {b['documents']:,} documents, "
+               f"{b['clauses']:,} clauses, {b['parts']:,} parts; {b['titled']:,} documents have a title of their "
+               f"own and {b['dated']:,} a date. {b['problems']} files skipped, each named with its reason: "
+               + "; ".join(f"{n} × {reason}" for reason, n in b["skipped_reasons"].items()) + ".\n")
+    out.append("| what | target | measured | met |\n|---|---|---|---|")
+    out += [f"| {a} | {bb} | {c} | {d} |" for a, bb, c, d in rows]
+    out.append("\nWhere the build's time goes (the embedding floor is the encoder alone on the same parts, with the "
+               "same worker processes, measured in the same run):\n")
+    out.append("| stage | seconds |\n|---|---|")
+    out += [f"| {STAGE_NAMES.get(k, k)} | {v:.1f} |" for k, v in b["stages_s"].items()]
+    out.append(f"| encoder alone (floor) | {floor:.1f} |")
+    if server:
+        out.append(f"\nChroma server mode: build {server['build']['seconds']:.0f} s; answer p50 / p95 / max "
+                   f"{server['query']['answer_ms']['p50']:.1f} / {server['query']['answer_ms']['p95']:.1f} / "
+                   f"{server['query']['answer_ms']['max']:.1f} ms.")
+    out.append(f"\nLatency over {q['questions']} questions (`evals/qa.jsonl` and `evals/qa_multi.jsonl` asked against "
+               f"this index; their answers are not the point, their shape is), after the start-up warm-up; the first "
+               f"question took {q['first_answer_ms']:.1f} ms.\n")
+    out.append("| latency (ms) | p50 | p95 | p99 | max |\n|---|---|---|---|---|")
+    for name, d in (("retrieval", ret), ("extractive answer", ans)):
+        out.append(f"| {name} | {d['p50']:.1f} | {d['p95']:.1f} | {d['p99']:.1f} | {d['max']:.1f} |")
+    for name, st in q.get("stages_ms", {}).items():
+        out.append(f"| stage: {name} | {st['p50']:.2f} | {st['p95']:.2f} | {st['p99']:.2f} | {st.get('max', 0):.2f} |")
+    out += _latency_chart(r)
+    return out
+
+
+def _latency_chart(r: dict) -> list[str]:
+    """Answer latency against corpus size: the synthetic sizes and the real-scale point (Mermaid)."""
+    points = [(p["build"]["clauses"], p["query"]["answer_ms"]) for p in r.get("scale", [])]
+    laws = r.get("laws", {})
+    if laws.get("query"):
+        points.append((laws["build"]["clauses"], laws["query"]["answer_ms"]))
+    points.sort(key=lambda p: p[0])
+    if len(points) < 2:
+        return []
+    labels = ", ".join(f'"{n // 1000}k{" (laws)" if laws.get("query") and n == laws["build"]["clauses"] else ""}"'
+                       for n, _ in points)
+    top = max(a["p95"] for _, a in points) * 1.2
+    return ["\nAnswer latency against corpus size (clauses; the synthetic points and the real laws; p50 lower "
+            "line, p95 upper line):\n", "```mermaid", "xychart-beta",
+            '    title "Answer latency (ms) by corpus size"', f"    x-axis [{labels}]",
+            f'    y-axis "ms" 0 --> {top:.0f}',
+            "    line [" + ", ".join(f"{a['p50']:.1f}" for _, a in points) + "]",
+            "    line [" + ", ".join(f"{a['p95']:.1f}" for _, a in points) + "]", "```"]
 
 
 def _ok(value, bound) -> str:

@@ -35,6 +35,10 @@ sys.path.insert(0, str(ROOT))
 TARGETS = {
     "retrieval_p50_ms": 15, "retrieval_p95_ms": 40, "answer_p95_ms": 100, "cold_start_s": 10,
     "scale_query_p95_ms": 150, "scale_build_s": 15 * 60, "scale_rss_mb": 2048,
+    # The real-scale point (../shared/realdocs/laws, 3,496 files).
+    "laws_build_vs_floor": 1.25, "laws_build_rss_mb": 2560, "laws_serving_rss_mb": 1536, "laws_incremental_s": 30,
+    "laws_answer_p50_ms": 15, "laws_answer_p95_ms": 60, "laws_answer_max_ms": 250, "laws_retrieval_p95_ms": 30,
+    "laws_cold_start_s": 10, "laws_server_answer_p95_ms": 80,
 }
 
 
@@ -48,26 +52,68 @@ def _rss_mb(field: str = "VmRSS") -> float:
     return 0.0
 
 
-def _settings(corpus: str, index: str, **extra):
+def _settings(corpus: str, index: str, chroma_port: int = 0, **extra):
     from assistant.config import Settings
 
+    if chroma_port:  # server mode: vectors in a `chroma run` on loopback
+        extra.update(chroma_host="127.0.0.1", chroma_port=chroma_port)
     return Settings.from_env(env={}, corpus_dir=Path(corpus), index_dir=Path(index), **extra)
 
 
 def child_build(args) -> dict:
-    from assistant.search.index import build_index
+    from collections import Counter
 
-    settings = _settings(args.corpus, args.index)
-    phases: dict[str, float] = {}
+    from assistant.search.index import build_index, current_generation
+
+    settings = _settings(args.corpus, args.index, args.chroma_port)
     profiler = _profiler(args.profile)
     started = time.perf_counter()
-    report = build_index(settings, rebuild=True)
-    phases["total_s"] = time.perf_counter() - started
+    report = build_index(settings, rebuild=not args.incremental)
+    seconds = time.perf_counter() - started
     _save_profile(profiler, args.profile)
-    gen = next(Path(args.index).glob("gen-*"))
-    return {"seconds": phases["total_s"], "documents": report.documents, "clauses": report.clauses,
-            "parts": report.parts, "problems": len(report.problems), "size_mb": _du(gen),
-            "size_parts_mb": {p.name: _du(p) for p in gen.iterdir()}}
+    gen = current_generation(Path(args.index))
+    docs = json.loads((gen / "documents.json").read_text(encoding="utf-8"))["documents"]
+    reasons = Counter(p.reason for p in report.problems)
+    return {"seconds": seconds, "documents": report.documents, "clauses": report.clauses,
+            "parts": report.parts, "embedded": report.embedded, "problems": len(report.problems),
+            "stages_s": report.stages, "size_mb": _du(gen), "size_parts_mb": {p.name: _du(p) for p in gen.iterdir()},
+            "files": len(corpus_files_of(settings)), "skipped_reasons": dict(reasons.most_common()),
+            "titled": sum(bool(d.get("title")) and not d.get("title_from_file") for d in docs),
+            "dated": sum(bool(d.get("issue_date")) for d in docs)}
+
+
+def corpus_files_of(settings) -> list:
+    from assistant.corpus.ingest import corpus_sources
+
+    return corpus_sources(settings.corpus_dirs)
+
+
+def child_embed_floor(args) -> dict:
+    """The encoder alone on the parts a build would embed, with the build's own worker pool."""
+    from assistant.corpus.ingest import load_corpus
+    from assistant.corpus.structure import parse_document, split_parts
+    from assistant.errors import CorpusFileError
+    from assistant.search.encoders import get_encoder
+    from assistant.search.index import _embed_in_worker, _worker_pool
+
+    settings = _settings(args.corpus, args.index)
+    encoder = get_encoder(settings.encoder, settings.allow_model_download)
+    parts = []
+    for doc in load_corpus(settings.corpus_dirs).documents:
+        try:
+            parts += [p for c in parse_document(doc) for p in split_parts(c, encoder.max_chars)]
+        except CorpusFileError:
+            pass
+    size = settings.embed_batch_size
+    batches = [[p.text for p in parts[i:i + size]] for i in range(0, len(parts), size)]
+    with _worker_pool(settings, len(parts)) as pool:
+        if pool is not None:  # workers start (and load the encoder) before the clock
+            list(pool.map(_embed_in_worker, batches[:2]))
+        started = time.perf_counter()
+        done = pool.map(_embed_in_worker, batches, chunksize=4) if pool else map(encoder.embed_documents, batches)
+        count = sum(len(v) for v in done)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "parts": count}
 
 
 def _percentiles(samples: list[float]) -> dict:
@@ -75,12 +121,13 @@ def _percentiles(samples: list[float]) -> dict:
 
     a = np.asarray(samples)
     return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
-            "p99": float(np.percentile(a, 99)), "mean": float(a.mean()), "n": int(a.size)}
+            "p99": float(np.percentile(a, 99)), "max": float(a.max()), "mean": float(a.mean()), "n": int(a.size)}
 
 
 def _median_of_passes(passes: list[list[float]]) -> dict:
     per = [_percentiles(p) for p in passes]
     out = {key: statistics.median(p[key] for p in per) for key in ("p50", "p95", "p99", "mean")}
+    out["max"] = max(p["max"] for p in per)
     out["n"] = sum(p["n"] for p in per)
     out["passes"] = [{k: round(v, 3) for k, v in p.items()} for p in per]
     return out
@@ -106,20 +153,24 @@ def child_query(args) -> dict:
     from assistant.search.index import Index
     from assistant.search.text import normalize, tokenize
 
-    settings = _settings(args.corpus, args.index, auto_build=False)
+    settings = _settings(args.corpus, args.index, args.chroma_port, auto_build=False)
     rss_start = _rss_mb()
     index = Index.open(settings)
     assistant = Assistant.from_settings(settings, index=index)
-    questions = [json.loads(line)["question"] for line in Path(args.qa).read_text(encoding="utf-8").splitlines()
-                 if line.strip()]
-    assistant.ask(questions[0])  # warm-up: first encoder call, first Chroma query
+    questions = [json.loads(line)["question"] for qa in args.qa.split(",")
+                 for line in Path(qa).read_text(encoding="utf-8").splitlines() if line.strip()]
+    assistant.warm()  # what the app does at start: encoder, jieba, vectors, lookups
     load_s = time.perf_counter() - t0
+    started = time.perf_counter()
+    assistant.ask(questions[0])
+    first_ms = (time.perf_counter() - started) * 1000
     rss_loaded = _rss_mb()
     retriever = assistant.retriever
     searcher = retriever.searcher
     encoder = searcher.encoder
-    out: dict = {"load_s": load_s, "rss_before_index_mb": rss_start, "rss_loaded_mb": rss_loaded,
-                 "clauses": len(index.clauses), "parts": index.manifest.part_count}
+    out: dict = {"load_s": load_s, "first_answer_ms": first_ms, "rss_before_index_mb": rss_start,
+                 "rss_loaded_mb": rss_loaded, "clauses": len(index.clauses), "parts": index.manifest.part_count,
+                 "questions": len(questions)}
     from assistant.answer.compose import sentence_tokens
 
     def cold() -> None:  # every pass starts with empty per-process caches: no question is "asked again"
@@ -315,6 +366,86 @@ def scale_point(size: int, work: Path, qa: Path, repeat: int, profile_dir: Path 
             "query": {**query, "peak_rss_mb": qrss}}
 
 
+LAWS = ROOT.parent / "shared" / "realdocs" / "laws"
+
+
+def laws_point(work: Path, qa_files: list[Path], repeat: int, server: bool) -> dict:
+    """The real-scale point: every file of ../shared/realdocs/laws (read from a scratch copy, so one file
+    can be changed for the incremental rebuild), built, timed against the encoder alone, and queried."""
+    corpus = work / "laws-corpus"
+    index = work / "index-laws"
+    shutil.rmtree(corpus, ignore_errors=True)
+    shutil.rmtree(index, ignore_errors=True)
+    shutil.copytree(LAWS, corpus)
+    qa = ",".join(str(p) for p in qa_files)
+    _log("laws: full build")
+    build, wall, rss = timed_child(["_build", "--corpus", str(corpus), "--index", str(index)])
+    _log(f"  built {build['documents']} documents, {build['clauses']} clauses, {build['parts']} parts in "
+         f"{build['seconds']:.0f} s, peak RSS {rss:.0f} MB")
+    _log("laws: embedding floor (the encoder alone on the same parts)")
+    floor, _, _ = timed_child(["_embed_floor", "--corpus", str(corpus), "--index", str(work / "unused")])
+    _log(f"  floor {floor['seconds']:.0f} s: build / floor = {build['seconds'] / floor['seconds']:.2f}")
+    _log("laws: latency")
+    query, _, qrss = timed_child(["_query", "--corpus", str(corpus), "--index", str(index), "--qa", qa,
+                                  "--repeat", str(repeat)])
+    _log(f"  answer p50 {query['answer_ms']['p50']:.1f} p95 {query['answer_ms']['p95']:.1f} "
+         f"max {query['answer_ms']['max']:.1f} ms, serving RSS {qrss:.0f} MB")
+    changed = next(p for p in sorted(corpus.rglob("*.md")) if p.name != "_index.md")
+    with open(changed, "a", encoding="utf-8") as handle:
+        handle.write("\n（基准测试追加的一行，用于测量增量重建。）\n")
+    _log(f"laws: incremental rebuild after changing {changed.relative_to(corpus)}")
+    incremental, inc_wall, inc_rss = timed_child(["_build", "--corpus", str(corpus), "--index", str(index),
+                                                  "--incremental"])
+    _log(f"  {incremental['seconds']:.1f} s ({incremental['embedded']} parts embedded)")
+    point = {"build": {**build, "wall_s": wall, "peak_rss_mb": rss}, "embed_floor": floor,
+             "query": {**query, "peak_rss_mb": qrss},
+             "incremental": {**incremental, "wall_s": inc_wall, "peak_rss_mb": inc_rss,
+                             "changed": str(changed.relative_to(corpus))},
+             "cold_start_cli": cold_start_cli(corpus, index, "融资担保公司的注册资本最低是多少？", 1)}
+    if server:
+        point["server"] = _laws_server_point(work, corpus, qa, repeat)
+    shutil.rmtree(index, ignore_errors=True)
+    shutil.rmtree(corpus, ignore_errors=True)
+    return point
+
+
+def _laws(work: Path, qa_files: list[Path], repeat: int, server: bool) -> dict:
+    if not LAWS.is_dir():
+        _log(f"laws: {LAWS} not found, real-scale point skipped")
+        return {"skipped": f"{LAWS} not found"}
+    point = laws_point(work, qa_files, repeat, server)
+    point["measured"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    return point
+
+
+def _laws_server_point(work: Path, corpus: Path, qa: str, repeat: int) -> dict:
+    """The same corpus with its vectors in a Chroma server (`chroma run` on loopback)."""
+    path, index, port = work / "chroma-server", work / "index-laws-server", _free_port()
+    shutil.rmtree(path, ignore_errors=True)
+    chroma = Path(sys.executable).with_name("chroma")
+    with open(work / "chroma-server.log", "ab") as log:
+        server = subprocess.Popen([str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                                  stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", server, timeout=60)
+        _log("laws: build into a Chroma server")
+        build, wall, rss = timed_child(["_build", "--corpus", str(corpus), "--index", str(index),
+                                        "--chroma-port", str(port)])
+        _log(f"  {build['seconds']:.0f} s")
+        query, _, qrss = timed_child(["_query", "--corpus", str(corpus), "--index", str(index), "--qa", qa,
+                                      "--repeat", str(repeat), "--chroma-port", str(port)])
+        _log(f"  answer p95 {query['answer_ms']['p95']:.1f} ms")
+        return {"build": {**build, "wall_s": wall, "peak_rss_mb": rss}, "query": {**query, "peak_rss_mb": qrss}}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(index, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -330,6 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--profile", action="store_true", help="pyinstrument profiles into bench/profiles/")
     parser.add_argument("--no-app", action="store_true", help="skip the app.py cold start")
+    parser.add_argument("--laws", choices=["auto", "skip", "only"], default="auto",
+                        help="the real-scale point on ../shared/realdocs/laws: auto (when present; not with --quick), "
+                             "skip, or only (nothing else)")
+    parser.add_argument("--no-server", action="store_true", help="laws point: skip the Chroma server build")
     parser.add_argument("--keep-scale-from", type=Path,
                         help="an earlier results.json whose scale points for sizes not measured now are kept")
     args = parser.parse_args(argv)
@@ -343,6 +478,18 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     results: dict = {"machine": _machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "repeat": repeat,
                      "targets": TARGETS}
+    qa_files = [args.qa, ROOT / "evals" / "qa_multi.jsonl"]
+    if args.laws == "only":  # the other points stay as last measured
+        if args.out.exists():
+            results = {**json.loads(args.out.read_text(encoding="utf-8")), "targets": TARGETS}
+        try:
+            results["laws"] = _laws(work, qa_files, repeat, not args.no_server)
+        finally:
+            if args.work is None:
+                shutil.rmtree(work, ignore_errors=True)
+        _write(results, args)
+        _log(f"wrote {args.out} and {args.doc}")
+        return 0
     try:
         corpus = work / "corpus-real"
         index = work / "index-real"
@@ -373,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
             results["scale"].append(scale_point(size, work, args.qa, repeat, profile_dir))
             results["scale"].sort(key=lambda p: p["target_clauses"])
             _write(results, args)  # keep what was measured if a later size fails
+        if args.laws == "auto" and not args.quick:
+            results["laws"] = _laws(work, qa_files, repeat, not args.no_server)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -400,15 +549,17 @@ def _write(results: dict, args) -> None:
 
 def _child_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["_build", "_query"])
+    parser.add_argument("command", choices=["_build", "_query", "_embed_floor"])
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--index", required=True)
     parser.add_argument("--qa")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument("--profile")
+    parser.add_argument("--chroma-port", type=int, default=0)
+    parser.add_argument("--incremental", action="store_true", help="_build: refresh, do not rebuild")
     args = parser.parse_args(argv)
-    data = child_build(args) if args.command == "_build" else child_query(args)
+    data = {"_build": child_build, "_query": child_query, "_embed_floor": child_embed_floor}[args.command](args)
     print(json.dumps(data, ensure_ascii=False))
     return 0
 

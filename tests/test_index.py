@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.corpus.structure import split_parts
 from assistant.errors import (
     IndexBuildError,
     IndexMismatchError,
@@ -19,8 +20,9 @@ from assistant.errors import (
 )
 from assistant.search import vectorstore
 from assistant.search.encoders import get_encoder
-from assistant.search.index import Index, build_index, current_generation, is_stale, open_index
+from assistant.search.index import Index, build_index, current_generation, is_stale, keyword_text, open_index
 from assistant.search.retrieve import HybridSearcher
+from assistant.search.text import tokenize
 from tests.support import FIXTURES, SEED_ID, make_settings
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
@@ -39,12 +41,11 @@ def test_build_records_encoder_and_every_clause(seed_settings, seed_index):
     assert manifest.clause_count == 29 and len(seed_index.clauses) == 29
     ids = _collection_ids(seed_index)
     assert len(ids) == manifest.part_count >= 29
-    # Every clause has at least one part in Chroma, and metadata carries lists as JSON strings.
+    # Every clause has at least one part in Chroma, which knows its clause and document.
     assert {i.split("/")[0] for i in ids} == {c.clause_id for c in seed_index.clauses}
     got = seed_index.collection.get(where={"clause_id": f"{SEED_ID}#4"}, include=["metadatas"])
     meta = got["metadatas"][0]
-    assert meta["clause_id"] == f"{SEED_ID}#4"
-    assert "临夏金控融资担保公司" in json.loads(meta["units"])
+    assert (meta["clause_id"], meta["doc_id"]) == (f"{SEED_ID}#4", SEED_ID)
     assert seed_index.document(SEED_ID).doc_number == "临州办发〔2022〕84号"
     assert [r.doc_number for r in seed_index.references] == ["甘政办发〔2022〕101号"]
     assert not seed_index.references[0].in_corpus
@@ -95,6 +96,32 @@ def test_changed_document_is_re_embedded(tmp_path, corpus_dir):
     index = Index.open(settings)
     assert report.embedded == index.manifest.documents["tiaoli-2024"]["parts"]
     assert "80万元" in index.clause("tiaoli-2024#3").figures
+
+
+def test_an_incremental_build_equals_a_fresh_one_and_leaves_the_old_generation_alone(tmp_path, corpus_dir):
+    settings = make_settings(corpus_dir, tmp_path / "index")
+    shutil.copy(FIXTURE_DOC, corpus_dir / FIXTURE_DOC.name)
+    build_index(settings)
+    old = Index.open(settings)
+    old_ids = _collection_ids(old)
+    path = corpus_dir / FIXTURE_DOC.name
+    path.write_text(path.read_text(encoding="utf-8").replace("50万元", "80万元"), encoding="utf-8")
+    report = build_index(settings)
+    assert set(report.stages) == {"read", "parse", "vectors", "tokenize", "write"}
+    new = Index.open(settings)
+    # The vector store was copied and edited: exactly the new generation's parts, the old one untouched.
+    assert _collection_ids(new) == {p.part_id for c in new.clauses for p in split_parts(c, new.manifest.max_chars)}
+    assert _collection_ids(Index._read(settings, old.dir, old.manifest)) == old_ids
+    # Reused tokens are the tokens a fresh build makes.
+    lines = (new.dir / "tokens.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [tokenize(keyword_text(c)) for c in new.clauses]
+    fresh_settings = make_settings(corpus_dir, tmp_path / "fresh")
+    build_index(fresh_settings)
+    fresh = Index.open(fresh_settings)
+    query = "融资担保 80万元"
+    assert new.bm25.scores(tokenize(query)).tolist() == fresh.bm25.scores(tokenize(query)).tolist()
+    vector = get_encoder(settings.encoder).embed_query(query)
+    assert list(new.dense(vector, 5)) == list(fresh.dense(vector, 5))
 
 
 @pytest.mark.parametrize("fault", [RuntimeError("磁盘故障"), KeyboardInterrupt()])

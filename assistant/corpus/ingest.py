@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -132,8 +132,10 @@ def corpus_sources(folders: Path | Sequence[Path]) -> list[tuple[str, Path]]:
     return out
 
 
-def load_corpus(folders: Path | Sequence[Path]) -> Corpus:
+def load_corpus(folders: Path | Sequence[Path], on_file: Callable[[], None] | None = None) -> Corpus:
     """Read every document in the corpus folder(s); each folder may have its own manifest.
+
+    ``on_file`` is called after each file (a build's progress bar).
 
     Raises:
         ManifestError: a manifest is malformed (nothing is read then: metadata would be wrong).
@@ -149,6 +151,8 @@ def load_corpus(folders: Path | Sequence[Path]) -> Corpus:
         entries, references = load_manifest(folder)
         corpus.references += references
         for path in corpus_files(folder):
+            if on_file is not None:
+                on_file()
             rel = path.relative_to(folder).as_posix()
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 corpus.problems.append(CorpusFileError(str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}，已忽略"))

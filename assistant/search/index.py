@@ -35,7 +35,7 @@ import numpy as np
 from .. import retry
 from ..config import Settings
 from ..corpus import versions
-from ..corpus.ingest import MANIFEST_NAME, Corpus, load_corpus, source_key
+from ..corpus.ingest import MANIFEST_NAME, Corpus, corpus_sources, load_corpus, source_key
 from ..corpus.structure import parse_document, split_parts
 from ..errors import (
     REBUILD_COMMAND,
@@ -70,6 +70,11 @@ PARSER_VERSION = 9
 POINTER = "CURRENT"
 # The normalized clause texts (refusal and scope look words up in them), one JSON list.
 NORMALIZED_FILE = "normalized.json"
+# Each clause's BM25 tokens, one JSON list per line: an incremental build tokenizes changed files only.
+TOKENS_FILE = "tokens.jsonl"
+# An embedded build copies the previous vector store (and edits it) when it reuses this share of the
+# parts; below it, writing a fresh store costs about the same and leaves no deleted entries behind.
+COPY_MIN_SHARE = 0.5
 BUILD_COMMAND = "policy-assistant index"
 
 
@@ -115,6 +120,8 @@ class BuildReport:
     seconds: float = 0.0
     generation: str = ""
     unchanged: bool = False
+    # Seconds per stage (read, parse, vectors = embed and write, tokenize, write), for benchmarks.
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- opening
@@ -416,8 +423,6 @@ def check_compatible(manifest: IndexManifest, settings: Settings) -> None:
 
 def corpus_fingerprint(settings: Settings) -> tuple[dict[str, str], str]:
     """(path → sha256 of each corpus file, sha256 of the manifest) without parsing anything."""
-    from ..corpus.ingest import corpus_sources
-
     files = {key: _sha256(p) for key, p in corpus_sources(settings.corpus_dirs)}
     manifests = [folder / MANIFEST_NAME for folder in settings.corpus_dirs]
     shas = [_sha256(m) if m.exists() else "" for m in manifests]
@@ -527,18 +532,26 @@ class BuildPlan:
 
 def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> BuildReport:
     _remove_unfinished(settings.index_dir)
-    corpus = load_corpus(settings.corpus_dirs)
-    report = BuildReport(problems=list(corpus.problems), warnings=list(corpus.warnings))
+    stages: dict[str, float] = {}
+    with _timed(stages, "read"):
+        reading = _progress(len(corpus_sources(settings.corpus_dirs)), progress, "读取文件", "个")
+        corpus = load_corpus(settings.corpus_dirs, on_file=reading.update)
+        reading.close()
+    report = BuildReport(problems=list(corpus.problems), warnings=list(corpus.warnings), stages=stages)
     skipped = [f"{source_key(Path(p.path), settings.corpus_dirs)}:{_sha256(Path(p.path))}"
                for p in corpus.problems
                if source_key(Path(p.path), settings.corpus_dirs) is not None and Path(p.path).is_file()]
     parsed: list[tuple[Document, list[Clause]]] = []
-    for doc in corpus.documents:
-        try:
-            parsed.append((doc, parse_document(doc)))
-        except CorpusFileError as exc:
-            report.problems.append(exc)
-            skipped.append(f"{doc.path}:{doc.sha256}")
+    with _timed(stages, "parse"):
+        parsing = _progress(len(corpus.documents), progress, "解析条款", "个")
+        for doc in corpus.documents:
+            try:
+                parsed.append((doc, parse_document(doc)))
+            except CorpusFileError as exc:
+                report.problems.append(exc)
+                skipped.append(f"{doc.path}:{doc.sha256}")
+            parsing.update()
+        parsing.close()
     if settings.strict and report.problems:
         listing = "；".join(str(p) for p in report.problems)
         raise IndexBuildError(f"严格模式下发现无法使用的语料文件，构建已停止，原有索引保持不变：{listing}")
@@ -566,48 +579,70 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
     gen_dir.mkdir(parents=True)
     collection = vectorstore.collection_name(settings.collection_prefix, generation)
     client = None
+    stages = report.stages
     try:
-        vectors, reused = _vectors(plan, pool)
-        client = vectorstore.make_client(settings, gen_dir)
-        clauses_text = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in clauses)
-        clauses_sha = _text_sha256(clauses_text)
-        col = vectorstore.create_collection(client, collection, encoder.id,
-                                            {"generation": generation, "clauses_sha256": clauses_sha})
-        by_id = {c.clause_id: c for c in clauses}
-        vectorstore.add_parts(col, parts, vectors, [vectorstore.part_metadata(p, by_id[p.clause_id]) for p in parts],
-                              batch_size=min(1000, _max_batch(client)))
-        texts = [keyword_text(c) for c in clauses]
-        token_lists = list(pool.map(tokenize, texts, chunksize=256)) if pool else [tokenize(t) for t in texts]
-        BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
-        normalized = normalize_clauses(clauses, pool)
-        _write(gen_dir / NORMALIZED_FILE, json.dumps(normalized, ensure_ascii=False))
-        SubstringIndex.build(normalized).save(gen_dir)
-        _write(gen_dir / "clauses.jsonl", clauses_text)
-        _write(gen_dir / "documents.json", json.dumps({
-            "documents": [doc.meta().to_dict() for doc, _ in plan.parsed],
-            "references": [asdict(r) for r in plan.corpus.references],
-        }, ensure_ascii=False, indent=1))
-        _write(gen_dir / "skipped.json", json.dumps(plan.skipped, ensure_ascii=False))
-        parts_per_doc = Counter(p.doc_id for p in parts)
-        manifest = IndexManifest(
-            format_version=FORMAT_VERSION,
-            parser_version=PARSER_VERSION,
-            generation=generation,
-            encoder=encoder.id,
-            dim=encoder.dim,
-            max_chars=encoder.max_chars,
-            chroma=vectorstore.chroma_location(settings),
-            collection=collection,
-            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            corpus_manifest_sha256=plan.manifest_sha,
-            documents={doc.doc_id: {"path": doc.path, "sha256": doc.sha256, "clauses": len(cs),
-                                    "parts": parts_per_doc[doc.doc_id]}
-                       for doc, cs in plan.parsed},
-            clause_count=len(clauses),
-            part_count=len(parts),
-            clauses_sha256=clauses_sha,
-        )
-        _write(gen_dir / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
+        # Written line by line (and hashed on the way): at 150,000 clauses one string would be 110 MB.
+        clauses_sha = _write_lines(gen_dir / "clauses.jsonl", (json.dumps(c.to_dict(), ensure_ascii=False)
+                                                               for c in clauses))
+        meta = {"generation": generation, "clauses_sha256": clauses_sha}
+        with _timed(stages, "vectors"):
+            copied = _copy_previous_vectors(plan, gen_dir)
+            client = vectorstore.make_client(settings, gen_dir)
+            if copied:
+                # An embedded index changed in a few files: the previous generation's vectors, copied, lose
+                # the parts that changed and gain the new ones (a rewrite of every vector takes minutes).
+                collection = previous.manifest.collection
+                col = vectorstore.get_collection(client, collection)
+                # Every part of a changed or removed document goes (a changed one keeps its ids: adding
+                # them again would leave the old vectors in place).
+                unchanged = _unchanged_docs(plan)
+                stale = [pid for pid in vectorstore.part_ids(col)
+                         if vectorstore.clause_of_part(pid).rpartition("#")[0] not in unchanged]
+                vectorstore.delete_parts(col, stale)
+                col.modify(metadata={"encoder": encoder.id, **meta})
+            else:
+                col = vectorstore.create_collection(client, collection, encoder.id, meta)
+            reused = _write_vectors(plan, col, min(1000, _max_batch(client)), pool, copied)
+        with _timed(stages, "tokenize"):
+            token_lists = _token_lists(plan, pool)
+        with _timed(stages, "write"):
+            steps = _progress(5, plan.progress, "写入索引文件", "项")
+            BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
+            _write_lines(gen_dir / TOKENS_FILE, (json.dumps(t, ensure_ascii=False) for t in token_lists))
+            steps.update()
+            normalized = normalize_clauses(clauses, pool)
+            _write(gen_dir / NORMALIZED_FILE, json.dumps(normalized, ensure_ascii=False))
+            steps.update()
+            SubstringIndex.build(normalized).save(gen_dir)
+            steps.update()
+            _write(gen_dir / "documents.json", json.dumps({
+                "documents": [doc.meta().to_dict() for doc, _ in plan.parsed],
+                "references": [asdict(r) for r in plan.corpus.references],
+            }, ensure_ascii=False, indent=1))
+            _write(gen_dir / "skipped.json", json.dumps(plan.skipped, ensure_ascii=False))
+            steps.update()
+            parts_per_doc = Counter(p.doc_id for p in parts)
+            manifest = IndexManifest(
+                format_version=FORMAT_VERSION,
+                parser_version=PARSER_VERSION,
+                generation=generation,
+                encoder=encoder.id,
+                dim=encoder.dim,
+                max_chars=encoder.max_chars,
+                chroma=vectorstore.chroma_location(settings),
+                collection=collection,
+                built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                corpus_manifest_sha256=plan.manifest_sha,
+                documents={doc.doc_id: {"path": doc.path, "sha256": doc.sha256, "clauses": len(cs),
+                                        "parts": parts_per_doc[doc.doc_id]}
+                           for doc, cs in plan.parsed},
+                clause_count=len(clauses),
+                part_count=len(parts),
+                clauses_sha256=clauses_sha,
+            )
+            _write(gen_dir / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
+            steps.update()
+            steps.close()
         _switch_pointer(settings.index_dir, gen_name)
     except BaseException as exc:
         _discard(gen_dir, client, collection, settings)
@@ -629,6 +664,121 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
     return report
 
 
+@contextmanager
+def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
+
+
+def _unchanged_docs(plan: BuildPlan) -> set[str]:
+    """doc_ids whose file is the one the previous generation indexed with this parser."""
+    previous = plan.previous
+    if previous is None or previous.manifest.parser_version != PARSER_VERSION:
+        return set()
+    return {doc.doc_id for doc, _ in plan.parsed
+            if previous.manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256}
+
+
+def _copy_previous_vectors(plan: BuildPlan, gen_dir: Path) -> bool:
+    """Copy the previous embedded generation's vector store into ``gen_dir`` when most of it is reused.
+
+    The copy is the new generation's own: the running app keeps reading the old one untouched.
+    """
+    previous = plan.previous
+    if plan.settings.server_mode or previous is None or previous.dir is None:
+        return False
+    unchanged = _unchanged_docs(plan)
+    reused = sum(1 for p in plan.parts if p.doc_id in unchanged)
+    if reused < COPY_MIN_SHARE * len(plan.parts) or not (previous.dir / "chroma").is_dir():
+        return False
+    shutil.copytree(previous.dir / "chroma", gen_dir / "chroma")
+    return True
+
+
+def _write_vectors(plan: BuildPlan, col, batch_size: int, pool, copied: bool) -> int:
+    """Put a vector for every part into ``col``; returns how many were reused rather than embedded.
+
+    Embedding runs in the worker pool while this process writes finished batches, so the writes cost
+    little beyond the embedding itself. Reused vectors come from the copied store (nothing to do) or
+    are fetched from the previous collection (server mode) and written again.
+    """
+    parts, previous, encoder = plan.parts, plan.previous, plan.encoder
+    unchanged = _unchanged_docs(plan)
+    if copied:
+        todo = [i for i, p in enumerate(parts) if p.doc_id not in unchanged]
+        stored: dict[str, np.ndarray] = {}
+    else:
+        wanted = [p.part_id for p in parts if p.doc_id in unchanged]
+        stored = vectorstore.fetch_vectors(previous.collection, wanted) if wanted else {}
+        todo = [i for i, p in enumerate(parts) if p.part_id not in stored]
+    by_id = {c.clause_id: c for c in plan.clauses}
+    embed_size = plan.settings.embed_batch_size
+    batches = [todo[start:start + embed_size] for start in range(0, len(todo), embed_size)]
+    texts = ([parts[i].text for i in batch] for batch in batches)
+    # pool.map submits every batch now; the stored vectors are written while the workers embed.
+    embedded = pool.map(_embed_in_worker, texts, chunksize=4) if pool else map(encoder.embed_documents, texts)
+    embed_bar = _progress(len(todo), plan.progress, "嵌入条款", "段")
+    write_bar = _progress(len(todo) + len(stored), plan.progress, "写入向量", "段", position=1)
+    pending: list[int] = []
+    pending_vectors: list[np.ndarray] = []
+
+    def flush() -> None:
+        if pending:
+            chunk = [parts[i] for i in pending]
+            vectorstore.add_parts(col, chunk, np.vstack(pending_vectors),
+                                  [vectorstore.part_metadata(p, by_id[p.clause_id]) for p in chunk])
+            write_bar.update(len(pending))
+            pending.clear()
+            pending_vectors.clear()
+
+    rows = {p.part_id: i for i, p in enumerate(parts)}
+    for part_id, vector in stored.items():
+        pending.append(rows[part_id])
+        pending_vectors.append(vector[None, :])
+        if len(pending) >= batch_size:
+            flush()
+    for batch, vectors in zip(batches, embedded):
+        embed_bar.update(len(batch))
+        pending.extend(batch)
+        pending_vectors.append(np.asarray(vectors, dtype=np.float32))
+        if len(pending) >= batch_size:
+            flush()
+    flush()
+    embed_bar.close()
+    write_bar.close()
+    return len(parts) - len(todo)
+
+
+def _token_lists(plan: BuildPlan, pool) -> list[list[str]]:
+    """BM25 tokens of every clause: the previous generation's for unchanged documents, fresh for the rest."""
+    clauses = plan.clauses
+    unchanged = _unchanged_docs(plan)
+    known: dict[str, list[str]] = {}
+    previous = plan.previous
+    if unchanged and previous is not None and previous.dir is not None and (previous.dir / TOKENS_FILE).is_file():
+        lines = (previous.dir / TOKENS_FILE).read_text(encoding="utf-8").splitlines()
+        if len(lines) == len(previous.clauses):
+            known = {c.clause_id: _interned(json.loads(line)) for c, line in zip(previous.clauses, lines)
+                     if c.doc_id in unchanged}
+    todo = [c for c in clauses if c.clause_id not in known]
+    bar = _progress(len(todo), plan.progress, "分词（关键词索引）", "条")
+    texts = [keyword_text(c) for c in todo]
+    fresh = pool.map(tokenize, texts, chunksize=256) if pool else map(tokenize, texts)
+    for clause, tokens in zip(todo, fresh):
+        known[clause.clause_id] = _interned(tokens)
+        bar.update()
+    bar.close()
+    return [known[c.clause_id] for c in clauses]
+
+
+def _interned(tokens: list[str]) -> list[str]:
+    """``tokens`` sharing one string object per distinct token: 150,000 clauses hold ~20 million tokens
+    of a few hundred thousand kinds (about 1 GB as separate strings from the worker processes)."""
+    return [sys.intern(t) for t in tokens]
+
 
 def _previous(settings: Settings, encoder: Encoder, rebuild: bool) -> Index | None:
     """The live index if its vectors can be reused with this encoder, else None."""
@@ -647,36 +797,6 @@ def _same_content(manifest: IndexManifest, docs: dict[str, str], manifest_sha: s
     indexed = {doc_id: entry["sha256"] for doc_id, entry in manifest.documents.items()}
     return (indexed == docs and manifest.corpus_manifest_sha256 == manifest_sha
             and manifest.parser_version == PARSER_VERSION)
-
-
-def _vectors(plan: BuildPlan, pool=None) -> tuple[np.ndarray, int]:
-    """Vectors for every part: stored ones for unchanged documents, fresh ones for the rest.
-
-    With a worker ``pool`` the batches are embedded in parallel; batches are the same either way, so
-    the vectors are too.
-    """
-    parts, previous, encoder, batch_size = plan.parts, plan.previous, plan.encoder, plan.settings.embed_batch_size
-    stored: dict[str, np.ndarray] = {}
-    if previous is not None and previous.manifest.parser_version == PARSER_VERSION:
-        unchanged = {doc.doc_id for doc, _ in plan.parsed
-                     if previous.manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256}
-        wanted = [p.part_id for p in parts if p.doc_id in unchanged]
-        if wanted:
-            stored = vectorstore.fetch_vectors(previous.collection, wanted)
-    todo = [i for i, p in enumerate(parts) if p.part_id not in stored]
-    vectors = np.zeros((len(parts), encoder.dim), dtype=np.float32)
-    for i, p in enumerate(parts):
-        if p.part_id in stored:
-            vectors[i] = stored[p.part_id]
-    bar = _progress(len(todo), plan.progress)
-    batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
-    texts = ([parts[i].text for i in batch] for batch in batches)
-    embedded = pool.map(_embed_in_worker, texts, chunksize=4) if pool else map(encoder.embed_documents, texts)
-    for batch, batch_vectors in zip(batches, embedded):
-        vectors[batch] = batch_vectors
-        bar.update(len(batch))
-    bar.close()
-    return vectors, len(parts) - len(todo)
 
 
 # A build with fewer parts to index than this runs in one process: starting workers (each loads the
@@ -712,11 +832,12 @@ def _embed_in_worker(texts: list[str]) -> np.ndarray:
     return _worker_encoder.embed_documents(texts)
 
 
-def _progress(total: int, enabled: bool):
+def _progress(total: int, enabled: bool, label: str, unit: str, position: int = 0):
+    """A progress bar on stderr for one stage of a build (off when ``enabled`` is false or nothing to do)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="嵌入条款", unit="段", disable=not enabled or total == 0, file=sys.stderr,
-                dynamic_ncols=True)
+    return tqdm(total=total, desc=label, unit=unit, disable=not enabled or total == 0, file=sys.stderr,
+                dynamic_ncols=True, position=position, leave=position == 0)
 
 
 def _max_batch(client) -> int:
@@ -736,6 +857,19 @@ def _write(path: Path, content: str) -> None:
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _write_lines(path: Path, lines: Iterator[str]) -> str:
+    """Write ``lines`` (each followed by a newline) to ``path`` and return the sha256 of the file's text."""
+    digest = hashlib.sha256()
+    with open(path, "w", encoding="utf-8") as handle:
+        for line in lines:
+            text = line + "\n"
+            handle.write(text)
+            digest.update(text.encode("utf-8"))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return digest.hexdigest()
 
 
 def _switch_pointer(index_dir: Path, gen_name: str) -> None:

@@ -21,7 +21,7 @@ class BM25Index:
 
         retriever = bm25s.BM25()
         # An empty token list would make bm25s drop the row; a placeholder keeps rows aligned.
-        retriever.index([list(tokens) or ["\u2205"] for tokens in token_lists], show_progress=False)
+        retriever.index([tokens if tokens else ["\u2205"] for tokens in token_lists], show_progress=False)
         return cls(retriever, len(token_lists))
 
     def save(self, directory: Path) -> None:

@@ -6,7 +6,6 @@ running app reads; the generation pointer switches only after the new collection
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -79,30 +78,30 @@ def get_collection(client, name: str):
 
 
 def part_metadata(part: Part, clause: Clause) -> dict:
-    """Scalar-only metadata for Chroma; list fields are stored as JSON strings."""
-    return {
-        "clause_id": clause.clause_id,
-        "doc_id": clause.doc_id,
-        "number": clause.number,
-        "title": clause.title,
-        "section": clause.section,
-        "ordinal": part.ordinal,
-        "units": json.dumps(list(clause.units), ensure_ascii=False),
-        "figures": json.dumps(list(clause.figures), ensure_ascii=False),
-        "deadlines": json.dumps([d.date for d in clause.deadlines], ensure_ascii=False),
-    }
+    """What Chroma keeps beside a vector: where it belongs (for ``where`` filters by clause or document).
+    Everything else about a clause is in the index folder; each extra field cost write time at scale."""
+    return {"clause_id": clause.clause_id, "doc_id": clause.doc_id, "ordinal": part.ordinal}
 
 
-def add_parts(collection, parts: Sequence[Part], vectors: np.ndarray, metadatas: Sequence[dict],
-              batch_size: int) -> None:
-    for start in range(0, len(parts), batch_size):
-        chunk = slice(start, start + batch_size)
-        collection.add(
-            ids=[p.part_id for p in parts[chunk]],
-            embeddings=vectors[chunk],
-            documents=[p.text for p in parts[chunk]],
-            metadatas=list(metadatas[chunk]),
-        )
+def add_parts(collection, parts: Sequence[Part], vectors: np.ndarray, metadatas: Sequence[dict]) -> None:
+    """One batch of part vectors with their metadata. The texts stay in the index folder
+    (clauses.jsonl): Chroma's full-text index over them doubled the write time and is never queried."""
+    collection.add(ids=[p.part_id for p in parts], embeddings=vectors, metadatas=list(metadatas))
+
+
+def part_ids(collection, batch_size: int = 10000) -> list[str]:
+    """Every part id in ``collection``."""
+    ids: list[str] = []
+    while True:
+        got = collection.get(include=[], limit=batch_size, offset=len(ids))
+        ids += got["ids"]
+        if len(got["ids"]) < batch_size:
+            return ids
+
+
+def delete_parts(collection, ids: Sequence[str], batch_size: int = 1000) -> None:
+    for start in range(0, len(ids), batch_size):
+        collection.delete(ids=list(ids[start:start + batch_size]))
 
 
 def fetch_vectors(collection, ids: Iterable[str], batch_size: int = 1000) -> dict[str, np.ndarray]:
