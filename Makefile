@@ -64,8 +64,9 @@ eval: $(STAMP)
 	$(BIN)/policy-assistant $(MULTI) eval evals/qa.jsonl --region 临夏州 --floors evals/floors_multi_qa.toml \
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-multi-qa
 
-## bench: measure build, cold start, latency and scale (1k/10k/50k clauses) into bench/results.json and
-## docs/performance.md; takes about half an hour. BENCH_ARGS=--quick for a smoke run, --sizes 1000,10000 for fewer sizes
+## bench: measure build, cold start, latency and scale (1k/10k/50k clauses, then the 3,496 real laws of
+## ../shared/realdocs/laws when present) into bench/results.json and docs/performance.md; takes about an hour.
+## BENCH_ARGS=--quick for a smoke run, --sizes 1000,10000 for fewer sizes, --laws only|skip for the real-scale point
 bench: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -186,7 +186,8 @@ def _laws_section(r: dict) -> list[str]:
     out += [f"| {STAGE_NAMES.get(k, k)} | {v:.1f} |" for k, v in b["stages_s"].items()]
     out.append(f"| encoder alone (floor) | {floor:.1f} |")
     if server:
-        out.append(f"\nChroma server mode: build {server['build']['seconds']:.0f} s; answer p50 / p95 / max "
+        when = f" (measured {server['measured']})" if server.get("measured") else ""
+        out.append(f"\nChroma server mode{when}: build {server['build']['seconds']:.0f} s; answer p50 / p95 / max "
                    f"{server['query']['answer_ms']['p50']:.1f} / {server['query']['answer_ms']['p95']:.1f} / "
                    f"{server['query']['answer_ms']['max']:.1f} ms.")
     out.append(f"\nLatency over {q['questions']} questions (`evals/qa.jsonl` and `evals/qa_multi.jsonl` asked against "

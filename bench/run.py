@@ -300,15 +300,19 @@ def cold_start_app(corpus: Path, index: Path, question: str, repeat: int) -> dic
             answer_s = time.perf_counter() - started if answered else None
             runs.append({"ready_s": ready_s, "first_answer_s": answer_s, "via": how, "http_ok": ready})
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
     answer = [r["first_answer_s"] for r in runs if r["first_answer_s"] is not None]
     return {"median_s": statistics.median(answer) if answer else statistics.median(r["ready_s"] for r in runs),
             "ready_median_s": statistics.median(r["ready_s"] for r in runs), "runs": runs}
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _free_port() -> int:
@@ -437,11 +441,7 @@ def _laws_server_point(work: Path, corpus: Path, qa: str, repeat: int) -> dict:
         _log(f"  answer p95 {query['answer_ms']['p95']:.1f} ms")
         return {"build": {**build, "wall_s": wall, "peak_rss_mb": rss}, "query": {**query, "peak_rss_mb": qrss}}
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
         shutil.rmtree(index, ignore_errors=True)
         shutil.rmtree(path, ignore_errors=True)
 
@@ -482,8 +482,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.laws == "only":  # the other points stay as last measured
         if args.out.exists():
             results = {**json.loads(args.out.read_text(encoding="utf-8")), "targets": TARGETS}
+        earlier = results.get("laws", {})
         try:
             results["laws"] = _laws(work, qa_files, repeat, not args.no_server)
+            if args.no_server and earlier.get("server"):  # kept, and marked as measured earlier
+                results["laws"]["server"] = {**earlier["server"], "measured": earlier.get("measured")}
         finally:
             if args.work is None:
                 shutil.rmtree(work, ignore_errors=True)
@@ -522,6 +525,10 @@ def main(argv: list[str] | None = None) -> int:
             _write(results, args)  # keep what was measured if a later size fails
         if args.laws == "auto" and not args.quick:
             results["laws"] = _laws(work, qa_files, repeat, not args.no_server)
+        elif args.out.exists():  # not measured now: the last real-scale point stays, with its date
+            earlier = json.loads(args.out.read_text(encoding="utf-8")).get("laws")
+            if earlier:
+                results["laws"] = earlier
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -542,9 +542,18 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
                for p in corpus.problems
                if source_key(Path(p.path), settings.corpus_dirs) is not None and Path(p.path).is_file()]
     parsed: list[tuple[Document, list[Clause]]] = []
+    encoder = get_encoder(settings.encoder, settings.allow_model_download)
+    previous = _previous(settings, encoder, rebuild)
+    # An unchanged file parses to the same clauses: the previous generation's records are reused.
+    same_parser = previous is not None and previous.manifest.parser_version == PARSER_VERSION
+    earlier = previous.clauses_of if same_parser else {}
     with _timed(stages, "parse"):
         parsing = _progress(len(corpus.documents), progress, "解析条款", "个")
         for doc in corpus.documents:
+            if doc.doc_id in earlier and previous.manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256:
+                parsed.append((doc, earlier[doc.doc_id]))
+                parsing.update()
+                continue
             try:
                 parsed.append((doc, parse_document(doc)))
             except CorpusFileError as exc:
@@ -559,9 +568,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
         folders = "、".join(str(f) for f in settings.corpus_dirs)
         raise IndexBuildError(f"语料目录 {folders} 中没有可用的政策文件，原有索引保持不变")
 
-    encoder = get_encoder(settings.encoder, settings.allow_model_download)
-    plan = BuildPlan(settings, corpus, parsed, skipped, encoder, _previous(settings, encoder, rebuild),
-                     corpus_fingerprint(settings)[1], progress)
+    plan = BuildPlan(settings, corpus, parsed, skipped, encoder, previous, corpus_fingerprint(settings)[1], progress)
     if plan.unchanged():
         manifest = plan.previous.manifest
         report.documents, report.clauses, report.parts = len(parsed), manifest.clause_count, manifest.part_count
@@ -596,8 +603,8 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
                 # Every part of a changed or removed document goes (a changed one keeps its ids: adding
                 # them again would leave the old vectors in place).
                 unchanged = _unchanged_docs(plan)
-                stale = [pid for pid in vectorstore.part_ids(col)
-                         if vectorstore.clause_of_part(pid).rpartition("#")[0] not in unchanged]
+                stale = [p.part_id for c in previous.clauses if c.doc_id not in unchanged
+                         for p in split_parts(c, previous.manifest.max_chars)]
                 vectorstore.delete_parts(col, stale)
                 col.modify(metadata={"encoder": encoder.id, **meta})
             else:
@@ -607,13 +614,16 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
             token_lists = _token_lists(plan, pool)
         with _timed(stages, "write"):
             steps = _progress(5, plan.progress, "写入索引文件", "项")
+            normalized = normalize_clauses(clauses, pool)
+            # The substring index is built in a worker while this process builds BM25 and writes files.
+            substrings = (pool.submit(_save_substrings, normalized, gen_dir) if pool
+                          else _Done(_save_substrings(normalized, gen_dir)))
+            _write(gen_dir / NORMALIZED_FILE, json.dumps(normalized, ensure_ascii=False))
+            steps.update()
             BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
             _write_lines(gen_dir / TOKENS_FILE, (json.dumps(t, ensure_ascii=False) for t in token_lists))
             steps.update()
-            normalized = normalize_clauses(clauses, pool)
-            _write(gen_dir / NORMALIZED_FILE, json.dumps(normalized, ensure_ascii=False))
-            steps.update()
-            SubstringIndex.build(normalized).save(gen_dir)
+            substrings.result()
             steps.update()
             _write(gen_dir / "documents.json", json.dumps({
                 "documents": [doc.meta().to_dict() for doc, _ in plan.parsed],
@@ -772,6 +782,20 @@ def _token_lists(plan: BuildPlan, pool) -> list[list[str]]:
         bar.update()
     bar.close()
     return [known[c.clause_id] for c in clauses]
+
+
+def _save_substrings(normalized: list[str], gen_dir: Path) -> None:
+    SubstringIndex.build(normalized).save(gen_dir)
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A finished result with a future's ``result()`` (the same code path with and without a pool)."""
+
+    value: object = None
+
+    def result(self) -> object:
+        return self.value
 
 
 def _interned(tokens: list[str]) -> list[str]:

@@ -89,16 +89,6 @@ def add_parts(collection, parts: Sequence[Part], vectors: np.ndarray, metadatas:
     collection.add(ids=[p.part_id for p in parts], embeddings=vectors, metadatas=list(metadatas))
 
 
-def part_ids(collection, batch_size: int = 10000) -> list[str]:
-    """Every part id in ``collection``."""
-    ids: list[str] = []
-    while True:
-        got = collection.get(include=[], limit=batch_size, offset=len(ids))
-        ids += got["ids"]
-        if len(got["ids"]) < batch_size:
-            return ids
-
-
 def delete_parts(collection, ids: Sequence[str], batch_size: int = 1000) -> None:
     for start in range(0, len(ids), batch_size):
         collection.delete(ids=list(ids[start:start + batch_size]))
