@@ -860,8 +860,9 @@ def _progress(total: int, enabled: bool, label: str, unit: str, position: int = 
     """A progress bar on stderr for one stage of a build (off when ``enabled`` is false or nothing to do)."""
     from tqdm import tqdm
 
+    # delay: a stage that ends within a second (a small corpus) draws no bar at all.
     return tqdm(total=total, desc=label, unit=unit, disable=not enabled or total == 0, file=sys.stderr,
-                dynamic_ncols=True, position=position, leave=position == 0)
+                dynamic_ncols=True, position=position, leave=position == 0, delay=1.0)
 
 
 def _max_batch(client) -> int:
