@@ -479,6 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": _machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "repeat": repeat,
                      "targets": TARGETS}
     qa_files = [args.qa, ROOT / "evals" / "qa_multi.jsonl"]
+    # The last real-scale point, read before anything is written: a run that does not measure it keeps it.
+    earlier_laws = json.loads(args.out.read_text(encoding="utf-8")).get("laws") if args.out.exists() else None
+    if args.laws != "only" and (args.laws == "skip" or args.quick) and earlier_laws:
+        results["laws"] = earlier_laws
     if args.laws == "only":  # the other points stay as last measured
         if args.out.exists():
             results = {**json.loads(args.out.read_text(encoding="utf-8")), "targets": TARGETS}
@@ -525,10 +529,6 @@ def main(argv: list[str] | None = None) -> int:
             _write(results, args)  # keep what was measured if a later size fails
         if args.laws == "auto" and not args.quick:
             results["laws"] = _laws(work, qa_files, repeat, not args.no_server)
-        elif args.out.exists():  # not measured now: the last real-scale point stays, with its date
-            earlier = json.loads(args.out.read_text(encoding="utf-8")).get("laws")
-            if earlier:
-                results["laws"] = earlier
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -7,10 +7,15 @@ Layout under ``index_dir``::
     gen-<id>/clauses.jsonl   every clause record, in BM25 row order
     gen-<id>/documents.json  document metadata and cited references
     gen-<id>/bm25/           bm25s index over jieba tokens
+    gen-<id>/tokens.jsonl    each clause's BM25 tokens (reused by the next build for unchanged files)
+    gen-<id>/normalized.json each clause's normalized text (what refusal looks words up in)
+    gen-<id>/substrings.npz  character-bigram index over those texts (search/substrings.py)
     gen-<id>/chroma/         embedded Chroma (absent in server mode: the collection is on the server)
 
 A build writes a new generation and only then replaces ``CURRENT``, so a failed or interrupted
-build leaves the previous index in use. Unchanged documents reuse their stored vectors.
+build leaves the previous index in use. Unchanged documents reuse their clause records, tokens and
+stored vectors; an embedded build that reuses most of them copies the previous vector store and edits
+the copy.
 """
 
 from __future__ import annotations
