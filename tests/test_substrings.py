@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from assistant.numerals import int_to_cn
 from assistant.search.substrings import SubstringIndex
 from tests.support import memory_assistant
 
@@ -45,3 +46,12 @@ def test_a_document_question_naming_none_answers_for_the_most_local_few():
     assert answer.route == "document"
     assert answer.text.startswith("问题没有指明是哪一份文件。本库有七份文件，以下是其中五份")
     assert len({c.clause_id.split("#")[0] for c in answer.citations}) == 5
+
+
+def test_a_bare_clause_number_in_a_large_library_counts_every_document_and_lists_thirty():
+    texts = [f"测试{int_to_cn(n)}号办法\n第一条 为规范第{n}类事项，制定本办法。\n第二条 本办法自印发之日起施行。\n"
+             for n in range(1, 33)]
+    answer = memory_assistant(*texts).ask("第二条讲什么？")
+    assert answer.text.startswith("有三十二份文件都有第二条，请问您指的是哪一份？")
+    assert "以下是其中三十份" in answer.text and len(answer.citations) == 30
+    assert answer.checks == []  # every count is written in words: no number the clauses do not hold

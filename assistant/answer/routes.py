@@ -9,6 +9,7 @@ whether an LLM may rephrase it (free text only: lists, facts and refusals stay d
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -184,9 +185,13 @@ class Composers:
             lines.append(f"{len(lines) + 1}. 〔{citation.heading}〕“{citation.quote}”")
         ref = route.matched[0] if route.matched else "这一条"
         total = max(route.documents_matched, len(lines))
-        listed = "" if total == len(lines) else f"以下是其中{len(lines)}份（本地文件在前）：\n"
+        listed = "" if total == len(lines) else f"以下是其中{int_to_cn(len(lines))}份（本地文件在前）：\n"
+        # The example is a listed document's name, one without digits when there is one (a digit in the
+        # answer must be quoted from a clause, and a title's year or number is not).
+        names = [self.index.document(c.doc_id).name for c in route.clauses[:MAX_LISTED_CLAUSES]]
+        example = next((n for n in reversed(names) if not re.search(r"\d", n)), names[-1])
         answer.text = (f"有{int_to_cn(total)}份文件都有{ref}，请问您指的是哪一份？可以在问题里带上文件名，"
-                       f"例如“{self.index.document(route.clauses[-1].doc_id).name}{ref}”。\n{listed}" + "\n".join(lines))
+                       f"例如“{example}{ref}”。\n{listed}" + "\n".join(lines))
 
     def missing(self, answer: Answer, turn: Turn) -> None:
         """A named document that is not in the corpus: say so, never answer from other documents."""
