@@ -120,7 +120,7 @@ def _foreign_topic(q: str, unknown: tuple[str, ...], triggers: tuple[str, ...], 
         rest = rest.replace(trigger, " ")
     endings = lexicon.topic_endings
     asked = q.lower()
-    # The question is searched first: the corpus text is large (tens of MB at real scale).
+    # The question is searched first: most topics are not in it, and then the corpus need not be asked.
     found = [w for w in lexicon.topics
              if (w in rest or (w in asked and any(t in w and len(t) < len(w) for t in triggers)))
              and w not in triggers and not corpus.contains(w)]

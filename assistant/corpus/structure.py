@@ -84,7 +84,6 @@ def parse_document(doc: Document) -> list[Clause]:
 
     restarts = _numbering_restarts([m for m in markers if m.kind == kind])
     section_no, section_title, section_index, ordinal = "", "", 0, 0
-    numbers: list[str] = []
     for i, marker in enumerate(markers):
         next_start = markers[i + 1].start if i + 1 < len(markers) else len(text)
         if marker.kind == "section" and kind != "section":
@@ -106,19 +105,19 @@ def parse_document(doc: Document) -> list[Clause]:
                 # Numbers repeat (（一） again in each section): qualify by section, else count.
                 number = f"{section_index}.{marker.number}" if section_index else str(ordinal)
         title = (_article_title if kind == "article" else _clause_title)(marker.rest, text[start:end])
-        numbers.append(str(ordinal))
         clauses.append(_make_clause(doc, number, label, sec_no, sec_title, title, start, end))
-    return _unique(doc, clauses, numbers)
+    return _unique(doc, clauses)
 
 
-def _unique(doc: Document, clauses: list[Clause], ordinals: list[str]) -> list[Clause]:
+def _unique(doc: Document, clauses: list[Clause]) -> list[Clause]:
     """``clauses`` with unique numbers: as printed (or per section) when those are unique, else by their
     order in the document (a file holding two texts, a 第五条 printed twice in one chapter)."""
-    numbered = [c for c in clauses if c.number != "0"]
     numbers = [c.number for c in clauses]
     if len(set(numbers)) == len(numbers):
         return clauses
-    renumbered = [dataclasses.replace(c, number=n, clause_id=f"{doc.doc_id}#{n}") for c, n in zip(numbered, ordinals)]
+    numbered = [c for c in clauses if c.number != "0"]
+    renumbered = [dataclasses.replace(c, number=str(n), clause_id=f"{doc.doc_id}#{n}")
+                  for n, c in enumerate(numbered, start=1)]
     out = [c for c in clauses if c.number == "0"][:1] + renumbered
     if len({c.clause_id for c in out}) != len(out) or len(out) != len(clauses):
         raise CorpusFileError(doc.path, "条款编号重复，无法为每一条生成唯一编号")

@@ -528,6 +528,12 @@ class BuildPlan:
         """doc_id → sha256 of every document that goes into the generation."""
         return {doc.doc_id: doc.sha256 for doc, _ in self.parsed}
 
+    @cached_property
+    def unchanged_docs(self) -> set[str]:
+        """doc_ids whose file is the one the previous generation indexed with this parser: their clause
+        records, tokens and vectors are reused."""
+        return {doc.doc_id for doc, _ in self.parsed if _indexed_before(self.previous, doc)}
+
     def unchanged(self) -> bool:
         """The live index already holds exactly this corpus: nothing to build."""
         previous = self.previous
@@ -549,14 +555,11 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
     parsed: list[tuple[Document, list[Clause]]] = []
     encoder = get_encoder(settings.encoder, settings.allow_model_download)
     previous = _previous(settings, encoder, rebuild)
-    # An unchanged file parses to the same clauses: the previous generation's records are reused.
-    same_parser = previous is not None and previous.manifest.parser_version == PARSER_VERSION
-    earlier = previous.clauses_of if same_parser else {}
     with _timed(stages, "parse"):
         parsing = _progress(len(corpus.documents), progress, "解析条款", "个")
         for doc in corpus.documents:
-            if doc.doc_id in earlier and previous.manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256:
-                parsed.append((doc, earlier[doc.doc_id]))
+            if _indexed_before(previous, doc):  # an unchanged file parses to the same clauses
+                parsed.append((doc, previous.clauses_of[doc.doc_id]))
                 parsing.update()
                 continue
             try:
@@ -607,8 +610,7 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
                 col = vectorstore.get_collection(client, collection)
                 # Every part of a changed or removed document goes (a changed one keeps its ids: adding
                 # them again would leave the old vectors in place).
-                unchanged = _unchanged_docs(plan)
-                stale = [p.part_id for c in previous.clauses if c.doc_id not in unchanged
+                stale = [p.part_id for c in previous.clauses if c.doc_id not in plan.unchanged_docs
                          for p in split_parts(c, previous.manifest.max_chars)]
                 vectorstore.delete_parts(col, stale)
                 col.modify(metadata={"encoder": encoder.id, **meta})
@@ -621,14 +623,16 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
             steps = _progress(5, plan.progress, "写入索引文件", "项")
             normalized = normalize_clauses(clauses, pool)
             # The substring index is built in a worker while this process builds BM25 and writes files.
-            substrings = (pool.submit(_save_substrings, normalized, gen_dir) if pool
-                          else _Done(_save_substrings(normalized, gen_dir)))
+            substrings = pool.submit(_save_substrings, normalized, gen_dir) if pool else None
             _write(gen_dir / NORMALIZED_FILE, json.dumps(normalized, ensure_ascii=False))
             steps.update()
             BM25Index.build(token_lists).save(_mkdir(gen_dir / "bm25"))
             _write_lines(gen_dir / TOKENS_FILE, (json.dumps(t, ensure_ascii=False) for t in token_lists))
             steps.update()
-            substrings.result()
+            if substrings is None:
+                _save_substrings(normalized, gen_dir)
+            else:
+                substrings.result()
             steps.update()
             _write(gen_dir / "documents.json", json.dumps({
                 "documents": [doc.meta().to_dict() for doc, _ in plan.parsed],
@@ -688,13 +692,11 @@ def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
         stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
 
 
-def _unchanged_docs(plan: BuildPlan) -> set[str]:
-    """doc_ids whose file is the one the previous generation indexed with this parser."""
-    previous = plan.previous
-    if previous is None or previous.manifest.parser_version != PARSER_VERSION:
-        return set()
-    return {doc.doc_id for doc, _ in plan.parsed
-            if previous.manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256}
+def _indexed_before(previous: Index | None, doc: Document) -> bool:
+    """Whether the previous generation indexed this very file with this parser."""
+    return (previous is not None and previous.manifest.parser_version == PARSER_VERSION
+            and previous.manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256
+            and doc.doc_id in previous.clauses_of)
 
 
 def _copy_previous_vectors(plan: BuildPlan, gen_dir: Path) -> bool:
@@ -705,7 +707,7 @@ def _copy_previous_vectors(plan: BuildPlan, gen_dir: Path) -> bool:
     previous = plan.previous
     if plan.settings.server_mode or previous is None or previous.dir is None:
         return False
-    unchanged = _unchanged_docs(plan)
+    unchanged = plan.unchanged_docs
     reused = sum(1 for p in plan.parts if p.doc_id in unchanged)
     if reused < COPY_MIN_SHARE * len(plan.parts) or not (previous.dir / "chroma").is_dir():
         return False
@@ -721,7 +723,7 @@ def _write_vectors(plan: BuildPlan, col, batch_size: int, pool, copied: bool) ->
     are fetched from the previous collection (server mode) and written again.
     """
     parts, previous, encoder = plan.parts, plan.previous, plan.encoder
-    unchanged = _unchanged_docs(plan)
+    unchanged = plan.unchanged_docs
     if copied:
         todo = [i for i, p in enumerate(parts) if p.doc_id not in unchanged]
         stored: dict[str, np.ndarray] = {}
@@ -729,7 +731,6 @@ def _write_vectors(plan: BuildPlan, col, batch_size: int, pool, copied: bool) ->
         wanted = [p.part_id for p in parts if p.doc_id in unchanged]
         stored = vectorstore.fetch_vectors(previous.collection, wanted) if wanted else {}
         todo = [i for i, p in enumerate(parts) if p.part_id not in stored]
-    by_id = {c.clause_id: c for c in plan.clauses}
     embed_size = plan.settings.embed_batch_size
     batches = [todo[start:start + embed_size] for start in range(0, len(todo), embed_size)]
     texts = ([parts[i].text for i in batch] for batch in batches)
@@ -744,7 +745,7 @@ def _write_vectors(plan: BuildPlan, col, batch_size: int, pool, copied: bool) ->
         if pending:
             chunk = [parts[i] for i in pending]
             vectorstore.add_parts(col, chunk, np.vstack(pending_vectors),
-                                  [vectorstore.part_metadata(p, by_id[p.clause_id]) for p in chunk])
+                                  [vectorstore.part_metadata(p) for p in chunk])
             write_bar.update(len(pending))
             pending.clear()
             pending_vectors.clear()
@@ -770,7 +771,7 @@ def _write_vectors(plan: BuildPlan, col, batch_size: int, pool, copied: bool) ->
 def _token_lists(plan: BuildPlan, pool) -> list[list[str]]:
     """BM25 tokens of every clause: the previous generation's for unchanged documents, fresh for the rest."""
     clauses = plan.clauses
-    unchanged = _unchanged_docs(plan)
+    unchanged = plan.unchanged_docs
     known: dict[str, list[str]] = {}
     previous = plan.previous
     if unchanged and previous is not None and previous.dir is not None and (previous.dir / TOKENS_FILE).is_file():
@@ -791,16 +792,6 @@ def _token_lists(plan: BuildPlan, pool) -> list[list[str]]:
 
 def _save_substrings(normalized: list[str], gen_dir: Path) -> None:
     SubstringIndex.build(normalized).save(gen_dir)
-
-
-@dataclass(frozen=True)
-class _Done:
-    """A finished result with a future's ``result()`` (the same code path with and without a pool)."""
-
-    value: object = None
-
-    def result(self) -> object:
-        return self.value
 
 
 def _interned(tokens: list[str]) -> list[str]:

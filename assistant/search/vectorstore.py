@@ -13,7 +13,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import ChromaUnavailableError
-from ..models import Clause, Part
+from ..models import Part
 
 __all__ = ["ChromaUnavailableError", "transient"]
 
@@ -77,10 +77,10 @@ def get_collection(client, name: str):
     return client.get_collection(name=name, embedding_function=None)
 
 
-def part_metadata(part: Part, clause: Clause) -> dict:
+def part_metadata(part: Part) -> dict:
     """What Chroma keeps beside a vector: where it belongs (for ``where`` filters by clause or document).
     Everything else about a clause is in the index folder; each extra field cost write time at scale."""
-    return {"clause_id": clause.clause_id, "doc_id": clause.doc_id, "ordinal": part.ordinal}
+    return {"clause_id": part.clause_id, "doc_id": part.doc_id, "ordinal": part.ordinal}
 
 
 def add_parts(collection, parts: Sequence[Part], vectors: np.ndarray, metadatas: Sequence[dict]) -> None:
