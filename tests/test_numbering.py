@@ -99,6 +99,14 @@ def test_front_matter_of_a_markdown_file_is_not_text(tmp_path):
     assert [(p.path.endswith("_index.md"), p.reason) for p in corpus.problems] == [(True, "文件中没有文字内容")]
 
 
+def test_html_comments_of_a_markdown_file_are_not_text(tmp_path):
+    # The laws folder's converter leaves <!-- INFO END --> after each preamble and marks tables.
+    (tmp_path / "条例.md").write_text(AMENDED + "\n<!-- TABLE -->\n| 项目 | 额度 |\n<!-- TABLE\nEND -->\n", encoding="utf-8")
+    text = load_corpus(tmp_path).documents[0].text
+    assert "<!--" not in text and "-->" not in text
+    assert "| 项目 | 额度 |" in text and "第一条" in text
+
+
 LAWS = REALDOCS / "laws"
 
 

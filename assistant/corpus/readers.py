@@ -116,6 +116,8 @@ class Source:
 
 # A Markdown file's title: its first level-1 heading.
 _MD_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n.*?^---[ \t]*$\r?\n?", re.DOTALL | re.MULTILINE)
+# An HTML comment (a converter's <!-- INFO END --> or <!-- TABLE --> marker) is never rendered: not text.
+_MD_COMMENT = re.compile(r"<!--.*?-->[ \t]*", re.DOTALL)
 _MD_TITLE = re.compile(r"^[ \t]{0,3}#[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
 
 
@@ -127,7 +129,7 @@ def read_md(path: Path, data: bytes) -> tuple[str, str]:
     # Heading hashes and bold markers would hide clause markers from the parser; the first level-1
     # heading is kept aside as the document's title.
     # YAML front matter (a static-site generator's ---…---) is page settings, not document text.
-    raw = _MD_FRONT_MATTER.sub("", decode_bytes(data, str(path)), count=1)
+    raw = _MD_COMMENT.sub("", _MD_FRONT_MATTER.sub("", decode_bytes(data, str(path)), count=1))
     title = _MD_TITLE.search(raw)
     return _MD_EMPHASIS.sub(r"\2", _MD_HEADING.sub("", raw)), title.group(1) if title else ""
 

