@@ -55,7 +55,8 @@ index: $(STAMP)
 	$(BIN)/policy-assistant index
 
 ## eval: run the gold QA set with both tutorial baselines into evals/runs/<timestamp>/ (report.md, report.html),
-## then qa_multi.jsonl and qa.jsonl on the multi-document corpus (seed + ../shared/realdocs/policy; index in index-multi/)
+## then qa_multi.jsonl, qa.jsonl and the matching set match.jsonl on the multi-document corpus (seed + ../shared/realdocs/policy;
+## index in index-multi/)
 eval: $(STAMP)
 	$(BIN)/policy-assistant eval evals/qa.jsonl --baseline --floors evals/floors.toml \
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)
@@ -63,6 +64,8 @@ eval: $(STAMP)
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-multi
 	$(BIN)/policy-assistant $(MULTI) eval evals/qa.jsonl --region 临夏州 --floors evals/floors_multi_qa.toml \
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-multi-qa
+	$(BIN)/policy-assistant $(MULTI) eval evals/match.jsonl --floors evals/floors_match.toml \
+		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-match
 
 ## bench: measure build, cold start, latency and scale (1k/10k/50k clauses, then the 3,496 real laws of
 ## ../shared/realdocs/laws when present) into bench/results.json and docs/performance.md; takes about an hour.

@@ -1,4 +1,4 @@
-"""Command line: ``policy-assistant index | clauses | show | search | ask | eval | docs | feedback``.
+"""Command line: ``policy-assistant index | clauses | show | search | ask | match | eval | docs | feedback``.
 
 Commands only parse options, call the library and print; every library error becomes one Chinese
 line on stderr and a non-zero exit, never a traceback (``--debug`` shows it).
@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 from . import __version__
 from .answer.llm import PROVIDERS
+from .answer.match import ProfileOptions
 from .config import Settings
 from .corpus import versions
 from .errors import EmptyQueryError, PolicyError
@@ -130,6 +131,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_match(args: argparse.Namespace) -> int:
+    from .answer.assistant import Assistant
+    from .answer.match import Profile, match_text
+
+    profile = Profile.of(args.type or "", args.industry or "", args.situation or (), args.need or (), args.region or "")
+    settings, index = _load(args)
+    result = Assistant.from_settings(settings, index=index).match(profile)
+    if args.json:
+        _print_json(result.to_json())
+        return 0
+    print(match_text(result, listed={"明确适用": len(result.measures), "可能适用": len(result.measures)}))
+    for note in result.notes + sorted({n for m in result.measures for n in m.notes}):
+        print(f"提示：{note}")
+    return 0
+
+
 def _stream_answer(assistant, question: str) -> int:
     """Print the answer as it is produced; when verification replaced it, print the checked version."""
     from .models import Answer
@@ -151,9 +168,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from .evaluation.evaluate import load_qa
+    from .evaluation.matching import is_match_set
     from .evaluation.runner import evaluate_suite, load_floors
 
     settings, index = _load(args)
+    if is_match_set(args.qa):
+        return _eval_match(args, settings, index)
     items = load_qa(args.qa, known_clauses=set(index.by_id))
     if args.check:
         kinds = Counter(item.type or "（未分类）" for item in items)
@@ -176,6 +196,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for line in evaluation.violations:
         _err(f"低于指标下限：{line}")
     return EXIT_ERROR if evaluation.violations else 0
+
+
+def _eval_match(args: argparse.Namespace, settings, index) -> int:
+    """``eval evals/match.jsonl``: the matching set, scored into a run folder of its own."""
+    from .evaluation.matching import evaluate_match_suite, load_match
+    from .evaluation.runner import load_floors
+
+    if args.check:
+        print(f"匹配评测集有效：{args.qa}，{len(load_match(args.qa, set(index.by_id)))} 个画像")
+        return 0
+    out = args.out or Path("evals/runs") / (dt.datetime.now().strftime("%Y%m%d-%H%M%S") + "-match")
+    summary, violations = evaluate_match_suite(settings, index, args.qa, out,
+                                               floors=load_floors(args.floors) if args.floors else None)
+    o = summary["overall"]
+    print(f"政策匹配：明确适用 精确率 {_fmt(o['explicit_precision'])}  召回率 {_fmt(o['explicit_recall'])}  "
+          f"明确∪可能 召回率 {_fmt(o['union_recall'])}  提供了的内部条款 {o['internal_offered']} 次  "
+          f"对话转入 {_fmt(o['chat_routed'])}  读对画像 {_fmt(o['chat_profile_read'])}  "
+          f"措施判断 P {_fmt(o['measure_precision'])} R {_fmt(o['measure_recall'])}")
+    print(f"结果已写入 {out}（results.jsonl、summary.json、report.md、report.html）")
+    for line in violations:
+        _err(f"低于指标下限：{line}")
+    return EXIT_ERROR if violations else 0
 
 
 def _fmt(value: float | None) -> str:
@@ -295,6 +337,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "回答仍逐条核验，未通过时改为引用原文")
 
     p.add_argument("--region", help="提问者所在地区，例如 临夏州（POLICY_REGION）：只用该地区、上级地区和国家的文件作答")
+
+    options = ProfileOptions.load()
+    p = add("match", cmd_match, "政策匹配：按企业情况列出可以享受的措施（明确适用、可能适用），附条款、额度、条件与责任单位")
+    p.add_argument("--type", help=f"主体类型：{'、'.join(options.types)}")
+    p.add_argument("--industry", help=f"行业：{'、'.join(options.industries)}")
+    p.add_argument("--situation", action="append", help=f"情况（可重复）：{'、'.join(options.situations)}")
+    p.add_argument("--need", action="append", help=f"需求（可重复；不填为全部）：{'、'.join(options.needs)}")
+    p.add_argument("--region", help="所在地区，例如 临夏州（默认 POLICY_REGION）")
+    p.add_argument("--json", action="store_true",
+                   help="以 JSON 输出：{profile, measures: [{clause_id, group, title, benefit, figures, conditions, units, notes}]}")
 
     p = add("eval", cmd_eval, "在问答集上评测（检索、引用、事实、拒答、延迟），写出结果与报告")
     p.add_argument("qa", type=Path, help="问答集（.jsonl 或 .csv），例如 evals/qa.jsonl")

@@ -35,9 +35,13 @@ PROMPT = "prompt.toml"
 REFUSAL = "refusal.toml"
 POLICY_DICT = "policy_dict.txt"
 STOPWORDS = "stopwords.txt"
+# Policy matching's vocabularies, loaded and checked by their stages: corpus/measures.py (what a clause
+# offers, read at index time) and answer/match.py (the profile form, checked against the former).
+MEASURES = "measures.toml"
+PROFILE = "profile.toml"
 # Every file of assistant/data/, so a test can tell that none is left unchecked.
 DATA_FILES = (GLOSSARY, ASPECTS, TOPICS, UNIT_ALIASES, QUESTION_WORDS, CUES, PROMPT, REFUSAL, POLICY_DICT,
-              STOPWORDS)
+              STOPWORDS, MEASURES, PROFILE)
 MAX_GLOSSARY_TERMS = 4
 
 

@@ -104,6 +104,40 @@ class Deadline:
 
 
 @dataclass(frozen=True)
+class Support:
+    """One kind of support a measure grants, with the figures that belong to it, verbatim."""
+
+    kind: str  # 贷款, 担保, 贴息, … (assistant/data/measures.toml)
+    figures: tuple[str, ...] = ()  # with their qualifier as printed: "最高300万元", "不高于1%"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a clause offers, read from its text when the index is built: who benefits, what they get,
+    on what condition, and whether an enterprise can use it at all."""
+
+    addressee: str  # "enterprise": a grant an enterprise can use (itself or through its bank); "internal"
+    beneficiaries: tuple[str, ...] = ()  # kinds named: 小微企业, 个体工商户, 首贷, 餐饮 …; "一般" = SMEs at large
+    support: tuple[Support, ...] = ()
+    conditions: tuple[str, ...] = ()  # quoted: "符合条件的", "单户1000万元以下"
+    benefit: str = ""  # the sentence that grants it, verbatim
+
+    @property
+    def usable(self) -> bool:
+        return self.addressee == "enterprise"
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(s.kind for s in self.support)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Measure":
+        return cls(addressee=data["addressee"], beneficiaries=tuple(data.get("beneficiaries", ())),
+                   support=tuple(Support(s["kind"], tuple(s.get("figures", ()))) for s in data.get("support", ())),
+                   conditions=tuple(data.get("conditions", ())), benefit=data.get("benefit", ""))
+
+
+@dataclass(frozen=True)
 class Clause:
     """One retrievable unit: a numbered measure with its heading, or the preamble (number "0")."""
 
@@ -124,6 +158,7 @@ class Clause:
     # up to the note) whose sentences answers quote.
     units_span: tuple[int, int] | None = None
     body_span: tuple[int, int] | None = None
+    measure: Measure | None = None  # for policy matching; None for a clause made without the parser
 
     @property
     def span(self) -> tuple[int, int]:
@@ -162,6 +197,7 @@ class Clause:
         data["deadlines"] = tuple(Deadline(**d) for d in data.get("deadlines", ()))
         for key in ("units_span", "body_span"):
             data[key] = tuple(data[key]) if data.get(key) is not None else None
+        data["measure"] = Measure.from_dict(data["measure"]) if data.get("measure") else None
         return cls(**data)
 
     def to_json(self, doc: DocumentMeta | None = None) -> dict[str, Any]:
@@ -203,7 +239,7 @@ class Part:
 # How a question is answered: by clause number, by responsible unit, from document metadata, or by search.
 RouteKind = Literal["clause", "unit", "document", "search"]
 # An answer's route adds a follow-up about the previous answer's clause, an empty question and a failed search.
-AnswerRoute = Literal["clause", "unit", "document", "search", "followup", "empty", "error"]
+AnswerRoute = Literal["clause", "unit", "document", "search", "followup", "match", "empty", "error"]
 
 
 @dataclass(frozen=True)

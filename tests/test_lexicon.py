@@ -30,6 +30,13 @@ def test_every_data_file_is_loaded_and_checked():
     assert "{question}" in lexicon.prompt.user and 0 < lexicon.refusal.min_dense < 1
     assert all(isinstance(freq, int) for _, freq, _ in policy_dictionary() if freq is not None)
     assert "的" in stopword_list()
+    # Matching's vocabularies: every choice of the form is a kind some clause can name.
+    from assistant.answer.match import ProfileOptions
+    from assistant.corpus.measures import Vocabulary
+
+    options = ProfileOptions.load()
+    assert "贷款" in options.needs and "个体工商户" in options.types
+    assert {"餐饮", "住宿"} <= set(Vocabulary.load().beneficiary_kinds["接触型服务业"])
 
 
 def broken(tmp_path: Path, name: str, text: str) -> Path:

@@ -265,3 +265,17 @@ def test_upload_into_a_symlinked_corpus_folder_is_refused_or_kept_inside(tmp_pat
     settings = dataclasses.replace(seed_settings, corpus_dir=tmp_path / "corpus")
     saved = accept_upload(settings, "ok.txt", POLICY_TEXT)
     assert saved.path == real.resolve() / "ok.txt"
+
+
+def test_match_endpoint(client):
+    data = client.predict("个体工商户", "餐饮", ["首贷"], ["贷款"], "临夏州", api_name="/match")
+    assert data["profile"]["type"] == "个体工商户" and data["region"] == "临夏回族自治州"
+    explicit = [m for m in data["measures"] if m["group"] == "明确适用"]
+    assert "linxia-2022-84#13" in [m["clause_id"] for m in explicit]  # 个体工商户贷款余额、户数持续增长
+    assert all(set(m) >= {"clause_id", "group", "title", "benefit", "figures", "conditions", "units", "notes"}
+               for m in data["measures"])
+    assert any(m["group"] == "可能适用" for m in data["measures"])
+    # The seed does not apply in 浙江省: nothing to offer there.
+    assert client.predict("小型企业", "", [], ["贷款"], "浙江省", api_name="/match")["measures"] == []
+    with pytest.raises(Exception, match="不在可选范围内"):
+        client.predict("大企业", "", [], [], "", api_name="/match")

@@ -14,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from typing import Literal
 
 from .. import grammar
 from ..config import Settings
-from ..corpus import versions
 from ..errors import ChromaUnavailableError, EmptyQueryError
 from ..lexicon import Lexicon
-from ..models import Answer, Citation, Clause, Hit
+from ..models import Answer, Clause, Hit
 from ..regions import Region, Regions
 from ..search.encoders import Encoder, get_encoder
 from ..search.index import Index, open_index
@@ -30,11 +30,25 @@ from ..search.text import clean_text, normalize, nouns, tokenize
 from .compose import ExtractiveComposer
 from .grounding import PROMPT_LEAK_CHARS, verify
 from .llm import LLMComposer, chat_model
+from .match import (
+    ANYWHERE,
+    CHAT_LISTED,
+    EXPLICIT,
+    POSSIBLE,
+    MatchResult,
+    Profile,
+    match_clauses,
+    match_text,
+    read_profile,
+)
 from .routes import MAX_LISTED_CLAUSES, SERVICE_UNAVAILABLE, Composers, Turn
+from .validity import validity_notes
 
 __all__ = ["Assistant", "MAX_LISTED_CLAUSES", "MAX_QUESTION_CHARS", "SERVICE_UNAVAILABLE"]
 
 MAX_QUESTION_CHARS = 2000
+# How many clauses a self-description question's own words rank, to order its matched measures.
+MATCH_RANKED = 60
 LLM_REJECTED_NOTE = "大模型生成的回答未能通过条款核验，已改为直接引用条款原文。"
 # ``compose="extractive"`` answers without the LLM even when one is configured (cheap replays of earlier
 # turns, evaluation of the extractive pipeline).
@@ -132,6 +146,34 @@ class Assistant:
             yield answer.text[len(streamed):]  # related clauses and notes, or the whole extractive answer
         yield answer
 
+    def match(self, profile: Profile, *, today: dt.date | None = None, question: str = "") -> MatchResult:
+        """The measures ``profile`` can use (docs/matching.md), from the documents in force that apply in
+        its region (else the deployment's; 全国: every document): 明确适用 first, then 可能适用, the most
+        local first.
+
+        Args:
+            question: the asker's own words, when the profile was read from them: a level, place or
+                document they name narrows the documents ("国家有什么支持"), and the measures closest to
+                the words come first in each group.
+        """
+        today = today or self.today or dt.date.today()
+        notes: list[str] = []
+        region = None if profile.region == ANYWHERE else self._region(profile.region or None, None, notes)
+        scopes = self.retriever.scopes
+        where = scopes.find("", today, region)
+        if where.missing:  # no document applies there (浙江省 in a library of 临夏州's rules)
+            return MatchResult(profile, [], region.name if region else "", 0, [*notes, f"本库中没有{where.missing}。"])
+        asked = scopes.find(normalize(question), today, region) if question else None
+        doc_ids = asked.doc_ids if asked is not None and asked.doc_ids and not asked.missing else where.doc_ids
+        ranking: dict[str, int] = {}
+        if question:
+            hits = self.retriever.retrieve(question, MATCH_RANKED, today=today, region=region).hits
+            ranking = {h.clause.clause_id: i for i, h in enumerate(hits)}
+        measures = match_clauses(self.index, profile, doc_ids, ranking=ranking,
+                                 notes_of=lambda clause: validity_notes(self.index, [clause.clause_id], today))
+        return MatchResult(profile, measures, region.name if region else "",
+                           len(doc_ids) if doc_ids is not None else len(self.index.documents), notes, list(ranking))
+
     def search(self, query: str, k: int | None = None) -> list[Hit]:
         """Ranked clauses for keywords or a question, without routing or glossary (``search``, /search).
 
@@ -184,6 +226,15 @@ class Assistant:
             turn.notes.append(f"问题超过 {MAX_QUESTION_CHARS} 字，只按前 {MAX_QUESTION_CHARS} 字作答。")
         turn.asked, turn.pinned = self._resolve_followup(turn.asked, history)
         t = time.perf_counter()
+        profile = read_profile(turn.asked)
+        if profile is not None:  # "我是开饭馆的个体户，能享受哪些政策": the measures for them, not a search
+            place = max((r for _, r in Regions.load().mentioned(turn.asked)), key=lambda r: len(r.code), default=None)
+            given = place.name if place else region if region is not None else next(
+                (a.region for a in reversed(history or []) if a.region), "")
+            turn.match = self.match(replace(profile, region=given or ""), today=today, question=turn.asked)
+            turn.notes += turn.match.notes
+            turn.timings["match"] = (time.perf_counter() - t) * 1000
+            return turn
         try:
             turn.retrieval = self.retriever.retrieve(turn.asked, today=today, context=self._context(history),
                                                      region=self._region(region, history, turn.notes))
@@ -224,12 +275,29 @@ class Assistant:
 
     def _generate(self, turn: Turn, *, use_llm: bool) -> Generator[str, None, Answer]:
         """Compose the answer body; an LLM's text is yielded as it streams. Returns the body Answer."""
+        if turn.match is not None:
+            return self._match_answer(turn)
+            yield  # a generator that yields nothing: the match answer is not streamed
         answer, rephrasable = self.composers.compose(turn)
         if self.llm is not None and use_llm and rephrasable:
             t = time.perf_counter()
             answer = yield from self._compose_llm(turn, answer)
             turn.timings["llm"] = (time.perf_counter() - t) * 1000
         return answer
+
+    def _match_answer(self, turn: Turn) -> Answer:
+        """A self-description question's answer: the match in the chat's shape, each listed measure cited
+        by its granting sentence."""
+        result: MatchResult = turn.match
+        citations = []
+        for m in [*result.group(EXPLICIT)[:CHAT_LISTED[EXPLICIT]], *result.group(POSSIBLE)[:CHAT_LISTED[POSSIBLE]]]:
+            clause = self.index.by_id[m.clause_id]
+            at = clause.text.find(m.benefit)
+            citations.append(self.composer.cite(clause, m.benefit, clause.start + at, clause.start + at + len(m.benefit)))
+        # retrieved: what the search for the question's words ranked, as for any answer; the answer
+        # itself quotes the matched measures.
+        return Answer(question=turn.question, text=match_text(result), citations=citations,
+                      retrieved=result.ranked[:self.settings.top_k], route="match", region=result.region)
 
     def _compose_llm(self, turn: Turn, extractive: Answer) -> Generator[str, None, Answer]:
         """Stream the LLM's answer; verify it; fall back to ``extractive`` (with a note) when it fails."""
@@ -299,36 +367,7 @@ class Assistant:
             if answer.related and answer.route != "unit":
                 answer.text += "\n\n相关条款：" + "；".join(
                     f"〔{self.index.heading(self.index.by_id[cid])}〕" for cid in answer.related)
-        answer.notes = turn.notes + answer.notes + self._validity_notes(answer.citations, today)
+        cited_ids = [c.clause_id for c in answer.citations]
+        answer.notes = turn.notes + answer.notes + validity_notes(self.index, cited_ids, today)
         if answer.notes:
             answer.text += "\n\n" + "\n".join(f"提示：{n}" for n in answer.notes)
-
-    def _validity_notes(self, citations: list[Citation], today: dt.date) -> list[str]:
-        notes = self._standing_notes(citations, today)
-        for clause_id in dict.fromkeys(c.clause_id for c in citations):
-            clause = self.index.by_id[clause_id]
-            expired = [d for d in clause.deadlines if dt.date.fromisoformat(d.date) < today]
-            if expired:
-                units = "、".join(clause.units[:3]) or "发文机关"
-                notes.append(f"〔{self.index.heading(clause)}〕是有期限的措施"
-                             f"（期限：{'、'.join(d.text for d in expired)}），该期限已过，"
-                             f"是否仍在执行请向责任单位（{units}等）确认。")
-        return notes
-
-    def _standing_notes(self, citations: list[Citation], today: dt.date) -> list[str]:
-        """Cited texts that are not the rule in force today: superseded, repealed, or not yet in effect."""
-        documents = self.index.documents
-        notes = []
-        for doc_id in dict.fromkeys(self.index.by_id[c.clause_id].doc_id for c in citations):
-            doc = documents.get(doc_id)
-            if doc is None:
-                continue
-            if not versions.in_force(doc, documents, today):
-                successor = documents.get(doc.superseded_by)
-                current = f"，现行规定见{successor.name}" if successor and doc.status not in versions.REPEALED else ""
-                notes.append(f"{doc.name}{versions.status_mark(doc, documents, today)}，以上引文仅供了解原规定{current}。")
-            elif versions.takes_effect_after(doc, today):
-                when = self.index.dated(doc_id).get("施行")
-                words = f"（“{when[0].text[when[1]:when[2]]}”）" if when else ""
-                notes.append(f"{doc.name}尚未施行{words}，施行前请以现行规定为准。")
-        return notes

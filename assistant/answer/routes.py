@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 from .. import grammar
 from ..corpus import versions
@@ -52,6 +52,7 @@ class Turn:
     pinned: Clause | None = None  # a follow-up about "这条": the previous answer's clause
     today: dt.date | None = None  # the day that decides which texts are in force
     error: str = ""  # the search failed (vector store unreachable after retries): answer with this message
+    match: Any = None  # a self-description question's MatchResult: answered by policy matching
 
 
 class Composers:

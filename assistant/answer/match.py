@@ -1,0 +1,270 @@
+"""Policy matching: an enterprise's profile → the measures of the documents in scope that it can use.
+
+docs/matching.md fixes the meaning: 明确适用 when a measure names a kind the profile is and grants
+what it needs, 可能适用 when the measure is for SMEs at large. Everything a matched measure carries
+(benefit, figures, conditions, 责任单位) is quoted from its clause when the index was built.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import Any, Literal
+
+from ..corpus.measures import GENERAL, Vocabulary, benefit_sentence
+from ..datafiles import read_text
+from ..errors import LexiconError, PolicyError
+from ..lexicon import MEASURES, PROFILE
+from ..models import Clause
+from ..search.documents import locality
+from ..search.index import Index
+
+Group = Literal["明确适用", "可能适用"]
+EXPLICIT: Group = "明确适用"
+POSSIBLE: Group = "可能适用"
+ANYWHERE = "全国"  # a profile's region that chooses every document, whatever the deployment's region
+OTHER = "其他"  # the industry that names no kind
+
+
+class ProfileError(PolicyError):
+    """A profile names a choice the form does not offer."""
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    """The choices of ``assistant/data/profile.toml``, the kinds they are, and their everyday words."""
+
+    types: tuple[str, ...]
+    industries: tuple[str, ...]
+    situations: tuple[str, ...]
+    needs: tuple[str, ...]
+    type_kinds: dict[str, tuple[str, ...]]
+    loose_kinds: dict[str, tuple[str, ...]]
+    words: dict[str, dict[str, tuple[str, ...]]]  # field → choice → words
+    self_cues: tuple[str, ...]
+    ask_cues: tuple[str, ...]
+
+    @cached_property
+    def readers(self) -> dict[str, tuple[dict[str, str], re.Pattern]]:
+        """field → (word → choice, the words longest first): the longest word at a place wins."""
+        out = {}
+        for name, table in self.words.items():
+            choice_of = {w: choice for choice, ws in table.items() for w in ws}
+            out[name] = (choice_of, re.compile("|".join(re.escape(w) for w in sorted(choice_of, key=len, reverse=True))))
+        return out
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def load(cls) -> "ProfileOptions":
+        """Read ``profile.toml``.
+
+        Raises:
+            LexiconError: a need that is no kind of support of ``measures.toml``, or an industry or
+                situation that is no beneficiary kind there (a choice no clause could ever match).
+        """
+        data = tomllib.loads(read_text(PROFILE))
+        vocabulary = Vocabulary.load()
+        support = {k for kinds in vocabulary.support_kinds.values() for k in kinds}
+        beneficiaries = {k for kinds in vocabulary.beneficiary_kinds.values() for k in kinds}
+        unknown = ([n for n in data["needs"] if n not in support]
+                   + [k for k in [*data["industries"], *data["situations"]] if k not in beneficiaries | {OTHER}])
+        if unknown:
+            raise LexiconError(f"词表文件 {PROFILE}：{'、'.join(unknown)} 不是 {MEASURES} 中的支持方式或受益主体")
+        return cls(
+            types=tuple(data["types"]), industries=tuple(data["industries"]),
+            situations=tuple(data["situations"]), needs=tuple(data["needs"]),
+            type_kinds={k: tuple(v) for k, v in data["type_kinds"].items()},
+            loose_kinds={k: tuple(v) for k, v in data["loose_kinds"].items()},
+            words={f: {k: tuple(v) for k, v in table.items()} for f, table in data["words"].items()},
+            self_cues=tuple(data["cues"]["self"]), ask_cues=tuple(data["cues"]["asks"]),
+        )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Who asks: subject type, industry, situations, needs and area (any may be empty)."""
+
+    type: str = ""
+    industry: str = ""
+    situations: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    region: str = ""
+
+    @classmethod
+    def of(cls, type: str = "", industry: str = "", situations=(), needs=(), region: str = "") -> "Profile":
+        """A profile checked against the offered choices.
+
+        Raises:
+            ProfileError: a value the form does not offer (the message lists the choices).
+        """
+        options = ProfileOptions.load()
+        profile = cls((type or "").strip(), (industry or "").strip(),
+                      tuple(dict.fromkeys(s.strip() for s in situations or () if s.strip())),
+                      tuple(dict.fromkeys(n.strip() for n in needs or () if n.strip())), (region or "").strip())
+        for name, values, allowed in (("主体类型", [profile.type] if profile.type else [], options.types),
+                                      ("行业", [profile.industry] if profile.industry else [], options.industries),
+                                      ("情况", profile.situations, options.situations),
+                                      ("需求", profile.needs, options.needs)):
+            wrong = [v for v in values if v not in allowed]
+            if wrong:
+                raise ProfileError(f"{name}“{'、'.join(wrong)}”不在可选范围内。可选：{'、'.join(allowed)}。")
+        return profile
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The beneficiary kinds the profile is: by type, industry and situations."""
+        options = ProfileOptions.load()
+        return frozenset(options.type_kinds.get(self.type, ()) + (self.industry,) + self.situations) - {""}
+
+    @property
+    def loose_kinds(self) -> frozenset[str]:
+        return frozenset(ProfileOptions.load().loose_kinds.get(self.type, ()))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.type or self.industry or self.situations or self.needs)
+
+    def describe(self) -> str:
+        """The profile in words: 个体工商户、餐饮、首贷；需求：贷款."""
+        who = "、".join([v for v in (self.type, self.industry) if v] + list(self.situations))
+        needs = f"需求：{'、'.join(self.needs)}" if self.needs else ""
+        return "；".join(p for p in (who, needs) if p) or "未填写"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "industry": self.industry, "situations": list(self.situations),
+                "needs": list(self.needs), "region": self.region}
+
+
+@dataclass(frozen=True)
+class MatchedMeasure:
+    """One measure the profile can use, with everything quoted from its clause."""
+
+    clause_id: str
+    group: Group
+    title: str  # the citation heading
+    benefit: str
+    figures: tuple[str, ...]
+    conditions: tuple[str, ...]
+    units: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    beneficiaries: tuple[str, ...] = ()  # the kinds that made it match
+    support: tuple[str, ...] = ()  # the kinds of support that fit the needs
+
+    def to_json(self) -> dict[str, Any]:
+        return {"clause_id": self.clause_id, "group": self.group, "title": self.title, "benefit": self.benefit,
+                "figures": list(self.figures), "conditions": list(self.conditions), "units": list(self.units),
+                "notes": list(self.notes), "beneficiaries": list(self.beneficiaries), "support": list(self.support)}
+
+
+@dataclass
+class MatchResult:
+    profile: Profile
+    measures: list[MatchedMeasure] = field(default_factory=list)
+    region: str = ""  # the area the documents were chosen for (临夏回族自治州), "" for anywhere
+    documents: int = 0  # how many documents were searched
+    notes: list[str] = field(default_factory=list)
+    ranked: list[str] = field(default_factory=list)  # clause ids a search for the asker's own words ranked
+
+    def group(self, group: Group) -> list[MatchedMeasure]:
+        return [m for m in self.measures if m.group == group]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"profile": self.profile.to_json(), "region": self.region, "documents": self.documents,
+                "measures": [m.to_json() for m in self.measures], "notes": list(self.notes)}
+
+
+def group_of(clause: Clause, profile: Profile) -> tuple[Group, tuple[str, ...], tuple[str, ...]] | None:
+    """The group ``clause`` falls in for ``profile`` with the kinds and needs that put it there, or None."""
+    measure = clause.measure
+    if measure is None or not measure.usable:
+        return None
+    support = tuple(k for k in measure.kinds if not profile.needs or k in profile.needs)
+    if not support:
+        return None
+    named = tuple(k for k in measure.beneficiaries if k in profile.kinds)
+    if named:
+        return EXPLICIT, named, support
+    loose = tuple(k for k in measure.beneficiaries if k == GENERAL or k in profile.loose_kinds)
+    return (POSSIBLE, loose, support) if loose else None
+
+
+def match_clauses(index: Index, profile: Profile, doc_ids: frozenset[str] | None,
+                  notes_of=lambda clause: (), ranking: dict[str, int] | None = None) -> list[MatchedMeasure]:
+    """The measures of ``doc_ids`` (None: every document) that ``profile`` can use: 明确适用 first; inside a
+    group by ``ranking`` (clause id → rank of a search for the asker's own words) when given, then the
+    most local documents, then in document order. ``notes_of(clause)`` gives a clause's validity notes."""
+    ranking = ranking or {}
+    found: list[tuple[tuple, MatchedMeasure]] = []
+    order = {doc_id: i for i, doc_id in enumerate(index.documents)}
+    for doc_id in sorted(doc_ids if doc_ids is not None else index.documents, key=lambda d: order.get(d, 0)):
+        doc = index.documents.get(doc_id)
+        for position, clause in enumerate(index.clauses_of.get(doc_id, [])):
+            grouped = group_of(clause, profile)
+            if grouped is None:
+                continue
+            group, kinds, support = grouped
+            benefit = benefit_sentence(clause.text[slice(*clause.body)], support, kinds if group == EXPLICIT else ())
+            figures = tuple(f for s in clause.measure.support if s.kind in support for f in s.figures)
+            item = MatchedMeasure(
+                clause_id=clause.clause_id, group=group, title=index.heading(clause),
+                benefit=benefit, figures=tuple(dict.fromkeys(figures)),
+                conditions=clause.measure.conditions, units=clause.units, notes=tuple(notes_of(clause)),
+                beneficiaries=kinds, support=support)
+            found.append(((group != EXPLICIT, ranking.get(clause.clause_id, len(ranking)), -locality(doc),
+                           order.get(doc_id, 0), position), item))
+    return [item for _, item in sorted(found, key=lambda pair: pair[0])]
+
+
+def read_profile(question: str, region: str = "") -> Profile | None:
+    """The profile a self-description question gives ("我是开饭馆的个体户，第一次贷款，能享受哪些政策？"),
+    or None when the question does not describe its asker and ask what applies to them."""
+    options = ProfileOptions.load()
+    if not any(c in question for c in options.self_cues) or not any(c in question for c in options.ask_cues):
+        return None
+
+    def found(field_name: str) -> list[str]:
+        choice_of, pattern = options.readers[field_name]
+        return list(dict.fromkeys(choice_of[m.group(0)] for m in pattern.finditer(question)))
+
+    types, industries = found("type"), found("industry")  # the first named, if several
+    profile = Profile(type=types[0] if types else "", industry=industries[0] if industries else "",
+                      situations=tuple(found("situation")), needs=tuple(found("need")), region=region)
+    return None if profile.empty else profile
+
+
+# How many measures of each group a chat answer lists; the 政策匹配 tab and the API list them all.
+CHAT_LISTED = {EXPLICIT: 8, POSSIBLE: 5}
+MATCH_DISCLAIMER = "以上按文件条款原文整理，是否符合条件以责任单位的认定为准。"
+
+
+def match_text(result: MatchResult, *, listed: dict[str, int] | None = None) -> str:
+    """The chat answer of a match: both groups, each measure with its heading, the benefit quoted,
+    its figures, what to check and whom to contact. Counts are in words and the list numbering is
+    layout, so every digit shown is a clause's."""
+    from ..numerals import int_to_cn
+
+    listed = listed or CHAT_LISTED
+    where = f"适用于{result.region}的" if result.region else ""
+    lines = [f"按您的情况（{result.profile.describe()}），在{where}{int_to_cn(result.documents)}份文件中："]
+    if not result.measures:
+        lines.append("没有找到写明适用的措施。可换一种需求再查，或向当地金融监管部门、中小企业主管部门咨询。")
+        return "\n".join(lines)
+    for group, lead in ((EXPLICIT, "明确适用（条款写明适用于您这类主体）"), (POSSIBLE, "可能适用（面向全体中小微企业的措施）")):
+        items = result.group(group)
+        if not items:
+            continue
+        lines.append(f"\n【{lead}，共{int_to_cn(len(items))}项】")
+        for i, m in enumerate(items[:listed[group]], start=1):
+            lines.append(f"{i}. 〔{m.title}〕“{m.benefit}”")
+            if m.figures:
+                lines.append(f"   额度与费率：{'；'.join(m.figures)}")
+            if m.conditions:
+                lines.append(f"   需确认：{'；'.join(m.conditions)}")
+            if m.units:
+                lines.append(f"   责任单位：{'、'.join(m.units)}")
+        if len(items) > listed[group]:
+            lines.append(f"另有{int_to_cn(len(items) - listed[group])}项，见“政策匹配”页。")
+    lines.append("\n" + MATCH_DISCLAIMER)
+    return "\n".join(lines)

@@ -1,0 +1,193 @@
+"""What a clause offers, for policy matching: who benefits, what they get, on what condition.
+
+Read from the clause text when the index is built, with the vocabulary of
+``assistant/data/measures.toml``; docs/matching.md says what the kinds mean. Everything kept is
+verbatim from the text (conditions, figures, the granting sentence), so a match never claims what
+the clause does not say.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .. import grammar
+from ..datafiles import read_text
+from ..lexicon import MEASURES
+from ..models import Measure, Support
+
+GENERAL = "一般"  # the beneficiary kind of a measure for SMEs at large
+_SEGMENT = re.compile(r"[^，；,;]+")
+_BAN = re.compile(r"不得|禁止|严禁")
+# Marks that end the noun phrase a qualifier can reach: "受疫情影响的中小微企业" is qualified,
+# "小微企业、中小企业" is not.
+_PHRASE_BREAK = re.compile(r"[，。；：、,;:\n和及与或]")
+# A figure's qualifier printed before it: 最高300万元, 不高于1%, 按已支付利息的50%.
+_QUALIFIER = re.compile(r"(?:最高(?:额度|限额|金额)?|最多|最低|不超过|不高于|不低于|不少于|高于|低于|至少|上限|下限|按[^，。；：]{1,12}?的)"
+                        r"(?:为|达|可达|给予)?$")
+
+
+def _words(table: dict[str, list[str]]) -> dict[str, list[str]]:
+    """word → the kinds it names (a word may name several)."""
+    out: dict[str, list[str]] = {}
+    for kind, words in table.items():
+        for word in words:
+            out.setdefault(word, []).append(kind)
+    return out
+
+
+def _pattern(words) -> re.Pattern:
+    # Longest first, so 中小微企业 is one match and not 小微企业 inside it.
+    return re.compile("|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words of ``measures.toml``, compiled once."""
+
+    beneficiary_kinds: dict[str, tuple[str, ...]]
+    beneficiaries: re.Pattern
+    support_kinds: dict[str, tuple[str, ...]]  # (): a word that only looks like support (社会保险)
+    support: re.Pattern
+    conditions: tuple[re.Pattern, ...]
+    internal_section: re.Pattern
+    internal_heading: re.Pattern
+    internal_body: re.Pattern
+    grant: re.Pattern
+    protections: frozenset[str]  # kinds of support a ban grants
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def load(cls) -> "Vocabulary":
+        data = tomllib.loads(read_text(MEASURES))
+        kinds = _words(data["beneficiaries"])
+        for word, extra in data.get("beneficiaries_also", {}).items():
+            kinds.setdefault(word, []).extend(k for k in extra if k not in kinds[word])
+        support = {w: tuple(k) for w, k in _words(data["support"]).items()}  # 担保贷款: 贷款 and 担保
+        for words in data.get("support_not", {}).values():
+            support.update({word: () for word in words})
+        addressee = data["addressee"]
+        return cls(
+            beneficiary_kinds={w: tuple(k) for w, k in kinds.items()},
+            beneficiaries=_pattern(kinds),
+            support_kinds=support,
+            support=_pattern(support),
+            conditions=tuple(re.compile(p) for p in data["conditions"]["patterns"]),
+            internal_section=_pattern(addressee["internal_section"]),
+            internal_heading=_pattern(addressee["internal_heading"]),
+            internal_body=_pattern(addressee["internal_body"]),
+            grant=_pattern(addressee["grant"]),
+            protections=frozenset(addressee["protections"]),
+        )
+
+
+def read_measure(text: str, body: tuple[int, int], *, title: str = "", section: str = "", preamble: bool = False,
+                 vocabulary: Vocabulary | None = None) -> Measure:
+    """The :class:`Measure` of a clause: ``text`` is the clause, ``body`` its span without the marker
+    and the 责任单位 note, ``title`` its own heading, ``section`` the chapter or part it stands in."""
+    v = vocabulary or Vocabulary.load()
+    body_text = text[body[0]:body[1]]
+    beneficiaries = _beneficiaries(body_text, v)
+    support = _support(body_text, v)
+    kinds = [s.kind for s in support]
+    # A clause that names no kind of enterprise grants nothing an enterprise could claim: it rules
+    # banks', guarantors' or agencies' own work (再担保费率, 资本补充, 审慎经营).
+    internal = (preamble or not kinds or not beneficiaries or _internal(body_text, v, set(kinds) & v.protections)
+                or v.internal_heading.search(re.sub(r"\s+", "", title)) is not None
+                or v.internal_section.search(re.sub(r"\s+", "", section)) is not None)
+    if internal:
+        return Measure(addressee="internal")
+    conditions = tuple(_conditions(body_text, v))
+    # A figure inside a condition is a threshold to check (单户授信1000万元以下), not what is granted.
+    support = [Support(s.kind, tuple(f for f in s.figures if not any(f in c for c in conditions))) for s in support]
+    return Measure(addressee="enterprise", beneficiaries=tuple(beneficiaries), support=tuple(support),
+                   conditions=conditions, benefit=_benefit(body_text, v))
+
+
+def _beneficiaries(body: str, v: Vocabulary) -> list[str]:
+    """The kinds named, in order; a general word qualified by a narrower kind in its phrase does not count."""
+    found: list[str] = []
+    specific_ends: list[int] = []
+    for m in v.beneficiaries.finditer(body):
+        kinds = v.beneficiary_kinds[m.group(0)]
+        if kinds == (GENERAL,):
+            start = max((b.end() for b in _PHRASE_BREAK.finditer(body, 0, m.start())), default=0)
+            if any(start <= end <= m.start() for end in specific_ends):
+                continue
+        else:
+            specific_ends.append(m.end())
+        found += [k for k in kinds if k not in found]
+    return found
+
+
+def _support(body: str, v: Vocabulary) -> list[Support]:
+    """The kinds of support, in order, each with the figures of the sentences that name it (a figure
+    belongs to every kind its sentence names: which of them it qualifies is not in the words)."""
+    figures: dict[str, list[str]] = {}
+    for sentence in grammar.SENTENCE.finditer(body):
+        s = sentence.group(0)
+        kinds = list(dict.fromkeys(k for w in _granted_words(s, v) for k in v.support_kinds[w]))
+        shown = []
+        for m in grammar.FIGURE.finditer(s):
+            qualifier = _QUALIFIER.search(s, max(0, m.start() - 16), m.start())
+            shown.append(s[qualifier.start() if qualifier else m.start():m.end()])
+        for kind in kinds:
+            found = figures.setdefault(kind, [])
+            found += [f for f in shown if f not in found]
+    return [Support(kind, tuple(found)) for kind, found in figures.items()]
+
+
+def _granted_words(sentence: str, v: Vocabulary) -> list[str]:
+    """The support words of ``sentence`` that it grants: not those a ban forbids (不得强制民营企业参加培训),
+    save the kinds a ban itself grants (不得拖欠中小企业款项: being paid on time)."""
+    words = []
+    for segment in _SEGMENT.findall(sentence):
+        ban = _BAN.search(segment)
+        for m in v.support.finditer(segment):
+            kinds = v.support_kinds[m.group(0)]
+            if ban is None or m.start() < ban.start() or set(kinds) & v.protections:
+                words.append(m.group(0))
+    return words
+
+
+def _internal(body: str, v: Vocabulary, protects: bool) -> bool:
+    """Agencies' own work weighs as much as the grants, or there are no grants. A ban is a grant only
+    in a clause that ``protects`` (pays on time): 不得对民营企业设置不平等的条件 grants no support."""
+    grants = sum(1 for g in v.grant.findall(body) if protects or not _BAN.fullmatch(g))
+    return grants == 0 or len(v.internal_body.findall(body)) >= grants
+
+
+def _conditions(body: str, v: Vocabulary) -> list[str]:
+    spans: list[tuple[int, int]] = []
+    for pattern in v.conditions:
+        for m in pattern.finditer(body):
+            if m.end() > m.start() and not any(s <= m.start() < e or m.start() <= s < m.end() for s, e in spans):
+                spans.append(m.span())
+    return list(dict.fromkeys(body[s:e] for s, e in sorted(spans)))
+
+
+def _benefit(body: str, v: Vocabulary) -> str:
+    """The sentence that best says what the measure grants, whatever the asker needs."""
+    return benefit_sentence(body, (), (), v)
+
+
+def benefit_sentence(body: str, support: tuple[str, ...], beneficiaries: tuple[str, ...],
+                     vocabulary: Vocabulary | None = None) -> str:
+    """The body's sentence that grants the kinds of ``support`` to the kinds of ``beneficiaries`` (any
+    kind when empty): the most of their words, a grant word, and not the bare title sentence
+    ("用好财政贴息政策。") when a sentence of substance says more."""
+    v = vocabulary or Vocabulary.load()
+    sentences = [m.group(0).strip() for m in grammar.SENTENCE.finditer(body) if m.group(0).strip()]
+
+    def score(index: int) -> tuple:
+        s = sentences[index]
+        kinds = [k for w in v.support.findall(s) for k in v.support_kinds[w]]
+        wanted = sum(1 for k in kinds if not support or k in support)
+        named = sum(1 for w in v.beneficiaries.findall(s)
+                    if not beneficiaries or set(v.beneficiary_kinds[w]) & set(beneficiaries))
+        title = index == 0 and len(s) <= 20 and len(sentences) > 1
+        return (wanted > 0, not title, named > 0, bool(v.grant.search(s)), wanted + named, -index)
+
+    return sentences[max(range(len(sentences)), key=score)] if sentences else ""

@@ -1,0 +1,212 @@
+"""Policy matching: what a clause offers (read at index time), and what a profile gets from it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from assistant.answer.match import EXPLICIT, POSSIBLE, Profile, ProfileError, group_of, read_profile
+from assistant.cli import main
+from assistant.corpus.ingest import load_corpus
+from assistant.corpus.measures import GENERAL, read_measure
+from assistant.corpus.structure import parse_document
+from assistant.evaluation.matching import load_match
+from assistant.models import Clause
+from tests.support import REALDOCS, ROOT
+
+POLICY = REALDOCS / "policy"
+
+
+def measure(text: str, title: str = "", section: str = ""):
+    return read_measure(text, (0, len(text)), title=title, section=section)
+
+
+def clause(text: str, number: str = "1") -> Clause:
+    return Clause(f"t#{number}", "t", number, "", "", "", "", text, 0, len(text), measure=measure(text))
+
+
+# ---------------------------------------------------------------- reading a clause
+
+
+def test_a_grant_names_who_benefits_what_they_get_and_on_what_condition():
+    text = ("对符合条件的个体工商户和小微企业提供最高300万元的创业担保贷款，按期还本付息后，"
+            "财政按已支付利息的50%给予贴息，担保费率不高于1%。")
+    m = measure(text)
+    assert m.usable
+    assert {"个体工商户", "小微企业"} <= set(m.beneficiaries) and GENERAL not in m.beneficiaries
+    kinds = {s.kind: s.figures for s in m.support}
+    assert {"贷款", "贴息", "担保", "利率费率优惠"} <= set(kinds)
+    # Figures keep the words that qualify them, as printed.
+    assert "最高300万元" in kinds["贷款"] and "按已支付利息的50%" in kinds["贴息"] and "不高于1%" in kinds["担保"]
+    assert "符合条件的" in m.conditions and "按期还本付息后" in m.conditions
+    assert all(c in text for c in m.conditions) and m.benefit in text
+
+
+def test_a_general_word_qualified_by_a_narrower_kind_is_not_open_to_all():
+    assert measure("对科技型中小企业开展知识产权质押贷款给予支持。").beneficiaries == ("科技型",)
+    open_to_all = measure("加大对中小微企业和首贷户的信贷支持。").beneficiaries
+    assert GENERAL in open_to_all and "首贷" in open_to_all
+    # One word may name several kinds: 接触型服务业 is these industries.
+    assert {"餐饮", "住宿", "零售"} <= set(measure("加大对接触型服务业中小微企业的贷款支持。").beneficiaries)
+
+
+@pytest.mark.parametrize("text, title, section", [
+    ("银行业金融机构要将小微企业贷款纳入考核，定期通报。", "加强监管考核", ""),  # agencies' own work
+    ("融资担保公司的担保责任余额不得超过其净资产的10倍。", "", "经营规则"),  # a guarantor's rule: names no beneficiary
+    ("违反本条例规定，拖欠中小企业款项的，由有关部门责令改正。", "", "法律责任"),
+    ("中小企业应当依法经营，遵守税收等方面的法律法规。", "", ""),  # the beneficiary's own duty
+])
+def test_clauses_that_grant_nothing_an_enterprise_can_use_are_internal(text, title, section):
+    m = measure(text, title, section)
+    assert m.addressee == "internal" and not m.support and not m.beneficiaries
+
+
+def test_a_prohibition_that_protects_small_firms_is_a_measure():
+    m = measure("机关、事业单位和大型企业不得违约拖欠中小企业的货物、工程、服务款项。")
+    assert m.usable and m.kinds == ("账款拖欠",) and m.beneficiaries == (GENERAL,)
+
+
+@pytest.fixture(scope="module")
+def policy_clauses():
+    if not POLICY.is_dir():
+        pytest.skip(f"real documents not found at {POLICY} (CI has ../shared/realdocs beside the checkout)")
+    return {c.clause_id: c for d in load_corpus([ROOT / "corpus", POLICY]).documents for c in parse_document(d)}
+
+
+def test_every_real_clause_gets_a_measure_quoted_from_its_own_text(policy_clauses):
+    for c in policy_clauses.values():
+        m = c.measure
+        assert m is not None
+        assert all(x in c.text for x in (*m.conditions, m.benefit, *[f for s in m.support for f in s.figures])), c.clause_id
+        assert m.usable == bool(m.support and m.beneficiaries), c.clause_id
+
+
+def test_real_laws_read_as_measures_where_they_grant(policy_clauses):
+    loans = policy_clauses["促进个体工商户发展条例-2022-10-01#21"].measure  # 扩大个体工商户贷款规模
+    assert loans.usable and "个体工商户" in loans.beneficiaries and "贷款" in loans.kinds
+    tax = policy_clauses["中小企业促进法-2017-09-01#11"].measure  # 缓征、减征、免征
+    assert tax.usable and "小微企业" in tax.beneficiaries and "税费减免" in tax.kinds and "符合条件的" in tax.conditions
+    paid = policy_clauses["保障中小企业款项支付条例-2025-03-17#7"].measure  # 不得拖欠
+    assert paid.usable and "账款拖欠" in paid.kinds
+    # The chapters that grant nothing: penalties and the closing provisions.
+    closing = [c for c in policy_clauses.values() if c.section.replace(" ", "") in ("法律责任", "附则")]
+    assert len(closing) > 20 and not any(c.measure.usable for c in closing)
+
+
+# ---------------------------------------------------------------- a profile and its groups
+
+
+def test_a_profile_offers_only_the_choices_of_the_form():
+    with pytest.raises(ProfileError, match="主体类型“大企业”不在可选范围内"):
+        Profile.of("大企业")
+    with pytest.raises(ProfileError, match="需求"):
+        Profile.of("小型企业", needs=["买房"])
+    assert Profile.of("小型企业", "餐饮", ["首贷"], ["贷款"]).kinds == {"小微企业", "餐饮", "首贷"}
+
+
+def test_groups_follow_the_named_beneficiary_and_the_need():
+    owner = Profile.of("个体工商户", "餐饮", ["首贷"], ["贷款"])
+    named = clause("扩大个体工商户贷款规模和覆盖面。")
+    general = clause("加大对中小微企业的信贷投放力度。")
+    small = clause("加大对小微企业的信贷投放力度。")
+    tech = clause("支持科技型中小企业开展知识产权质押贷款。")
+    insured = clause("支持个体工商户参加保险，给予保费补贴。")
+    assert group_of(named, owner)[0] == EXPLICIT
+    assert group_of(general, owner)[0] == POSSIBLE
+    assert group_of(small, owner)[0] == POSSIBLE  # 小微企业 does not name an 个体工商户: only close to it
+    assert group_of(small, Profile.of("微型企业", needs=["贷款"]))[0] == EXPLICIT
+    assert group_of(tech, owner) is None  # only for kinds the owner is not
+    assert group_of(insured, owner) is None  # grants what the owner does not need
+    assert group_of(insured, Profile.of("个体工商户"))[0] == EXPLICIT  # no need chosen: every kind of support
+    assert group_of(clause("加强小微企业贷款统计监测和考核通报。"), Profile.of("小型企业")) is None
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("我是开饭馆的个体户，第一次贷款，能享受哪些政策？", Profile("个体工商户", "餐饮", ("首贷",), ("贷款",))),
+    ("我们是做外贸的小企业，汇率波动大，有哪些支持政策？", Profile("小型企业", "", ("外贸",), ("外汇避险",))),
+])
+def test_a_self_description_question_gives_a_profile(question, expected):
+    assert read_profile(question) == expected
+
+
+@pytest.mark.parametrize("question", ["创业担保贷款最高额度是多少？", "第十八条", "我是个体户", "有哪些政策支持小微企业？"])
+def test_other_questions_are_not_read_as_a_profile(question):
+    assert read_profile(question) is None
+
+
+# ---------------------------------------------------------------- on the multi-document corpus
+
+
+def test_matching_offers_the_measures_of_the_documents_in_force_in_the_region(multi_assistant):
+    result = multi_assistant.match(Profile.of("个体工商户", "餐饮", ["首贷"], ["贷款"], "临夏州"))
+    docs = {m.clause_id.split("#")[0] for m in result.measures}
+    assert "linxia-2022-84" in docs and "促进个体工商户发展条例-2022-10-01" in docs
+    assert not any(d.startswith(("浙江", "河南")) for d in docs)  # other provinces' rules
+    assert "保障中小企业款项支付条例-2020-07-05" not in docs  # superseded by the 2025 text
+    groups = [m.group for m in result.measures]
+    assert groups == sorted(groups, key=lambda g: g != EXPLICIT) and EXPLICIT in groups and POSSIBLE in groups
+    index = multi_assistant.index
+    for m in result.measures:
+        text = index.by_id[m.clause_id].text
+        assert m.benefit in text and all(f in text for f in m.figures) and all(c in text for c in m.conditions)
+        assert "贷款" in m.support
+    assert "linxia-2022-84#13" in [m.clause_id for m in result.group(EXPLICIT)]  # 个体工商户贷款余额、户数持续增长
+    elsewhere = multi_assistant.match(Profile.of("小型企业", needs=["贷款"], region="杭州市"))
+    assert any(m.clause_id.startswith("浙江") for m in elsewhere.measures)
+
+
+def test_a_self_description_in_the_chat_is_answered_by_matching(multi_assistant):
+    answer = multi_assistant.ask("我是开饭馆的个体户，第一次贷款，能享受哪些政策？", region="临夏州")
+    assert answer.route == "match" and not answer.refused
+    assert "明确适用" in answer.text and "可能适用" in answer.text and answer.citations
+    assert answer.checks == []  # every number shown is one of the cited clauses'
+    for c in answer.citations:
+        assert c.quote in answer.text and c.quote in multi_assistant.index.by_id[c.clause_id].text
+
+
+def test_match_cli_prints_the_result_as_json(multi_settings, capsys):
+    args = ["--corpus", str(multi_settings.corpus_dir), "--corpus", str(multi_settings.extra_corpus_dirs[0]),
+            "--index-dir", str(multi_settings.index_dir), "match", "--type", "小型企业", "--situation", "外贸",
+            "--need", "外汇避险", "--region", "临夏州", "--json"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["profile"] == {"type": "小型企业", "industry": "", "situations": ["外贸"], "needs": ["外汇避险"],
+                               "region": "临夏州"}
+    first = data["measures"][0]
+    assert set(first) >= {"clause_id", "group", "title", "benefit", "figures", "conditions", "units", "notes"}
+    assert first["group"] == EXPLICIT and first["clause_id"] == "linxia-2022-84#12"  # 中小微外贸企业 汇率避险
+    assert main(args[:-7] + ["--type", "大企业"]) != 0
+    assert "不在可选范围内" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the gold sets
+
+
+def test_the_matching_gold_sets_are_valid_and_follow_their_annotations(multi_settings):
+    from assistant.search.index import Index
+
+    known = set(Index.open(multi_settings).by_id)
+    dev = load_match(ROOT / "evals" / "match.jsonl", known)
+    held_out = load_match(ROOT / "evals" / "match_holdout.jsonl", known)
+    assert len(dev) >= 40 and len(held_out) >= 10
+    assert not {i.id for i in dev} & {i.id for i in held_out}
+    annotated = [json.loads(line) for line in (ROOT / "evals" / "match_clauses.jsonl").read_text(encoding="utf-8")
+                 .splitlines()]
+    assert {a["clause_id"] for a in annotated} <= known
+    check = subprocess.run([sys.executable, "evals/match_gold.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+
+
+def test_the_matching_set_meets_its_floors(multi_settings, tmp_path):
+    from assistant.evaluation.matching import evaluate_match_suite
+    from assistant.evaluation.runner import load_floors
+    from assistant.search.index import Index
+
+    floors = load_floors(ROOT / "evals" / "floors_match.toml")
+    summary, violations = evaluate_match_suite(multi_settings, Index.open(multi_settings), ROOT / "evals" / "match.jsonl",
+                                               tmp_path / "run", floors=floors)
+    assert violations == [], summary["overall"]
+    assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "results.jsonl").is_file()
