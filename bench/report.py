@@ -194,8 +194,10 @@ def _laws_section(r: dict) -> list[str]:
                f"this index; their answers are not the point, their shape is), after the start-up warm-up; the first "
                f"question took {q['first_answer_ms']:.1f} ms.\n")
     out.append("| latency (ms) | p50 | p95 | p99 | max |\n|---|---|---|---|---|")
-    for name, d in (("retrieval", ret), ("extractive answer", ans)):
-        out.append(f"| {name} | {d['p50']:.1f} | {d['p95']:.1f} | {d['p99']:.1f} | {d['max']:.1f} |")
+    for name, d in (("retrieval", ret), ("extractive answer", ans), ("policy matching (a profile)", q.get("match_ms")),
+                    ("policy matching (a self-description in the chat)", q.get("match_chat_ms"))):
+        if d:
+            out.append(f"| {name} | {d['p50']:.1f} | {d['p95']:.1f} | {d['p99']:.1f} | {d['max']:.1f} |")
     for name, st in q.get("stages_ms", {}).items():
         out.append(f"| stage: {name} | {st['p50']:.2f} | {st['p95']:.2f} | {st['p99']:.2f} | {st.get('max', 0):.2f} |")
     out += _latency_chart(r)

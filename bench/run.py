@@ -133,6 +133,10 @@ def _median_of_passes(passes: list[list[float]]) -> dict:
     return out
 
 
+# The matching sets whose profiles and questions time policy matching.
+MATCH_SETS = ("match.jsonl", "match_holdout.jsonl")
+
+
 def _timed(fn, questions, repeat, reset=None) -> list[list[float]]:
     passes = []
     for _ in range(repeat):
@@ -192,6 +196,14 @@ def child_query(args) -> dict:
               "tokenize": lambda q: tokenize(q),
               "chroma_query": lambda q: index.dense(probe, 64)}
     out["stages_ms"] = {name: _median_of_passes(_timed(fn, questions, 1)) for name, fn in stages.items()}
+    # Policy matching: the profiles of the matching sets (form and API), then their questions (chat).
+    from assistant.answer.match import Profile
+
+    rows = [json.loads(line) for name in MATCH_SETS
+            for line in (ROOT / "evals" / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    profiles = [Profile.of(**r["profile"]) for r in rows]
+    out["match_ms"] = _median_of_passes(_timed(assistant.match, profiles, args.repeat))
+    out["match_chat_ms"] = _median_of_passes(_timed(assistant.ask, [r["question"] for r in rows], args.repeat, cold))
     if args.baseline:
         out["baselines"] = _baselines(settings, index, encoder, questions, args.repeat)
     out["rss_peak_mb"] = _rss_mb("VmHWM")

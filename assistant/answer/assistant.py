@@ -15,6 +15,7 @@ import datetime as dt
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
+from functools import cached_property
 from typing import Literal
 
 from .. import grammar
@@ -36,8 +37,8 @@ from .match import (
     EXPLICIT,
     POSSIBLE,
     MatchResult,
+    MeasureIndex,
     Profile,
-    match_clauses,
     match_text,
     read_profile,
 )
@@ -100,6 +101,11 @@ class Assistant:
 
     # ------------------------------------------------------------------ public
 
+    @cached_property
+    def measures(self) -> MeasureIndex:
+        """The index's measures by kind, for policy matching."""
+        return MeasureIndex(self.index)
+
     def warm(self) -> None:
         """Load at start what the first question would otherwise wait for (~2 s on a library of laws):
         jieba's dictionary and part-of-speech tagger, the index's lookups and vectors, the ranking priors,
@@ -107,6 +113,7 @@ class Assistant:
         self.index.warm()
         nouns(tokenize("预热注册资本")[0])
         self.retriever.warm(self.settings.region)
+        _ = self.measures
         self.ask("创业担保贷款")
 
     def ask(self, question: str, history: Sequence[Answer] | None = None, *, today: dt.date | None = None,
@@ -169,8 +176,8 @@ class Assistant:
         if question:
             hits = self.retriever.retrieve(question, MATCH_RANKED, today=today, region=region).hits
             ranking = {h.clause.clause_id: i for i, h in enumerate(hits)}
-        measures = match_clauses(self.index, profile, doc_ids, ranking=ranking,
-                                 notes_of=lambda clause: validity_notes(self.index, [clause.clause_id], today))
+        measures = self.measures.match(profile, doc_ids, ranking=ranking,
+                                       notes_of=lambda clause: validity_notes(self.index, [clause.clause_id], today))
         return MatchResult(profile, measures, region.name if region else "",
                            len(doc_ids) if doc_ids is not None else len(self.index.documents), notes, list(ranking))
 

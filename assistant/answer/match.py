@@ -190,17 +190,53 @@ def group_of(clause: Clause, profile: Profile) -> tuple[Group, tuple[str, ...], 
     return (POSSIBLE, loose, support) if loose else None
 
 
-def match_clauses(index: Index, profile: Profile, doc_ids: frozenset[str] | None,
-                  notes_of=lambda clause: (), ranking: dict[str, int] | None = None) -> list[MatchedMeasure]:
-    """The measures of ``doc_ids`` (None: every document) that ``profile`` can use: 明确适用 first; inside a
-    group by ``ranking`` (clause id → rank of a search for the asker's own words) when given, then the
-    most local documents, then in document order. ``notes_of(clause)`` gives a clause's validity notes."""
-    ranking = ranking or {}
-    found: list[tuple[tuple, MatchedMeasure]] = []
-    order = {doc_id: i for i, doc_id in enumerate(index.documents)}
-    for doc_id in sorted(doc_ids if doc_ids is not None else index.documents, key=lambda d: order.get(d, 0)):
-        doc = index.documents.get(doc_id)
-        for position, clause in enumerate(index.clauses_of.get(doc_id, [])):
+class MeasureIndex:
+    """An index's usable measures by the kinds they name, so a match reads only its candidates: the
+    measures naming a kind the profile is (or SMEs at large) and granting a kind it needs. Built once
+    per index (``Assistant.warm``); a match then costs what it finds, not the size of the corpus."""
+
+    def __init__(self, index: Index):
+        self.index = index
+        self.by_beneficiary: dict[str, set[int]] = {}
+        self.by_support: dict[str, set[int]] = {}
+        self.usable: set[int] = set()
+        order = {doc_id: i for i, doc_id in enumerate(index.documents)}
+        self.clauses: list[Clause] = []
+        self.place: list[tuple[int, int]] = []  # (document order, position in the document)
+        position: dict[str, int] = {}
+        for clause in index.clauses:
+            at = position[clause.doc_id] = position.get(clause.doc_id, -1) + 1
+            measure = clause.measure
+            if measure is None or not measure.usable:
+                continue
+            n = len(self.clauses)
+            self.clauses.append(clause)
+            self.place.append((order.get(clause.doc_id, 0), at))
+            self.usable.add(n)
+            for kind in measure.beneficiaries:
+                self.by_beneficiary.setdefault(kind, set()).add(n)
+            for kind in measure.kinds:
+                self.by_support.setdefault(kind, set()).add(n)
+
+    def candidates(self, profile: Profile) -> set[int]:
+        kinds = profile.kinds | profile.loose_kinds | {GENERAL}
+        found = set().union(*(self.by_beneficiary.get(k, set()) for k in kinds))
+        if profile.needs:
+            found &= set().union(*(self.by_support.get(k, set()) for k in profile.needs))
+        return found
+
+    def match(self, profile: Profile, doc_ids: frozenset[str] | None, notes_of=lambda clause: (),
+              ranking: dict[str, int] | None = None) -> list[MatchedMeasure]:
+        """The measures of ``doc_ids`` (None: every document) that ``profile`` can use: 明确适用 first; inside
+        a group by ``ranking`` (clause id → rank of a search for the asker's own words) when given, then
+        the most local documents, then in document order. ``notes_of(clause)`` gives its validity notes."""
+        ranking = ranking or {}
+        index = self.index
+        found: list[tuple[tuple, MatchedMeasure]] = []
+        for n in self.candidates(profile):
+            clause = self.clauses[n]
+            if doc_ids is not None and clause.doc_id not in doc_ids:
+                continue
             grouped = group_of(clause, profile)
             if grouped is None:
                 continue
@@ -212,9 +248,10 @@ def match_clauses(index: Index, profile: Profile, doc_ids: frozenset[str] | None
                 benefit=benefit, figures=tuple(dict.fromkeys(figures)),
                 conditions=clause.measure.conditions, units=clause.units, notes=tuple(notes_of(clause)),
                 beneficiaries=kinds, support=support)
+            doc = index.documents.get(clause.doc_id)
             found.append(((group != EXPLICIT, ranking.get(clause.clause_id, len(ranking)), -locality(doc),
-                           order.get(doc_id, 0), position), item))
-    return [item for _, item in sorted(found, key=lambda pair: pair[0])]
+                           *self.place[n]), item))
+        return [item for _, item in sorted(found, key=lambda pair: pair[0])]
 
 
 def read_profile(question: str, region: str = "") -> Profile | None:
