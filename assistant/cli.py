@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from . import __version__
 from .answer.llm import PROVIDERS
-from .answer.match import ProfileOptions
+from .answer.profile import ProfileOptions
 from .config import Settings
 from .corpus import versions
 from .errors import EmptyQueryError, PolicyError
@@ -133,7 +133,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_match(args: argparse.Namespace) -> int:
     from .answer.assistant import Assistant
-    from .answer.match import Profile, match_text
+    from .answer.match import match_text
+    from .answer.profile import Profile
 
     profile = Profile.of(args.type or "", args.industry or "", args.situation or (), args.need or (), args.region or "")
     settings, index = _load(args)

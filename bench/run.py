@@ -197,7 +197,7 @@ def child_query(args) -> dict:
               "chroma_query": lambda q: index.dense(probe, 64)}
     out["stages_ms"] = {name: _median_of_passes(_timed(fn, questions, 1)) for name, fn in stages.items()}
     # Policy matching: the profiles of the matching sets (form and API), then their questions (chat).
-    from assistant.answer.match import Profile
+    from assistant.answer.profile import Profile
 
     rows = [json.loads(line) for name in MATCH_SETS
             for line in (ROOT / "evals" / name).read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -31,7 +31,7 @@ def test_every_data_file_is_loaded_and_checked():
     assert all(isinstance(freq, int) for _, freq, _ in policy_dictionary() if freq is not None)
     assert "的" in stopword_list()
     # Matching's vocabularies: every choice of the form is a kind some clause can name.
-    from assistant.answer.match import ProfileOptions
+    from assistant.answer.profile import ProfileOptions
     from assistant.corpus.measures import Vocabulary
 
     options = ProfileOptions.load()

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from assistant.answer.match import EXPLICIT, POSSIBLE, Profile, ProfileError, group_of, read_profile
+from assistant.answer.match import EXPLICIT, POSSIBLE, group_of
+from assistant.answer.profile import Profile, ProfileError, read_profile
 from assistant.cli import main
 from assistant.corpus.ingest import load_corpus
 from assistant.corpus.measures import GENERAL, read_measure

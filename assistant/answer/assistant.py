@@ -31,17 +31,8 @@ from ..search.text import clean_text, normalize, nouns, tokenize
 from .compose import ExtractiveComposer
 from .grounding import PROMPT_LEAK_CHARS, verify
 from .llm import LLMComposer, chat_model
-from .match import (
-    ANYWHERE,
-    CHAT_LISTED,
-    EXPLICIT,
-    POSSIBLE,
-    MatchResult,
-    MeasureIndex,
-    Profile,
-    match_text,
-    read_profile,
-)
+from .match import CHAT_LISTED, EXPLICIT, POSSIBLE, MatchResult, MeasureIndex, match_text
+from .profile import ANYWHERE, Profile, read_profile
 from .routes import MAX_LISTED_CLAUSES, SERVICE_UNAVAILABLE, Composers, Turn
 from .validity import validity_notes
 

@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..answer.match import EXPLICIT, POSSIBLE, Profile, ProfileError, read_profile
+from ..answer.match import EXPLICIT, POSSIBLE
+from ..answer.profile import Profile, ProfileError, read_profile
 from .evaluate import QAFileError
 from .report import md_table
 

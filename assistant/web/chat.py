@@ -14,7 +14,7 @@ from typing import Iterator
 import gradio as gr
 
 from .. import __version__
-from ..answer.match import Profile, ProfileOptions
+from ..answer.profile import Profile, ProfileOptions
 from ..errors import PolicyError
 from ..models import Answer
 from ..search.lookup import LookupQuery
