@@ -117,7 +117,7 @@ class Measure:
     on what condition, and whether an enterprise can use it at all."""
 
     addressee: str  # "enterprise": a grant an enterprise can use (itself or through its bank); "internal"
-    beneficiaries: tuple[str, ...] = ()  # kinds named: 小微企业, 个体工商户, 首贷, 餐饮 …; "一般" = SMEs at large
+    beneficiaries: tuple[str, ...] = ()  # kinds named: 小微企业, 个体工商户, 首贷, 餐饮 …; "中小微企业" = SMEs at large
     support: tuple[Support, ...] = ()
     conditions: tuple[str, ...] = ()  # quoted: "符合条件的", "单户1000万元以下"
     benefit: str = ""  # the sentence that grants it, verbatim

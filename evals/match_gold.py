@@ -33,7 +33,7 @@ def groups(profile: dict, clauses: list[dict]) -> tuple[list[str], list[str]]:
     docs = NATIONAL + LOCAL[profile["region"]]
     kinds = TYPE_KINDS.get(profile.get("type", ""), set()) | set(profile.get("situations", ()))
     kinds |= {profile["industry"]} if profile.get("industry") else set()
-    loose = LOOSE_KINDS.get(profile.get("type", ""), set()) | {"一般"}
+    loose = LOOSE_KINDS.get(profile.get("type", ""), set()) | {"中小微企业"}
     needs = set(profile.get("needs", ()))
     explicit, possible = [], []
     for c in clauses:

@@ -18,7 +18,7 @@ from ..datafiles import read_text
 from ..lexicon import MEASURES
 from ..models import Measure, Support
 
-GENERAL = "一般"  # the beneficiary kind of a measure for SMEs at large
+GENERAL = "中小微企业"  # the beneficiary kind of a measure for SMEs at large (中小企业, 民营企业, 市场主体 …)
 _SEGMENT = re.compile(r"[^，；,;]+")
 _BAN = re.compile(r"不得|禁止|严禁")
 # Marks that end the noun phrase a qualifier can reach: "受疫情影响的中小微企业" is qualified,
