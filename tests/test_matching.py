@@ -156,7 +156,11 @@ def test_matching_offers_the_measures_of_the_documents_in_force_in_the_region(mu
         assert "贷款" in m.support
     assert "linxia-2022-84#13" in [m.clause_id for m in result.group(EXPLICIT)]  # 个体工商户贷款余额、户数持续增长
     elsewhere = multi_assistant.match(Profile.of("小型企业", needs=["贷款"], region="杭州市"))
-    assert any(m.clause_id.startswith("浙江") for m in elsewhere.measures)
+    assert any(m.clause_id.startswith("浙江") for m in elsewhere.measures) and not elsewhere.notes
+    # No area chosen: every area's rules, and a note that says so.
+    anywhere = multi_assistant.match(Profile.of("小型企业", needs=["贷款"]))
+    assert {"浙江", "河南"} <= {m.clause_id[:2] for m in anywhere.measures}
+    assert any("没有选择所在地区" in n for n in anywhere.notes)
 
 
 def test_a_self_description_in_the_chat_is_answered_by_matching(multi_assistant):

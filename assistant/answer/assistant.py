@@ -39,6 +39,7 @@ from .validity import validity_notes
 __all__ = ["Assistant", "MAX_LISTED_CLAUSES", "MAX_QUESTION_CHARS", "SERVICE_UNAVAILABLE"]
 
 MAX_QUESTION_CHARS = 2000
+NO_REGION_NOTE = "没有选择所在地区，以下包括各地区的地方文件；选择所在地区可只看适用于当地的措施。"
 # How many clauses a self-description question's own words rank, to order its matched measures.
 MATCH_RANKED = 60
 LLM_REJECTED_NOTE = "大模型生成的回答未能通过条款核验，已改为直接引用条款原文。"
@@ -158,6 +159,8 @@ class Assistant:
         notes: list[str] = []
         region = None if profile.region == ANYWHERE else self._region(profile.region or None, None, notes)
         scopes = self.retriever.scopes
+        if region is None and profile.region != ANYWHERE and any(d.region for d in self.index.documents.values()):
+            notes.append(NO_REGION_NOTE)  # an owner in 临夏 must not take 浙江's rules for theirs
         where = scopes.find("", today, region)
         if where.missing:  # no document applies there (浙江省 in a library of 临夏州's rules)
             return MatchResult(profile, [], region.name if region else "", 0, [*notes, f"本库中没有{where.missing}。"])
