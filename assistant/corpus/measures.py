@@ -153,10 +153,12 @@ def _granted_words(sentence: str, v: Vocabulary) -> list[str]:
 
 
 def _internal(body: str, v: Vocabulary, protects: bool) -> bool:
-    """Agencies' own work weighs as much as the grants, or there are no grants. A ban is a grant only
-    in a clause that ``protects`` (pays on time): 不得对民营企业设置不平等的条件 grants no support."""
+    """Agencies' own work outweighs the grants (or weighs as much, in a clause that does not protect), or
+    there are no grants. A ban is a grant only in a clause that ``protects`` (pays on time):
+    不得对民营企业设置不平等的条件 grants no support."""
     grants = sum(1 for g in v.grant.findall(body) if protects or not _BAN.fullmatch(g))
-    return grants == 0 or len(v.internal_body.findall(body)) >= grants
+    internal = len(v.internal_body.findall(body))
+    return grants == 0 or internal > grants or (internal == grants and not protects)
 
 
 def _conditions(body: str, v: Vocabulary) -> list[str]:
