@@ -111,7 +111,7 @@ class MeasureIndex:
               ranking: dict[str, int] | None = None) -> list[MatchedMeasure]:
         """The measures of ``doc_ids`` (None: every document) that ``profile`` can use: 明确适用 first; inside
         a group by ``ranking`` (clause id → rank of a search for the asker's own words) when given, then
-        the most local documents, then in document order. ``notes_of(clause)`` gives its validity notes."""
+        the most local documents, then the more kinds and needs named, then in document order. ``notes_of(clause)`` gives its validity notes."""
         ranking = ranking or {}
         index = self.index
         found: list[tuple[tuple, MatchedMeasure]] = []
@@ -131,8 +131,9 @@ class MeasureIndex:
                 conditions=clause.measure.conditions, units=clause.units, notes=tuple(notes_of(clause)),
                 beneficiaries=kinds, support=support)
             doc = index.documents.get(clause.doc_id)
+            # Then the measures that name more of what the profile is and needs: 个体工商户 and 首贷 before 首贷 alone.
             found.append(((group != EXPLICIT, ranking.get(clause.clause_id, len(ranking)), -locality(doc),
-                           *self.place[n]), item))
+                           -len(kinds) - len(support), *self.place[n]), item))
         return [item for _, item in sorted(found, key=lambda pair: pair[0])]
 
 
