@@ -58,6 +58,22 @@ def test_unchanged_corpus_is_a_no_op(seed_settings, seed_index):
     assert not is_stale(seed_settings)
 
 
+def test_new_parser_data_rereads_the_clauses_and_keeps_the_vectors(tmp_path, corpus_dir, monkeypatch):
+    """Editing the matching vocabulary changes what each clause offers, not its text: the build reads the
+    clause records again and reuses every vector."""
+    from assistant.search import index as index_module
+
+    settings = make_settings(corpus_dir, tmp_path / "index")
+    first = build_index(settings)
+    monkeypatch.setattr(index_module, "parser_data_sha256", lambda: "an edited measures.toml")
+    assert is_stale(settings)
+    second = build_index(settings)
+    assert not second.unchanged and second.generation != first.generation
+    assert second.embedded == 0 and second.reused == first.parts
+    assert Index.open(settings).manifest.parser_data_sha256 == "an edited measures.toml"
+    assert not is_stale(settings)
+
+
 def test_incremental_add_and_remove(tmp_path, corpus_dir):
     settings = make_settings(corpus_dir, tmp_path / "index")
     first = build_index(settings)
