@@ -133,7 +133,8 @@ def test_a_self_description_question_gives_a_profile(question, expected):
     assert read_profile(question) == expected
 
 
-@pytest.mark.parametrize("question", ["创业担保贷款最高额度是多少？", "第十八条", "我是个体户", "有哪些政策支持小微企业？"])
+@pytest.mark.parametrize("question", ["创业担保贷款最高额度是多少？", "第十八条", "我是个体户", "有哪些政策支持小微企业？",
+                                      "我是州税务局的，负责哪些措施？"])
 def test_other_questions_are_not_read_as_a_profile(question):
     assert read_profile(question) is None
 

@@ -139,6 +139,7 @@ class MeasureIndex:
 
 # How many measures of each group a chat answer lists; the 政策匹配 tab and the API list them all.
 CHAT_LISTED = {EXPLICIT: 8, POSSIBLE: 5}
+CHAT_UNITS = 4  # 责任单位 named per measure in a chat answer
 MATCH_DISCLAIMER = "以上按文件条款原文整理，是否符合条件以责任单位的认定为准。"
 
 
@@ -165,8 +166,9 @@ def match_text(result: MatchResult, *, listed: dict[str, int] | None = None) -> 
                 lines.append(f"   额度与费率：{'；'.join(m.figures)}")
             if m.conditions:
                 lines.append(f"   需确认：{'；'.join(m.conditions)}")
-            if m.units:
-                lines.append(f"   责任单位：{'、'.join(m.units)}")
+            if m.units:  # the card and the API list them all
+                more = "等" if len(m.units) > CHAT_UNITS else ""
+                lines.append(f"   责任单位：{'、'.join(m.units[:CHAT_UNITS])}{more}")
         if len(items) > listed[group]:
             lines.append(f"另有{int_to_cn(len(items) - listed[group])}项，见“政策匹配”页。")
     lines.append("\n" + MATCH_DISCLAIMER)

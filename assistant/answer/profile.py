@@ -35,6 +35,7 @@ class ProfileOptions:
     words: dict[str, dict[str, tuple[str, ...]]]  # field → choice → words
     self_cues: tuple[str, ...]
     ask_cues: tuple[str, ...]
+    not_ask_cues: tuple[str, ...]
 
     @cached_property
     def readers(self) -> dict[str, tuple[dict[str, str], re.Pattern]]:
@@ -69,6 +70,7 @@ class ProfileOptions:
             loose_kinds={k: tuple(v) for k, v in data["loose_kinds"].items()},
             words={f: {k: tuple(v) for k, v in table.items()} for f, table in data["words"].items()},
             self_cues=tuple(data["cues"]["self"]), ask_cues=tuple(data["cues"]["asks"]),
+            not_ask_cues=tuple(data["cues"].get("not_asks", ())),
         )
 
 
@@ -131,7 +133,8 @@ def read_profile(question: str, region: str = "") -> Profile | None:
     """The profile a self-description question gives ("我是开饭馆的个体户，第一次贷款，能享受哪些政策？"),
     or None when the question does not describe its asker and ask what applies to them."""
     options = ProfileOptions.load()
-    if not any(c in question for c in options.self_cues) or not any(c in question for c in options.ask_cues):
+    if (not any(c in question for c in options.self_cues) or not any(c in question for c in options.ask_cues)
+            or any(c in question for c in options.not_ask_cues)):
         return None
 
     def found(field_name: str) -> list[str]:
