@@ -216,3 +216,17 @@ def test_the_matching_set_meets_its_floors(multi_settings, tmp_path):
                                                tmp_path / "run", floors=floors)
     assert violations == [], summary["overall"]
     assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "results.jsonl").is_file()
+
+
+def test_a_bad_matching_set_names_every_bad_line(tmp_path):
+    from assistant.evaluation.evaluate import QAFileError
+
+    path = tmp_path / "match.jsonl"
+    path.write_text('{"id": "a", "profile": {"type": "大公司"}}\n'
+                    '{"id": "b", "profile": {"type": "小型企业"}, "explicit": ["nope#1"]}\n'
+                    "not json\n"
+                    '{"id": "c"}\n', encoding="utf-8")
+    with pytest.raises(QAFileError) as caught:
+        load_match(path, known_clauses={"t#1"})
+    assert [p.split("行")[0] for p in caught.value.problems] == ["第 1 ", "第 2 ", "第 3 ", "第 4 "]
+    assert "主体类型“大公司”不在可选范围内" in str(caught.value) and "nope#1" in str(caught.value)

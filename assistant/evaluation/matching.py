@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..answer.match import EXPLICIT, POSSIBLE
 from ..answer.profile import Profile, ProfileError, read_profile
-from .evaluate import QAFileError
+from .evaluate import MAX_LISTED_PROBLEMS, QAFileError
 from .report import md_table
 
 ANNOTATIONS = "match_clauses.jsonl"
@@ -90,8 +90,14 @@ def load_match(path: Path, known_clauses: set[str] | None = None) -> list[MatchI
                                  p.get("needs", ()), p.get("region", ""))
             item = MatchItem(str(row["id"]), profile, frozenset(row.get("explicit", ())),
                              frozenset(row.get("possible", ())), row.get("question", ""))
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            problems.append(f"第 {n} 行无法解析：{exc}")
+        except json.JSONDecodeError as exc:
+            problems.append(f"第 {n} 行不是有效的 JSON：{exc.msg}")
+            continue
+        except KeyError as exc:
+            problems.append(f"第 {n} 行缺少字段：{exc.args[0]}")
+            continue
+        except (TypeError, AttributeError):
+            problems.append(f"第 {n} 行应为 JSON 对象，profile 为对象，explicit、possible 与各项选择为列表")
             continue
         except ProfileError as exc:
             problems.append(f"第 {n} 行：{exc}")
@@ -101,7 +107,9 @@ def load_match(path: Path, known_clauses: set[str] | None = None) -> list[MatchI
             problems.append(f"第 {n} 行（{item.id}）引用了索引中没有的条款：{'、'.join(unknown[:5])}")
         items.append(item)
     if problems:
-        raise QAFileError(f"匹配评测集 {path} 有 {len(problems)} 处问题", tuple(problems))
+        listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED_PROBLEMS])
+        more = f"\n  …… 另有 {len(problems) - MAX_LISTED_PROBLEMS} 处问题" if len(problems) > MAX_LISTED_PROBLEMS else ""
+        raise QAFileError(f"匹配评测集 {path} 有 {len(problems)} 处问题：\n{listed}{more}", tuple(problems))
     if not items:
         raise QAFileError(f"匹配评测集 {path} 中没有画像")
     return items
