@@ -159,7 +159,7 @@ class Assistant:
         notes: list[str] = []
         region = None if profile.region == ANYWHERE else self._region(profile.region or None, None, notes)
         scopes = self.retriever.scopes
-        if region is None and profile.region != ANYWHERE and any(d.region for d in self.index.documents.values()):
+        if region is None and any(d.region for d in self.index.documents.values()):
             notes.append(NO_REGION_NOTE)  # an owner in 临夏 must not take 浙江's rules for theirs
         where = scopes.find("", today, region)
         if where.missing:  # no document applies there (浙江省 in a library of 临夏州's rules)
