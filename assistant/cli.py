@@ -142,7 +142,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.to_json())
         return 0
-    print(match_text(result, listed={"明确适用": len(result.measures), "可能适用": len(result.measures)}))
+    print(match_text(result, every_measure=True))
     for note in result.notes + sorted({n for m in result.measures for n in m.notes}):
         print(f"提示：{note}")
     return 0

@@ -206,14 +206,20 @@ class Assistant:
     def _region(self, region: str | None, history: Sequence[Answer] | None, notes: list[str]) -> Region | None:
         """The asker's area: as given for this question, else as the conversation last settled it, else
         the deployment's (POLICY_REGION)."""
-        name = region if region is not None else next((a.region for a in reversed(history or []) if a.region),
-                                                      self.settings.region)
+        name = self._region_name(region, history)
         if not (name or "").strip():
             return None
         found = Regions.load().find(name)
         if found is None:
             notes.append(f"未识别地区“{name}”，以下按全部地区的文件作答。")
         return found
+
+    def _region_name(self, region: str | None, history: Sequence[Answer] | None) -> str:
+        """The asker's area as named: for this question, else as the conversation last settled it, else
+        the deployment's (POLICY_REGION); "" for anywhere."""
+        if region is not None:
+            return region
+        return next((a.region for a in reversed(history or []) if a.region), self.settings.region)
 
     def _prepare(self, question: str, history: Sequence[Answer] | None, today: dt.date,
                  region: str | None = None) -> Turn:
@@ -229,10 +235,10 @@ class Assistant:
         t = time.perf_counter()
         profile = read_profile(turn.asked)
         if profile is not None:  # "我是开饭馆的个体户，能享受哪些政策": the measures for them, not a search
+            # Where the asker is: a place the question names, else as for any question; nowhere is anywhere.
             place = max((r for _, r in Regions.load().mentioned(turn.asked)), key=lambda r: len(r.code), default=None)
-            given = place.name if place else region if region is not None else next(
-                (a.region for a in reversed(history or []) if a.region), "")
-            turn.match = self.match(replace(profile, region=given or ""), today=today, question=turn.asked)
+            given = place.name if place else self._region_name(region, history) or ANYWHERE
+            turn.match = self.match(replace(profile, region=given), today=today, question=turn.asked)
             turn.notes += turn.match.notes
             turn.timings["match"] = (time.perf_counter() - t) * 1000
             return turn

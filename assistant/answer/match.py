@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from ..corpus.measures import GENERAL, benefit_sentence
 from ..models import Clause
+from ..numerals import int_to_cn
 from ..search.documents import locality
 from ..search.index import Index
 from .profile import Profile
@@ -81,7 +82,6 @@ class MeasureIndex:
         self.index = index
         self.by_beneficiary: dict[str, set[int]] = {}
         self.by_support: dict[str, set[int]] = {}
-        self.usable: set[int] = set()
         order = {doc_id: i for i, doc_id in enumerate(index.documents)}
         self.clauses: list[Clause] = []
         self.place: list[tuple[int, int]] = []  # (document order, position in the document)
@@ -94,7 +94,6 @@ class MeasureIndex:
             n = len(self.clauses)
             self.clauses.append(clause)
             self.place.append((order.get(clause.doc_id, 0), at))
-            self.usable.add(n)
             for kind in measure.beneficiaries:
                 self.by_beneficiary.setdefault(kind, set()).add(n)
             for kind in measure.kinds:
@@ -111,7 +110,8 @@ class MeasureIndex:
               ranking: dict[str, int] | None = None) -> list[MatchedMeasure]:
         """The measures of ``doc_ids`` (None: every document) that ``profile`` can use: 明确适用 first; inside
         a group by ``ranking`` (clause id → rank of a search for the asker's own words) when given, then
-        the most local documents, then the more kinds and needs named, then in document order. ``notes_of(clause)`` gives its validity notes."""
+        the most local documents, then the more kinds and needs named, then in document order.
+        ``notes_of(clause)`` gives its validity notes."""
         ranking = ranking or {}
         index = self.index
         found: list[tuple[tuple, MatchedMeasure]] = []
@@ -143,13 +143,11 @@ CHAT_UNITS = 4  # 责任单位 named per measure in a chat answer
 MATCH_DISCLAIMER = "以上按文件条款原文整理，是否符合条件以责任单位的认定为准。"
 
 
-def match_text(result: MatchResult, *, listed: dict[str, int] | None = None) -> str:
-    """The chat answer of a match: both groups, each measure with its heading, the benefit quoted,
-    its figures, what to check and whom to contact. Counts are in words and the list numbering is
-    layout, so every digit shown is a clause's."""
-    from ..numerals import int_to_cn
-
-    listed = listed or CHAT_LISTED
+def match_text(result: MatchResult, *, every_measure: bool = False) -> str:
+    """The chat answer of a match (``every_measure``: the CLI's, not cut to CHAT_LISTED): both groups,
+    each measure with its heading, the benefit quoted, its figures, what to check and whom to contact.
+    Counts are in words and the list numbering is layout, so every digit shown is a clause's."""
+    listed = {g: len(result.measures) for g in CHAT_LISTED} if every_measure else CHAT_LISTED
     where = f"适用于{result.region}的" if result.region else ""
     lines = [f"按您的情况（{result.profile.describe()}），在{where}{int_to_cn(result.documents)}份文件中："]
     if not result.measures:

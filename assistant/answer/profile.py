@@ -129,7 +129,7 @@ class Profile:
                 "needs": list(self.needs), "region": self.region}
 
 
-def read_profile(question: str, region: str = "") -> Profile | None:
+def read_profile(question: str) -> Profile | None:
     """The profile a self-description question gives ("我是开饭馆的个体户，第一次贷款，能享受哪些政策？"),
     or None when the question does not describe its asker and ask what applies to them."""
     options = ProfileOptions.load()
@@ -143,5 +143,5 @@ def read_profile(question: str, region: str = "") -> Profile | None:
 
     types, industries = found("type"), found("industry")  # the first named, if several
     profile = Profile(type=types[0] if types else "", industry=industries[0] if industries else "",
-                      situations=tuple(found("situation")), needs=tuple(found("need")), region=region)
+                      situations=tuple(found("situation")), needs=tuple(found("need")))
     return None if profile.empty else profile

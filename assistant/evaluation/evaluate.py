@@ -27,6 +27,13 @@ class QAFileError(PolicyError):
         super().__init__(message)
         self.problems = problems
 
+    @classmethod
+    def listing(cls, what: str, problems: list[str]) -> "QAFileError":
+        """The error for ``what`` (问答集 evals/x.jsonl) with every bad line: the first ones listed, the rest counted."""
+        listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED_PROBLEMS])
+        more = f"\n  …… 另有 {len(problems) - MAX_LISTED_PROBLEMS} 处问题" if len(problems) > MAX_LISTED_PROBLEMS else ""
+        return cls(f"{what} 有 {len(problems)} 处问题：\n{listed}{more}", tuple(problems))
+
 
 # Problems listed in the error message; the rest are counted (a wholly wrong file has one per line).
 MAX_LISTED_PROBLEMS = 20
@@ -128,9 +135,7 @@ def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
         items.append(QAItem(qid, str(obj["question"]), tuple(map(str, obj["gold"])),
                             tuple(map(str, obj.get("facts", []))), str(obj.get("type", "")), region))
     if problems:
-        listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED_PROBLEMS])
-        more = f"\n  …… 另有 {len(problems) - MAX_LISTED_PROBLEMS} 处问题" if len(problems) > MAX_LISTED_PROBLEMS else ""
-        raise QAFileError(f"问答集 {path} 有 {len(problems)} 处问题：\n{listed}{more}", tuple(problems))
+        raise QAFileError.listing(f"问答集 {path}", problems)
     if not items:
         raise QAFileError(f"问答集 {path} 是空的")
     return items

@@ -13,15 +13,14 @@ question, how often the chat routes it to matching and reads the profile right.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..answer.match import EXPLICIT, POSSIBLE
 from ..answer.profile import Profile, ProfileError, read_profile
-from .evaluate import MAX_LISTED_PROBLEMS, QAFileError
-from .report import md_table
+from .evaluate import QAFileError
+from .report import HTML_NAME, MD_NAME, esc, html_page, html_table, md_table
 
 ANNOTATIONS = "match_clauses.jsonl"
 PROFILE_FIELDS = ("type", "industry", "situations", "needs")
@@ -107,9 +106,7 @@ def load_match(path: Path, known_clauses: set[str] | None = None) -> list[MatchI
             problems.append(f"第 {n} 行（{item.id}）引用了索引中没有的条款：{'、'.join(unknown[:5])}")
         items.append(item)
     if problems:
-        listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED_PROBLEMS])
-        more = f"\n  …… 另有 {len(problems) - MAX_LISTED_PROBLEMS} 处问题" if len(problems) > MAX_LISTED_PROBLEMS else ""
-        raise QAFileError(f"匹配评测集 {path} 有 {len(problems)} 处问题：\n{listed}{more}", tuple(problems))
+        raise QAFileError.listing(f"匹配评测集 {path}", problems)
     if not items:
         raise QAFileError(f"匹配评测集 {path} 中没有画像")
     return items
@@ -199,46 +196,26 @@ def write_match_run(out: Path, outcomes: list[MatchOutcome], summary: dict, matc
     detail = [[o.id, "、".join(v for v in [o.profile["type"], o.profile["industry"], *o.profile["situations"]] if v),
                "、".join(o.profile["needs"]) or "全部", "、".join(o.missed) or "—", "、".join(o.extra) or "—",
                "、".join(o.internal_offered) or "—"] for o in worst]
-    md = (f"# 政策通 政策匹配评测报告\n\n评测集：{match_file}　生成时间：{summary['generated']}　画像 {len(outcomes)} 个\n\n"
-          f"## 总体\n\n{md_table(['指标', '数值'], rows)}\n\n"
-          f"## 有出入的画像（{len(worst)} 个）\n\n"
-          + (md_table(["画像", "主体", "需求", "漏掉的明确适用", "多出的明确适用", "提供了的内部条款"], detail, right_from=9)
-             if detail else "全部画像的明确适用与标注一致。") + "\n")
-    md_path = out / "report.md"
+    facts = f"评测集：{match_file}　生成时间：{summary['generated']}　画像 {len(outcomes)} 个"
+    differ = f"有出入的画像（{len(worst)} 个）"
+    agree = "全部画像的明确适用与标注一致。"
+    md = (f"# {MATCH_TITLE}\n\n{facts}\n\n## 总体\n\n{md_table(['指标', '数值'], rows)}\n\n## {differ}\n\n"
+          + (md_table(DETAIL_HEADER, detail, right_from=len(DETAIL_HEADER)) if detail else agree) + "\n")
+    page = (f"<h1>{esc(MATCH_TITLE)}</h1><p>{esc(facts)}</p><h2>总体</h2>{html_table(['指标', '数值'], rows)}"
+            f"<h2>{esc(differ)}</h2>"
+            + (html_table(DETAIL_HEADER, detail, numeric_from=len(DETAIL_HEADER)) if detail else f"<p>{agree}</p>"))
+    md_path, html_path = out / MD_NAME, out / HTML_NAME
     md_path.write_text(md, encoding="utf-8")
-    html_path = out / "report.html"
-    html_path.write_text(_html(md), encoding="utf-8")
+    html_path.write_text(html_page(MATCH_TITLE, page), encoding="utf-8")
     return [results, summary_path, md_path, html_path]
 
 
+MATCH_TITLE = "政策通 政策匹配评测报告"
+DETAIL_HEADER = ("画像", "主体", "需求", "漏掉的明确适用", "多出的明确适用", "提供了的内部条款")
 METRIC_LABELS = (("explicit_precision", "明确适用 精确率"), ("explicit_recall", "明确适用 召回率"),
                  ("union_recall", "明确∪可能 召回率"), ("internal_offered", "提供了的内部条款（次）"),
                  ("chat_routed", "对话中转入政策匹配"), ("chat_profile_read", "对话中读对画像"),
                  ("measure_precision", "措施判断 精确率（条款级）"), ("measure_recall", "措施判断 召回率（条款级）"))
-
-
-def _html(markdown: str) -> str:
-    """The report as a page: its Markdown tables as HTML tables, the rest as paragraphs."""
-    body, table = [], []
-    for line in markdown.splitlines() + [""]:
-        if line.startswith("|"):
-            if set(line) <= set("|-: "):
-                continue
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            tag = "th" if not table else "td"
-            table.append("<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>")
-            continue
-        if table:
-            body.append("<table>" + "".join(table) + "</table>")
-            table = []
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
-    return ("<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>政策通 政策匹配评测报告</title>"
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:4px 8px}</style><body>" + "".join(body) + "</body></html>\n")
 
 
 def evaluate_match_suite(settings, index, match_file: Path, out: Path, *, floors=None,

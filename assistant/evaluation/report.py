@@ -328,9 +328,13 @@ def esc(value: object) -> str:
 def render_html(runs: Sequence[RunReport], meta: ReportMeta) -> str:
     body = [html_header(runs, meta), html_overall(runs, meta), html_by_type(runs, meta), html_charts(runs, meta),
             html_failures(runs[0], meta)]
+    return html_page(meta.title, "\n".join(body))
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained report page (no scripts) around ``body``."""
     return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-            f"<title>{esc(meta.title)}</title><style>{CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
 
 
 def html_header(runs: Sequence[RunReport], meta: ReportMeta) -> str:

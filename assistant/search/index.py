@@ -78,7 +78,8 @@ FORMAT_VERSION = 2
 #     editing the matching vocabulary (PARSER_DATA) re-reads the clause records too.
 PARSER_VERSION = 11
 POINTER = "CURRENT"
-# The package data files the parser reads: a change to one re-parses every document, as a new PARSER_VERSION does.
+# The package data files the parser reads: a change to one re-reads every clause record, while the parts (and so
+# their vectors and tokens) stay; a new PARSER_VERSION re-splits.
 PARSER_DATA = (MEASURES,)
 
 

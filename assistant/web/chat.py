@@ -14,7 +14,8 @@ from typing import Iterator
 import gradio as gr
 
 from .. import __version__
-from ..answer.profile import Profile, ProfileOptions
+from ..answer.match import MatchResult
+from ..answer.profile import ANYWHERE, Profile, ProfileOptions
 from ..errors import PolicyError
 from ..models import Answer
 from ..search.lookup import LookupQuery
@@ -46,6 +47,11 @@ EXAMPLES = [
 ANY = "（全部）"
 ANY_REGION = "（不限地区）"
 THINKING = "正在查找相关条款……"
+
+
+def chosen(value: str | None) -> str:
+    """A dropdown's value as a filter or a choice: "" for （全部）."""
+    return "" if value in (None, ANY) else value
 
 
 def done_marker(answers: list[Answer]) -> str:
@@ -119,9 +125,6 @@ class Handlers:
 
     def lookup(self, number: str, keyword: str, unit: str, section: str, document: str = ANY, level: str = ANY,
                place: str = ANY) -> tuple[str, str, list]:
-        def chosen(value: str | None) -> str:
-            return "" if value in (None, ANY) else value
-
         query = LookupQuery(number=number or "", keyword=keyword or "", unit=chosen(unit), section=chosen(section),
                             doc_id=chosen(document), level=chosen(level), place=chosen(place))
         if query.empty:
@@ -150,7 +153,10 @@ class Handlers:
         """Policy matching: the measures a profile can use, {profile, region, documents, measures: [{clause_id,
         group (明确适用|可能适用), title, benefit, figures, conditions, units, notes}]}. ``region`` empty: the
         deployment's POLICY_REGION; 全国: every document."""
-        return self._match(type, industry, situations, needs, region).to_json()
+        try:
+            return self._match(type, industry, situations, needs, region).to_json()
+        except PolicyError as exc:  # a choice the form does not offer: the reason, in Chinese
+            raise gr.Error(str(exc)) from None
 
     def match_form(self, type: str, industry: str, situations: list[str], needs: list[str], region: str):
         """The 政策匹配 form: result cards, and the result as JSON for scripts."""
@@ -160,17 +166,12 @@ class Handlers:
             return f"<p class='empty'>{esc(str(exc))}</p>", {}
         return match_cards(self.service.index, result), result.to_json()
 
-    def _match(self, type, industry, situations, needs, region):
-        def chosen(value: str | None) -> str:
-            return "" if value in (None, ANY) else value
-
+    def _match(self, type, industry, situations, needs, region) -> MatchResult:
+        """Raises ProfileError for a choice the form does not offer."""
         where = (region or "").strip()
-        where = "全国" if where == ANY_REGION else where
-        try:
-            profile = Profile.of(chosen(type), chosen(industry), situations or (), needs or (), where)
-            return self.service.assistant.match(profile)
-        except PolicyError as exc:  # a choice the form does not offer: the reason, in Chinese
-            raise gr.Error(str(exc)) from None
+        profile = Profile.of(chosen(type), chosen(industry), situations or (), needs or (),
+                             ANYWHERE if where == ANY_REGION else where)
+        return self.service.assistant.match(profile)
 
     def search(self, query: str, k: int = 5) -> list[dict]:
         """Ranked clauses for a question or keywords, with why each was found."""

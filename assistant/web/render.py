@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 
+from ..answer.match import EXPLICIT, MATCH_DISCLAIMER, POSSIBLE, MatchedMeasure, MatchResult
 from ..corpus import versions
 from ..models import Answer, Citation, Clause, by_clause
 from ..search.documents import LEVEL_RANK, locality
@@ -140,11 +141,9 @@ p.match-summary, p.disclaimer { color: #57606a; }
 """
 
 
-def match_cards(index: Index, result) -> str:
+def match_cards(index: Index, result: MatchResult) -> str:
     """The 政策匹配 result: a line on what was searched, then the 明确适用 and 可能适用 cards, each with the
     benefit quoted, its figures, what to check, whom to contact, and the clause in full on opening."""
-    from ..answer.match import EXPLICIT, MATCH_DISCLAIMER, POSSIBLE
-
     where = f"适用于{esc(result.region)}的" if result.region else ""
     head = (f"<p class='match-summary'>按您的情况（{esc(result.profile.describe())}），在{where}{result.documents}份文件中"
             f"找到明确适用 {len(result.group(EXPLICIT))} 项、可能适用 {len(result.group(POSSIBLE))} 项。</p>")
@@ -162,7 +161,7 @@ def match_cards(index: Index, result) -> str:
     return head + notes + "".join(groups) + f"<p class='disclaimer'>{esc(MATCH_DISCLAIMER)}</p>"
 
 
-def _match_card(index: Index, m) -> str:
+def _match_card(index: Index, m: MatchedMeasure) -> str:
     clause = index.by_id[m.clause_id]
     rows = [f"<p class='benefit'>“{esc(m.benefit)}”</p>"]
     if m.figures:
