@@ -11,7 +11,9 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from .numerals import CN_DIGITS, CN_NUMERAL_CHARS, cn_amount, cn_to_int, date_digits
 
@@ -30,9 +32,20 @@ _AFTER_END = re.compile(rf"(?<=[{SENTENCE_END}\n])")
 _BETWEEN = re.compile(rf"[{SENTENCE_END}\n]")
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
-    """(start, end) of each sentence of ``text[start:end]``, surrounding white space trimmed, blanks skipped."""
-    for m in SENTENCE.finditer(text, start, len(text) if end is None else end):
+# A full sentence runs to 。！？ (a line break ends it too), not to ；: the parts of one provision (…30日内
+# 支付款项；合同另有约定的…60日) stand together.
+FULL_STOPS = "。！？!?"
+FULL_SENTENCE = re.compile(rf"[^{FULL_STOPS}\n]+[{FULL_STOPS}]?")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None, *, full: bool = False
+                   ) -> Iterator[tuple[int, int]]:
+    """(start, end) of each sentence of ``text[start:end]``, surrounding white space trimmed, blanks skipped.
+
+    Args:
+        full: sentences to 。！？ (:data:`FULL_SENTENCE`) instead of to ； as well (:data:`SENTENCE`).
+    """
+    for m in (FULL_SENTENCE if full else SENTENCE).finditer(text, start, len(text) if end is None else end):
         chunk = m.group(0)
         stripped = chunk.strip()
         if stripped:
@@ -195,3 +208,178 @@ CITATION_HEADING = re.compile(r"〔[^〔〕]*(?:〔[^〔〕]*〕[^〔〕]*)*〕"
 def markers(text: str) -> list[int]:
     """The numbers of the ``[n]`` markers in ``text``, in order (repeats kept)."""
     return [int(m) for m in MARKER.findall(text)]
+
+
+# --------------------------------------------------------------------------- quantities (what an answer states)
+
+# The kinds of figure a question may ask for, each read with its unit and its bound (以下, 不超过 …), so an
+# answer can pick the sentence that states what was asked and tell whether a question's own figure
+# (贷款500万) falls inside a clause's range (单户1000万元(含)以下).
+AMOUNT, RATE, MULTIPLE, PERIOD, DATE_KIND, COUNT = "amount", "rate", "multiple", "period", "date", "count"
+QUANTITY_KINDS = (AMOUNT, RATE, MULTIPLE, PERIOD, DATE_KIND, COUNT)
+
+_NUM = rf"(?:\d+(?:\.\d+)?|[{CN_DIGITS}十][{CN_NUMERAL_CHARS}点]*(?:万亿|亿|万)?|半)"
+_CN_OR_SMALL = rf"(?:\d{{1,3}}(?:\.\d+)?|[{CN_DIGITS}十][{CN_NUMERAL_CHARS}]*|半)"
+# One pattern per kind, longest units first; a named group ``n`` holds the numeral.
+_QUANTITY_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
+    (DATE_KIND, re.compile(rf"{_YEAR}\s*年(?:\s*{_MONTH_OR_DAY}\s*月(?:\s*{_MONTH_OR_DAY}\s*日)?|底|末)?"
+                           rf"|(?<![\d{CN_NUMERAL_CHARS}])(?:{_MONTH_OR_DAY})\s*月\s*(?:{_MONTH_OR_DAY})\s*日")),
+    (RATE, re.compile(rf"(?P<per>[百千万])分之(?P<n>[{CN_NUMERAL_CHARS}点\d.]+)"
+                      rf"|(?P<d>[{CN_NUMERAL_CHARS}\d]+)分之(?P<f>[{CN_NUMERAL_CHARS}\d]+)"
+                      rf"|(?P<r>\d+(?:\.\d+)?|[{CN_DIGITS}十][{CN_NUMERAL_CHARS}点]*)\s*(?:个百分点|百分点|个基点|基点|%|％|‰)")),
+    (AMOUNT, re.compile(rf"(?P<n>{_NUM})\s*(?P<u>万亿元|亿元|万元|千元|元)")),
+    (MULTIPLE, re.compile(rf"(?P<n>{_CN_OR_SMALL})\s*倍")),
+    (PERIOD, re.compile(rf"(?P<n>{_CN_OR_SMALL})\s*(?P<u>个工作日|工作日|个自然日|个月|周|个星期|天|小时"
+                        rf"|日(?![起前后])|年(?![底末度\d{CN_NUMERAL_CHARS}]))")),
+    (COUNT, re.compile(rf"(?<!第)(?P<n>{_CN_OR_SMALL})\s*(?:家|户|人|名|项|次|笔|条|个(?![工自月星百基]))")),
+    # How often: 按季度, 每年, 每月 (a period with no numeral; its value is the period's length).
+    (PERIOD, re.compile(r"(?:按|每)(?P<f>个?工作日|日|天|周|星期|月|季度?|半年|年度?)")),
+)
+# Bound words around a figure: before it (不超过1%, 最高额度为300万元) or after it (1000万元(含)以下).
+# Chinese legal usage counts 以上/以下/以内 inclusive and 超过/低于/不满 exclusive.
+_BOUND_BEFORE = re.compile(r"(?P<max>最高|最多|最长|不超过|不高于|不多于|不得超过|不得高于|上限|以内)"
+                           r"|(?P<min>最低|最少|至少|不低于|不少于|不得低于|下限)"
+                           r"|(?P<gt>超过|高于|多于|大于)|(?P<lt>低于|少于|不满|不足|小于)")
+_BOUND_AFTER = re.compile(r"\s*(?:[(（]含[)）])?\s*(?:(?P<max>及以下|以下|以内|之内|内)|(?P<min>及以上|以上))")
+# How far before a figure a bound word may stand (不超过1%; 最高额度为300万元).
+BOUND_REACH = 6
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A figure as a sentence states it: its kind, value and unit, and the bound it sets."""
+
+    text: str  # verbatim, with a bound that follows it: 1000万元(含)以下, 六十日内
+    start: int
+    end: int
+    kind: str  # one of QUANTITY_KINDS
+    value: Decimal | None = None  # in 元 for amounts, % for rates (‰ and 基点 converted), days for periods
+    bound: str = ""  # "max" (≤), "min" (≥), "lt" (<), "gt" (>), "" (the figure itself)
+
+    def admits(self, other: "Quantity") -> bool:
+        """Whether ``other`` (a question's own figure, same kind) falls inside what this figure bounds; a
+        bounded ``other`` (500万元以上) must share more than one point with it (500万元以上 is not inside
+        500万元及以下, and is inside 500万元以上 even when one of them excludes 500万元)."""
+        if self.value is None or other.value is None or self.kind != other.kind:
+            return False
+        if other.bound:
+            (lo1, hi1), (lo2, hi2) = self.interval(), other.interval()
+            return max(lo1, lo2) < min(hi1, hi2)
+        a, b = other.value, self.value
+        return {"max": a <= b, "min": a >= b, "lt": a < b, "gt": a > b}.get(self.bound, a == b)
+
+    def interval(self) -> tuple[Decimal, Decimal]:
+        """(low, high) of the values the figure allows (bounds open or closed alike; ±10^30 for no bound)."""
+        far = Decimal(10) ** 30
+        value = self.value if self.value is not None else Decimal(0)
+        if self.bound in ("max", "lt"):
+            return -far, value
+        if self.bound in ("min", "gt"):
+            return value, far
+        return value, value
+
+
+_FREQUENCY_DAYS = {"工作日": Decimal(1), "日": Decimal(1), "天": Decimal(1), "周": Decimal(7), "星期": Decimal(7),
+                   "月": Decimal(30), "季": Decimal(91), "季度": Decimal(91), "半年": Decimal(182), "年": Decimal(365),
+                   "年度": Decimal(365)}
+_PERIOD_DAYS = {"年": 365, "个月": 30, "周": 7, "个星期": 7, "天": 1, "日": 1, "工作日": 1, "个工作日": 1,
+                "个自然日": 1, "小时": Decimal(1) / 24}
+
+
+@lru_cache(maxsize=16384)  # the same clause sentences are read for question after question
+def quantities(text: str, kinds: tuple[str, ...] = QUANTITY_KINDS) -> tuple[Quantity, ...]:
+    """Every figure of ``text`` of the given kinds, in order; a stretch read as one kind is not read again
+    (2025年6月1日 is a date, not a period of 1日)."""
+    taken: list[tuple[int, int]] = []
+    found: list[Quantity] = []
+    for kind, pattern in _QUANTITY_PATTERNS:
+        for m in pattern.finditer(text):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            taken.append((m.start(), m.end()))
+            if kind not in kinds:
+                continue
+            after = _BOUND_AFTER.match(text, m.end())
+            end = after.end() if after else m.end()
+            before = None
+            for b in _BOUND_BEFORE.finditer(text, max(0, m.start() - BOUND_REACH), m.start()):
+                before = b  # the nearest one wins
+            bound = (after.lastgroup if after else "") or (before.lastgroup if before else "")
+            found.append(Quantity(text[m.start():end], m.start(), end, kind, _value(kind, m), bound))
+    return tuple(_exclusive_pairs(sorted(found, key=lambda q: q.start)))
+
+
+_INCLUDED = re.compile(r"及以[上下]|[(（]含[)）]")
+
+
+def _exclusive_pairs(found: list[Quantity]) -> list[Quantity]:
+    """A text that says a value is included on one side (500万元及以下, 1000万元(含)以下) excludes it from
+    the other (500万元以上 is then more than 500万元)."""
+    included = {(q.kind, q.value, q.bound) for q in found if _INCLUDED.search(q.text)}
+    flip = {"min": "gt", "max": "lt"}
+    out = []
+    for q in found:
+        other = {"min": "max", "max": "min"}.get(q.bound)
+        if other and not _INCLUDED.search(q.text) and (q.kind, q.value, other) in included:
+            q = Quantity(q.text, q.start, q.end, q.kind, q.value, flip[q.bound])
+        out.append(q)
+    return out
+
+
+def _value(kind: str, m: re.Match) -> Decimal | None:
+    """The figure's value in its kind's base unit, or None when it cannot be read."""
+    raw = m.group(0).replace(" ", "")
+    try:
+        if kind == RATE:
+            if m.group("per"):
+                scale = {"百": 1, "千": Decimal("0.1"), "万": Decimal("0.01")}[m.group("per")]
+                return _number(m.group("n")) * scale
+            if m.group("d"):
+                return _number(m.group("f")) / _number(m.group("d")) * 100
+            number = _number(m.group("r"))
+            if raw.endswith("‰"):
+                return number / 10
+            if raw.endswith("基点"):
+                return number / 100
+            return number
+        if kind == DATE_KIND:
+            return None
+        if kind == PERIOD and m.groupdict().get("f"):
+            return _FREQUENCY_DAYS.get(m.group("f").lstrip("个"))
+        number = _number(m.group("n"))
+        if kind == AMOUNT:
+            return number * _AMOUNT_FACTORS[m.group("u")]
+        if kind == PERIOD:
+            return number * _PERIOD_DAYS[m.group("u")]
+        return number
+    except (ValueError, ArithmeticError):
+        return None
+
+
+def _number(numeral: str) -> Decimal:
+    numeral = numeral.strip()
+    if numeral == "半":
+        return Decimal("0.5")
+    if numeral[0].isdigit():
+        return Decimal(numeral)
+    return cn_amount(numeral)
+
+
+# A question's own amount may leave out 元 (贷款500万, 借了5万块).
+_ASKED_AMOUNT = re.compile(rf"(?P<n>{_NUM})\s*(?:万亿|亿|万|千)(?:块|元)?(?![\u4e00-\u9fa5]*?分之)")
+
+
+def asked_quantities(question: str) -> list[Quantity]:
+    """The figures a question states about the asker's own case (贷款500万, 担保金额800万元, 3个月):
+    the clause ranges they fall in decide which figure answers it."""
+    found = list(quantities(question, (AMOUNT, RATE, MULTIPLE, PERIOD, COUNT)))
+    for m in _ASKED_AMOUNT.finditer(question):
+        if any(q.start <= m.start() < q.end for q in found):
+            continue
+        unit = {"万亿": 10**12, "亿": 10**8, "万": 10**4, "千": 10**3}[re.search(r"万亿|亿|万|千", m.group(0)[len(m.group("n")):]).group(0)]
+        try:
+            value = _number(m.group("n")) * unit
+        except (ValueError, ArithmeticError):
+            continue
+        found.append(Quantity(m.group(0), m.start(), m.end(), AMOUNT, value))
+    return sorted(found, key=lambda q: q.start)

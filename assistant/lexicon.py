@@ -20,7 +20,6 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from .datafiles import read_text
 from .errors import LexiconError
@@ -52,16 +51,30 @@ class RefusalPolicy:
     min_dense: float
     min_overlap: float
     max_unknown: int
+    # The share of the question's subject (by weight) a passage must state to answer the asked aspect, and
+    # to count as the text being about the subject at all (else: refused rather than partly answered).
+    give_floor: float
+    topic_floor: float
+
+
+# The kinds of answer a question may ask for (``data/aspects.tsv``): figures read by assistant/grammar.py, and
+# passages recognised by the words of the file's evidence column.
+FIGURE_ASPECTS = ("amount", "rate", "multiple", "period", "date", "count", "figure")
+WORD_ASPECTS = ("text", "who", "definition", "condition", "procedure", "permission")
 
 
 @dataclass(frozen=True)
 class Aspect:
     """One row of ``data/aspects.tsv``: a kind of answer a question asks for, and how to see it given."""
 
+    kind: str  # one of FIGURE_ASPECTS or WORD_ASPECTS
     cue: re.Pattern
-    evidence: re.Pattern
-    scope: Literal["clause", "sentence"]  # the top clause, or the sentences naming the question's subject
-    label: str
+    evidence: re.Pattern | None  # the words a passage giving it contains; None for figure kinds (the grammar's)
+    label: str  # what a partial answer says the text does not give (具体金额, 期限, 定义 …)
+
+    @property
+    def figure(self) -> bool:
+        return self.kind in FIGURE_ASPECTS
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,9 @@ class Cues:
     level_province: re.Pattern  # names the provincial level (省里)
     level_local: re.Pattern  # names the asker's own local level (州里, 本地)
     self_place: re.Pattern  # ends the words before a place that say the asker is there ("我在")
+    compare: re.Pattern  # compares what it names (分别, 和…相比, 有什么不同)
+    origin: re.Pattern  # ends the words before a place that say the asker comes from there ("老家")
+    origin_after: re.Pattern  # starts the words after a place that say the asker comes from there ("人")
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,10 @@ class Lexicon:
     cues: Cues
     prompt: Prompt
     refusal: RefusalPolicy
+
+    def aspect(self, kind: str, label: str) -> Aspect | None:
+        """The row of ``data/aspects.tsv`` a question's :class:`~assistant.models.Asked` was read from."""
+        return next((a for a in self.aspects if a.kind == kind and a.label == label), None)
 
     @classmethod
     def load(cls, directory: Path | None = None) -> "Lexicon":
@@ -198,10 +218,13 @@ def _glossary(data: _Files) -> Iterator[tuple[str, tuple[str, ...]]]:
 
 
 def _aspects(data: _Files) -> Iterator[Aspect]:
-    for n, (cue, found, scope, label) in data.rows(ASPECTS, 4):
-        if scope not in ("clause", "sentence"):
-            raise data.error(ASPECTS, n, f"第三列应为 clause 或 sentence，实际为 {scope!r}")
-        yield Aspect(data.pattern(ASPECTS, n, cue), data.pattern(ASPECTS, n, found), scope, label)
+    for n, (kind, cue, found, label) in data.rows(ASPECTS, 4):
+        if kind not in FIGURE_ASPECTS + WORD_ASPECTS:
+            raise data.error(ASPECTS, n, f"第一列应为 {'、'.join(FIGURE_ASPECTS + WORD_ASPECTS)} 之一，实际为 {kind!r}")
+        if (found == "-") != (kind in FIGURE_ASPECTS):
+            raise data.error(ASPECTS, n, "第三列：数字类（金额、比例、期限等）写 -，其他类写正则表达式")
+        evidence = None if found == "-" else data.pattern(ASPECTS, n, found)
+        yield Aspect(kind, data.pattern(ASPECTS, n, cue), evidence, label)
 
 
 def _cues(data: _Files) -> Cues:
@@ -244,13 +267,16 @@ def _refusal(data: _Files) -> RefusalPolicy:
     raw = data.toml(REFUSAL)
     try:
         policy = RefusalPolicy(min_dense=float(raw["min_dense"]), min_overlap=float(raw["min_overlap"]),
-                               max_unknown=int(raw["max_unknown"]))
+                               max_unknown=int(raw["max_unknown"]), give_floor=float(raw["give_floor"]),
+                               topic_floor=float(raw["topic_floor"]))
     except KeyError as exc:
         raise data.error(REFUSAL, None, f"缺少 {exc.args[0]}") from None
     except (TypeError, ValueError) as exc:
         raise data.error(REFUSAL, None, f"取值无效（{exc}）") from None
-    if not (0 <= policy.min_dense <= 1 and 0 <= policy.min_overlap <= 1 and policy.max_unknown >= 1):
-        raise data.error(REFUSAL, None, "min_dense、min_overlap 应在 0 到 1 之间，max_unknown 应为正整数")
+    shares = (policy.min_dense, policy.min_overlap, policy.give_floor, policy.topic_floor)
+    if not (all(0 <= v <= 1 for v in shares) and policy.max_unknown >= 1):
+        raise data.error(REFUSAL, None, "min_dense、min_overlap、give_floor、topic_floor 应在 0 到 1 之间，"
+                                        "max_unknown 应为正整数")
     return policy
 
 

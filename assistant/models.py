@@ -296,6 +296,22 @@ class Expansion:
 
     terms: tuple[str, ...] = ()
     triggers: tuple[str, ...] = ()
+    # Each trigger with every term it maps to (also those the question already has): one concept.
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks for (search/asked.py): the aspect, the asker's own figures, the subject."""
+
+    aspect: str = ""  # amount, rate, period … (data/aspects.tsv); "" for a general question
+    cue: str = ""  # the words that ask it: 多少, 谁负责, 是什么意思
+    label: str = ""  # what a partial answer says the text does not give: 具体金额, 期限, 定义
+    figures: tuple[Any, ...] = ()  # grammar.Quantity: the figures the asker states (贷款500万)
+    term: str = ""  # a definition question's term (首贷户)
+    # The question's content words as concepts: each a tuple of alternatives (an everyday word and the
+    # policy terms it maps to), any one of which states it.
+    subject: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -308,11 +324,20 @@ class Query:
     expansion: Expansion = Expansion()
     # The question's tokens plus its glossary terms': what BM25 and sentence choice match.
     search_tokens: tuple[str, ...] = ()
+    asked: Asked = Asked()
 
     @property
     def search_text(self) -> str:
         """The question with its glossary terms appended: what the dense encoder sees."""
         return f"{self.text} {' '.join(self.expansion.terms)}".strip()
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison (search/sides.py): its label and the best clauses of its documents."""
+
+    label: str  # 临夏州, 国办发〔2019〕6号, 保障中小企业款项支付条例（2020年）, 国家
+    hits: tuple[Hit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -323,6 +348,7 @@ class Retrieval:
     route: Route
     hits: list[Hit]
     region: str = ""  # the asker's area the documents were chosen for (临夏回族自治州), "" for anywhere
+    sides: tuple[Side, ...] = ()  # a comparison's sides, each searched on its own (hits interleave them)
 
     @property
     def question(self) -> str:
@@ -373,11 +399,17 @@ class Answer:
     retrieved: list[str] = field(default_factory=list)  # ranked clause ids
     related: list[str] = field(default_factory=list)  # clause ids shown as 相关/可能相关
     refused: bool = False
+    # The documents address the question's subject but not the thing asked: the answer says what they
+    # do say and what they do not (文件规定…；但没有规定办理时限).
+    partial: bool = False
     notes: list[str] = field(default_factory=list)
     route: AnswerRoute = "search"
     composer: str = "extractive"  # or "llm:<provider>" when a chat model wrote the text
     region: str = ""  # the asker's area the answer applied (临夏回族自治州), "" for anywhere
     markers: dict[int, str] = field(default_factory=dict)  # LLM answers: citation marker [n] → clause id
+    # A clause question that several documents could answer ("第十九条讲了什么"), waiting for the asker to
+    # say which document: a reply naming one ("84号文") is answered as that document's clause.
+    clarify: str = ""
     # Verification problems, for the debug view and evals; not shown to users, because a rejected
     # answer's numbers must not reach the screen even inside a note.
     checks: list[str] = field(default_factory=list)

@@ -94,7 +94,7 @@ NOT_ANSWERED = "现有政策文件中没有找到能回答这个问题的规定�
     ("增值税留抵退税怎么办", NOT_ANSWERED),
     ("深圳的创业补贴标准", "本库没有深圳市的政策文件，无法回答该地区或层级的规定。"),  # an area with no documents
     ("2024年有哪些新的小微企业贷款政策？", NOT_ANSWERED),
-    ("创业担保贷款的申请需要准备哪些材料？", NOT_ANSWERED),
+    ("办理这些政策的咨询电话是多少？", NOT_ANSWERED),  # nothing the documents say is about it
 ])
 def test_refusal_is_one_sentence_with_hotline_and_nearest_clauses(assistant, question, lead):
     answer = assistant.ask(question)
@@ -102,6 +102,14 @@ def test_refusal_is_one_sentence_with_hotline_and_nearest_clauses(assistant, que
     assert answer.text.startswith(lead)
     assert "12345" in answer.text and "可能相关" in answer.text
     assert len(answer.related) == 3 and answer.notes
+
+
+def test_a_measure_without_what_was_asked_is_a_partial_answer(assistant):
+    """创业担保贷款 is there; a list of materials is not: said as a partial answer, with its clause."""
+    answer = assistant.ask("创业担保贷款的申请需要准备哪些材料？")
+    lead = answer.text.split("\n\n")[0]
+    assert answer.partial and not answer.refused and lead.endswith("；但没有规定材料。") and not answer.checks
+    assert answer.citations[0].clause_id == cid(6)
 
 
 def test_answerable_question_is_not_refused(assistant):

@@ -6,6 +6,8 @@ unit, must make ``verify`` reject an answer that states it, while the unchanged 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from assistant import grammar
@@ -133,3 +135,48 @@ def test_realdocs_folder_is_named_when_absent():
     if not (REALDOCS / "policy").is_dir():
         pytest.skip(f"real documents not found at {REALDOCS / 'policy'}")
     assert any(c.doc_id != "linxia-2022-84" for c in CLAUSES)
+
+
+# --------------------------------------------------------------------------- quantities an answer states
+
+@pytest.mark.parametrize("text, expected", [
+    ("单户1000万元(含)以下的融资担保费率不高于1%", [("1000万元(含)以下", "amount", 10_000_000, "max"),
+                                                 ("1%", "rate", 1, "max")]),
+    ("应当自收到之日起三十日内予以确认", [("三十日内", "period", 30, "max")]),
+    ("处五千元以上三万元以下罚款", [("五千元以上", "amount", 5000, "min"), ("三万元以下", "amount", 30000, "max")]),
+    ("放大倍数不超过10倍", [("10倍", "multiple", 10, "max")]),
+    ("不少于三分之一", [("三分之一", "rate", None, "min")]),
+    ("按照利率万分之五支付", [("万分之五", "rate", "0.05", "")]),
+    ("LPR减去150个基点以下部分", [("150个基点以下", "rate", "1.5", "max")]),
+    ("不低于百分之六十", [("百分之六十", "rate", 60, "min")]),
+    ("10个工作日内转交", [("10个工作日内", "period", 10, "max")]),
+    ("原则上不超过2022年底", [("2022年底", "date", None, "max")]),
+    ("自2025年6月1日起施行", [("2025年6月1日", "date", None, "")]),
+    ("按季度报告", [("按季度", "period", 91, "")]),
+    ("围绕工业企业65条细分产业链；本条例第七条", [("65条", "count", 65, "")]),
+    ("经营融资担保业务3年以上", [("3年以上", "period", 1095, "min")]),
+])
+def test_quantities_read_each_kind_with_value_and_bound(text, expected):
+    found = grammar.quantities(text)
+    assert [(q.text, q.kind, q.bound) for q in found] == [(t, k, b) for t, k, _, b in expected]
+    for q, (_, _, value, _) in zip(found, expected):
+        assert value is None or q.value == Decimal(str(value)), (q, value)
+
+
+def test_a_value_said_to_be_included_on_one_side_is_excluded_from_the_other():
+    low, _, high, _ = grammar.quantities("对单户担保金额500万元及以下的收取不超过1%，对单户担保金额500万元以上的不超过1.5%")
+    assert (low.bound, high.bound) == ("max", "gt")
+    point = grammar.asked_quantities("贷款500万")[0]
+    assert low.admits(point) and not high.admits(point)
+    above = grammar.asked_quantities("单户担保金额500万元以上的，费率多少")[0]
+    assert high.admits(above) and not low.admits(above)  # a range inside the other, not just one shared point
+
+
+@pytest.mark.parametrize("question, text, value", [
+    ("我贷款500万，担保费率多少", "500万", 5_000_000),
+    ("借了五十万块", "五十万块", 500_000),
+    ("合同约定交货后45天付款", "45天", 45),
+])
+def test_a_questions_own_figure_is_read_without_its_unit_word(question, text, value):
+    found = grammar.asked_quantities(question)
+    assert [(q.text, q.value) for q in found] == [(text, value)]

@@ -55,7 +55,13 @@ def assert_extractive_fallback(answer, problem: str) -> None:
     assert any(problem in p for p in answer.checks), answer.checks
     assert answer.citations, "the fallback still cites its clauses"
     assert not prompt_leak(answer.text, SYSTEM)
-    assert "0.01%" not in answer.text.replace(INJECTION, "")
+    # The injected number may only be shown as the injected clause's own words, quoted from it (the first
+    # line quotes a clause too, its figures in bold): never as something the answer says of its own.
+    shown = answer.text.replace("**", "")
+    at = shown.find("0.01%")
+    while at >= 0:
+        assert shown[max(0, at - 8):at + 5] in INJECTION, shown
+        at = shown.find("0.01%", at + 1)
 
 
 def test_leak_check_finds_prompt_pieces_and_passes_honest_answers():

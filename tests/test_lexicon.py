@@ -22,7 +22,9 @@ def test_every_data_file_is_loaded_and_checked():
     lexicon = Lexicon.load()
     # Columns as the files promise them.
     assert len(lexicon.glossary) > 200 and all(1 <= len(terms) <= 4 for _, terms in lexicon.glossary)
-    assert {a.scope for a in lexicon.aspects} == {"clause", "sentence"} and len(lexicon.aspects) >= 10
+    assert {a.kind for a in lexicon.aspects} == set(lex.FIGURE_ASPECTS + lex.WORD_ASPECTS)
+    assert all((a.evidence is None) == a.figure for a in lexicon.aspects)
+    assert lexicon.aspect("text", "电话").evidence.search("咨询电话") and lexicon.aspect("amount", "电话") is None
     assert "税" in lexicon.topic_endings and "留抵" in lexicon.topics
     assert dict(lexicon.unit_aliases)["人行"] == "人行临夏州中心支行"
     assert "怎么" in lexicon.question_words
@@ -57,8 +59,9 @@ def lines_of(name: str) -> int:
     (lex.GLOSSARY, "没有制表符的一行\n", "应有 2 列"),
     (lex.GLOSSARY, "借钱\t贷款\n", "重复"),
     (lex.GLOSSARY, "很多词\ta|b|c|d|e\n", "1–4 个政策用语"),
-    (lex.ASPECTS, "多少(\t\\d\tclause\t标签\n", "正则表达式无效"),
-    (lex.ASPECTS, "多少\t\\d\teverywhere\t标签\n", "clause 或 sentence"),
+    (lex.ASPECTS, "text\t多少(\t\\d\t标签\n", "正则表达式无效"),
+    (lex.ASPECTS, "everything\t多少\t-\t标签\n", "第一列应为"),
+    (lex.ASPECTS, "amount\t多少\t\\d\t标签\n", "数字类"),
     (lex.UNIT_ALIASES, "只有别名\n", "应有 2 列"),
     (lex.POLICY_DICT, "政策词 很多 n\n", "词 [词频 [词性]]"),
     (lex.STOPWORDS, "两个 词\n", "只能有一个词"),
@@ -108,7 +111,8 @@ def test_prompt_and_thresholds_are_validated(tmp_path):
     with pytest.raises(LexiconError, match="缺少占位符"):
         Lexicon.load(folder)
     (folder / lex.PROMPT).unlink()
-    (folder / lex.REFUSAL).write_text("min_dense = 0.2\nmin_overlap = 3\nmax_unknown = 99\n", encoding="utf-8")
+    (folder / lex.REFUSAL).write_text("min_dense = 0.2\nmin_overlap = 0.3\nmax_unknown = 99\ngive_floor = 3\n"
+                                      "topic_floor = 0.3\n", encoding="utf-8")
     with pytest.raises(LexiconError, match="0 到 1"):
         Lexicon.load(folder)
     (folder / lex.REFUSAL).write_text("min_dense = 0.2\n", encoding="utf-8")

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.integration  # builds indexes, starts servers or proces
 
 TODAY = dt.date(2026, 11, 28)
 FEE_QUESTION = "融资担保费率是多少？"
+# The first line of the extractive answer to FEE_QUESTION: the seed's (四), its figures in bold.
+EXTRACTIVE_FEE_LEAD = "单户1000万元(含)以下的融资担保费率不高于**1%**，单户1000万元以上的融资担保费率不高于**1.5%**。"
 
 
 def cid(n: int) -> str:
@@ -104,7 +106,7 @@ def test_unverified_llm_answer_falls_back_to_extractive(seed_settings, seed_inde
     assert any(problem in p for p in answer.checks), answer.checks
     assert answer.citations and cid(4) in {c.clause_id for c in answer.citations}
     assert "0.5%" not in answer.text and "百分之零点五" not in answer.text
-    assert answer.text.startswith("根据现行政策文件"), "the shown text is the extractive answer"
+    assert answer.text.startswith(EXTRACTIVE_FEE_LEAD), "the shown text is the extractive answer"
 
 
 def test_prompt_injection_cannot_put_an_unsupported_number_in_the_answer(seed_settings, seed_index):

@@ -25,6 +25,7 @@ from assistant.web.openai_api import REPLACED_MARK, create_router
 from tests.llm_server import ScriptedLLM
 from tests.support import SEED_ID
 from tests.support import serve as serve_app
+from tests.test_llm import EXTRACTIVE_FEE_LEAD
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
@@ -247,7 +248,7 @@ def test_rejected_llm_text_is_followed_by_the_verified_answer(seed_settings, see
     meta = chunks[-1].model_extra["policy_assistant"]
     final_text = meta["final_text"]
     assert final_text == whole.choices[0].message.content and "0.5%" not in final_text
-    assert final_text.startswith("根据现行政策文件") and meta["composer"] == "extractive"
+    assert final_text.startswith(EXTRACTIVE_FEE_LEAD) and meta["composer"] == "extractive"
     streamed = "".join(pieces)
     assert "0.5%" in streamed.split(REPLACED_MARK)[0], "the provisional text was already sent"
     assert streamed.endswith(REPLACED_MARK + final_text), "a plain client still ends with the verified answer"

@@ -12,6 +12,7 @@ model) from settings; everything else receives them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
@@ -23,6 +24,7 @@ from ..config import Settings
 from ..errors import ChromaUnavailableError, EmptyQueryError
 from ..lexicon import Lexicon
 from ..models import Answer, Clause, Hit
+from ..numerals import int_to_cn
 from ..regions import Region, Regions
 from ..search.encoders import Encoder, get_encoder
 from ..search.index import Index, open_index
@@ -39,6 +41,8 @@ from .validity import validity_notes
 __all__ = ["Assistant", "MAX_LISTED_CLAUSES", "MAX_QUESTION_CHARS", "SERVICE_UNAVAILABLE"]
 
 MAX_QUESTION_CHARS = 2000
+# A question that names a clause itself (第十九条, （六）) is not a reply to "which document?".
+CLAUSE_REFERENCE = re.compile(r"第\s*[(（]?[零〇一二两三四五六七八九十百千\d]+[)）]?\s*[条项款]|[(（][一二三四五六七八九十]+[)）]")
 NO_REGION_NOTE = "没有选择所在地区，以下包括各地区的地方文件；选择所在地区可只看适用于当地的措施。"
 # How many clauses a self-description question's own words rank, to order its matched measures.
 MATCH_RANKED = 60
@@ -232,6 +236,8 @@ class Assistant:
             turn.asked = turn.asked[:MAX_QUESTION_CHARS]
             turn.notes.append(f"问题超过 {MAX_QUESTION_CHARS} 字，只按前 {MAX_QUESTION_CHARS} 字作答。")
         turn.asked, turn.pinned = self._resolve_followup(turn.asked, history)
+        if turn.pinned is not None:
+            turn.notes += self._which_clause(turn.pinned, history)
         t = time.perf_counter()
         profile = read_profile(turn.asked)
         if profile is not None:  # "我是开饭馆的个体户，能享受哪些政策": the measures for them, not a search
@@ -261,12 +267,18 @@ class Assistant:
                                    if c.clause_id in self.index.by_id))
 
     def _resolve_followup(self, question: str, history: Sequence[Answer] | None) -> tuple[str, Clause | None]:
-        """Rewrite a follow-up ("那担保费呢？", "这条谁负责？") using the previous turn."""
+        """Rewrite a follow-up ("那担保费呢？", "这条谁负责？", "84号文" after "which document's 第十九条?")
+        using the previous turn."""
+        q = normalize(question)
+        last = history[-1] if history else None
+        if last is not None and last.clarify and not CLAUSE_REFERENCE.search(q):
+            named = self.retriever.scopes.names.named(q)
+            if named.doc_ids:  # the reply names the document the pending clause question was about
+                return f"{question} {last.clarify}", None
         previous = next((a for a in reversed(history or []) if a.citations or a.retrieved), None)
         if previous is None:
             return question, None
         cues = self.lexicon.cues
-        q = normalize(question)
         prev_clause_id = previous.citations[0].clause_id if previous.citations else previous.retrieved[0]
         prev_clause = self.index.by_id.get(prev_clause_id)
         if prev_clause is not None and cues.pronoun.search(q):
@@ -279,6 +291,15 @@ class Assistant:
             # The previous question may be a pasted document: carry only what was answered of it.
             return f"{previous.question[:MAX_QUESTION_CHARS]} {question}", None
         return question, None
+
+    def _which_clause(self, pinned: Clause, history: Sequence[Answer] | None) -> list[str]:
+        """When the answer a follow-up refers to cited several clauses, which of them it is about."""
+        previous = next((a for a in reversed(history or []) if a.citations or a.retrieved), None)
+        cited = list(dict.fromkeys(c.clause_id for c in previous.citations)) if previous else []
+        if len(cited) < 2:
+            return []
+        return [f"上一回答引用了{int_to_cn(len(cited))}条条款，这里按其中的〔{self.index.heading(pinned)}〕作答；"
+                f"问其他条款时请带上条款号。"]
 
     def _generate(self, turn: Turn, *, use_llm: bool) -> Generator[str, None, Answer]:
         """Compose the answer body; an LLM's text is yielded as it streams. Returns the body Answer."""
@@ -368,7 +389,7 @@ class Assistant:
 
     def _decorate(self, answer: Answer, turn: Turn, today: dt.date) -> None:
         """Append related clauses and notes (validity, truncation, refusal reason) to the checked body."""
-        if not answer.refused and turn.retrieval is not None:
+        if not answer.refused and turn.retrieval is not None and turn.pinned is None:  # 这条…: about one clause
             cited = {c.clause_id for c in answer.citations}
             answer.related = [h.clause.clause_id for h in turn.retrieval.hits if h.clause.clause_id not in cited][:3]
             if answer.related and answer.route != "unit":

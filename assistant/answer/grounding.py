@@ -13,12 +13,12 @@ from functools import cached_property, lru_cache
 from typing import Iterable, Sequence
 
 from .. import grammar
-from ..lexicon import Aspect, Lexicon, RefusalPolicy
+from ..lexicon import Lexicon, RefusalPolicy
 from ..models import Clause, Retrieval
 from ..numerals import CN_NUMERAL_CHARS
-from ..regions import Regions
 from ..search.substrings import SubstringIndex
-from ..search.text import normalize, nouns, tokenize
+from ..search.text import normalize, tokenize
+from . import lead
 
 
 class CorpusText:
@@ -57,12 +57,9 @@ class Evidence:
 
     dense: float  # best cosine similarity among the top hits
     overlap: float  # share of the question's content tokens found in the top clause (after expansion)
-    missing_aspect: str  # what the question asks for (材料, 电话, 金额 …) that the answering text does not give
     unknown: tuple[str, ...] = ()  # content words of the question that occur nowhere in the corpus
     foreign_ref: str = ""  # a year or 文号 the question names that no document text contains
     foreign_topic: str = ""  # a policy topic (印花税, 稳岗, 房租 …) the question names and no document mentions
-    subject: str = ""  # the question's rarest corpus word, whose sentences lacked the asked figure
-    aspect_label: str = ""  # what kind of answer is missing (具体金额, 期限 …), for the note
 
 
 def evidence(retrieval: Retrieval, corpus: CorpusText, lexicon: Lexicon) -> Evidence:
@@ -86,14 +83,7 @@ def evidence(retrieval: Retrieval, corpus: CorpusText, lexicon: Lexicon) -> Evid
         foreign_ref = next((n for n in map(grammar.doc_number, (m.group(0) for m in grammar.DOC_NUMBER.finditer(q)))
                             if _only_cited(n, corpus)), "")
     topic = _foreign_topic(q, unknown, retrieval.expansion.triggers, corpus, lexicon)
-    # A place says where, not what (浙江省的…罚款多少: the subject is the offence): areas are the scope's
-    # business (search/scope.py), not the subject of a figure.
-    regions = Regions.load()
-    gap = _aspect_gap(q, [t for t in content if regions.find(t) is None], hits, corpus, lexicon.aspects)
-    return Evidence(dense=dense, overlap=overlap, missing_aspect=gap[0], unknown=unknown,
-                    foreign_ref=foreign_ref, foreign_topic=topic, subject=gap[1], aspect_label=gap[2])
-
-
+    return Evidence(dense=dense, overlap=overlap, unknown=unknown, foreign_ref=foreign_ref, foreign_topic=topic)
 
 
 # After a year: words that make it the time of the asker's situation, not the subject of the question.
@@ -130,104 +120,12 @@ def _foreign_topic(q: str, unknown: tuple[str, ...], triggers: tuple[str, ...], 
     return max(found, key=len, default="")
 
 
-def _aspect_gap(q: str, content: list[str], hits: list, corpus: CorpusText,
-                aspects: tuple[Aspect, ...]) -> tuple[str, str, str]:
-    """(asked aspect, subject, label) of the first aspect the question asks for and the text lacks."""
-    top = normalize(hits[0].clause.text) if hits else ""
-    for aspect in aspects:
-        m = _last_match(aspect.cue, q)
-        if not m:
-            continue
-        if aspect.scope == "clause":
-            if hits and not aspect.evidence.search(top):
-                return m.group(0), "", aspect.label
-            continue
-        words = [t for t in content if t not in m.group(0)]
-        # A second subject must qualify what is asked: stand just before the cue (基金的注册资本是多少),
-        # not anywhere in the question (做清真食品的…企业，贷款利息能补多少).
-        near = q[max(0, m.start() - NEAR_CUE):m.end()]
-        subject, sentences = _subject_sentences(words, corpus, nouns(q), near)
-        if not subject:
-            sentences = _sentences(top)
-        if not any(aspect.evidence.search(s) for s in sentences):
-            return m.group(0), subject, aspect.label
-    return "", "", ""
-
-
-def _last_match(cue: re.Pattern, q: str) -> re.Match | None:
-    """The match of ``cue`` that starts last: in 基金的注册资本是多少 the attribute asked for is 资本, not
-    基金 (which the leftmost match would swallow along with the real subject)."""
-    if not cue.search(q):
-        return None
-    return next(m for m in (cue.match(q, i) for i in range(len(q) - 1, -1, -1)) if m)
-
-
-def _subject_sentences(words: list[str], corpus: CorpusText, question_nouns: frozenset[str] = frozenset(),
-                       near: str = "") -> tuple[str, list[str]]:
-    """The question's subject and every corpus passage that names it.
-
-    The subject is the rarest question word that occurs in the corpus (fewest clauses; the longer one
-    on a tie, 专利权质押 before 专利), a noun when the question has one (注册资本, not 必须). A second
-    rare noun must occur in the same clause (国家融资担保基金的注册资本 is not 融资担保公司的), and the
-    passage must name one of them. Searching the whole corpus, not only the hits, keeps the check
-    independent of ranking: if no passage anywhere puts a figure next to the subject, no hit can. A
-    passage is a sentence, with the lead of its list when it is a list item (the penalty is in the
-    lead, the offence in the item).
-    """
-    known = [w for w in dict.fromkeys(words) if corpus.frequency(w)]
-    if not known:
-        return "", []
-    ranked = sorted(known, key=lambda w: (corpus.frequency(w), -len(w)))
-    # A common word (企业, 政府, 单位) says nothing about which clause is meant.
-    rare = max(2, int(RARE_SHARE * len(corpus.clauses)))
-    named = [w for w in ranked if w in question_nouns and len(w) >= 2]
-    if not named or corpus.frequency(named[0]) > rare:
-        named = ranked[:1]  # no specific noun (固定资产 tagged otherwise): the rarest word
-    subject = named[0]
-    # A second rare noun, or the noun phrase the question names (中小企业发展基金 for 基金), must be in the
-    # same clause (the passage still has to name the first).
-    phrases = sorted((p for p in question_nouns if subject in p and p != subject and corpus.frequency(p)),
-                     key=lambda p: (corpus.frequency(p), -len(p)))
-    second = phrases[:1] or [w for w in named[1:2] if corpus.frequency(w) <= rare and w in near]
-    # Only clauses that name the subjects are split: at 50k clauses splitting them all cost ~100 ms.
-    # A phrase may be written as a list in the clause (协会商会 as 协会、商会).
-    return subject, [p for c in corpus.containing(subject) if all(w in c.replace("、", "") for w in second)
-                     for p in _passages(c) if subject in p]
-
-
-def _sentences(text: str) -> list[str]:
-    return grammar.split_sentences(text)
-
-
-# A second subject word counts when it stands at most this many characters before the aspect cue.
-NEAR_CUE = 10
-# A second subject word counts when at most this share of the clauses contains it.
-RARE_SHARE = 0.1
-_FULL_STOP = re.compile(r"[。！？!?\n]+")
-# A list item at the start of a line inside a clause: （一）… or 1. …
-_LIST_ITEM = re.compile(rf"\n\s*(?:[(（][{CN_NUMERAL_CHARS}]{{1,3}}[)）]|\d{{1,2}}[.、．])")
-
-
-def _passages(text: str) -> list[str]:
-    """The full sentences of a clause (to 。！？, not ；: the parts of one provision, 协会、商会…的 | 处…罚款,
-    stand together); a list item's sentences carry the lead paragraph before the list."""
-    first = _LIST_ITEM.search(text)
-    if first is None:
-        return _FULL_STOP.split(text)
-    lead = text[:first.start()]
-    return _FULL_STOP.split(lead) + [f"{lead} {s}" for s in _FULL_STOP.split(text[first.start():])]
-
-
 def should_refuse(ev: Evidence, policy: RefusalPolicy) -> tuple[bool, str]:
     """(refuse?, reason in Chinese for the notes)."""
     if ev.foreign_ref:
         return True, f"问题涉及“{ev.foreign_ref}”，现有政策文件中没有相应内容"
     if ev.foreign_topic:
         return True, f"现有政策文件没有涉及“{ev.foreign_topic}”"
-    if ev.missing_aspect and ev.subject:
-        return True, f"现有条款虽提到“{ev.subject}”，但没有关于{ev.aspect_label}的规定"
-    if ev.missing_aspect:
-        return True, f"现有条款没有关于“{ev.missing_aspect}”的具体规定"
     if len(ev.unknown) >= policy.max_unknown:
         return True, f"现有政策文件没有涉及“{'、'.join(ev.unknown)}”"
     if ev.dense < policy.min_dense and ev.overlap < policy.min_overlap:
@@ -285,6 +183,33 @@ def verify(text: str, cited: dict[int, Clause] | list[Clause], *, markers_requir
         if not found.setdefault(figure, _stands_in(figure, sources) or grammar.figure_value(figure) in cited_text.values):
             problems.append(f"数字“{figure}”不在所引用的条款中")
     return Verification(not problems, tuple(dict.fromkeys(problems)))
+
+
+_LEAD_MARKS = re.compile(r"[\s，,；;：:。、“”\"（）()]+")
+
+
+def verify_lead(lines: Sequence[str], cited: Sequence[str], missing_labels: Iterable[str] = ()
+                ) -> tuple[str, ...]:
+    """Problems of an answer's first lines: once the bold marks and the fixed connecting phrases
+    (answer/lead.py: 可以：, 文件规定：, ；但没有规定<label>。, 文件没有对“…”作出定义。) are taken out,
+    every piece left must be text of a cited clause.
+
+    Args:
+        lines: each first line without its label (本地（临夏州）, a comparison's side: the composer's).
+        cited: the text of each cited clause, normalized (:func:`normalize`; lowercase is fine).
+        missing_labels: what a partial answer may say is not given (the labels of data/aspects.tsv).
+    """
+    sources = "\n".join(cited).lower().replace(" ", "")
+    given = "|".join(re.escape(label) for label in sorted(set(missing_labels), key=len, reverse=True)) or "(?!)"
+    fixed = re.compile("|".join([rf"{re.escape(lead.NOT_GIVEN.split('{')[0])}(?:{given})。",
+                                 *(re.escape(c) for c in sorted(lead.CONNECTORS, key=len, reverse=True))]))
+    problems = []
+    for text in lines:
+        body = text.replace("**", "")
+        for piece in _LEAD_MARKS.split(fixed.sub("\n", body)):
+            if piece and normalize(piece).lower() not in sources:
+                problems.append(f"首行“{piece[:20]}”不是所引用条款的原文")
+    return tuple(dict.fromkeys(problems))
 
 
 class _Sources:

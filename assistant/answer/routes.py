@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 from .. import grammar
@@ -25,7 +25,19 @@ from ..regions import Region, Regions
 from ..search.documents import locality
 from ..search.index import Index
 from .compose import ExtractiveComposer
-from .grounding import CorpusText, evidence, should_refuse
+from .grounding import CorpusText, evidence, should_refuse, verify_lead
+from .lead import (
+    SIDE_SAYS_NOTHING,
+    ClauseReading,
+    Lead,
+    LeadFinder,
+    LeadLine,
+    Passage,
+    Subject,
+    line_for,
+    partial_line,
+    units_line,
+)
 
 # A unit answer lists at most this many measures: with a large corpus a department can be responsible
 # for thousands, and the lookup tab (or `clauses`) lists them all.
@@ -69,6 +81,18 @@ class Composers:
         not when an assistant is made for ``search`` or a lookup."""
         return CorpusText(self.index.normalized_clauses, self.index.substrings)
 
+    @cached_property
+    def read(self) -> Callable[[Clause], ClauseReading]:
+        """A clause's :class:`ClauseReading`, kept for the clauses asked about most recently (folded from the
+        index's normalized texts, so no clause is normalized again per question)."""
+        texts, row, by_id = self.index.normalized_clauses, self.index.row, self.index.by_id
+
+        @lru_cache(maxsize=READINGS_KEPT)
+        def reading(clause_id: str) -> ClauseReading:
+            return ClauseReading.of(by_id[clause_id], texts[row[clause_id]])
+
+        return lambda clause: reading(clause.clause_id)
+
     def kind(self, turn: Turn) -> ComposeKind:
         assert turn.retrieval is not None
         route = turn.retrieval.route
@@ -105,9 +129,12 @@ class Composers:
         refuse, reason = should_refuse(evidence(retrieval, self.corpus, self.lexicon), self.lexicon.refusal)
         if refuse:
             self.refusal(answer, retrieval, reason)
-        else:
-            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits, turn.today,
-                        retrieval.region)
+            return
+        lead = self.lead(retrieval)
+        if lead.verdict == "none":
+            self.refusal(answer, retrieval, f"现有条款没有关于{retrieval.query.asked.label}的规定")
+            return
+        self.quotes(answer, retrieval, turn.today, lead)
 
     def clause(self, answer: Answer, turn: Turn) -> None:
         retrieval = turn.retrieval
@@ -115,8 +142,7 @@ class Composers:
             answer.citations = [self.extractive.whole_clause(h.clause) for h in retrieval.hits if h.route == "clause"]
             answer.text = "\n\n".join(f"〔{c.heading}〕全文：\n{c.quote}" for c in answer.citations)
         else:  # "第六条的贴息比例": the sentences of that clause (and its neighbours) that answer it
-            self.quotes(answer, retrieval.query.normalized, retrieval.query.search_tokens, retrieval.hits, turn.today,
-                        retrieval.region)
+            self.quotes(answer, retrieval, turn.today, self.lead(retrieval))
 
     def unit(self, answer: Answer, turn: Turn) -> None:
         route, hits = turn.retrieval.route, turn.retrieval.hits
@@ -191,6 +217,7 @@ class Composers:
         # answer must be quoted from a clause, and a title's year or number is not).
         names = [self.index.document(c.doc_id).name for c in route.clauses[:MAX_LISTED_CLAUSES]]
         example = next((n for n in reversed(names) if not re.search(r"\d", n)), names[-1])
+        answer.clarify = turn.asked
         answer.text = (f"有{int_to_cn(total)}份文件都有{ref}，请问您指的是哪一份？可以在问题里带上文件名，"
                        f"例如“{example}{ref}”。\n{listed}" + "\n".join(lines))
 
@@ -219,16 +246,120 @@ class Composers:
 
     # ------------------------------------------------------------------ shared pieces
 
-    def quotes(self, answer: Answer, asked: str, tokens: tuple[str, ...], hits: list[Hit],
-               today: dt.date | None = None, region: str = "") -> None:
-        answer.citations = self.extractive.select(asked, tokens, hits)
+    def lead(self, retrieval: Retrieval) -> Lead:
+        """The first lines of the answer to ``retrieval``'s question (answer/lead.py), one per level when
+        the clauses of several levels each answer it, most local first."""
+        asked = retrieval.query.asked
+        policy = self.lexicon.refusal
+        aspect = self.lexicon.aspect(asked.aspect, asked.label)
+        subject = Subject(asked, self.corpus.frequency, len(self.corpus.clauses))
+        finder = LeadFinder(asked, aspect, subject, give_floor=policy.give_floor, topic_floor=policy.topic_floor,
+                            read=self.read)
+        if retrieval.sides:
+            return self._side_lead(finder, retrieval)
+        hits = retrieval.hits
+        passages = finder.passages(hits)
+        best = finder.best(passages)
+        if best is None and asked.aspect == "definition" and asked.term:
+            hits = [*hits, *self._defining(asked.term, retrieval, len(hits))]
+            passages = finder.passages(hits)
+            best = finder.best(passages)
+        if best is None:
+            if not asked.aspect:
+                top = finder.topic(passages) or max(passages, key=lambda p: -p.rank, default=None)
+                return Lead("answer", [LeadLine(line_for(top, asked), top)] if top else [])
+            topic = finder.topic(passages)
+            if topic is None:
+                return Lead("none", missing=asked.label)
+            if asked.aspect == "permission":  # what the text rules on the subject is the answer to 能不能
+                return Lead("answer", [LeadLine(line_for(topic, asked), topic)])
+            return Lead("partial", [LeadLine(partial_line(topic, asked), topic)], missing=asked.label)
+        region = Regions.load().find(retrieval.region) if retrieval.region else None
+        levels = level_labels(self.index, list(dict.fromkeys(h.clause.clause_id for h in hits)), region)
+        chosen = [best]
+        extra = finder.complement(best, passages)
+        if extra is not None:
+            chosen.append(extra)
+        for label in sorted({levels[c][1] for c in levels} - {levels[p.clause.clause_id][1] for p in chosen},
+                            key=lambda lb: min(o for o, name in levels.values() if name == lb)):
+            # Each level's passages ranked among its own clauses, as a comparison's sides are.
+            other = finder.best(finder.passages([h for h in hits if levels[h.clause.clause_id][1] == label]))
+            if other is not None and other.score >= LEVEL_LINE_SHARE * best.score:
+                chosen.append(other)
+        chosen.sort(key=lambda p: levels[p.clause.clause_id][0])
+        labelled = len({levels[p.clause.clause_id][1] for p in chosen}) > 1
+        return Lead("answer", [LeadLine(self._line(p, asked), p, levels[p.clause.clause_id][1] if labelled else "")
+                               for p in chosen])
+
+    def _side_lead(self, finder: LeadFinder, retrieval: Retrieval) -> Lead:
+        """One line per side of a comparison, each from that side's own clauses: what it gives, what it says
+        without giving the asked thing, or that it has nothing on the subject."""
+        asked = retrieval.query.asked
+        lines, verdicts = [], []
+        for side in retrieval.sides:
+            passages = finder.passages(side.hits)
+            best = finder.best(passages)
+            if best is not None:
+                lines.append(LeadLine(self._line(best, asked), best, side.label))
+                verdicts.append("answer")
+                continue
+            topic = finder.topic(passages)
+            if not asked.aspect:  # what the side's best clause says, as a question asking for nothing specific gets
+                topic = topic or next(iter(passages), None)
+            if topic is not None and asked.aspect and asked.aspect != "permission":
+                lines.append(LeadLine(partial_line(topic, asked), topic, side.label))
+                verdicts.append("partial")
+            elif topic is not None:
+                lines.append(LeadLine(line_for(topic, asked), topic, side.label))
+                verdicts.append("answer")
+            else:
+                lines.append(LeadLine(SIDE_SAYS_NOTHING, None, side.label))
+        verdict = "answer" if "answer" in verdicts else "partial" if verdicts else "none"
+        return Lead(verdict, lines, missing=asked.label)
+
+    def _line(self, passage: Passage, asked) -> str:
+        """A passage's first line. Who is responsible: the sentence when it names who does it (县级政府要…,
+        由州政府金融办牵头…), and the clause's 责任单位, all of them (whom to ask)."""
+        if asked.aspect == "who" and passage.clause.units:
+            units = units_line(passage.clause, limit=WHO_UNITS)
+            aspect = self.lexicon.aspect(asked.aspect, asked.label)
+            acts = aspect is not None and aspect.evidence is not None and aspect.evidence.search(passage.sentence)
+            return f"{line_for(passage, asked)}\n{units}" if acts else units
+        return line_for(passage, asked)
+
+    def _defining(self, term: str, retrieval: Retrieval, rank: int) -> list[Hit]:
+        """The clauses of the hits' documents that use ``term`` (a definition may stand in a general article
+        the search did not rank), after the retrieved ones."""
+        allowed = {h.clause.doc_id for h in retrieval.hits}
+        seen = {h.clause.clause_id for h in retrieval.hits}
+        rows = self.corpus.substrings.rows(term)[:MAX_DEFINING]
+        return [Hit(clause=self.index.clauses[r], score=0.0) for r in rows
+                if self.index.clauses[r].doc_id in allowed and self.index.clauses[r].clause_id not in seen]
+
+    def quotes(self, answer: Answer, retrieval: Retrieval, today: dt.date | None, lead: Lead) -> None:
+        """The lead lines, then the quoted sentences: the lead's own sentences first, in their clauses,
+        then the runners-up the extractive composer picks."""
+        query = retrieval.query
+        picked = self.extractive.select(query.normalized, query.search_tokens, retrieval.hits)
+        own = [self.extractive.cite(p.clause, p.clause.text[lo:hi], p.clause.start + lo, p.clause.start + hi)
+               for p in lead.passages for lo, hi in p.cited]
+        answer.citations = merge_citations(own, picked)
+        answer.partial = lead.verdict == "partial"
+        cited = dict.fromkeys(c.clause_id for c in answer.citations)
+        answer.checks += verify_lead([ln.text for ln in lead.lines], [self.read(self.index.by_id[c]).folded for c in cited],
+                                     [a.label for a in self.lexicon.aspects])
         documents = self.index.documents
         cited = {self.index.by_id[c.clause_id].doc_id for c in answer.citations}
         old = any(d in documents and not versions.in_force(documents[d], documents, today or dt.date.today())
                   for d in cited)
-        where = Regions.load().find(region) if region else None
-        levels = level_labels(self.index, list(dict.fromkeys(c.clause_id for c in answer.citations)), where)
-        answer.text = quote_text(answer.citations, lead=OLD_TEXT_LEAD if old else CURRENT_LEAD, levels=levels)
+        if retrieval.sides:  # quotes grouped by side, as the first lines are
+            side_of = {h.clause.clause_id: (i, side.label) for i, side in reversed(list(enumerate(retrieval.sides)))
+                       for h in side.hits}
+            levels = {c.clause_id: side_of.get(c.clause_id, (99, "其他")) for c in answer.citations}
+        else:
+            where = Regions.load().find(retrieval.region) if retrieval.region else None
+            levels = level_labels(self.index, list(dict.fromkeys(c.clause_id for c in answer.citations)), where)
+        answer.text = quote_text(answer.citations, lead=lead.text(), levels=levels, old=old)
 
     def refusal(self, answer: Answer, retrieval: Retrieval, reason: str, lead: str = "") -> None:
         """The documents do not answer: say so, point to the hotline, show the nearest clauses."""
@@ -241,18 +372,39 @@ class Composers:
         answer.notes.append(reason)
 
 
-CURRENT_LEAD = "根据现行政策文件："
-OLD_TEXT_LEAD = "根据所查文件（含已不再适用的文本，见文末提示）："
+OLD_TEXT_LINE = "（以下引用含已不再适用的文本，见文末提示。）"
+# A level other than the best one gets its own first line when its best passage scores at least this share.
+LEVEL_LINE_SHARE = 0.6
+# Clauses whose reading (folded text, sentences) the composer keeps: a large library's hot clauses.
+READINGS_KEPT = 4096
+# 责任单位 a who-question's first line names (a measure of the seed lists up to eleven).
+WHO_UNITS = 12
+# A definition is looked for in at most this many clauses that use the term.
+MAX_DEFINING = 200
 
 
-def quote_text(citations: list[Citation], lead: str = CURRENT_LEAD,
-               levels: dict[str, tuple[int, str]] | None = None) -> str:
-    """Quoted sentences grouped by clause, each clause with its heading and 责任单位.
+def merge_citations(first: list[Citation], rest: list[Citation]) -> list[Citation]:
+    """``first``'s clauses, then ``rest``'s; each clause's sentences once (a quote inside another is
+    dropped), in document order."""
+    grouped: dict[str, list[Citation]] = {}
+    for c in [*first, *rest]:
+        cites = grouped.setdefault(c.clause_id, [])
+        if not any(o.start <= c.start and c.end <= o.end for o in cites):
+            cites[:] = [o for o in cites if not (c.start <= o.start and o.end <= c.end)] + [c]
+    return [c for cites in grouped.values() for c in sorted(cites, key=lambda c: c.start)]
+
+
+def quote_text(citations: list[Citation], lead: str = "", levels: dict[str, tuple[int, str]] | None = None,
+               old: bool = False) -> str:
+    """The answer's first lines, then the quoted sentences grouped by clause, each clause with its heading
+    and lead 责任单位.
 
     Args:
+        lead: the first lines (answer/lead.py); without them the answer opens with the quotes.
         levels: clause id → (order, label) of its document's level (:func:`level_labels`). When the
             clauses come from more than one level, they are grouped under the labels, most local first,
             so figures that differ between levels stand side by side with their own sources.
+        old: a quoted text is no longer in force: said before the quotes.
     """
     if not citations:
         return NOT_FOUND + HOTLINE_HINT
@@ -260,7 +412,9 @@ def quote_text(citations: list[Citation], lead: str = CURRENT_LEAD,
     levels = levels or {}
     labels = {levels[cid] for cid in grouped if cid in levels}
     order = sorted(grouped, key=lambda cid: levels.get(cid, (99, ""))[0]) if len(labels) > 1 else list(grouped)
-    blocks: list[str] = []
+    blocks: list[str] = [lead] if lead else []
+    if old:
+        blocks.append(OLD_TEXT_LINE)
     label = None
     for i, cid in enumerate(order, start=1):
         cites = grouped[cid]
@@ -269,9 +423,20 @@ def quote_text(citations: list[Citation], lead: str = CURRENT_LEAD,
             blocks.append(f"【{label}】")
         quotes = "".join(c.quote for c in cites)
         prefix = f"{i}. " if len(grouped) > 1 else ""
-        units = f"\n责任单位：{'、'.join(cites[0].units)}" if cites[0].units else ""
+        units = f"\n{units_text(cites[0].units)}" if cites[0].units else ""
         blocks.append(f"{prefix}“{quotes}”〔{cites[0].heading}〕{units}")
-    return f"{lead}\n\n" + "\n\n".join(blocks)
+    return "\n\n".join(blocks)
+
+
+def units_text(units: Sequence[str]) -> str:
+    """责任单位 under a quote: the first few (the lead units), the count of the rest (all are on the card)."""
+    shown = "、".join(units[:QUOTED_UNITS])
+    more = f"等{int_to_cn(len(units))}个单位" if len(units) > QUOTED_UNITS else ""
+    return f"责任单位：{shown}{more}"
+
+
+# 责任单位 named under a quote; a clause may list more than ten, and all of them are on its card.
+QUOTED_UNITS = 4
 
 
 def level_labels(index: Index, clause_ids: list[str], region: Region | None) -> dict[str, tuple[int, str]]:

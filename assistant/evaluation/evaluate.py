@@ -1,8 +1,10 @@
 """Evaluation: load a QA set, run the assistant on every question, compute retrieval and answer metrics.
 
-Metrics (overall and per type): hit@1, hit@5, MRR, recall@5 over gold clauses, citation hit rate,
-fact coverage, refusal accuracy on unanswerable questions, false-refusal rate on answerable ones,
-and latency percentiles.
+Metrics (overall and per type): hit@1, hit@5, MRR, recall@5 over gold clauses, citation hit rate; the
+answer's shape: fact coverage (anywhere in the answer) and the fact in its first lines, refusal accuracy
+on unanswerable questions (refused, or answered as a partial answer that says what the text lacks),
+false refusals and false partial answers on answerable ones, partial answers where one is expected, and
+every side cited on comparison questions; latency percentiles.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class QAFileError(PolicyError):
 
 # Problems listed in the error message; the rest are counted (a wholly wrong file has one per line).
 MAX_LISTED_PROBLEMS = 20
+EXPECTS = ("", "answer", "partial", "refuse")
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,18 @@ class QAItem:
     type: str
     # The asker's area for this question (临夏州; "" = anywhere); None: the run's (POLICY_REGION).
     region: str | None = None
+    # A comparison's sides: each a tuple of clause ids any one of which answers that side.
+    sides: tuple[tuple[str, ...], ...] = ()
+    # "answer", "partial" (the documents address the subject, not the thing asked) or "refuse".
+    expect: str = ""
 
     @property
     def answerable(self) -> bool:
         return bool(self.gold)
+
+    @property
+    def expected(self) -> str:
+        return self.expect or ("answer" if self.gold else "refuse")
 
 
 @dataclass
@@ -68,6 +79,10 @@ class Result:
     facts_found: list[bool] = field(default_factory=list)
     # The expected facts themselves, parallel to facts_found, so reports can say which one is missing.
     facts: list[str] = field(default_factory=list)
+    facts_first: list[bool] = field(default_factory=list)  # found in the answer's first lines
+    partial: bool = False
+    expect: str = ""
+    sides: list[list[str]] = field(default_factory=list)
 
 
 def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
@@ -132,8 +147,18 @@ def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
         if region is not None and not isinstance(region, str):
             problems.append(f"第 {n} 行：region 应为地区名称字符串（空字符串表示不限地区）")
             continue
+        sides = obj.get("sides") or []
+        if not (isinstance(sides, list) and all(isinstance(x, list) and x and set(map(str, x)) <= set(map(str, obj["gold"]))
+                                                for x in sides)):
+            problems.append(f"第 {n} 行：sides 应为条款编号列表的列表，且每个条款都在 gold 中")
+            continue
+        expect = obj.get("expect", "")
+        if expect not in EXPECTS or (expect and (expect == "refuse") != (not obj["gold"])):
+            problems.append(f"第 {n} 行：expect 应为 answer、partial 或 refuse（refuse 当且仅当 gold 为空）")
+            continue
         items.append(QAItem(qid, str(obj["question"]), tuple(map(str, obj["gold"])),
-                            tuple(map(str, obj.get("facts", []))), str(obj.get("type", "")), region))
+                            tuple(map(str, obj.get("facts", []))), str(obj.get("type", "")), region,
+                            tuple(tuple(map(str, x)) for x in sides), expect))
     if problems:
         raise QAFileError.listing(f"问答集 {path}", problems)
     if not items:
@@ -142,9 +167,15 @@ def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
 
 
 def fact_found(fact: str, answer: str) -> bool:
-    """A fact (alternatives split on |) is found when one alternative occurs in the answer."""
-    text = normalize(answer)
+    """A fact (alternatives split on |) is found when one alternative occurs in the answer (bold marks
+    ignored)."""
+    text = normalize(answer.replace("**", ""))
     return any(normalize(alt) in text for alt in fact.split("|") if alt)
+
+
+def first_lines(answer: Answer) -> str:
+    """What an answer says before its quotes: the lines up to the first blank line."""
+    return answer.text.split("\n\n", 1)[0]
 
 
 def run(items: Iterable[QAItem], ask: Callable[..., Answer], progress: Callable | None = None) -> list[Result]:
@@ -157,6 +188,8 @@ def run(items: Iterable[QAItem], ask: Callable[..., Answer], progress: Callable 
             retrieved=list(answer.retrieved), citations=list(dict.fromkeys(c.clause_id for c in answer.citations)),
             answer=answer.text, refused=answer.refused, latency_ms=answer.timings.get("total", 0.0),
             facts_found=[fact_found(f, answer.text) for f in item.facts], facts=list(item.facts),
+            facts_first=[fact_found(f, first_lines(answer)) for f in item.facts], partial=answer.partial,
+            expect=item.expected, sides=[list(x) for x in item.sides],
         ))
         if progress:
             progress()
@@ -176,7 +209,11 @@ def metrics(results: list[Result], k: int = 5) -> dict[str, float | int | None]:
 
     ranks = [first_rank(r) for r in answerable]
     facts = [f for r in answerable for f in r.facts_found]
+    first = [f for r in answerable for f in r.facts_first]
     latencies = [r.latency_ms for r in results]
+    full = [r for r in answerable if r.expect != "partial"]
+    partial = [r for r in answerable if r.expect == "partial"]
+    compared = [r for r in answerable if r.sides]
     return {
         "questions": len(results),
         "hit@1": mean([1.0 if rk == 0 else 0.0 for rk in ranks]),
@@ -185,8 +222,14 @@ def metrics(results: list[Result], k: int = 5) -> dict[str, float | int | None]:
         f"recall@{k}": mean([len(set(r.retrieved[:k]) & set(r.gold)) / len(r.gold) for r in answerable]),
         "citation_hit": mean([1.0 if set(r.citations) & set(r.gold) else 0.0 for r in answerable]),
         "fact_coverage": mean([1.0 if f else 0.0 for f in facts]),
-        "refusal_accuracy": mean([1.0 if r.refused else 0.0 for r in unanswerable]),
+        "fact_first": mean([1.0 if f else 0.0 for f in first]),
+        # A partial answer to an unanswerable question claims nothing the text lacks: it says what is missing.
+        "refusal_accuracy": mean([1.0 if r.refused or r.partial else 0.0 for r in unanswerable]),
+        "refusal_strict": mean([1.0 if r.refused else 0.0 for r in unanswerable]),
         "false_refusal": mean([1.0 if r.refused else 0.0 for r in answerable]),
+        "false_partial": mean([1.0 if r.partial else 0.0 for r in full]),
+        "partial_ok": mean([1.0 if r.partial else 0.0 for r in partial]),
+        "sides_cited": mean([1.0 if all(set(side) & set(r.citations) for side in r.sides) else 0.0 for r in compared]),
         "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
         "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
     }

@@ -52,8 +52,12 @@ def metric_specs(k: int = 5) -> tuple[Metric, ...]:
         Metric(f"recall@{k}", f"前 {k} 召回率"),
         Metric("citation_hit", "引用命中率"),
         Metric("fact_coverage", "事实覆盖率"),
-        Metric("refusal_accuracy", "应拒答时拒答的比例"),
+        Metric("fact_first", "首行给出事实的比例"),
+        Metric("refusal_accuracy", "应拒答时拒答（或说明缺什么）的比例"),
         Metric("false_refusal", "可回答却拒答的比例", lower_better=True),
+        Metric("false_partial", "可完整回答却只答一部分的比例", lower_better=True),
+        Metric("partial_ok", "应部分回答时如实部分回答的比例"),
+        Metric("sides_cited", "比较问题各方都有引用的比例"),
         Metric("latency_p50_ms", "延迟中位数", lower_better=True, unit="ms"),
         Metric("latency_p95_ms", "延迟 95 分位", lower_better=True, unit="ms"),
     )
@@ -99,7 +103,7 @@ class ReportMeta:
 def failure_reasons(r: Result, k: int = 5) -> tuple[str, ...]:
     """Why ``r`` counts as a failure; empty when it does not."""
     if not r.gold:
-        return () if r.refused else ("应拒答却作答",)
+        return () if r.refused or r.partial else ("应拒答却作答",)
     reasons = []
     if not set(r.retrieved[:k]) & set(r.gold):
         reasons.append(f"金标准条款不在前 {k}")
@@ -112,6 +116,16 @@ def failure_reasons(r: Result, k: int = 5) -> tuple[str, ...]:
     missing = [fact_label(r, i) for i, found in enumerate(r.facts_found) if not found]
     if missing:
         reasons.append("缺少事实：" + "、".join(missing))
+    late = [fact_label(r, i) for i, found in enumerate(r.facts_first) if not found and r.facts_found[i]]
+    if late:
+        reasons.append("首行未给出：" + "、".join(late))
+    if r.partial and r.expect == "answer":
+        reasons.append("可完整回答却只答一部分")
+    if r.expect == "partial" and not r.partial:
+        reasons.append("应说明文件没有规定的部分")
+    missed = [side for side in r.sides if not set(side) & set(r.citations)]
+    if missed:
+        reasons.append("比较问题缺少一方：" + "、".join("/".join(side) for side in missed))
     return tuple(reasons)
 
 

@@ -19,8 +19,8 @@ from ..errors import PolicyError
 from ..search.index import Index
 from .evaluate import QAItem, Result, result_dicts, run, summarize
 
-RESULT_FIELDS = ("id", "question", "type", "gold", "retrieved", "citations", "answer", "refused", "latency_ms",
-                 "facts", "facts_found")
+RESULT_FIELDS = ("id", "question", "type", "gold", "retrieved", "citations", "answer", "refused", "partial",
+                 "expect", "latency_ms", "facts", "facts_found", "facts_first", "sides")
 
 
 class FloorsError(PolicyError):

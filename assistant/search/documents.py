@@ -47,24 +47,48 @@ class Named:
     # The missing name was read from plain text (民法典, 融资再担保公司管理办法), not from 《》 or a 文号:
     # an area the question also names (河南的实施办法) may still identify a document.
     guessed: bool = False
+    # Each name as written with the documents it names, in order of mention (a comparison's sides).
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 NOTHING_NAMED = Named()
 
 
 def without_names(text: str, names: tuple[str, ...]) -> str:
-    """``text`` as compared (:func:`name_key`) with the document names a question used taken out:
-    what is left says what is asked of the document ("6号文第九条" → "第九条")."""
-    rest = name_key(text)
+    """``text`` (normalized) with the document names a question used taken out, its other words as written
+    (的 included): what is left says what is asked of the document ("6号文第九条" → "第九条")."""
+    norm = normalize(text)
+    # The characters a name key keeps, with their places in the text: a name is found in the key and cut
+    # from the text, together with the 《》 and 的 inside it.
+    tokens = list(re.finditer(r"中华人民共和国|.", norm, re.S))
+    kept = [(m.group(0), m.start()) for m in tokens if not _KEY_SKIPPED.fullmatch(m.group(0))]
+    skipped = [False] * len(norm)  # 《》, spaces and 中华人民共和国: cut along with a name they touch
+    for m in tokens:
+        if _KEY_SKIPPED.fullmatch(m.group(0)) and m.group(0) != "的":
+            skipped[m.start():m.end()] = [True] * (m.end() - m.start())
+    key = "".join(ch for ch, _ in kept)
+    cut = [False] * len(norm)
     for name in names:
-        rest = rest.replace(name, " ")
-    return rest.strip()
+        at = key.find(name)
+        while name and at >= 0:
+            lo, hi = kept[at][1], kept[at + len(name) - 1][1] + 1
+            while lo > 0 and skipped[lo - 1]:
+                lo -= 1
+            while hi < len(norm) and skipped[hi]:
+                hi += 1
+            cut[lo:hi] = [True] * (hi - lo)
+            at = key.find(name, at + len(name))
+    out = re.sub(r"\x00+", " ", "".join("\x00" if gone else ch for ch, gone in zip(norm, cut)))
+    return re.sub(r"^[\s《》的]+|[\s《》]+$", "", out)
+
+
+_KEY_SKIPPED = re.compile(r"[《》\s的]|中华人民共和国")
 
 
 def name_key(text: str) -> str:
     """A name as compared: normalized (simplified, half-width), without 《》, 的 and 中华人民共和国, so
     "河南省实施中小企业促进法的办法" names 河南省实施《中华人民共和国中小企业促进法》办法."""
-    return re.sub(r"[《》\s的]|中华人民共和国", "", normalize(text))
+    return _KEY_SKIPPED.sub("", normalize(text))
 
 
 class DocumentNames:
@@ -101,24 +125,23 @@ class DocumentNames:
         if absent:
             return Named(missing=absent)
         rest = q
-        found: list[str] = []
-        matched: list[str] = []
+        groups: list[tuple[int, str, tuple[str, ...]]] = []
         candidates = sorted((item for ch in set(q) for item in self._by_first.get(ch, ())), key=lambda i: (-len(i[0]), i[0]))
         for name, doc_ids in candidates:
             pos = rest.find(name)
             if pos < 0:
                 continue
-            matched.append(name)
-            found += [d for d in sorted(doc_ids) if d not in found]
+            groups.append((pos, name, tuple(sorted(doc_ids))))
             rest = rest[:pos] + "\0" * len(name) + rest[pos + len(name):]
         for m in _SHORTENED.finditer(rest):
             hit = self._shortened(m.group(0))
             if hit:
                 name, doc_ids = hit
-                matched.append(name)
-                found += [d for d in doc_ids if d not in found]
+                groups.append((m.start(), name, tuple(doc_ids)))
+        found = list(dict.fromkeys(d for _, _, doc_ids in groups for d in doc_ids))
         missing, guessed = ("", False) if found else self._missing(question)
-        return Named(tuple(found), tuple(matched), missing, guessed)
+        ordered = tuple((name, doc_ids) for _, name, doc_ids in sorted(groups, key=lambda g: g[0]))
+        return Named(tuple(found), tuple(name for _, name, _ in groups), missing, guessed, ordered)
 
     def _shortened(self, run: str) -> tuple[str, list[str]] | None:
         """The longest tail of ``run`` whose characters occur in order in exactly one title (all the
@@ -150,7 +173,7 @@ class DocumentNames:
         for m in _PLAIN_TITLE.finditer(name_key(question)):
             title = _NOT_TITLE.sub("", m.group(0))
             kind = re.search(r"(?:法典|条例|办法|实施细则)$", title)
-            if kind and kind.start() >= 1 and not self._known(title):
+            if kind and kind.start() >= 1 and not self._known(title) and not _generic(title[:kind.start()]):
                 return f"《{title}》", True
         return "", False
 
@@ -160,6 +183,21 @@ class DocumentNames:
 
     def _known(self, title: str) -> bool:
         return any(title == name or name in title for name, _ in self._names) or bool(self._shortened(title))
+
+
+# What a generic reference to a document says besides its kind: who issued it, where, which version (国务院的条例,
+# 浙江条例, 新版条例, 省里的办法). It names no document, so it is never "a document the corpus lacks".
+_GENERIC_WORDS = re.compile(r"(?:听说|有个|有一个|有部|一个|某个|国家|国务院|中央|全国|省里?|州里?|市里?|县里?|地方|当地|本地|政府|人民政府|人大|部门|"
+                            r"新版?|旧版?|老版?|原版?|现行|最新|修订[前后]|版本?|那个|这个|相关|有关|\d{4}年版?)*")
+
+
+def _generic(head: str) -> bool:
+    """``head`` (a plain title without its kind word) names no particular document: only issuers, places,
+    levels and versions (国务院, 浙江, 新版)."""
+    rest = head
+    for name, _ in Regions.load().mentioned(head):
+        rest = rest.replace(name, "")
+    return _GENERIC_WORDS.fullmatch(rest) is not None
 
 
 def dated_clauses(clauses: list[Clause]) -> dict[str, tuple[Clause, int, int]]:

@@ -31,6 +31,7 @@ def _expand(question: str, glossary: Glossary) -> Expansion:
     q = normalize(question).lower()  # English entries match case-insensitively
     terms: list[str] = []
     triggers: list[str] = []
+    groups: list[tuple[str, tuple[str, ...]]] = []
     # Words already in policy vocabulary need no expansion: "创业" inside "创业担保贷款" must not pull in
     # the clauses about 初创业者.
     covered = q
@@ -40,9 +41,10 @@ def _expand(question: str, glossary: Glossary) -> Expansion:
     for everyday, policy in glossary.pairs:
         if everyday in covered:
             triggers.append(everyday)
+            groups.append((everyday, tuple(policy)))
             # Blank out the match so "网上贷款" does not also fire "贷款"-level entries inside it.
             covered = covered.replace(everyday, " ")
             for term in policy:
                 if term not in q and term not in terms:
                     terms.append(term)
-    return Expansion(tuple(terms), tuple(triggers))
+    return Expansion(tuple(terms), tuple(triggers), tuple(groups))

@@ -343,11 +343,22 @@ class Index:
         return hit.to_json(self.documents.get(hit.clause.doc_id))
 
     def dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
-        """Best cosine similarity per clause among the ``n`` nearest parts.
+        """Best cosine similarity per clause id among the ``n`` nearest parts (:meth:`dense_rows`), nearest first."""
+        rows, sims = self.dense_rows(vector, n)
+        order = np.argsort(-sims, kind="stable")
+        return {self.clauses[r].clause_id: float(s) for r, s in zip(rows[order].tolist(), sims[order].tolist())}
+
+    def dense_rows(self, vector: np.ndarray, n: int, within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(clause rows, best cosine similarity of each) among the ``n`` nearest parts.
 
         Up to ``settings.exact_search_max_parts`` parts, the vectors (read once from the collection) are scanned
         with one matrix product, which is exact and faster than a call into Chroma's HNSW index;
         larger collections are searched by Chroma.
+
+        Args:
+            within: a mask over clause rows (a search kept to some documents): in an exact scan, every part
+                of those clauses is measured too, so a clause just past the nearest ``n`` of the whole
+                corpus still counts inside its documents.
 
         Raises:
             ChromaUnavailableError: the Chroma server still fails after retries with backoff.
@@ -355,17 +366,27 @@ class Index:
         n = min(n, self.manifest.part_count)
         exact = self._exact_vectors()
         if exact is not None:
-            part_clauses, matrix = exact
+            _, matrix = exact
             sims = matrix @ (vector / (np.linalg.norm(vector) or 1.0))
             top = np.argpartition(-sims, n - 1)[:n] if 0 < n < len(sims) else np.arange(len(sims))
-            nearest = [(part_clauses[i], float(sims[i])) for i in top[np.argsort(-sims[top], kind="stable")]]
+            if within is not None:
+                top = np.union1d(top, np.flatnonzero(within[self._part_rows]))
+            part_rows, part_sims = self._part_rows[top], sims[top]
         else:
             nearest = self._chroma(lambda: vectorstore.query(self.collection, vector, n))
-        best: dict[str, float] = {}
-        for clause_id, sim in nearest:
-            if sim > best.get(clause_id, -2.0):
-                best[clause_id] = sim
-        return best
+            part_rows = np.fromiter((self.row[c] for c, _ in nearest), dtype=np.int64, count=len(nearest))
+            part_sims = np.fromiter((s for _, s in nearest), dtype=np.float32, count=len(nearest))
+        # The best part of each clause: sorted by row, then by similarity falling, the first of each row.
+        order = np.lexsort((-part_sims, part_rows))
+        part_rows, part_sims = part_rows[order], part_sims[order]
+        first = np.concatenate(([True], part_rows[1:] != part_rows[:-1])) if part_rows.size else part_rows.astype(bool)
+        return part_rows[first], part_sims[first].astype(np.float32)
+
+    @cached_property
+    def _part_rows(self) -> np.ndarray:
+        """The clause row of each part of the exact-search matrix."""
+        part_clauses, _ = self._exact_vectors()
+        return np.fromiter((self.row[c] for c in part_clauses), dtype=np.int64, count=len(part_clauses))
 
     def _exact_vectors(self) -> tuple[list[str], np.ndarray] | None:
         """(clause id per part, unit-length part vectors) for exact search, or None for a large index."""

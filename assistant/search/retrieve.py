@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Collection
 from functools import cached_property, lru_cache
 from typing import Any
@@ -25,20 +26,24 @@ from pydantic import ConfigDict
 
 from ..errors import EmptyQueryError
 from ..lexicon import Lexicon
-from ..models import Expansion, Hit, Query, Retrieval, RouteKind
+from ..models import Expansion, Hit, Query, Retrieval, RouteKind, Side
 from ..regions import Region, Regions
+from .asked import AskedReader
 from .documents import MAX_RANK, locality, without_names
 from .encoders import Encoder
 from .glossary import Glossary
 from .index import Index
 from .routing import Router
 from .scope import ScopeFinder
+from .sides import SideFinder
 from .text import normalize, tokenize
 
 # Nearest parts fetched from Chroma per query; enough to cover every clause of a small corpus.
 DENSE_CANDIDATES = 64
 # Query vectors kept per process (512 float32 each: 2 KB).
 QUERY_CACHE_SIZE = 2048
+# Clauses ranked per side of a comparison.
+SIDE_K = 4
 
 
 class HybridSearcher:
@@ -123,13 +128,12 @@ class HybridSearcher:
         clauses = self.index.clauses
         tokens = list(query.search_tokens)
         bm25 = self.index.bm25.scores(tokens)
-        dense = self.index.dense(self.embed_query(normalize(query.search_text)), max(DENSE_CANDIDATES, 4 * k))
-
+        rows, sims = self.index.dense_rows(self.embed_query(normalize(query.search_text)),
+                                           max(DENSE_CANDIDATES, 4 * k), scope)
         dense_vec = np.zeros(len(clauses), dtype=np.float32)
-        for clause_id, sim in dense.items():
-            dense_vec[self.index.row[clause_id]] = sim
+        dense_vec[rows] = sims
         candidates = np.zeros(len(clauses), dtype=bool)
-        candidates[[self.index.row[c] for c in dense]] = True
+        candidates[rows] = True
         candidates |= bm25 > 0
         candidates &= self._searchable
         if scope is not None:
@@ -145,12 +149,13 @@ class HybridSearcher:
 
         order = _top_k(fused, np.flatnonzero(candidates), k)
         known = list(dict.fromkeys(self.index.bm25.known(tokens)))
+        found = dict(zip(rows.tolist(), sims.tolist()))
         hits = []
         for i in order:
             clause = clauses[i]
             haystack = normalize(f"{clause.title}{clause.text}").lower()
             matched = tuple(t for t in known if t in haystack)
-            sim = dense.get(clause.clause_id)
+            sim = found.get(i)
             why = "；".join(filter(None, [
                 f"语义相似度 {sim:.2f}" if sim is not None else "",
                 f"关键词：{'、'.join(matched)}" if matched else "",
@@ -164,13 +169,12 @@ NO_EXPANSION = Expansion()
 
 
 def make_query(text: str, expansion: Expansion = NO_EXPANSION) -> Query:
-    """``text`` normalized and tokenized once, for routing, search, sentence choice and refusal."""
+    """``text`` normalized and tokenized once, for routing, search, sentence choice and refusal (what it asks
+    for is read into it by the retriever, once the documents it names are taken out)."""
     tokens = tuple(tokenize(text))
     normalized = normalize(text)
-    if not expansion.terms:
-        return Query(text, normalized, tokens, expansion, tokens)
-    with_terms = f"{text} {' '.join(expansion.terms)}"
-    return Query(text, normalized, tokens, expansion, tuple(tokenize(with_terms)))
+    search_tokens = tuple(tokenize(f"{text} {' '.join(expansion.terms)}")) if expansion.terms else tokens
+    return Query(text, normalized, tokens, expansion, search_tokens)
 
 
 # Why a routed hit was found, per route kind (search hits carry their scores instead).
@@ -189,13 +193,17 @@ class PolicyRetriever(BaseRetriever):
     k: int = 5
 
     scopes: Any = None  # ScopeFinder: which documents may answer
+    reader: Any = None  # AskedReader: what a question asks for
+    sides: Any = None  # SideFinder: a comparison's sides
 
     @classmethod
     def create(cls, index: Index, encoder: Encoder, lexicon: Lexicon, dense_weight: float = 0.5,
                k: int = 5, local_boost: float = 0.0, region_boost: float = 0.0) -> "PolicyRetriever":
         router = Router(index, lexicon)
+        scopes = ScopeFinder(index, router.names, lexicon.cues)
         return cls(router=router, searcher=HybridSearcher(index, encoder, dense_weight, local_boost, region_boost),
-                   glossary=Glossary(lexicon), k=k, scopes=ScopeFinder(index, router.names, lexicon.cues))
+                   glossary=Glossary(lexicon), k=k, scopes=scopes, sides=SideFinder(scopes),
+                   reader=AskedReader(lexicon, lru_cache(maxsize=8192)(lambda term: len(index.substrings.rows(term)))))
 
     def retrieve(self, question: str, k: int | None = None, *, today: dt.date | None = None,
                  context: Collection[str] = (), region: Region | None = None) -> Retrieval:
@@ -213,7 +221,8 @@ class PolicyRetriever(BaseRetriever):
             raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
         k = k or self.k
         query = make_query(question, self.glossary.expand(question))
-        scope = self.scopes.find(query.normalized, today or dt.date.today(), region)
+        asked = query.normalized
+        scope = self.scopes.find(asked, today or dt.date.today(), region)
         where = scope.region.name if scope.region else ""
         named = scope.named
         if named.doc_ids and named.matched:
@@ -222,6 +231,11 @@ class PolicyRetriever(BaseRetriever):
             rest = without_names(query.normalized, named.matched)
             if tokenize(rest):
                 query = make_query(rest, self.glossary.expand(rest))
+        # What the question asks for, read once from what is left of it (the documents it names taken out).
+        query = dataclasses.replace(query, asked=self.reader.read(query.normalized, query.tokens, query.expansion))
+        sides = self.sides.find(asked, named, today or dt.date.today(), scope.region)
+        if sides:  # a comparison: every side's documents may answer, each side ranked on its own below
+            scope = dataclasses.replace(scope, doc_ids=frozenset().union(*(s.doc_ids for s in sides)), missing="")
         everything = scope.doc_ids is None or len(scope.doc_ids) == len(self.router.index.documents)
         docs = None if everything else scope.doc_ids
         mask = self.searcher.mask(docs) if docs is not None else None
@@ -238,11 +252,27 @@ class PolicyRetriever(BaseRetriever):
                         if h.clause.clause_id != hits[0].clause.clause_id]
                 hits += more[: k - 1]
             return Retrieval(query, route, hits, where)
-        hits = self.searcher.rank(query, k, mask, scope.region)
         expansion = query.expansion
-        if expansion.terms:
-            note = f"口语词扩展：{'、'.join(expansion.triggers)} → {'、'.join(expansion.terms)}"
-            hits = [dataclasses.replace(h, why=f"{h.why}；{note}" if h.why else note) for h in hits]
+        note = f"口语词扩展：{'、'.join(expansion.triggers)} → {'、'.join(expansion.terms)}" if expansion.terms else ""
+
+        def explained(found: list[Hit]) -> list[Hit]:
+            return [dataclasses.replace(h, why=f"{h.why}；{note}" if h.why else note) for h in found] if note else found
+
+        if not sides and self.sides.cues.compare.search(query.normalized):
+            # 修订前后有没有变化: the versions of the document the question is about, once ranking has found it.
+            top = self.searcher.rank(query, k, mask, scope.region)
+            sides = next((found for h in top if (found := self.sides.versions(query.normalized, h.clause.doc_id))), [])
+        if sides:
+            # Each side is ranked by what is asked of it: without the words that name or compare the sides.
+            content = self.sides.content(query.text)
+            side_query = make_query(content, self.glossary.expand(content)) if tokenize(content) else query
+            ranked = [Side(s.label, tuple(explained(self.searcher.rank(side_query, SIDE_K, self.searcher.mask(s.doc_ids),
+                                                                        scope.region)))) for s in sides]
+            # Best of each side first, then the runners-up of each, so every side is among the top hits.
+            interleaved = (h for row in itertools.zip_longest(*(s.hits for s in ranked)) for h in row if h)
+            hits = list({h.clause.clause_id: h for h in reversed(list(interleaved))}.values())[::-1]
+            return Retrieval(query, route, hits[:max(k, SIDE_K * len(ranked))], where, tuple(ranked))
+        hits = explained(self.searcher.rank(query, k, mask, scope.region))
         return Retrieval(query, route, hits, where)
 
     def warm(self, region: str = "") -> None:

@@ -80,17 +80,17 @@ class ScopeFinder:
         if named.missing and not named.guessed:
             return Scope(None, named, region, named.missing)
         if named.doc_ids:
-            return Scope(self._in_force(set(named.doc_ids), question, today, named=True), named, region)
+            return Scope(self.in_force(set(named.doc_ids), question, today, named=True), named, region)
         here, place = self._places(question, region)
         region = here or region
         if place is not None:
-            own = {d for d, doc in documents.items() if doc.region == place.code}
+            own = self.area_documents(place)
             if own and named.guessed and not self._fits(named.missing, place, own):
                 return Scope(None, named, region, named.missing)  # 河南省信用担保机构监管办法: not 河南's text
             if self.cues.level_national.search(question):
                 own |= {d for d, doc in documents.items() if doc.level == "国家"}
             if own:
-                return Scope(self._in_force(own, question, today), Named(tuple(sorted(own))), region)
+                return Scope(self.in_force(own, question, today), Named(tuple(sorted(own))), region)
             return Scope(None, named, region, named.missing if named.guessed else f"{place.name}的政策文件",
                          missing_document=named.guessed)
         applicable = set(self._applicable(region))
@@ -100,33 +100,49 @@ class ScopeFinder:
             pool, label = level
             if not pool:
                 return Scope(None, named, region, label, missing_document=False)
-            return Scope(self._in_force(pool, question, today), NOTHING_NAMED, region)
+            return Scope(self.in_force(pool, question, today), NOTHING_NAMED, region)
         if named.missing:  # a plain-text title the corpus lacks, and no area to read it as
             return Scope(None, named, region, named.missing)
         if not applicable:  # every document is of another area
             return Scope(None, named, region, f"适用于{region.name if region else '该地区'}的政策文件",
                          missing_document=False)
-        return Scope(self._in_force(applicable, question, today), NOTHING_NAMED, region)
+        return Scope(self.in_force(applicable, question, today), NOTHING_NAMED, region)
 
     def _places(self, question: str, region: Region | None) -> tuple[Region | None, Region | None]:
         """(the asker's area if the question says where they are, the area the question asks about)."""
+        here, asked = self.places(question)
+        if not asked:
+            return here, None
+        # The most local area asked about that the others enclose (甘肃临夏州 → 临夏州).
+        inner = [r for r in asked if all(self.regions.encloses(o, r) or self.regions.encloses(r, o) for o in asked)]
+        return here, max(inner or asked[:1], key=lambda r: len(r.code))
+
+    def places(self, question: str) -> tuple[Region | None, list[Region]]:
+        """(the asker's area if the question says where they are, every area it asks about, in order).
+
+        A place that says who the asker is (浙江人, 老家河南, 来自温州) is neither: the documents that apply
+        are those of where the business is.
+        """
         here: Region | None = None
         asked: list[Region] = []
         pos = 0
         for name, found in self.regions.mentioned(question):
             pos = question.find(name, pos)
-            if self.cues.self_place.search(question[max(0, pos - 6):pos]):
+            before, after = question[max(0, pos - 6):pos], question[pos + len(name):pos + len(name) + 2]
+            if self.cues.origin.search(before) or self.cues.origin_after.match(after):
+                continue
+            if self.cues.self_place.search(before):
                 here = found  # "我在临夏开饭馆": where the asker is
                 continue
             has_documents = found.code in self._areas_with_documents
             if not has_documents and self.index.substrings.contains(question[pos:pos + len(name) + 2]):
                 continue  # part of a term the documents use (甘肃股权交易中心), not a place asked about
             asked.append(found)
-        if not asked:
-            return here, None
-        # The most local area asked about that the others enclose (甘肃临夏州 → 临夏州).
-        inner = [r for r in asked if all(self.regions.encloses(o, r) or self.regions.encloses(r, o) for o in asked)]
-        return here, max(inner or asked[:1], key=lambda r: len(r.code))
+        return here, asked
+
+    def area_documents(self, place: Region) -> set[str]:
+        """The documents of ``place`` itself (浙江省's, not 杭州市's)."""
+        return {d for d, doc in self.index.documents.items() if doc.region == place.code}
 
     def _fits(self, title: str, place: Region, doc_ids: set[str]) -> bool:
         """A plain-text title with an area in it may name one of that area's documents: 河南的实施办法."""
@@ -154,7 +170,7 @@ class ScopeFinder:
             return local, f"{region.name}的政策文件" if region else "本地的政策文件"
         return None
 
-    def _in_force(self, pool: set[str], question: str, today: dt.date, *, named: bool = False) -> frozenset[str]:
+    def in_force(self, pool: set[str], question: str, today: dt.date, *, named: bool = False) -> frozenset[str]:
         """``pool`` without texts that are not in force (superseded, repealed), unless the question asks
         about an old text: then the old texts of a named document. A question set in a past year
         ("2023年签的合同，大企业多久付款") is answered by the texts in force that year."""
