@@ -64,6 +64,8 @@ class Regions:
         self._by_first: dict[str, list[str]] = {}
         for name in self._free_text:
             self._by_first.setdefault(name[0], []).append(name)
+        # One question is read for places by the scope, the sides and its subject.
+        self._mentioned = lru_cache(maxsize=4096)(self._find_mentioned)
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -102,6 +104,9 @@ class Regions:
     def mentioned(self, text: str) -> list[tuple[str, Region]]:
         """(name as written, division) of every division ``text`` names, longest names first consumed,
         in order of mention."""
+        return list(self._mentioned(text))
+
+    def _find_mentioned(self, text: str) -> tuple[tuple[str, Region], ...]:
         found: list[tuple[int, str, Region]] = []
         rest = text
         candidates = sorted({n for ch in set(text) for n in self._by_first.get(ch, ())}, key=len, reverse=True)
@@ -110,7 +115,7 @@ class Regions:
             if pos >= 0:
                 found.append((pos, name, self._names[name]))
                 rest = rest[:pos] + "\0" * len(name) + rest[pos + len(name):]
-        return [(name, region) for _, name, region in sorted(found, key=lambda f: f[0])]
+        return tuple((name, region) for _, name, region in sorted(found, key=lambda f: f[0]))
 
     def leading(self, text: str) -> Region | None:
         """The division an issuer or a title starts with, the most local of a run of them:

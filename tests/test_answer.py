@@ -10,6 +10,7 @@ from assistant.answer.assistant import Assistant
 from assistant.answer.grounding import verify
 from assistant.lexicon import Lexicon
 from assistant.search.routing import Router
+from assistant.search.text import normalize
 from tests.support import SEED_ID
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
@@ -31,7 +32,7 @@ def cid(n: int) -> str:
     ("第六条讲什么", 6, True), ("第六条的贴息比例是多少", 6, False),
 ])
 def test_clause_references_go_straight_to_the_clause(seed_index, question, number, whole):
-    route = Router(seed_index, Lexicon.load()).route(question)
+    route = Router(seed_index, Lexicon.load()).route(normalize(question))
     assert route.kind == "clause" and route.clauses[0].clause_id == cid(number)
     assert route.whole_clause is whole
 

@@ -19,7 +19,7 @@ from assistant.models import Answer, Citation
 from assistant.search.lookup import LookupQuery, lookup, sections, units
 from assistant.search.routing import Router
 from assistant.web.admin import UploadError, accept_upload, password_ok, safe_name
-from assistant.web.render import chat_text, citation_cards, question_preview
+from assistant.web.render import answer_html, chat_text, citation_cards, question_preview
 from assistant.web.service import Service
 from tests.support import ROOT, SEED_ID, serve
 
@@ -134,6 +134,12 @@ def test_chat_text_shows_markup_literally(payload):
     shown = chat_text(payload)
     assert "<" not in shown and ">" not in shown and '"' not in shown
     assert html.unescape(shown) == payload
+
+
+def test_the_answers_bold_figures_are_the_only_markup():
+    shown = answer_html("单户1000万元(含)以下费率不高于**1%**<img src=x onerror=alert(1)>**<b>x</b>**")
+    assert shown.startswith("单户1000万元(含)以下费率不高于<strong>1%</strong>&lt;img")
+    assert "<b>" not in shown and "<strong>&lt;b&gt;x&lt;/b&gt;</strong>" in shown
 
 
 def test_long_question_is_previewed():

@@ -70,6 +70,8 @@ SECOND_SENTENCE = 0.9
 CLEARLY_MORE = 0.1
 # What a sentence states together with the one before it counts this much of what it states alone.
 WINDOW_SHARE = 0.8
+# Aspects whose answer runs over consecutive sentences of a clause: the first lines give the next one too.
+STEPWISE = ("procedure", "condition")
 # A second passage joins the first line when it states at least this share of the subject the first does not.
 COMPLEMENT_SHARE = 0.2
 
@@ -356,7 +358,9 @@ class LeadFinder:
         question on the 专利权质押 subsidy that the next sentence states)."""
         if p.own >= self.give_floor or (self.blind and p.rank == 0 and self.asked.aspect == "permission"):
             return True
-        return (p.rank == 0 and p.own > 0 and bool(self.kinds)
+        # A list of materials or a phone number must be stated with the subject itself; a figure, a procedure,
+        # a condition or who does it may be stated in the words of the clause the search found.
+        return (p.rank == 0 and p.own > 0 and self.asked.aspect not in ("text", "permission")
                 and all(o.own <= p.own + CLEARLY_MORE for o in passages if o.clause is p.clause))
 
     def complement(self, best: Passage, passages: Sequence[Passage]) -> Passage | None:
@@ -364,6 +368,9 @@ class LeadFinder:
         各是多少): one that gives the aspect too and states a part of the subject the best one does not."""
         if not self.asked.aspect or self.asked.aspect == "permission" or not self.subject.total:
             return None
+        if self.asked.aspect in STEPWISE:  # the next step of the procedure (…提交材料。…30日内作出决定。)
+            steps = [p for p in passages if p.clause is best.clause and p.gives and p.start > best.start]
+            return min(steps, key=lambda p: p.start, default=None)
         said = self.subject.stated(self.read(best.clause).folded[best.start:best.end])
         found = [p for p in passages if p.gives and p.fits is not False and p.sentence != best.sentence
                  and p.own >= self.topic_floor

@@ -57,7 +57,7 @@ NOTHING_NAMED = Named()
 def without_names(text: str, names: tuple[str, ...]) -> str:
     """``text`` (normalized) with the document names a question used taken out, its other words as written
     (的 included): what is left says what is asked of the document ("6号文第九条" → "第九条")."""
-    norm = normalize(text)
+    norm = text
     # The characters a name key keeps, with their places in the text: a name is found in the key and cut
     # from the text, together with the 《》 and 的 inside it.
     tokens = list(re.finditer(r"中华人民共和国|.", norm, re.S))
@@ -119,8 +119,9 @@ class DocumentNames:
                         for n in (ref.doc_number, ref.title) if len(name_key(n)) >= 3}
 
     def named(self, question: str) -> Named:
-        """The documents ``question`` names (all versions of a named document), and a missing one."""
-        q = name_key(question)
+        """The documents ``question`` (normalized: :attr:`Query.normalized`) names (all versions of a named
+        document), and a missing one."""
+        q = _KEY_SKIPPED.sub("", question)
         absent = next((shown for name, shown in self._absent.items() if name in q), "")
         if absent:
             return Named(missing=absent)
@@ -162,15 +163,15 @@ class DocumentNames:
     def _missing(self, question: str) -> tuple[str, bool]:
         """(a 《title》, 文号 or plain-text title in ``question`` that names no corpus document, whether it
         was read from plain text)."""
-        for m in _BRACKETED.finditer(normalize(question)):
+        for m in _BRACKETED.finditer(question):
             title = name_key(m.group(1))
             if not self._known(title):
                 return f"《{m.group(1)}》", False
-        for m in grammar.DOC_NUMBER.finditer(normalize(question)):
+        for m in grammar.DOC_NUMBER.finditer(question):
             number = grammar.doc_number(m.group(0))
             if not any(name_key(number) == name for name, _ in self._names):
                 return number, False
-        for m in _PLAIN_TITLE.finditer(name_key(question)):
+        for m in _PLAIN_TITLE.finditer(_KEY_SKIPPED.sub("", question)):
             title = _NOT_TITLE.sub("", m.group(0))
             kind = re.search(r"(?:法典|条例|办法|实施细则)$", title)
             if kind and kind.start() >= 1 and not self._known(title) and not _generic(title[:kind.start()]):

@@ -23,12 +23,13 @@ class Glossary:
                                   if len(t) >= 3)
 
     def expand(self, question: str) -> Expansion:
-        """Policy terms for the everyday words in ``question`` (terms already present are not repeated)."""
+        """Policy terms for the everyday words in ``question`` (normalized: :attr:`Query.normalized`; terms
+        already present are not repeated)."""
         return _expand(question, self)
 
 
 def _expand(question: str, glossary: Glossary) -> Expansion:
-    q = normalize(question).lower()  # English entries match case-insensitively
+    q = question.lower()  # English entries match case-insensitively
     terms: list[str] = []
     triggers: list[str] = []
     groups: list[tuple[str, tuple[str, ...]]] = []

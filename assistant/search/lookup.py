@@ -107,5 +107,5 @@ def _numbered(index: Index, text: str, router: Router) -> set[str]:
         return {c.clause_id for c in index.clauses if c.number == number}
     except ValueError:
         pass
-    route = router.route(text)
+    route = router.route(normalize(text))
     return {c.clause_id for c in route.clauses} if route.kind == "clause" else set()

@@ -150,10 +150,11 @@ class HybridSearcher:
         order = _top_k(fused, np.flatnonzero(candidates), k)
         known = list(dict.fromkeys(self.index.bm25.known(tokens)))
         found = dict(zip(rows.tolist(), sims.tolist()))
+        texts = self.index.normalized_clauses
         hits = []
         for i in order:
             clause = clauses[i]
-            haystack = normalize(f"{clause.title}{clause.text}").lower()
+            haystack = f"{normalize(clause.title)}{texts[i]}".lower()
             matched = tuple(t for t in known if t in haystack)
             sim = found.get(i)
             why = "；".join(filter(None, [
@@ -168,12 +169,15 @@ class HybridSearcher:
 NO_EXPANSION = Expansion()
 
 
-def make_query(text: str, expansion: Expansion = NO_EXPANSION) -> Query:
-    """``text`` normalized and tokenized once, for routing, search, sentence choice and refusal (what it asks
-    for is read into it by the retriever, once the documents it names are taken out)."""
+def make_query(text: str, glossary: Glossary | None = None) -> Query:
+    """``text`` normalized and tokenized once, for routing, search, sentence choice and refusal, with the
+    policy terms ``glossary`` maps its everyday words to (what it asks for is read into it by the retriever,
+    once the documents it names are taken out)."""
     tokens = tuple(tokenize(text))
     normalized = normalize(text)
-    search_tokens = tuple(tokenize(f"{text} {' '.join(expansion.terms)}")) if expansion.terms else tokens
+    expansion = glossary.expand(normalized) if glossary is not None else NO_EXPANSION
+    # The terms are cut apart from the question (a space would separate them anyway): the question is cut once.
+    search_tokens = tokens + tuple(tokenize(" ".join(expansion.terms))) if expansion.terms else tokens
     return Query(text, normalized, tokens, expansion, search_tokens)
 
 
@@ -220,7 +224,7 @@ class PolicyRetriever(BaseRetriever):
         if not question or not question.strip():
             raise EmptyQueryError("问题为空，请输入您想了解的政策问题")
         k = k or self.k
-        query = make_query(question, self.glossary.expand(question))
+        query = make_query(question, self.glossary)
         asked = query.normalized
         scope = self.scopes.find(asked, today or dt.date.today(), region)
         where = scope.region.name if scope.region else ""
@@ -228,9 +232,10 @@ class PolicyRetriever(BaseRetriever):
         if named.doc_ids and named.matched:
             # The name picks the documents; ranking inside them goes by the rest of the question, else
             # the preamble (which holds the title) wins every search in the named document.
-            rest = without_names(query.normalized, named.matched)
-            if tokenize(rest):
-                query = make_query(rest, self.glossary.expand(rest))
+            remainder = without_names(query.normalized, named.matched)
+            rest = make_query(remainder, self.glossary)
+            if rest.tokens:
+                query = rest
         # What the question asks for, read once from what is left of it (the documents it names taken out).
         query = dataclasses.replace(query, asked=self.reader.read(query.normalized, query.tokens, query.expansion))
         sides = self.sides.find(asked, named, today or dt.date.today(), scope.region)
@@ -265,7 +270,7 @@ class PolicyRetriever(BaseRetriever):
         if sides:
             # Each side is ranked by what is asked of it: without the words that name or compare the sides.
             content = self.sides.content(query.text)
-            side_query = make_query(content, self.glossary.expand(content)) if tokenize(content) else query
+            side_query = make_query(content, self.glossary) if tokenize(content) else query
             ranked = [Side(s.label, tuple(explained(self.searcher.rank(side_query, SIDE_K, self.searcher.mask(s.doc_ids),
                                                                         scope.region)))) for s in sides]
             # Best of each side first, then the runners-up of each, so every side is among the top hits.

@@ -18,7 +18,6 @@ from ..numerals import CN_NUMERAL_CHARS as _CN
 from ..numerals import cn_to_int
 from .documents import NOTHING_NAMED, DocumentNames, Named, locality, without_names
 from .index import Index
-from .text import normalize
 
 # A document question that names no document is answered for at most this many (most local first).
 MAX_UNNAMED_DOCUMENTS = 5
@@ -67,11 +66,12 @@ class Router:
         """Where ``question`` goes.
 
         Args:
+            question: normalized (:attr:`Query.normalized`): the router does not normalize it again.
             named_docs: the documents the question names (:meth:`DocumentNames.named`).
             scope: doc_ids that may answer (the named ones, the texts in force); None: every document.
             context: doc_ids the conversation is about, which settle a bare clause number.
         """
-        q = normalize(question).strip()
+        q = question.strip()
         if named_docs.matched:  # "6号文第九条" is a clause question once the document is known
             q = without_names(q, named_docs.matched)
         docs = set(scope) if scope is not None else set()

@@ -21,6 +21,7 @@ from ..models import Answer
 from ..search.lookup import LookupQuery
 from .admin import ALLOWED_SUFFIXES, UploadError, accept_upload, password_ok
 from .render import (
+    answer_html,
     chat_text,
     citation_cards,
     copy_text,
@@ -84,12 +85,12 @@ class Handlers:
         try:
             for event in assistant.stream(question, answers, region=where):
                 if isinstance(event, Answer):
-                    chat[-1] = {"role": "assistant", "content": chat_text(event.text)}
+                    chat[-1] = {"role": "assistant", "content": answer_html(event.text)}
                     answers = list(answers or []) + [event]
                     yield chat, answers, gr.update(), citation_cards(assistant.index, event), done_marker(answers)
                 else:
                     streamed += event
-                    chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
+                    chat[-1] = {"role": "assistant", "content": answer_html(streamed)}
                     yield chat, answers, gr.update(), gr.update(), gr.update()
         except Exception as exc:  # never leave the placeholder hanging: say what happened, in the chat
             reason = str(exc) if isinstance(exc, PolicyError) else type(exc).__name__
@@ -97,7 +98,7 @@ class Handlers:
                             route="error", checks=[repr(exc)])
             # Appended like any answer, so 👍/👎 on a later message still finds its own answer.
             answers = list(answers or []) + [failed]
-            chat[-1] = {"role": "assistant", "content": chat_text(failed.text)}
+            chat[-1] = {"role": "assistant", "content": answer_html(failed.text)}
             yield chat, answers, gr.update(), "", done_marker(answers)
 
     def record(self, answer: Answer | None, rating: int, comment: str = "") -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 
 from ..answer.match import EXPLICIT, MATCH_DISCLAIMER, POSSIBLE, MatchedMeasure, MatchResult
 from ..corpus import versions
@@ -29,6 +30,15 @@ def chat_text(text: str) -> str:
     into a link and ``![](…)`` into an image) and renders the rest as sanitized HTML, which would
     still load an ``<img src>``: so the text is HTML-escaped and nothing in it is markup."""
     return esc(text)
+
+
+_BOLD = re.compile(r"\*\*([^*\n]+?)\*\*")
+
+
+def answer_html(text: str) -> str:
+    """An answer as the chat shows it: :func:`chat_text`, with the first line's figures (``**300万元**``)
+    in bold; the escaping comes first, so the only markup is the <strong> the composer asked for."""
+    return _BOLD.sub(r"<strong>\1</strong>", chat_text(text))
 
 
 def question_preview(question: str) -> str:
