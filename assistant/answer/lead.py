@@ -235,6 +235,8 @@ class LeadFinder:
         out = []
         for rank, hit in enumerate(hits):
             clause = hit.clause
+            if clause.number == "0":  # a document's title lines and preamble: what it is, not what it rules
+                continue
             reading = self.read(clause)
             folded = reading.folded
             topic = self.subject.coverage(reading.topic_text)

@@ -192,7 +192,7 @@ class Composers:
             for ref in (r for r in self.index.references if r.doc_number in set(doc.implements) | set(doc.cites)):
                 where = "" if ref.in_corpus else "（该文件原文不在本库中）"
                 facts.append(f"贯彻落实：《{ref.title}》（{ref.doc_number}）{where}")
-            parts.append("\n".join(facts))
+            parts.append("\n".join(self._asked_first(facts, turn.retrieval.query.normalized)))
         # The clause that answers what was asked (the 施行 article for "什么时候施行") is cited first.
         answer.citations.sort(key=lambda c: order.get(c.clause_id, len(order)))
         shown = len({c.doc_id for c in (h.clause for h in turn.retrieval.hits)})
@@ -201,6 +201,14 @@ class Composers:
             parts.insert(0, f"问题没有指明是哪一份文件。本库有{int_to_cn(total)}份文件，以下是其中{int_to_cn(shown)}份"
                             f"（本地文件在前）的信息；问其他文件时请在问题中写明文件名或文号。")
         answer.text = "\n\n".join(parts)
+
+    def _asked_first(self, facts: list[str], question: str) -> list[str]:
+        """A document's facts with the ones the question asks for first (施行 for 什么时候施行, the history
+        lines for 哪次会议通过, the 文号 for 文号是多少): the first line answers."""
+        cues = self.lexicon.cues
+        wanted = ("施行：",) if cues.effective.search(question) else ("印发日期：",) if cues.signed.search(question) else ()
+        wanted += tuple(label for label, words in DOCUMENT_FACT_WORDS if words.search(question))
+        return sorted(facts, key=lambda f: next((i for i, w in enumerate(wanted) if f.startswith(w)), len(wanted)))
 
     def choose(self, answer: Answer, turn: Turn) -> None:
         """A bare clause number that several documents have: show each one's opening, ask which is meant."""
@@ -377,6 +385,11 @@ OLD_TEXT_LINE = "（以下引用含已不再适用的文本，见文末提示。
 LEVEL_LINE_SHARE = 0.6
 # Clauses whose reading (folded text, sentences) the composer keeps: a large library's hot clauses.
 READINGS_KEPT = 4096
+# Which of a document's facts a question asks for, by its words (施行 and 印发 by the cues of data/cues.toml).
+DOCUMENT_FACT_WORDS = (("文号：", re.compile(r"文号|字号|令第|几号令|第几号")),
+                       ("发文机关：", re.compile(r"谁|哪个(?:部门|单位|机关)|发文机关|发文单位|印发单位")),
+                       ("历史：", re.compile(r"通过|会议|修订|修正|公布|人大|哪一?届|第几次")),
+                       ("标题：", re.compile(r"名称|标题|全称|叫什么")))
 # 责任单位 a who-question's first line names (a measure of the seed lists up to eleven).
 WHO_UNITS = 12
 # A definition is looked for in at most this many clauses that use the term.

@@ -189,7 +189,7 @@ class DocumentNames:
 # What a generic reference to a document says besides its kind: who issued it, where, which version (国务院的条例,
 # 浙江条例, 新版条例, 省里的办法). It names no document, so it is never "a document the corpus lacks".
 _GENERIC_WORDS = re.compile(r"(?:听说|有个|有一个|有部|一个|某个|国家|国务院|中央|全国|省里?|州里?|市里?|县里?|地方|当地|本地|政府|人民政府|人大|部门|"
-                            r"新版?|旧版?|老版?|原版?|现行|最新|修订[前后]|版本?|那个|这个|相关|有关|\d{4}年版?)*")
+                            r"新|旧|老|原|前|后|年|版本?|现行|最新|修订|修改|那个|这个|相关|有关|\d{4}年?|[〇○零一二三四五六七八九]{4}年?)*")
 
 
 def _generic(head: str) -> bool:

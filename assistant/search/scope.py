@@ -10,6 +10,7 @@ from documents of another area or level.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
@@ -77,6 +78,10 @@ class ScopeFinder:
         """The scope of ``question`` (normalized) for an asker in ``region`` on ``today``."""
         documents = self.index.documents
         named = self.names.named(question)
+        if named.missing and named.guessed and self.index.substrings.contains(named.missing.strip("《》")):
+            # The documents use the phrase themselves (…信用担保机构监管办法由省人民政府制定): a thing they
+            # speak of, not a document the corpus lacks.
+            named = dataclasses.replace(named, missing="", guessed=False)
         if named.missing and not named.guessed:
             return Scope(None, named, region, named.missing)
         if named.doc_ids:
