@@ -33,12 +33,13 @@ class CorpusText:
         self.substrings = substrings or SubstringIndex.build(clauses)
         # The same words (企业, 贷款, 担保) come back in question after question; the corpus is fixed.
         self.frequency = lru_cache(maxsize=8192)(self._frequency)
+        self.contains = lru_cache(maxsize=8192)(self._contains)
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> "CorpusText":
         return cls(tuple(normalize(t) for t in texts))
 
-    def contains(self, term: str) -> bool:
+    def _contains(self, term: str) -> bool:
         """Whether any clause contains ``term``."""
         return self.substrings.contains(term)
 
@@ -200,9 +201,7 @@ def verify_lead(lines: Sequence[str], cited: Sequence[str], missing_labels: Iter
         missing_labels: what a partial answer may say is not given (the labels of data/aspects.tsv).
     """
     sources = "\n".join(cited).lower().replace(" ", "")
-    given = "|".join(re.escape(label) for label in sorted(set(missing_labels), key=len, reverse=True)) or "(?!)"
-    fixed = re.compile("|".join([rf"{re.escape(lead.NOT_GIVEN.split('{')[0])}(?:{given})。",
-                                 *(re.escape(c) for c in sorted(lead.CONNECTORS, key=len, reverse=True))]))
+    fixed = _connectors(tuple(sorted(set(missing_labels))))
     problems = []
     for text in lines:
         body = text.replace("**", "")
@@ -210,6 +209,14 @@ def verify_lead(lines: Sequence[str], cited: Sequence[str], missing_labels: Iter
             if piece and normalize(piece).lower() not in sources:
                 problems.append(f"首行“{piece[:20]}”不是所引用条款的原文")
     return tuple(dict.fromkeys(problems))
+
+
+@lru_cache(maxsize=16)
+def _connectors(missing_labels: tuple[str, ...]) -> re.Pattern:
+    """The fixed phrases a first line may add to clause text, as one pattern (built once per label set)."""
+    given = "|".join(re.escape(label) for label in sorted(missing_labels, key=len, reverse=True)) or "(?!)"
+    return re.compile("|".join([rf"{re.escape(lead.NOT_GIVEN.split('{')[0])}(?:{given})。",
+                                *(re.escape(c) for c in sorted(lead.CONNECTORS, key=len, reverse=True))]))
 
 
 class _Sources:

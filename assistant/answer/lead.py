@@ -239,20 +239,20 @@ class LeadFinder:
                 continue
             reading = self.read(clause)
             folded = reading.folded
-            topic = self.subject.coverage(reading.topic_text)
+            subject = self.subject
+            topic = subject.coverage(reading.topic_text)
             lead = reading.lead
-            lead_text = folded[lead[0]:lead[1]] if lead else ""
-            previous = ""
+            in_lead = subject.stated(folded[lead[0]:lead[1]]) if lead else frozenset()
+            previous: frozenset[int] = frozenset()
             for lo, hi in reading.sentences:
-                text = folded[lo:hi]
+                stated = subject.stated(folded[lo:hi])
                 in_item = lead is not None and lo >= lead[1]
-                context = lead_text if in_item else ""
+                context = in_lead if in_item else frozenset()
                 # A sentence often finishes what the one before began (…可以要求付款方确认。付款方应当自…三十日内
                 # 予以确认): read with it, it counts a little less than what it states alone.
-                own = max(self.subject.coverage(f"{context} {text}"),
-                          WINDOW_SHARE * self.subject.coverage(f"{context} {previous} {text}"))
+                own = max(subject.share(stated | context), WINDOW_SHARE * subject.share(stated | context | previous))
                 out.append(self._measure(reading, rank, lo, hi, topic, own, lead if in_item else None))
-                previous = text
+                previous = stated
         return out
 
     def _measure(self, reading: ClauseReading, rank: int, lo: int, hi: int, topic: float, own: float,

@@ -8,6 +8,7 @@ whether an LLM may rephrase it (free text only: lists, facts and refusals stay d
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import time
@@ -291,7 +292,9 @@ class Composers:
         for label in sorted({levels[c][1] for c in levels} - {levels[p.clause.clause_id][1] for p in chosen},
                             key=lambda lb: min(o for o, name in levels.values() if name == lb)):
             # Each level's passages ranked among its own clauses, as a comparison's sides are.
-            other = finder.best(finder.passages([h for h in hits if levels[h.clause.clause_id][1] == label]))
+            own = [h.clause.clause_id for h in hits if levels[h.clause.clause_id][1] == label]
+            other = finder.best([dataclasses.replace(p, rank=own.index(p.clause.clause_id)) for p in passages
+                                 if p.clause.clause_id in own])
             if other is not None and other.score >= LEVEL_LINE_SHARE * best.score:
                 chosen.append(other)
         chosen.sort(key=lambda p: levels[p.clause.clause_id][0])

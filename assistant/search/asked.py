@@ -19,7 +19,7 @@ from .. import grammar
 from ..lexicon import Aspect, Lexicon
 from ..models import Asked, Expansion
 from ..regions import Regions
-from .text import nouns
+from .text import stopwords, words
 
 # A definition question's term is what stands before the cue (首贷户是什么意思) or after it (什么叫首贷户),
 # without the words that point at the documents or the asker (文件里说的, 这个, 所谓).
@@ -89,13 +89,32 @@ class AskedReader:
             blank = blank[:lo] + " " * (hi - lo) + blank[hi:]
         for trigger, _ in expansion.groups:
             blank = blank.replace(trigger, " " * len(trigger))
-        units = [t for t in dict.fromkeys([*nouns(q), *tokens])
+        units = [t for t in dict.fromkeys([*self._phrases(blank), *tokens])
                  if len(t) >= 2 and not t.isdigit() and t not in self.question_words and t in blank]
         known = [u for u in units if self.frequency(u)]
         # A unit inside a longer one the corpus knows is stated by it; unknown units stay (they cost nothing:
         # their weight is 0), so an everyday word the glossary lacks does not hide the known word inside it.
         concepts += [(u,) for u in units if not any(u in longer and u != longer for longer in known)]
         return tuple(dict.fromkeys(concepts))
+
+
+    def _phrases(self, text: str) -> list[str]:
+        """Runs of adjacent words the corpus knows as one (国家融资担保基金 from 国家 融资担保 基金), longest
+        first from each word: what the question names, without tagging parts of speech (a few ms a question)."""
+        skip = stopwords() | self.question_words
+        cut = [w for w in words(text) if w not in skip]
+        out = []
+        for i in range(len(cut)):
+            for j in range(min(len(cut), i + MAX_PHRASE_WORDS), i + 1, -1):
+                phrase = "".join(cut[i:j])
+                if phrase in text and self.frequency(phrase):
+                    out.append(phrase)
+                    break
+        return out
+
+
+# The most words a question's phrase is read from (中小企业 发展 基金 → 中小企业发展基金).
+MAX_PHRASE_WORDS = 4
 
 
 def _definition_term(q: str, cue: re.Match | None) -> str:

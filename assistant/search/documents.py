@@ -98,7 +98,8 @@ class DocumentNames:
         self.documents = documents
         names: dict[str, set[str]] = {}
         for doc in documents.values():
-            for name in (doc.title, doc.short_name, doc.doc_number, *doc.aliases, version_key(doc.title)):
+            for name in (doc.title, doc.short_name, doc.doc_number, *doc.aliases, version_key(doc.title),
+                         _spoken_number(doc.doc_number)):
                 key = name_key(name)
                 if len(key) >= 3:
                     names.setdefault(key, set()).add(doc.doc_id)
@@ -199,6 +200,15 @@ def _generic(head: str) -> bool:
     for name, _ in Regions.load().mentioned(head):
         rest = rest.replace(name, "")
     return _GENERIC_WORDS.fullmatch(rest) is not None
+
+
+_DOC_NUMBER_PARTS = re.compile(r"^([\u4e00-\u9fa5]+)[〔\[［(（【]\s*\d{4}\s*[〕\]］)）】]\s*(\d{1,4})\s*号$")
+
+
+def _spoken_number(doc_number: str) -> str:
+    """How a 文号 is said aloud, issuer and serial without the year: 国办发〔2019〕6号 → 国办发6号文."""
+    m = _DOC_NUMBER_PARTS.match(doc_number.strip())
+    return f"{m.group(1)}{m.group(2)}号文" if m else ""
 
 
 def dated_clauses(clauses: list[Clause]) -> dict[str, tuple[Clause, int, int]]:

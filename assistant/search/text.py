@@ -108,6 +108,15 @@ def nouns(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def words(text: str) -> list[str]:
+    """``text`` normalized, lowercased and cut into words (jieba's precise mode with the policy dictionary:
+    one cut, no sub-words), punctuation and spaces left out."""
+    norm = normalize(text).lower()
+    with _lock:
+        cut = list(_tokenizer().cut(norm))
+    return [w for w in (w.strip() for w in cut) if w and _TOKEN_OK.search(w)]
+
+
 def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Normalize and cut ``text`` into search tokens (jieba search mode, lowercased).
 
