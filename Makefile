@@ -55,7 +55,8 @@ index: $(STAMP)
 	$(BIN)/policy-assistant index
 
 ## eval: run the gold QA set with both tutorial baselines into evals/runs/<timestamp>/ (report.md, report.html),
-## then qa_multi.jsonl, qa.jsonl and the matching set match.jsonl on the multi-document corpus (seed + ../shared/realdocs/policy;
+## then qa_multi.jsonl, qa.jsonl, the answer-shape set qa_answer.jsonl and the matching set match.jsonl on the
+## multi-document corpus (seed + ../shared/realdocs/policy;
 ## index in index-multi/)
 eval: $(STAMP)
 	$(BIN)/policy-assistant eval evals/qa.jsonl --baseline --floors evals/floors.toml \
@@ -64,6 +65,8 @@ eval: $(STAMP)
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-multi
 	$(BIN)/policy-assistant $(MULTI) eval evals/qa.jsonl --region 临夏州 --floors evals/floors_multi_qa.toml \
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-multi-qa
+	$(BIN)/policy-assistant $(MULTI) eval evals/qa_answer.jsonl --region 临夏州 --floors evals/floors_answer.toml \
+		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-answer
 	$(BIN)/policy-assistant $(MULTI) eval evals/match.jsonl --floors evals/floors_match.toml \
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-match
 

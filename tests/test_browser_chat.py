@@ -50,6 +50,10 @@ def test_owner_asks_and_sees_cited_clause(app_server, browser_page, offsite):
     ask(page, "这条谁负责？")  # a follow-up, resolved against the previous answer
     assert "人行临夏州中心支行" in last_answer(page)
 
+    ask(page, "创业担保贷款最高能贷多少？")  # the answer first: the figure in bold, as markup of its own
+    expect(page.locator("#chat .message-row").last.locator("strong").first).to_have_text("300万元")
+    assert last_answer(page).startswith("对符合条件的小微企业提供最高额度为300万元的创业担保贷款")
+
     ask(page, "深圳的创业补贴标准是多少？")  # not in the documents: a friendly refusal
     assert "12345" in last_answer(page)
     expect(page.locator("#cards")).to_contain_text("可能相关")
@@ -179,7 +183,9 @@ def test_an_owner_chooses_their_area_and_sees_local_then_national_rules(start_ap
     page.get_by_role("option", name="临夏回族自治州", exact=True).click()
     ask(page, "融资担保费率是多少？")
     answer = last_answer(page)
-    assert answer.index("【本地（临夏州）】") < answer.index("不高于1%") < answer.index("【国家】"), answer
+    assert answer.startswith("本地（临夏州）：单户1000万元(含)以下的融资担保费率不高于1%"), answer  # the answer first
+    quotes = answer[answer.index("【本地（临夏州）】"):]
+    assert quotes.index("不高于1%") < quotes.index("【国家】"), answer
     expect(page.locator("#cards details.cite").first).to_contain_text("州（临夏回族自治州）")
 
     page.get_by_role("tab", name="条款查询").click()

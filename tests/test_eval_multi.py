@@ -33,7 +33,7 @@ def test_the_multi_document_gold_sets_are_valid(multi_settings):
     assert {g.split("#")[0] for i in items for g in i.gold} >= {d for d in Index.open(multi_settings).documents}
 
 
-@pytest.mark.parametrize("floors_file", ["floors_multi.toml", "floors_multi_qa.toml"])
+@pytest.mark.parametrize("floors_file", ["floors_multi.toml", "floors_multi_qa.toml", "floors_answer.toml"])
 def test_the_gold_sets_meet_their_floors_on_the_multi_document_corpus(multi_settings, tmp_path, floors_file):
     import tomllib
 
@@ -48,6 +48,26 @@ def test_the_gold_sets_meet_their_floors_on_the_multi_document_corpus(multi_sett
     evaluation = evaluate_suite(settings, index, items, tmp_path / "run", floors=floors)
     assert check_floors(evaluation.runs[0].summary, floors) == [], evaluation.runs[0].summary["overall"]
     assert "realdocs/policy" in evaluation.runs[0].settings  # the report names the folders it used
+
+
+ANSWER_TYPES = {"figure", "range", "compare", "definition", "partial", "yesno", "who", "procedure", "phrasing", "none"}
+
+
+def test_the_answer_shape_gold_sets_are_valid(multi_settings):
+    """Every comparison names its sides inside its gold, every partial and refused question says so, and the
+    held-out set shares no question with the dev set."""
+    from assistant.search.index import Index
+
+    known = set(Index.open(multi_settings).by_id)
+    items = load_qa(ROOT / "evals" / "qa_answer.jsonl", known_clauses=known)
+    held_out = load_qa(ROOT / "evals" / "qa_answer_holdout.jsonl", known_clauses=known)
+    assert len(items) >= 200 and len(held_out) >= 50
+    for item in (*items, *held_out):
+        assert item.type in ANSWER_TYPES, item
+        assert bool(item.sides) == (item.type == "compare") and all(set(s) <= set(item.gold) for s in item.sides)
+        assert item.expected == {"none": "refuse", "partial": "partial"}.get(item.type, item.expected), item
+    assert Counter(i.type for i in items)["compare"] >= 30
+    assert not {i.question for i in items} & {i.question for i in held_out}
 
 
 def test_eval_reads_a_corpus_from_several_folders(multi_settings, capsys):

@@ -47,7 +47,7 @@ def test_a_named_thing_the_corpus_lacks_is_refused(assistant, question, field, v
 
 # (question, what the first line says the text does not give, the clause it quotes instead)
 @pytest.mark.parametrize("question, missing, clause", [
-    ("首贷户能拿到多少奖励资金？", "补贴", 1),  # 首贷户 is in (一), a reward next to it is not
+    ("首贷户能拿到多少奖励资金？", "具体金额", 1),  # 首贷户 is in (一), an amount next to it is not
     ("专利权质押贷款贴息补助每户每年最高多少钱？", "具体金额", 6),  # a rate (50%) is given, no amount
     ("个人创业担保贷款最长可以贷几年？", "期限", 6),
     ("个体工商户贷款的利率最低能到多少？", "利率或比例", 13),

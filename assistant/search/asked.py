@@ -31,12 +31,12 @@ _TERM_RUN = re.compile(r"(?:(?!的)[\u4e00-\u9fa5A-Za-z0-9（）()]){2,30}")
 class AskedReader:
     """Reads :class:`Asked` from a normalized question with the aspects of a lexicon."""
 
-    def __init__(self, lexicon: Lexicon, frequency: Callable[[str], int]):
+    def __init__(self, lexicon: Lexicon, known: Callable[[str], bool]):
         """Args:
-            frequency: how many clauses of the corpus contain a string (units it knows are kept whole)."""
+            known: whether any clause of the corpus contains a string (units it knows are kept whole)."""
         self.aspects = lexicon.aspects
         self.question_words = lexicon.question_words
-        self.frequency = frequency
+        self.known = known
         cues = lexicon.cues
         # Words that say where to look or how to compare, not what about: levels, versions, the asker's place.
         self.scope_words = (cues.compare, cues.level_national, cues.level_province, cues.level_local, cues.old_version,
@@ -91,7 +91,7 @@ class AskedReader:
             blank = blank.replace(trigger, " " * len(trigger))
         units = [t for t in dict.fromkeys([*self._phrases(blank), *tokens])
                  if len(t) >= 2 and not t.isdigit() and t not in self.question_words and t in blank]
-        known = [u for u in units if self.frequency(u)]
+        known = [u for u in units if self.known(u)]
         # A unit inside a longer one the corpus knows is stated by it; unknown units stay (they cost nothing:
         # their weight is 0), so an everyday word the glossary lacks does not hide the known word inside it.
         concepts += [(u,) for u in units if not any(u in longer and u != longer for longer in known)]
@@ -107,7 +107,7 @@ class AskedReader:
         for i in range(len(cut)):
             for j in range(min(len(cut), i + MAX_PHRASE_WORDS), i + 1, -1):
                 phrase = "".join(cut[i:j])
-                if phrase in text and self.frequency(phrase):
+                if phrase in text and self.known(phrase):
                     out.append(phrase)
                     break
         return out

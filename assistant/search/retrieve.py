@@ -207,7 +207,7 @@ class PolicyRetriever(BaseRetriever):
         scopes = ScopeFinder(index, router.names, lexicon.cues)
         return cls(router=router, searcher=HybridSearcher(index, encoder, dense_weight, local_boost, region_boost),
                    glossary=Glossary(lexicon), k=k, scopes=scopes, sides=SideFinder(scopes),
-                   reader=AskedReader(lexicon, lru_cache(maxsize=8192)(lambda term: len(index.substrings.rows(term)))))
+                   reader=AskedReader(lexicon, lru_cache(maxsize=8192)(lambda term: index.substrings.contains(term))))
 
     def retrieve(self, question: str, k: int | None = None, *, today: dt.date | None = None,
                  context: Collection[str] = (), region: Region | None = None) -> Retrieval:
