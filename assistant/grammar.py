@@ -53,6 +53,29 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, *, full: b
             yield m.start() + lead, m.start() + lead + len(stripped)
 
 
+# A sentence's segments end at its commas, semicolons and colons.
+SEGMENT_END = re.compile(r"[，,；;：:]")
+
+
+def segment_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """The comma-, semicolon- and colon-separated parts of ``text[lo:hi]``, as offsets (marks kept)."""
+    out, at = [], lo
+    for m in SEGMENT_END.finditer(text, lo, hi):
+        if m.end() - at > 1:
+            out.append((at, m.end()))
+        at = m.end()
+    if hi - at > 0:
+        out.append((at, hi))
+    return out or [(lo, hi)]
+
+
+# How a text decides whether something is allowed: it allows (可以, 允许), forbids (不得, 禁止), or settles
+# the matter in other words (延期贷款不影响征信记录, 免收罚息, 应当).
+ALLOWS = re.compile(r"可以|可(?=[\u4e00-\u9fa5])|允许|有权|准予")
+FORBIDS = re.compile(r"不得|禁止|严禁|不准|不允许")
+SETTLES = re.compile(r"不影响|免收|免于|减免|不予|无须|不需|应当")
+
+
 def split_sentences(text: str) -> list[str]:
     """The sentences of ``text`` without their end marks (blank pieces dropped)."""
     return [s for s in _BETWEEN.split(text) if s.strip()]

@@ -29,7 +29,7 @@ from ..regions import Region, Regions
 from ..search.encoders import Encoder, get_encoder
 from ..search.index import Index, open_index
 from ..search.retrieve import PolicyRetriever
-from ..search.text import clean_text, normalize, nouns, tokenize
+from ..search.text import clean_text, normalize, tokenize, words
 from .compose import ExtractiveComposer
 from .grounding import PROMPT_LEAK_CHARS, verify
 from .llm import LLMComposer, chat_model
@@ -104,10 +104,10 @@ class Assistant:
 
     def warm(self) -> None:
         """Load at start what the first question would otherwise wait for (~2 s on a library of laws):
-        jieba's dictionary and part-of-speech tagger, the index's lookups and vectors, the ranking priors,
-        and the encoder's first call."""
+        jieba's dictionary, the index's lookups and vectors, the ranking priors, and the encoder's first
+        call."""
         self.index.warm()
-        nouns(tokenize("预热注册资本")[0])
+        words(tokenize("预热注册资本")[0])
         self.retriever.warm(self.settings.region)
         _ = self.measures
         self.ask("创业担保贷款")

@@ -44,12 +44,6 @@ UNITS = "责任单位："
 ITEM_RULE = "："  # joins a list item to its lead's rule: 拒绝、阻碍…监督检查：处20万元以上50万元以下的罚款
 SIDE_SAYS_NOTHING = "所查文件中没有找到相关规定。"
 CONNECTORS = (YES, NO, STATES, "；但没有规定", "文件没有对“", "”作出定义。", UNITS, "等", ITEM_RULE, SIDE_SAYS_NOTHING)
-# Words that decide a yes/no question, as a clause states them.
-_ALLOWS = re.compile(r"可以|可(?=[\u4e00-\u9fa5])|允许|有权|准予")
-_FORBIDS = re.compile(r"不得|禁止|严禁|不准|不允许")
-# A rule that settles a yes/no question without 可以/不得 (延期贷款不影响征信记录, 免收罚息): said as the text says it.
-_SETTLES = re.compile(r"不影响|免收|免于|减免|不予|无须|不需|应当")
-_SEGMENT_END = re.compile(r"[，,；;：:]")
 # A first line longer than this is cut to the segments around its best one.
 MAX_LINE_CHARS = 120
 # Lead units named on the first line; the rest are on the clause's card and under its quote.
@@ -290,7 +284,7 @@ class LeadFinder:
         clause = reading.clause
         text = clause.text
         sentence = text[lo:hi]
-        segments = _segments(text, lo, hi)
+        segments = grammar.segment_spans(text, lo, hi)
         found = grammar.quantities(sentence)
         asked_kinds = {f.kind for f in self.asked.figures}
         keep: list[tuple[int, int]] = []
@@ -326,7 +320,7 @@ class LeadFinder:
         """The segment of the sentence that states most of the subject (the first on a tie); for a yes/no
         question one that decides it (不得强制…) comes first."""
         text = reading.clause.text
-        segments = _segments(text, lo, hi)
+        segments = grammar.segment_spans(text, lo, hi)
         if len(segments) == 1:
             return segments[0]
         return max(segments, key=lambda s: (prefer_deciding and bool(_decides(text[s[0]:s[1]])),
@@ -442,11 +436,11 @@ def units_line(clause: Clause, limit: int = LEAD_UNITS) -> str:
 def _decides(text: str) -> str:
     """"no" when ``text`` forbids (不得, 禁止), "yes" when it allows (可以, 允许), "rule" when it settles the
     matter in other words (不影响, 免收, 应当), "" otherwise."""
-    if _FORBIDS.search(text):
+    if grammar.FORBIDS.search(text):
         return "no"
-    if _ALLOWS.search(text):
+    if grammar.ALLOWS.search(text):
         return "yes"
-    return "rule" if _SETTLES.search(text) else ""
+    return "rule" if grammar.SETTLES.search(text) else ""
 
 
 def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -458,18 +452,6 @@ def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             out.append((lo, hi))
     return out
-
-
-def _segments(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
-    """The comma-, semicolon- and colon-separated parts of ``text[lo:hi]``, as offsets (marks kept)."""
-    out, at = [], lo
-    for m in _SEGMENT_END.finditer(text, lo, hi):
-        if m.end() - at > 1:
-            out.append((at, m.end()))
-        at = m.end()
-    if hi - at > 0:
-        out.append((at, hi))
-    return out or [(lo, hi)]
 
 
 _LIST_ITEM = re.compile(r"\n\s*(?:[(（][一二三四五六七八九十]{1,3}[)）]|\d{1,2}[.、．])")

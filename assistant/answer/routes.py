@@ -270,7 +270,7 @@ class Composers:
         passages = finder.passages(hits)
         best = finder.best(passages)
         if best is None and asked.aspect == "definition" and asked.term:
-            hits = [*hits, *self._defining(asked.term, retrieval, len(hits))]
+            hits = [*hits, *self._defining(asked.term, retrieval)]
             passages = finder.passages(hits)
             best = finder.best(passages)
         if best is None:
@@ -283,7 +283,15 @@ class Composers:
             if asked.aspect == "permission":  # what the text rules on the subject is the answer to 能不能
                 return Lead("answer", [LeadLine(line_for(topic, asked), topic)])
             return Lead("partial", [LeadLine(partial_line(topic, asked), topic)], missing=asked.label)
-        region = Regions.load().find(retrieval.region) if retrieval.region else None
+        return self._level_lines(finder, best, hits, passages, retrieval.region)
+
+    def _level_lines(self, finder: LeadFinder, best: Passage, hits: list[Hit], passages: list[Passage],
+                     region_name: str) -> Lead:
+        """The best passage (and a second one for a question that asks two things), then the best of every
+        other level whose clauses answer nearly as well, each line labelled with its level when there are
+        several, most local first."""
+        asked = finder.asked
+        region = Regions.load().find(region_name) if region_name else None
         levels = level_labels(self.index, list(dict.fromkeys(h.clause.clause_id for h in hits)), region)
         chosen = [best]
         extra = finder.complement(best, passages)
@@ -338,7 +346,7 @@ class Composers:
             return f"{line_for(passage, asked)}\n{units}" if acts else units
         return line_for(passage, asked)
 
-    def _defining(self, term: str, retrieval: Retrieval, rank: int) -> list[Hit]:
+    def _defining(self, term: str, retrieval: Retrieval) -> list[Hit]:
         """The clauses of the hits' documents that use ``term`` (a definition may stand in a general article
         the search did not rank), after the retrieved ones."""
         allowed = {h.clause.doc_id for h in retrieval.hits}

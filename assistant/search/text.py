@@ -82,32 +82,6 @@ def _tokenizer():
     return tok
 
 
-@lru_cache(maxsize=1)
-def _tagger():
-    import jieba.posseg
-
-    return jieba.posseg.POSTokenizer(_tokenizer())
-
-
-@lru_cache(maxsize=4096)
-def nouns(text: str) -> frozenset[str]:
-    """The nouns of ``text`` (jieba part-of-speech n*, vn, and the policy dictionary's terms), lowercased,
-    and the phrases that runs of them make (中小企业发展基金 from 中小企业 发展 基金): what a figure
-    question is about (注册资本, 援助资金), not its verbs and fillers (必须, 给)."""
-    with _lock:
-        tagged = list(_tagger().cut(normalize(text).lower()))
-    found: list[str] = []
-    run: list[str] = []
-    for w in [*tagged, None]:
-        if w is not None and (w.flag.startswith("n") or w.flag == "vn"):
-            found.append(w.word)
-            run.append(w.word)
-            continue
-        found += ["".join(run[i:]) for i in range(len(run) - 1)]  # every tail of a run of two or more
-        run = []
-    return frozenset(found)
-
-
 def words(text: str) -> list[str]:
     """``text`` normalized, lowercased and cut into words (jieba's precise mode with the policy dictionary:
     one cut, no sub-words), punctuation and spaces left out."""
