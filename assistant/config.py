@@ -77,6 +77,7 @@ class Settings:
     # The web admin area (reindex, upload) exists only when a password is set.
     admin_password: str = field(default="", repr=False)
     upload_max_mb: int = 20
+    admin_max_failures: int = 5
     # SQLite file of answer feedback (👍/👎 and comments) from the web app.
     feedback_db: Path = Path("feedback/feedback.sqlite3")
     # A folder of this deployment's own vocabulary files (glossary.tsv, cues.toml …); each file found
@@ -140,6 +141,8 @@ class Settings:
             raise ConfigError(f"POLICY_LLM_CLAUSES 应为正整数，当前为 {self.llm_clauses}")
         if self.web_concurrency < 1:
             raise ConfigError(f"POLICY_WEB_CONCURRENCY 应为正整数，当前为 {self.web_concurrency}")
+        if self.admin_max_failures < 1:
+            raise ConfigError(f"POLICY_ADMIN_MAX_FAILURES 应为正整数，当前为 {self.admin_max_failures}")
         if self.upload_max_mb < 1:
             raise ConfigError(f"POLICY_UPLOAD_MAX_MB 应为正整数，当前为 {self.upload_max_mb}")
         if self.build_workers < 0:
@@ -211,6 +214,8 @@ SETTINGS_DOC: dict[str, str] = {
     "llm_clauses": "Number of top clauses given to the LLM",
     "admin_password": "Password of the web admin area (reindex, upload); empty: no admin area",
     "upload_max_mb": "Largest document the admin area accepts, in MB",
+    "admin_max_failures": "Wrong admin passwords one client may give in 5 minutes (all clients: ten times as many) "
+                          "before every try is refused until the window has passed",
     "feedback_db": "SQLite file where answer feedback (👍/👎, comments) is stored; export with `feedback export`",
     "lexicon_dir": "Folder of vocabulary files (glossary.tsv, cues.toml …) that replace the package's; re-read on reload",
 }

@@ -74,8 +74,10 @@ def output_text(message: dict) -> str:
 def admin_app(start_app, tmp_path_factory):
     base = tmp_path_factory.mktemp("admin-http")
     corpus = copy_corpus(base / "corpus")
+    # The refusals below give a dozen wrong passwords from this one client: more than the deployment's
+    # default lets through before throttling (tested on its own app, last).
     app = start_app(fresh=True, POLICY_ADMIN_PASSWORD=PASSWORD, POLICY_CORPUS_DIR=str(corpus),
-                    POLICY_INDEX_DIR=str(base / "index"), POLICY_AUTO_BUILD="true")
+                    POLICY_INDEX_DIR=str(base / "index"), POLICY_AUTO_BUILD="true", POLICY_ADMIN_MAX_FAILURES="100")
     return app, corpus, base / "index"
 
 
@@ -134,8 +136,28 @@ def test_the_right_password_over_http_adds_the_document(admin_app, new_document)
     assert (corpus / "新政策.txt").is_file()
 
 
+def test_guessing_the_password_is_throttled(start_app, tmp_path, new_document):
+    """After POLICY_ADMIN_MAX_FAILURES wrong passwords from one client, every try is refused for the window,
+    the right password too (guessing gains nothing), and nothing is written."""
+    corpus = copy_corpus(tmp_path / "corpus")
+    app = start_app(fresh=True, POLICY_ADMIN_PASSWORD=PASSWORD, POLICY_CORPUS_DIR=str(corpus),
+                    POLICY_INDEX_DIR=str(tmp_path / "index"), POLICY_AUTO_BUILD="true", POLICY_ADMIN_MAX_FAILURES="3")
+    gradio = GradioHTTP(app.url)
+    for guess in ("a", "b", "c"):
+        assert "密码错误。" in output_text(gradio.call("admin-reindex", [guess]))
+    for password in ("d", PASSWORD):
+        assert "密码错误次数过多" in output_text(gradio.call("admin-reindex", [password]))
+    refused = gradio.call("admin-upload", [PASSWORD, gradio.upload(new_document)])
+    assert "密码错误次数过多" in output_text(refused) and not (corpus / new_document.name).exists()
+    log = app.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "admin password: wrong password" in log and "after too many failures" in log
+
+
 def test_without_a_password_there_are_no_admin_events(app_server):
     gradio = GradioHTTP(app_server.url)
+    with pytest.raises(urllib.error.HTTPError) as closed:  # and no upload route: nothing reaches the cache
+        gradio.upload(Path(__file__))
+    assert closed.value.code == 403 and "不接受文件上传" in closed.value.read().decode("utf-8")
     assert "admin-upload" not in gradio.events and "admin-reindex" not in gradio.events
     names = {dep.get("api_name") for dep in gradio.config["dependencies"]}
     assert not names & {"upload", "reindex"}

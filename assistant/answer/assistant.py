@@ -180,13 +180,15 @@ class Assistant:
                            len(doc_ids) if doc_ids is not None else len(self.index.documents), notes, list(ranking))
 
     def search(self, query: str, k: int | None = None) -> list[Hit]:
-        """Ranked clauses for keywords or a question, without routing or glossary (``search``, /search).
+        """Ranked clauses for keywords or a question, without routing or glossary (``search``, /search). Like
+        a question, a query is read up to :data:`MAX_QUESTION_CHARS` characters (a pasted book would cost
+        the server seconds and gigabytes for nothing).
 
         Raises:
             EmptyQueryError: the query is empty.
             ChromaUnavailableError: the Chroma server still fails after retries.
         """
-        return self.retriever.searcher.search(query, k or self.settings.top_k)
+        return self.retriever.searcher.search(clean_text(query or "")[:MAX_QUESTION_CHARS], k or self.settings.top_k)
 
     def as_chain(self):
         """The same pipeline as a LangChain runnable: ``{"question", "history"?} → Answer``."""

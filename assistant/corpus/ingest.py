@@ -43,16 +43,62 @@ class Corpus:
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every candidate document under ``corpus_dir`` (recursively, hidden files excluded), sorted."""
-    files = []
+    """Every candidate document under ``corpus_dir`` (recursively), sorted: regular files inside the folder
+    (:func:`corpus_entries` says why any other entry is left out)."""
+    return [path for path, why in corpus_entries(corpus_dir) if not why]
+
+
+def corpus_entries(corpus_dir: Path) -> list[tuple[Path, str]]:
+    """Every entry under ``corpus_dir``, sorted, with why it is not read ("" for a candidate document).
+
+    The corpus is a jail: a symbolic link is followed only when it stays inside the folder (``x.txt ->
+    /etc/passwd`` is never read), and only regular files are documents (not a FIFO, a socket or a device,
+    which would block or never end). Hidden entries and a manifest in a sub-folder are named, not read.
+    The manifest and README at the top are the folder's own files, not documents, and are not listed.
+    """
+    root = corpus_dir.resolve()
+    out: list[tuple[Path, str]] = []
     for path in sorted(corpus_dir.rglob("*")):
         rel = path.relative_to(corpus_dir)
-        if not path.is_file() or any(part.startswith(".") for part in rel.parts):
+        if len(rel.parts) == 1 and path.name in _IGNORED_NAMES:
             continue
-        if path.name in _IGNORED_NAMES:
+        hidden = any(part.startswith(".") for part in rel.parts)
+        if hidden and len(rel.parts) > 1 and any(part.startswith(".") for part in rel.parts[:-1]):
+            continue  # inside a hidden folder (.git): the folder itself is named once
+        if path.is_dir() and not path.is_symlink():
+            if hidden:
+                out.append((path, HIDDEN_DIR))
             continue
-        files.append(path)
-    return files
+        out.append((path, _why_not_read(path, root, hidden)))
+    return out
+
+
+# Entries that are not documents by design (named in the build summary as worth a look, not as failures).
+HIDDEN, HIDDEN_DIR = "隐藏文件，未读取", "隐藏目录，未读取"
+SUB_MANIFEST = "子目录中的语料清单不会被读取（只读取语料目录根部的 manifest.toml）"
+LINK_INSIDE = "指向语料目录中另一文件的符号链接，按原文件读取"
+NOT_DOCUMENTS = (HIDDEN, HIDDEN_DIR, SUB_MANIFEST, LINK_INSIDE)
+
+
+def _why_not_read(path: Path, root: Path, hidden: bool) -> str:
+    """Why an entry of the corpus folder is not a document to read, or ""."""
+    if hidden:
+        return HIDDEN
+    if path.name == MANIFEST_NAME:
+        return SUB_MANIFEST
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # dangling, or a loop
+            return "符号链接指向的文件不存在，已跳过"
+        if not target.is_relative_to(root):
+            return "符号链接指向语料目录之外，已拒绝读取"
+        if target.is_dir():
+            return "指向目录的符号链接不会被读取"
+        return LINK_INSIDE  # the file it points to is read under its own name
+    if not path.is_file():
+        return "不是普通文件（管道、设备或套接字），已跳过"
+    return ""
 
 
 def load_manifest(corpus_dir: Path) -> tuple[dict[str, dict[str, Any]], list[Reference]]:
@@ -150,7 +196,13 @@ def load_corpus(folders: Path | Sequence[Path], on_file: Callable[[], None] | No
     for folder in folders:
         entries, references = load_manifest(folder)
         corpus.references += references
-        for path in corpus_files(folder):
+        for path, why in corpus_entries(folder):
+            if why in NOT_DOCUMENTS:  # named in the summary, but nothing is wrong with the folder
+                corpus.warnings.append(f"{path}：{why}")
+                continue
+            if why:
+                corpus.problems.append(CorpusFileError(str(path), why))
+                continue
             if on_file is not None:
                 on_file()
             rel = path.relative_to(folder).as_posix()
@@ -178,7 +230,7 @@ def load_corpus(folders: Path | Sequence[Path], on_file: Callable[[], None] | No
             if not (folder / rel).exists():
                 corpus.problems.append(CorpusFileError(str(folder / rel), "语料清单中列出，但文件不存在"))
     corpus.documents = versions.link_versions(corpus.documents)
-    corpus.warnings = versions.find_clashes(corpus.documents)
+    corpus.warnings += versions.find_clashes(corpus.documents)
     return corpus
 
 

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import hmac
 import io
+import logging
 import os
 import re
 import tempfile
+import threading
+import time
 import unicodedata
 import zipfile
+from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +45,47 @@ def password_ok(settings: Settings, given: str | None) -> bool:
     if not settings.admin_password:
         return False
     return hmac.compare_digest((given or "").encode("utf-8"), settings.admin_password.encode("utf-8"))
+
+
+# The window failed passwords are counted in; per client the settings' admin_max_failures are tolerated,
+# from everyone together (a guesser spread over many addresses) ten times as many. A person mistyping
+# stays far below either.
+WINDOW_SECONDS = 300.0
+ALL_CLIENTS = 10
+_log = logging.getLogger("assistant.admin")
+
+
+class PasswordGuard:
+    """The admin password check with failed-attempt throttling: after too many failures in the window (from
+    one client, or from all), every try is refused until the window has passed, the right password too, so
+    guessing gains nothing; each failure and each refusal is logged."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic):
+        self.settings = settings
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._all: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def check(self, given: str | None, client: str = "") -> str:
+        """"" when ``given`` is the password; else the Chinese message to show."""
+        now = self.clock()
+        with self._lock:
+            mine = self._failures[client]
+            for seen in (mine, self._all):
+                while seen and now - seen[0] > WINDOW_SECONDS:
+                    seen.popleft()
+            limit = self.settings.admin_max_failures
+            if len(mine) >= limit or len(self._all) >= ALL_CLIENTS * limit:
+                wait = int(WINDOW_SECONDS - (now - (mine or self._all)[0])) + 1
+                _log.warning("admin password: refused a try from %s after too many failures", client or "?")
+                return f"密码错误次数过多，请 {wait} 秒后再试。"
+            if password_ok(self.settings, given):
+                return ""
+            mine.append(now)
+            self._all.append(now)
+        _log.warning("admin password: wrong password from %s", client or "?")
+        return "密码错误。"
 
 
 def sniff(data: bytes, name: str) -> str:

@@ -19,7 +19,8 @@ from ..answer.profile import ANYWHERE, Profile, ProfileOptions
 from ..errors import PolicyError
 from ..models import Answer
 from ..search.lookup import LookupQuery
-from .admin import ALLOWED_SUFFIXES, UploadError, accept_upload, password_ok
+from .admin import ALLOWED_SUFFIXES, PasswordGuard, UploadError, accept_upload
+from .guard import UPLOAD_CACHE
 from .render import (
     answer_html,
     chat_text,
@@ -186,7 +187,7 @@ class Handlers:
 def build_app(service: Service, feedback=None) -> gr.Blocks:
     """The Gradio Blocks over ``service``; ``feedback`` (a FeedbackStore) enables 👍/👎 recording."""
     handlers = Handlers(service, feedback)
-    with gr.Blocks(title=TITLE) as app:
+    with gr.Blocks(title=TITLE, delete_cache=UPLOAD_CACHE) as app:
         gr.HTML(f"<h2>政策通</h2><p>中小微企业融资政策问答：每个回答都附上所依据的政策条款原文和责任单位。"
                 f"<small>（v{esc(__version__)}）</small></p>")
         with gr.Tabs():
@@ -292,22 +293,31 @@ def _match_tab(handlers: Handlers) -> None:
                  api_visibility="private")
 
 
+def client_of(request: gr.Request | None) -> str:
+    """The address a request came from (what admin throttling counts by), or ""."""
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "")
+
+
 def _admin_tab(service: Service) -> None:
     """Reindex and upload; present only when POLICY_ADMIN_PASSWORD is set, and every action checks it."""
     settings = service.settings
+    guard = PasswordGuard(settings)
 
-    def reindex(password: str) -> str:
-        if not password_ok(settings, password):
-            return "密码错误。"
+    def reindex(password: str, request: gr.Request) -> str:
+        refused = guard.check(password, client_of(request))
+        if refused:
+            return refused
         try:
             report = service.reload()
         except PolicyError as exc:
             return f"重建失败，原有索引保持不变：{esc(exc)}"
         return esc(f"索引已更新：{report.documents} 个文档，{report.clauses} 条条款。")
 
-    def upload(password: str, file_path: str | None) -> str:
-        if not password_ok(settings, password):
-            return "密码错误。"
+    def upload(password: str, file_path: str | None, request: gr.Request) -> str:
+        refused = guard.check(password, client_of(request))
+        if refused:
+            return refused
         if not file_path:
             return "请选择要上传的文件。"
         path = Path(file_path)

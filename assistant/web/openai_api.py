@@ -28,6 +28,7 @@ from .. import __version__
 from ..answer.assistant import Assistant
 from ..errors import PolicyError
 from ..models import Answer
+from ..search.text import clean_text
 
 DEFAULT_MODEL_NAME = "policy-assistant"
 # Earlier user turns replayed to rebuild the conversation (see _history). Follow-up resolution only
@@ -84,15 +85,37 @@ class ChatCompletionRequest(BaseModel):
         value = self.region if self.region is not None else (self.metadata or {}).get("region")
         if value is None:
             return None
-        value = str(value).strip()
+        value = clean_text(str(value)).strip()
         return "" if value in ("全国", "不限") else value
 
 
 class _BadRequest(Exception):
-    def __init__(self, message: str, code: str = "invalid_request"):
+    def __init__(self, message: str, code: str = "invalid_request", status: int = 400):
         super().__init__(message)
         self.message = message
         self.code = code
+        self.status = status
+
+
+# The largest request body read: a conversation of questions (each cut to MAX_QUESTION_CHARS) is a few
+# hundred KB at most; without a limit one request could make the server hold gigabytes.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The request body, read only up to :data:`MAX_BODY_BYTES` (a declared or an actual larger one is
+    refused before it is held in memory)."""
+    too_large = _BadRequest(f"请求体过大，上限为 {MAX_BODY_BYTES // 1024} KB。", "request_too_large", 413)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 # ---------------------------------------------------------------------- response shapes
@@ -148,9 +171,9 @@ def create_router(assistant: Assistant | Callable[[], Assistant], *,
     @router.post("/chat/completions")
     async def chat_completions(request: Request):
         try:
-            question, earlier, stream, region = _parse(await request.body())
+            question, earlier, stream, region = _parse(await _bounded_body(request))
         except _BadRequest as bad:
-            return error_response(400, bad.message, code=bad.code)
+            return error_response(bad.status, bad.message, code=bad.code)
 
         base = {"id": _completion_id(), "created": int(time.time()), "model": model_name,
                 "system_fingerprint": fingerprint}
@@ -184,6 +207,8 @@ def _parse(body: bytes) -> tuple[str, list[str], bool, str | None]:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
         raise _BadRequest("请求体不是有效的 JSON。", "invalid_json") from None
+    except RecursionError:  # JSON nested a thousand deep
+        raise _BadRequest("请求体嵌套过深，不是有效的请求。", "invalid_json") from None
     if not isinstance(data, dict):
         raise _BadRequest("请求体应为 JSON 对象，至少包含 messages 列表。")
     try:

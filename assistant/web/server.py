@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import Settings
+from .guard import EdgeGuard
 from .service import Service
 
 
@@ -36,7 +37,7 @@ def create_server(settings: Settings, service: Service | None = None):
     # Without this, a forged admin upload could copy /tmp or working-directory files into the corpus
     # (tests/test_admin_http.py).
     blocks.has_launched = True
-    return app
+    return EdgeGuard(app, uploads_allowed=bool(settings.admin_password))
 
 
 def _feedback_store(settings: Settings):

@@ -7,6 +7,7 @@ each index. The web front end calls only the public methods here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 
@@ -18,6 +19,8 @@ from ..search.index import BuildReport, Index, build_index
 
 # The most hits one /search call returns.
 MAX_SEARCH_HITS = 50
+# The longest a lookup field is read (a clause number, a keyword, a unit's name: a few dozen characters).
+MAX_FIELD_CHARS = 200
 
 
 class Service:
@@ -46,7 +49,10 @@ class Service:
         return self.assistant.search(query, max(1, min(int(k), MAX_SEARCH_HITS)))
 
     def lookup(self, query: lookups.LookupQuery) -> list[Clause]:
-        """Clauses matching every filter of ``query``, in document order (the 条款查询 tab)."""
+        """Clauses matching every filter of ``query``, in document order (the 条款查询 tab); each field is read
+        up to :data:`MAX_FIELD_CHARS` characters."""
+        query = dataclasses.replace(query, **{f.name: str(getattr(query, f.name))[:MAX_FIELD_CHARS]
+                                               for f in dataclasses.fields(query)})
         assistant = self.assistant
         return lookups.lookup(assistant.index, query, assistant.retriever.router)
 
