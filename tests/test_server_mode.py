@@ -124,3 +124,27 @@ def test_folder_and_server_must_agree(server_settings, tmp_path):
     clauses.write_text(clauses.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
     with pytest.raises(IndexMismatchError):
         Index.open(settings)
+
+
+def test_rebuild_keeps_the_collection_running_replicas_read(chroma_server, tmp_path):
+    """``--rebuild`` on a shared server: a replica that opened the old generation keeps answering from it."""
+    import chromadb
+
+    from tests.support import copy_corpus
+
+    host, port = chroma_server
+    settings = make_settings(copy_corpus(tmp_path / "corpus"), tmp_path / "index", chroma_host=host,
+                             chroma_port=port, collection_prefix="rebuild-test")
+    build_index(settings)
+    old = Index.open(settings)
+    before = Assistant.from_settings(settings, index=old).ask(QUESTIONS[0]).to_dict()["answer"]
+    build_index(settings, rebuild=True)
+    names = {c.name for c in chromadb.HttpClient(host=host, port=port).list_collections()}
+    assert old.manifest.collection in names
+    assert Index.open(settings).manifest.collection in names
+    fresh = Assistant.from_settings(settings, index=old)  # no answer cache: the old collection is queried
+    assert fresh.ask(QUESTIONS[0]).to_dict()["answer"] == before
+    # A second rebuild may drop the first generation: no replica can still be on it after two swaps.
+    build_index(settings, rebuild=True)
+    names = {c.name for c in chromadb.HttpClient(host=host, port=port).list_collections()}
+    assert old.manifest.collection not in names

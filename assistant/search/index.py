@@ -638,6 +638,10 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
     gen_dir = settings.index_dir / gen_name
     gen_dir.mkdir(parents=True)
     collection = vectorstore.collection_name(settings.collection_prefix, generation)
+    # The generation in use when this build started (also after --rebuild, which reuses nothing of it):
+    # running replicas may still read it, so its folder and its collection outlive this build.
+    live = current_generation(settings.index_dir)
+    live_collection = _collection_of(live)
     client = None
     stages = report.stages
     try:
@@ -715,9 +719,8 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
             raise
         raise IndexBuildError(f"索引构建失败，原有索引保持不变：{type(exc).__name__}: {exc}") from exc
 
-    previous_name = previous.dir.name if previous is not None else None
-    _collect_garbage(settings, keep={gen_name, previous_name} - {None}, client=client,
-                     keep_collections={collection} | ({previous.manifest.collection} if previous else set()))
+    _collect_garbage(settings, keep={gen_name} | ({live.name} if live else set()), client=client,
+                     keep_collections={collection} | ({live_collection} if live_collection else set()))
     report.documents = len(plan.parsed)
     report.clauses = len(clauses)
     report.parts = len(parts)
@@ -968,6 +971,16 @@ def _remove_unfinished(index_dir: Path) -> None:
     for path in index_dir.glob("gen-*"):
         if path.is_dir() and path != live and not (path / "manifest.json").exists():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _collection_of(gen_dir: Path | None) -> str:
+    """The Chroma collection a generation's manifest names, or "" when it has none or cannot be read."""
+    if gen_dir is None:
+        return ""
+    try:
+        return read_manifest(gen_dir).collection
+    except PolicyError:
+        return ""
 
 
 def _collect_garbage(settings: Settings, keep: set[str], client, keep_collections: set[str]) -> None:
