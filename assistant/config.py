@@ -32,6 +32,9 @@ class Settings:
     chroma_host: str = ""
     chroma_port: int = 8000
     chroma_ssl: bool = False
+    # Seconds one call to the Chroma server may take (its connection: at most 3 s). A server that does
+    # not answer in time is left alone for a while (search/vectorstore.py), so it cannot hold requests.
+    chroma_timeout: float = 10.0
     collection_prefix: str = "policy-clauses"
     # Weight of the dense score in the fused ranking (1 - weight goes to BM25).
     dense_weight: float = 0.5
@@ -65,6 +68,8 @@ class Settings:
     # Answers computed at once by the web app's queue (more users wait in the queue). Chosen from the
     # load test in docs/performance.md: on 2 cores more workers only add contention.
     web_concurrency: int = 4
+    # Browser sessions the web app holds (about 125 KB each), least recently used dropped first.
+    web_sessions: int = 2000
     # Optional LLM composer: "" (off, extractive answers only), "openai" (any OpenAI-compatible
     # endpoint) or "ollama". Answers are verified against the cited clauses either way.
     llm: str = ""
@@ -77,6 +82,10 @@ class Settings:
     # The web admin area (reindex, upload) exists only when a password is set.
     admin_password: str = field(default="", repr=False)
     upload_max_mb: int = 20
+    # What one corpus file may hold (corpus/readers.py CorpusLimits): past a limit it is skipped, named.
+    corpus_max_file_mb: int = 50
+    corpus_max_chars: int = 2_000_000
+    corpus_max_clauses: int = 10_000
     admin_max_failures: int = 5
     # SQLite file of answer feedback (👍/👎 and comments) from the web app.
     feedback_db: Path = Path("feedback/feedback.sqlite3")
@@ -139,12 +148,19 @@ class Settings:
             raise ConfigError(f"POLICY_LLM 只能是 openai 或 ollama（留空表示不用大模型），当前为 {self.llm!r}")
         if self.llm_clauses < 1:
             raise ConfigError(f"POLICY_LLM_CLAUSES 应为正整数，当前为 {self.llm_clauses}")
+        if not 0 < self.chroma_timeout <= 600:
+            raise ConfigError(f"POLICY_CHROMA_TIMEOUT 应为 0 到 600 之间的秒数，当前为 {self.chroma_timeout}")
+        if self.web_sessions < 1:
+            raise ConfigError(f"POLICY_WEB_SESSIONS 应为正整数，当前为 {self.web_sessions}")
         if self.web_concurrency < 1:
             raise ConfigError(f"POLICY_WEB_CONCURRENCY 应为正整数，当前为 {self.web_concurrency}")
         if self.admin_max_failures < 1:
             raise ConfigError(f"POLICY_ADMIN_MAX_FAILURES 应为正整数，当前为 {self.admin_max_failures}")
         if self.upload_max_mb < 1:
             raise ConfigError(f"POLICY_UPLOAD_MAX_MB 应为正整数，当前为 {self.upload_max_mb}")
+        for name in ("corpus_max_file_mb", "corpus_max_chars", "corpus_max_clauses"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"POLICY_{name.upper()} 应为正整数，当前为 {getattr(self, name)}")
         if self.build_workers < 0:
             raise ConfigError(f"POLICY_BUILD_WORKERS 应为 0（按 CPU 数）或正整数，当前为 {self.build_workers}")
         if self.exact_search_max_parts < 0:
@@ -190,6 +206,7 @@ SETTINGS_DOC: dict[str, str] = {
     "chroma_host": "Chroma server host; when set, vectors go to the server via HttpClient",
     "chroma_port": "Chroma server port",
     "chroma_ssl": "Use HTTPS for the Chroma server",
+    "chroma_timeout": "Seconds one call to the Chroma server may take; a server that does not answer is then skipped for a while",
     "collection_prefix": "Prefix of Chroma collection names (one collection per index generation)",
     "dense_weight": "Weight of the dense score in hybrid ranking (0..1; BM25 gets the rest)",
     "region": "Where the askers are (e.g. `临夏州`): documents of that area, the areas enclosing it and national ones apply; empty: all",
@@ -206,6 +223,7 @@ SETTINGS_DOC: dict[str, str] = {
     "port": "Web app port",
     "share": "Ask Gradio for a public share link",
     "web_concurrency": "Answers the web app computes at once; further requests wait in its queue",
+    "web_sessions": "Browser sessions the web app keeps (about 125 KB each); past that the least recently used is dropped",
     "llm": "Optional LLM composer: empty (extractive only), `openai` (OpenAI-compatible endpoint) or `ollama`",
     "llm_model": "Model name for the LLM composer (required for `openai`; `ollama` defaults to qwen2.5:7b)",
     "llm_base_url": "Endpoint base URL, e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434 (Ollama)",
@@ -214,6 +232,9 @@ SETTINGS_DOC: dict[str, str] = {
     "llm_clauses": "Number of top clauses given to the LLM",
     "admin_password": "Password of the web admin area (reindex, upload); empty: no admin area",
     "upload_max_mb": "Largest document the admin area accepts, in MB",
+    "corpus_max_file_mb": "Largest corpus file read, in MB; a larger one is skipped and named",
+    "corpus_max_chars": "Most characters of text one corpus file may hold (a .docx: after decompression); more is skipped and named",
+    "corpus_max_clauses": "Most clauses one corpus file may be split into; more is skipped and named",
     "admin_max_failures": "Wrong admin passwords one client may give in 5 minutes (all clients: ten times as many) "
                           "before every try is refused until the window has passed",
     "feedback_db": "SQLite file where answer feedback (👍/👎, comments) is stored; export with `feedback export`",

@@ -15,6 +15,7 @@ import pytest
 
 from assistant.answer.assistant import MAX_QUESTION_CHARS
 from assistant.corpus.ingest import corpus_sources, load_corpus
+from assistant.corpus.readers import CorpusLimits
 from tests.support import memory_assistant
 
 POLICY = """测试州关于支持小微企业融资的措施
@@ -82,12 +83,159 @@ def test_v1_bodies_are_bounded_and_malformed_ones_answered_in_chinese(client_url
     assert says in text
 
 
+def test_corpus_files_past_their_limits_are_named_not_read(tmp_path):
+    """A file too large, a .docx that decompresses to far more than it weighs, and a text of too many
+    characters are skipped, each named with the limit it passed; the others are read."""
+    import docx
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "policy.txt").write_text(POLICY, encoding="utf-8")
+    (corpus / "big.txt").write_bytes(b"x" * 1_100_000)
+    (corpus / "long.txt").write_text(POLICY + "支持小微企业。" * 2_000, encoding="utf-8")
+    bomb = docx.Document()
+    for _ in range(30):
+        bomb.add_paragraph("融资担保" * 5_000)
+    bomb.save(corpus / "bomb.docx")
+    limits = CorpusLimits(max_file_bytes=1_000_000, max_chars=10_000)
+    assert (corpus / "bomb.docx").stat().st_size < 50_000  # weighs little, unpacks past 40 × 10,000 bytes
+
+    read = load_corpus(corpus, limits=limits)
+    reasons = {os.path.basename(p.path): p.reason for p in read.problems}
+    assert "超过上限 1 MB" in reasons["big.txt"] and "POLICY_CORPUS_MAX_FILE_MB" in reasons["big.txt"]
+    assert "解压后" in reasons["bomb.docx"]
+    assert "超过上限 10,000 字" in reasons["long.txt"]
+    assert [d.path for d in read.documents] == ["policy.txt"]
+
+
+def test_conditions_of_one_huge_paragraph_are_found_in_linear_time():
+    """measures._conditions compared every match with every kept one: 800 KB of one paragraph took
+    5.7 s, 30 MB never finished. A hang guard, not a speed claim: the bound is far above linear."""
+    import time
+
+    from assistant.corpus.measures import Vocabulary, _conditions
+
+    sentence = "符合条件的小微企业，经市场监管部门认定的，首次创业的，在本市注册的，"
+    body = sentence * 25_000  # 900 KB, 100,000 conditions
+    started = time.monotonic()
+    found = _conditions(body, Vocabulary.load())
+    assert time.monotonic() - started < 20
+    assert found == _conditions(sentence, Vocabulary.load()) and len(found) == 4
+
+
+@pytest.mark.integration
+def test_a_file_of_too_many_clauses_is_named_and_left_out_of_the_build(tmp_path):
+    """200,000 identical numbered lines became 200,000 clauses (and as many vectors to embed)."""
+    from assistant.search.index import Index, build_index, is_stale
+    from tests.support import make_settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "policy.txt").write_text(POLICY, encoding="utf-8")
+    (corpus / "numbered.txt").write_text("\n".join(f"第{i}条 同一句话。" for i in range(1, 301)), encoding="utf-8")
+    settings = make_settings(corpus, tmp_path / "index", corpus_max_clauses=100)
+    report = build_index(settings)
+    reasons = {os.path.basename(p.path): p.reason for p in report.problems}
+    assert "300 条条款，超过上限 100 条" in reasons["numbered.txt"], reasons
+    assert list(Index.open(settings).documents) == ["policy"]
+    assert not is_stale(settings)  # the skipped file does not make every start rebuild
+
+
+def _processes() -> dict[int, int]:
+    """pid → parent pid of every live (not zombie) process, read from /proc."""
+    found = {}
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                state, parent = f.read().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):  # not a process, or gone meanwhile
+            continue
+        if state != "Z":
+            found[int(name)] = int(parent)
+    return found
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = _processes()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.integration
+def test_build_workers_die_with_the_build(tmp_path):
+    """kill -9 of a build's main process left its embedding workers running (168 MB each)."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.support import ROOT
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "many.txt").write_text("\n".join(f"第{i}条 支持第{i}类小微企业融资，担保费率不超过1%。"
+                                                for i in range(1, 3001)), encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}, "PYTHONPATH": str(ROOT),
+           "POLICY_CORPUS_DIR": str(corpus), "POLICY_INDEX_DIR": str(tmp_path / "index"), "POLICY_BUILD_WORKERS": "2"}
+    build = subprocess.Popen([sys.executable, "-m", "assistant.cli", "index"], cwd=ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers := _descendants(build.pid)) < 2:
+            assert build.poll() is None and time.monotonic() < deadline, "the build started no workers"
+            time.sleep(0.2)
+        time.sleep(1)  # the workers are loading their encoder
+        workers = _descendants(build.pid)
+        build.kill()
+        build.wait()
+        deadline = time.monotonic() + 15
+        while alive := workers & set(_processes()):
+            assert time.monotonic() < deadline, f"workers {sorted(alive)} outlived the build"
+            time.sleep(0.2)
+    finally:
+        build.kill()
+
+
 @pytest.mark.integration
 def test_every_page_says_it_may_not_be_framed(client_url):
     with urllib.request.urlopen(client_url, timeout=60) as resp:
         headers = resp.headers
     assert headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.integration
+def test_gradio_api_traffic_does_not_grow_memory(client_url):
+    """Every /gradio_api/call/ask kept a Gradio session (~125 KB): 514 → 1,166 MB over 5,400 calls. A soak on
+    loopback: after the caches are warm, 600 more calls may not add more than 20 KB each (they added 125)."""
+    import gc
+
+    import httpx
+
+    questions = ["创业担保贷款最高额度是多少？", "融资担保费率是多少？", "第十八条", "我开饭馆的，贷款还不上能缓缓吗？",
+                 "州税务局负责哪些措施", "印花税减免政策是什么？"]
+
+    def call(client: httpx.Client, question: str) -> None:
+        event = client.post(f"{client_url}gradio_api/call/ask", json={"data": [question]}).json()["event_id"]
+        result = client.get(f"{client_url}gradio_api/call/ask/{event}").text
+        assert "event: complete" in result, result[-500:]
+
+    def rss_mb() -> float:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+    with httpx.Client(timeout=60) as client:
+        for i in range(120):
+            call(client, questions[i % len(questions)])
+        gc.collect()
+        before = rss_mb()
+        for i in range(600):
+            call(client, questions[i % len(questions)])
+        gc.collect()
+        grown_kb = (rss_mb() - before) * 1024 / 600
+    assert grown_kb < 20, f"{grown_kb:.0f} KB kept per call"
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,13 @@ One intact index is built per module; each case copies it, damages the copy, and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +24,7 @@ import pytest
 from assistant.answer.assistant import Assistant
 from assistant.errors import PolicyError
 from assistant.search.index import FORMAT_VERSION, build_index, current_generation, open_index
-from tests.support import SEED_ID, copy_corpus, make_settings
+from tests.support import ROOT, SEED_ID, copy_corpus, make_settings
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
@@ -83,6 +87,17 @@ def chroma_file(index_dir: Path) -> Path:
     return live(index_dir) / "chroma" / "chroma.sqlite3"
 
 
+def garbage(name: str, size: int = 4096) -> Callable[[Path], None]:
+    """4 KB of garbage in the middle of a file (``*`` in ``name``: the first match), as in the attack review."""
+    def damage(index_dir: Path) -> None:
+        path = next(live(index_dir).glob(name))
+        data = bytearray(path.read_bytes())
+        at = max(0, len(data) // 2 - size // 2)
+        data[at:at + size] = bytes((i * 37 + 11) % 256 for i in range(min(size, len(data) - at)))
+        path.write_bytes(bytes(data))
+    return damage
+
+
 DAMAGES: dict[str, Callable[[Path], None]] = {
     "pointer deleted": lambda d: (d / "CURRENT").unlink(),
     "pointer to a missing generation": lambda d: (d / "CURRENT").write_text("gen-nothing-here\n", encoding="utf-8"),
@@ -108,6 +123,18 @@ DAMAGES: dict[str, Callable[[Path], None]] = {
     "chroma database deleted": lambda d: chroma_file(d).unlink(),
     "chroma database truncated": lambda d: chroma_file(d).write_bytes(chroma_file(d).read_bytes()[:4096]),
     "chroma database garbage": lambda d: chroma_file(d).write_bytes(b"not a database" * 100),
+    # Each of these gave a traceback at the first question, made the app exit at start, or (indptr) a
+    # silently different answer: every file is now checked against its sum in the manifest.
+    "normalized texts truncated": truncate("normalized.json"),
+    "normalized texts garbage": garbage("normalized.json"),
+    "substring index truncated": truncate("substrings.npz"),
+    "substring index garbage": garbage("substrings.npz"),
+    "bm25 indices garbage": garbage("bm25/indices*"),
+    "bm25 indptr garbage": garbage("bm25/indptr*"),
+    "bm25 data garbage": garbage("bm25/data*"),
+    "tokens garbage": garbage("tokens.jsonl"),
+    "chroma database 4 KB of garbage": garbage("chroma/chroma.sqlite3"),
+    "chroma vectors garbage": garbage("chroma/*/data_level0.bin"),
     "chroma vector segment deleted": lambda d: shutil.rmtree(next(p for p in (live(d) / "chroma").iterdir()
                                                                  if p.is_dir())),
 }
@@ -140,8 +167,10 @@ def test_damage_is_reported_at_open_with_the_rebuild_command(built, tmp_path, na
     ask(settings, index)
 
 
-# Chroma keeps vectors in its SQLite database too and rebuilds a deleted HNSW segment folder from it.
-HARMLESS = {"chroma vector segment deleted"}
+# Chroma keeps vectors in its SQLite database too and rebuilds a deleted HNSW segment folder from it; an
+# index this small is searched by an exact scan over the vectors read from that database (checked by
+# their sum), so its HNSW files are never read.
+HARMLESS = {"chroma vector segment deleted", "chroma vectors garbage"}
 
 
 @pytest.mark.parametrize("name", list(DAMAGES))
@@ -151,3 +180,52 @@ def test_damage_is_repaired_by_auto_build(built, tmp_path, name):
     index = open_index(settings, log=messages.append)
     ask(settings, index)
     assert index.manifest.clause_count == 29
+
+
+def test_the_cli_names_the_damaged_file_without_a_traceback(built, tmp_path):
+    settings = damaged_copy(built, tmp_path, "substring index garbage")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "POLICY_AUTO_BUILD": "false",
+           "POLICY_INDEX_DIR": str(settings.index_dir), "POLICY_CORPUS_DIR": str(settings.corpus_dir)}
+    run = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "创业担保贷款最高额度是多少？"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "Traceback" not in run.stdout + run.stderr, run.stderr[-2000:]
+    assert "substrings.npz" in run.stderr and "policy-assistant index --rebuild" in run.stderr, run.stderr
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """``folder`` made read-only for this process: a read-only bind mount as root (whom file modes do not
+    stop), the write bits taken away otherwise."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
+        for p in modes:
+            p.chmod(modes[p] & ~0o222)
+        try:
+            yield folder
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    mounted = folder.with_name(folder.name + "-ro")
+    mounted.mkdir()
+    run = subprocess.run(["mount", "--bind", str(folder), str(mounted)], capture_output=True, text=True)
+    if run.returncode != 0:
+        pytest.skip(f"cannot make a read-only folder here (root without mount: {run.stderr.strip()})")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(mounted)], check=True, capture_output=True)
+        yield mounted
+    finally:
+        subprocess.run(["umount", str(mounted)], capture_output=True)
+
+
+@pytest.mark.parametrize("auto_build", [False, True])
+def test_a_read_only_index_folder_is_said_plainly(built, tmp_path, auto_build):
+    """A read-only index folder (a shared volume mounted read-only): a message about writing, not a
+    traceback from the build lock, and not a rebuild command that cannot help."""
+    shutil.copytree(built.index_dir, tmp_path / "index")
+    with read_only(tmp_path / "index") as index_dir:
+        with pytest.raises(PolicyError) as caught:
+            open_index(make_settings(built.corpus_dir, index_dir, auto_build=auto_build))
+    message = str(caught.value)
+    assert "可写" in message and "--rebuild" not in message, message

@@ -148,3 +148,58 @@ def test_rebuild_keeps_the_collection_running_replicas_read(chroma_server, tmp_p
     build_index(settings, rebuild=True)
     names = {c.name for c in chromadb.HttpClient(host=host, port=port).list_collections()}
     assert old.manifest.collection not in names
+
+
+def test_a_frozen_chroma_server_holds_nothing(tmp_path, monkeypatch):
+    """Chroma frozen (SIGSTOP) under 45 concurrent /v1 questions: the page and the model list still
+    answer at once, every question is answered from keyword search within the timeout, the calls after
+    the first ones do not wait at all, and once the server is back the vectors are used again."""
+    import signal
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from assistant.answer.assistant import KEYWORDS_ONLY_NOTE
+    from assistant.search import vectorstore
+    from assistant.web.server import create_server
+    from tests.support import ChromaServer, copy_corpus, free_port, serve
+
+    monkeypatch.setattr(vectorstore, "COOLDOWN", 3.0)  # read when this server's breaker is made
+    chroma = ChromaServer(tmp_path / "data", free_port(), tmp_path / "chroma.log").start()
+    # exact_search_max_parts=0: every question queries the server (as on a large index).
+    settings = make_settings(copy_corpus(tmp_path / "corpus"), tmp_path / "index", chroma_host=chroma.host,
+                             chroma_port=chroma.port, chroma_timeout=2.0, exact_search_max_parts=0)
+    build_index(settings)
+    body = {"model": "policy-assistant", "messages": [{"role": "user", "content": QUESTIONS[0]}]}
+
+    def ask(url: str) -> str:
+        reply = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120)
+        assert reply.status_code == 200, reply.text
+        return reply.json()["choices"][0]["message"]["content"]
+
+    try:
+        with serve(create_server(settings)) as url:
+            assert KEYWORDS_ONLY_NOTE not in ask(url)
+            os.kill(chroma.proc.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                with ThreadPoolExecutor(45) as pool:
+                    answers = [pool.submit(ask, url) for _ in range(45)]
+                    time.sleep(0.5)
+                    t = time.monotonic()
+                    assert httpx.get(f"{url}/", timeout=30).status_code == 200
+                    assert httpx.get(f"{url}/v1/models", timeout=30).status_code == 200
+                    other_routes = time.monotonic() - t
+                    texts = [a.result(timeout=120) for a in answers]
+                elapsed = time.monotonic() - started
+            finally:
+                os.kill(chroma.proc.pid, signal.SIGCONT)
+            assert other_routes < 3, other_routes
+            # The first questions wait out one 2 s timeout; the circuit then answers the rest at once.
+            assert elapsed < 20, elapsed
+            assert all(KEYWORDS_ONLY_NOTE in t and "万元" in t for t in texts), texts[0]
+            time.sleep(vectorstore.COOLDOWN + 0.5)
+            assert KEYWORDS_ONLY_NOTE not in ask(url)
+    finally:
+        chroma.stop()

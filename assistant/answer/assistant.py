@@ -46,6 +46,8 @@ CLAUSE_REFERENCE = re.compile(r"第\s*[(（]?[零〇一二两三四五六七八�
 NO_REGION_NOTE = "没有选择所在地区，以下包括各地区的地方文件；选择所在地区可只看适用于当地的措施。"
 # How many clauses a self-description question's own words rank, to order its matched measures.
 MATCH_RANKED = 60
+# The vector server did not answer: the clauses come from keyword search alone (search/retrieve.py).
+KEYWORDS_ONLY_NOTE = "语义检索服务暂时无法访问，本次只按关键词检索，可能漏掉说法不同的条款，请稍后再问一次。"
 LLM_REJECTED_NOTE = "大模型生成的回答未能通过条款核验，已改为直接引用条款原文。"
 # ``compose="extractive"`` answers without the LLM even when one is configured (cheap replays of earlier
 # turns, evaluation of the extractive pipeline).
@@ -257,6 +259,8 @@ class Assistant:
             turn.retrieval = None
         except ChromaUnavailableError as exc:  # retried with backoff already: say so instead of failing
             turn.retrieval, turn.error = None, str(exc)
+        if turn.retrieval is not None and self.index.vectors_down:
+            turn.notes.append(KEYWORDS_ONLY_NOTE)
         turn.timings["retrieve"] = (time.perf_counter() - t) * 1000
         return turn
 

@@ -22,7 +22,7 @@ from ..errors import CorpusFileError, ManifestError
 from ..models import Document, Reference
 from ..regions import Regions
 from . import metadata, versions
-from .readers import SUPPORTED_SUFFIXES, read_source
+from .readers import DEFAULT_LIMITS, SUPPORTED_SUFFIXES, CorpusLimits, read_source
 
 MANIFEST_NAME = "manifest.toml"
 # Files that live in corpus/ but are not policy documents.
@@ -178,10 +178,12 @@ def corpus_sources(folders: Path | Sequence[Path]) -> list[tuple[str, Path]]:
     return out
 
 
-def load_corpus(folders: Path | Sequence[Path], on_file: Callable[[], None] | None = None) -> Corpus:
+def load_corpus(folders: Path | Sequence[Path], on_file: Callable[[], None] | None = None,
+                limits: CorpusLimits = DEFAULT_LIMITS) -> Corpus:
     """Read every document in the corpus folder(s); each folder may have its own manifest.
 
-    ``on_file`` is called after each file (a build's progress bar).
+    ``on_file`` is called after each file (a build's progress bar). A file past one of ``limits`` is
+    skipped and named among the problems.
 
     Raises:
         ManifestError: a manifest is malformed (nothing is read then: metadata would be wrong).
@@ -210,7 +212,7 @@ def load_corpus(folders: Path | Sequence[Path], on_file: Callable[[], None] | No
                 corpus.problems.append(CorpusFileError(str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}，已忽略"))
                 continue
             try:
-                doc = _document(path, source_key(path, folders) or rel, entries.get(rel))
+                doc = _document(path, source_key(path, folders) or rel, entries.get(rel), limits)
             except CorpusFileError as exc:
                 corpus.problems.append(exc)
                 continue
@@ -234,8 +236,8 @@ def load_corpus(folders: Path | Sequence[Path], on_file: Callable[[], None] | No
     return corpus
 
 
-def _document(path: Path, rel: str, entry: dict[str, Any] | None) -> Document:
-    source = read_source(path)
+def _document(path: Path, rel: str, entry: dict[str, Any] | None, limits: CorpusLimits) -> Document:
+    source = read_source(path, limits)
     text = source.text
     entry = entry or {}
     found = metadata.detect(text, path.name, source.title)

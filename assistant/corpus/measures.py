@@ -8,6 +8,7 @@ the clause does not say.
 
 from __future__ import annotations
 
+import heapq
 import re
 import tomllib
 from dataclasses import dataclass
@@ -162,12 +163,23 @@ def _internal(body: str, v: Vocabulary, protects: bool) -> bool:
 
 
 def _conditions(body: str, v: Vocabulary) -> list[str]:
-    spans: list[tuple[int, int]] = []
+    """The conditions the body states, in text order; an earlier pattern's match wins where two overlap.
+
+    Linear in the matches (a one-paragraph file of 800 KB has tens of thousands): the spans kept so far
+    never overlap, so sorted by start they are sorted by end too, and each pattern's matches, in text
+    order, are checked against them with one forward pointer, then merged in.
+    """
+    kept: list[tuple[int, int]] = []
     for pattern in v.conditions:
+        found, i = [], 0
         for m in pattern.finditer(body):
-            if m.end() > m.start() and not any(s <= m.start() < e or m.start() <= s < m.end() for s, e in spans):
-                spans.append(m.span())
-    return list(dict.fromkeys(body[s:e] for s, e in sorted(spans)))
+            start, end = m.span()
+            while i < len(kept) and kept[i][1] <= start:
+                i += 1
+            if end > start and not (i < len(kept) and kept[i][0] < end):
+                found.append((start, end))
+        kept = list(heapq.merge(kept, found))
+    return list(dict.fromkeys(body[s:e] for s, e in kept))
 
 
 def _benefit(body: str, v: Vocabulary) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -103,6 +104,32 @@ def _strict(data: bytes, encoding: str, path: str) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError:
         raise CorpusFileError(path, f"按 {encoding} 解码失败，文件可能已损坏") from None
+
+
+@dataclass(frozen=True)
+class CorpusLimits:
+    """How much one corpus file may hold; a file past a limit is skipped and named with the limit.
+
+    Set by POLICY_CORPUS_MAX_FILE_MB, POLICY_CORPUS_MAX_CHARS and POLICY_CORPUS_MAX_CLAUSES. The
+    defaults are far above any real document (the largest of 3,496 laws has 313 KB, about 100,000
+    characters, under 2,000 articles) and far below what stalls a build.
+    """
+
+    max_file_bytes: int = 50 * 2**20
+    max_chars: int = 2_000_000
+    max_clauses: int = 10_000
+
+    @classmethod
+    def of(cls, settings) -> "CorpusLimits":
+        return cls(settings.corpus_max_file_mb * 2**20, settings.corpus_max_chars, settings.corpus_max_clauses)
+
+    @property
+    def max_unpacked_bytes(self) -> int:
+        """The most a .docx may decompress to: Word's XML spends tens of bytes of markup per character."""
+        return 40 * self.max_chars
+
+
+DEFAULT_LIMITS = CorpusLimits()
 
 
 @dataclass(frozen=True)
@@ -245,20 +272,42 @@ def read_file(path: Path) -> str:
     return read_source(path).text
 
 
-def read_source(path: Path) -> Source:
+def read_source(path: Path, limits: CorpusLimits = DEFAULT_LIMITS) -> Source:
     """Read one corpus file once: its text, its marked title and its bytes (for the content hash).
 
     Raises:
-        CorpusFileError: unsupported type, unreadable, empty, or without text.
+        CorpusFileError: unsupported type, unreadable, empty, without text, or past one of ``limits``.
     """
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise CorpusFileError(str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}")
     try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise CorpusFileError(str(path), f"文件大小 {size / 2**20:.1f} MB，超过上限 "
+                                             f"{limits.max_file_bytes / 2**20:.0f} MB（POLICY_CORPUS_MAX_FILE_MB），已跳过")
+        if path.suffix.lower() == ".docx":
+            _check_unpacked(path, limits)
         data = path.read_bytes()
         text, title = reader(path, data)
     except OSError as exc:
         raise CorpusFileError(str(path), f"无法读取文件（{exc.strerror or exc}）") from None
     if not text.strip():
         raise CorpusFileError(str(path), "文件中没有文字内容")
+    if len(text) > limits.max_chars:
+        raise CorpusFileError(str(path), f"文字共 {len(text):,} 字，超过上限 {limits.max_chars:,} 字"
+                                         "（POLICY_CORPUS_MAX_CHARS），已跳过")
     return Source(text, title, data)
+
+
+def _check_unpacked(path: Path, limits: CorpusLimits) -> None:
+    """A .docx is a zip: 439 KB can hold 33 million characters. Its sizes are read from the zip's
+    directory before anything is decompressed. A file that is no zip is left to the reader to name."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError):
+        return
+    if unpacked > limits.max_unpacked_bytes:
+        raise CorpusFileError(str(path), f"Word 文件解压后 {unpacked / 2**20:.0f} MB，超过上限 "
+                                         f"{limits.max_unpacked_bytes / 2**20:.0f} MB（由 POLICY_CORPUS_MAX_CHARS 决定），已跳过")

@@ -20,12 +20,14 @@ the copy.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import shutil
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -41,6 +43,7 @@ from .. import retry
 from ..config import Settings
 from ..corpus import versions
 from ..corpus.ingest import MANIFEST_NAME, Corpus, corpus_sources, load_corpus, source_key
+from ..corpus.readers import CorpusLimits
 from ..corpus.structure import parse_document, split_parts
 from ..datafiles import read_text
 from ..errors import (
@@ -55,7 +58,7 @@ from ..errors import (
 )
 from ..lexicon import MEASURES
 from ..models import Clause, Document, DocumentMeta, Hit, Part, Reference, heading
-from . import vectorstore
+from . import integrity, vectorstore
 from .documents import dated_clauses
 from .encoders import Encoder, get_encoder
 from .lexical import BM25Index
@@ -63,7 +66,11 @@ from .substrings import SubstringIndex
 from .text import normalize, tokenize
 
 # 2: clause records carry the 责任单位 note's span and the body span; documents.json is DocumentMeta.
-FORMAT_VERSION = 2
+# 3: the manifest holds checksums of the generation's files and of its vectors (search/integrity.py).
+FORMAT_VERSION = 3
+
+# What a catch-all around Chroma lets through: Chroma's Rust panics derive from BaseException, these do not mean damage.
+_STOPS = (KeyboardInterrupt, SystemExit, GeneratorExit)
 # Bump when parsing or part-splitting changes its output: stored vectors of old parts are then stale.
 # 2: documents without numbered measures become paragraph units, and BOM-less UTF-16 is read, so
 # files an older build skipped as unreadable are indexed now.
@@ -121,6 +128,11 @@ class IndexManifest:
     clauses_sha256: str = ""
     # sha256 of the package data the parser reads (the matching vocabulary): editing it re-parses.
     parser_data_sha256: str = ""
+    # sha256 of each file of the generation but Chroma's (integrity.file_digests), checked on open.
+    files: dict[str, str] = field(default_factory=dict)
+    # integrity.vectors_digest of all part vectors when the build was small enough for the exact scan,
+    # checked when they are loaded for it; "" for a large index (searched by Chroma itself).
+    vectors_sha256: str = ""
 
     @property
     def same_parser(self) -> bool:
@@ -177,8 +189,6 @@ class Index:
     @classmethod
     def _read(cls, settings: Settings, gen_dir: Path, manifest: IndexManifest) -> "Index":
         clauses_text = (gen_dir / "clauses.jsonl").read_text(encoding="utf-8")
-        if manifest.clauses_sha256 and _text_sha256(clauses_text) != manifest.clauses_sha256:
-            raise ValueError("clauses.jsonl does not match the manifest")  # a half-copied shared folder
         clauses = [Clause.from_dict(json.loads(line)) for line in clauses_text.splitlines() if line.strip()]
         docs = json.loads((gen_dir / "documents.json").read_text(encoding="utf-8"))
         return cls(settings, gen_dir, manifest, clauses, [DocumentMeta.from_dict(d) for d in docs["documents"]],
@@ -218,6 +228,14 @@ class Index:
         manifest = read_manifest(gen_dir)
         check_compatible(manifest, settings)
         try:
+            damaged = integrity.damaged_files(gen_dir, manifest.files)
+        except PermissionError as exc:
+            raise IndexMismatchError(f"没有读取索引文件的权限（{exc.filename}）。请检查索引目录 {settings.index_dir} "
+                                     "的访问权限，或用有权限的账户运行。") from None
+        if damaged:  # a truncated copy, a flipped block: never a traceback, never a silently different answer
+            raise IndexMismatchError(f"索引文件已损坏（{gen_dir}：{'、'.join(damaged[:3])}"
+                                     f"{' 等' if len(damaged) > 3 else ''}与建立时不一致）。请运行：{REBUILD_COMMAND}")
+        try:
             index = cls._read(settings, gen_dir, manifest)
             if not len(index.clauses) == index.bm25.size == manifest.clause_count:
                 raise ValueError("clause count")
@@ -225,6 +243,8 @@ class Index:
             raise IndexMismatchError(
                 f"索引文件不完整或已损坏（{gen_dir}：{type(exc).__name__}）。请运行：{REBUILD_COMMAND}") from None
         _ = index.collection  # open and check the vectors now: damage shows at start, not at a question
+        if manifest.vectors_sha256 and not settings.server_mode:
+            index._exact_vectors()  # embedded vectors read whole and checked now, for the same reason
         return index
 
     @property
@@ -237,7 +257,14 @@ class Index:
                 collection = vectorstore.get_collection(client, self.manifest.collection)
             except vectorstore.ChromaUnavailableError:
                 raise
-            except Exception as exc:
+            except _STOPS:
+                raise
+            except BaseException as exc:  # also Chroma's Rust panics (not Exceptions) on a damaged database
+                chroma = self.dir / "chroma"
+                if not self.settings.server_mode and chroma.is_dir() and not os.access(chroma, os.W_OK):
+                    raise IndexMismatchError(  # not damage: a rebuild would not help
+                        f"索引目录不可写（{self.dir}）：本地向量库打开时需要写入。请让索引目录可写，"
+                        "或改用 Chroma 服务器（POLICY_CHROMA_HOST）。") from None
                 raise IndexMismatchError(
                     f"向量集合 {self.manifest.collection} 无法打开（{type(exc).__name__}）。"
                     f"请运行：{REBUILD_COMMAND}") from None
@@ -300,6 +327,11 @@ class Index:
         """Which clauses contain a string (:mod:`search.substrings`), as saved with the generation."""
         saved = SubstringIndex.load(self.dir, self.normalized_clauses) if self.dir else None
         return saved or SubstringIndex.build(self.normalized_clauses)
+
+    @property
+    def vectors_down(self) -> bool:
+        """Whether the Chroma server failed just now (server mode), so searches go by keywords alone."""
+        return vectorstore.is_down(self.settings)
 
     def warm(self) -> None:
         """Load what the first question would otherwise wait for: the normalized texts and substring
@@ -395,6 +427,9 @@ class Index:
         if self._exact is None:
             got = self._chroma(lambda: self.collection.get(include=["embeddings"]))
             matrix = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+            if self.manifest.vectors_sha256 and integrity.vectors_digest(got["ids"], matrix) != self.manifest.vectors_sha256:
+                raise IndexMismatchError(
+                    f"向量集合 {self.manifest.collection} 已损坏（与建立时不一致）。请运行：{REBUILD_COMMAND}")
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             self._exact = ([vectorstore.clause_of_part(pid) for pid in got["ids"]], matrix / np.where(norms, norms, 1.0))
         return self._exact
@@ -402,16 +437,24 @@ class Index:
     def _chroma(self, call):
         """``call()`` on the collection; against a Chroma server, retried with backoff on a fresh
         connection each time, since a server restart or network blip should cost a delay, not an error.
+        A timeout is not retried, and while the server is known down no call waits for it
+        (:func:`vectorstore.guarded`).
         """
         if not self.settings.server_mode:
-            return call()
+            try:
+                return call()
+            except (PolicyError, *_STOPS):
+                raise
+            except BaseException as exc:  # the embedded store cannot be read (a Rust panic too): damaged on disk
+                raise IndexMismatchError(f"本地向量库读取失败（{self.dir}：{type(exc).__name__}），可能已损坏。"
+                                         f"请运行：{REBUILD_COMMAND}") from None
 
         def reconnect(_exc: BaseException) -> None:
             self._collection = None
 
         try:
-            return retry.with_retries(call, transient=vectorstore.transient, on_retry=reconnect,
-                                      delays=retry.RETRY_DELAYS)
+            return vectorstore.guarded(self.settings, lambda: retry.with_retries(
+                call, transient=vectorstore.reconnectable, on_retry=reconnect, delays=retry.RETRY_DELAYS))
         except PolicyError:
             raise  # the server is down after the retries, or the index does not match it (with its rebuild hint)
         except Exception as exc:  # not retried unless transient; either way the user gets a Chinese message
@@ -518,8 +561,14 @@ def _text_sha256(text: str) -> str:
 
 @contextmanager
 def _build_lock(index_dir: Path) -> Iterator[None]:
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".build.lock", "w") as handle:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / ".build.lock", "w")
+    except OSError as exc:  # a read-only mount, a folder of another user: say so before any work
+        why = "只读文件系统" if exc.errno == errno.EROFS else "没有写入权限" if exc.errno == errno.EACCES else exc.strerror
+        raise IndexBuildError(f"无法写入索引目录 {index_dir}（{why}），不能建立或更新索引。"
+                              "请检查目录权限，或把 POLICY_INDEX_DIR 指向可写的目录。") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -591,7 +640,8 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
     stages: dict[str, float] = {}
     with _timed(stages, "read"):
         reading = _progress(len(corpus_sources(settings.corpus_dirs)), progress, "读取文件", "个")
-        corpus = load_corpus(settings.corpus_dirs, on_file=reading.update)
+        limits = CorpusLimits.of(settings)
+        corpus = load_corpus(settings.corpus_dirs, on_file=reading.update, limits=limits)
         reading.close()
     report = BuildReport(problems=list(corpus.problems), warnings=list(corpus.warnings), stages=stages)
     skipped = [f"{source_key(Path(p.path), settings.corpus_dirs)}:{_sha256(Path(p.path))}"
@@ -608,7 +658,11 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
                 parsing.update()
                 continue
             try:
-                parsed.append((doc, parse_document(doc)))
+                clauses = parse_document(doc)
+                if len(clauses) > limits.max_clauses:  # 200,000 numbered lines would be 200,000 vectors
+                    raise CorpusFileError(doc.path, f"切分出 {len(clauses):,} 条条款，超过上限 {limits.max_clauses:,} 条"
+                                                    "（POLICY_CORPUS_MAX_CLAUSES），已跳过")
+                parsed.append((doc, clauses))
             except CorpusFileError as exc:
                 report.problems.append(exc)
                 skipped.append(f"{doc.path}:{doc.sha256}")
@@ -708,6 +762,8 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
                 clause_count=len(clauses),
                 part_count=len(parts),
                 clauses_sha256=clauses_sha,
+                files=integrity.file_digests(gen_dir),
+                vectors_sha256=_vectors_sha256(col, len(parts), settings),
             )
             _write(gen_dir / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
             steps.update()
@@ -889,14 +945,27 @@ def _worker_pool(settings: Settings, parts: int) -> Iterator:
 
     # spawn, not fork: the building process may already run Chroma's and the tokenizers' threads.
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker, initargs=(settings.encoder, settings.allow_model_download)
-                             ) as pool:
+                             initializer=_init_worker,
+                             initargs=(settings.encoder, settings.allow_model_download, os.getpid())) as pool:
         yield pool
 
 
-def _init_worker(encoder: str, allow_download: bool) -> None:
+def _init_worker(encoder: str, allow_download: bool, builder: int) -> None:
     global _worker_encoder
+    _die_with(builder)
     _worker_encoder = get_encoder(encoder, allow_download)
+
+
+def _die_with(builder: int) -> None:
+    """Exit as soon as the building process is gone, even killed with SIGKILL (no cleanup runs then):
+    an orphaned worker would hold its encoder (~170 MB) and a core until the machine restarts. Polled
+    rather than PR_SET_PDEATHSIG, which fires when the parent's spawning *thread* ends."""
+    def watch() -> None:
+        while os.getppid() == builder:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="builder-watch", daemon=True).start()
 
 
 def _embed_in_worker(texts: list[str]) -> np.ndarray:
@@ -973,6 +1042,15 @@ def _remove_unfinished(index_dir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _vectors_sha256(collection, part_count: int, settings: Settings) -> str:
+    """integrity.vectors_digest of the collection as written, when it is small enough for the exact
+    scan to read it whole (and check it then); "" otherwise."""
+    if not 0 < part_count <= settings.exact_search_max_parts:
+        return ""
+    got = collection.get(include=["embeddings"])
+    return integrity.vectors_digest(got["ids"], np.asarray(got["embeddings"], dtype=np.float32))
+
+
 def _collection_of(gen_dir: Path | None) -> str:
     """The Chroma collection a generation's manifest names, or "" when it has none or cannot be read."""
     if gen_dir is None:
@@ -1017,6 +1095,6 @@ def open_index(settings: Settings, *, progress: bool = False, log=None) -> Index
         if not (settings.auto_build and settings.corpus_dir.is_dir()):
             raise
         if log:
-            log(f"{exc}；正在根据语料重建索引……")
+            log(f"{str(exc).rstrip('。')}；正在根据语料重建索引……")
         build_index(settings, rebuild=True, progress=progress)
         return Index.open(settings)

@@ -24,7 +24,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from ..errors import EmptyQueryError
+from ..errors import ChromaUnavailableError, EmptyQueryError
 from ..lexicon import Lexicon
 from ..models import Expansion, Hit, Query, Retrieval, RouteKind, Side
 from ..regions import Region, Regions
@@ -128,8 +128,11 @@ class HybridSearcher:
         clauses = self.index.clauses
         tokens = list(query.search_tokens)
         bm25 = self.index.bm25.scores(tokens)
-        rows, sims = self.index.dense_rows(self.embed_query(normalize(query.search_text)),
-                                           max(DENSE_CANDIDATES, 4 * k), scope)
+        try:
+            rows, sims = self.index.dense_rows(self.embed_query(normalize(query.search_text)),
+                                               max(DENSE_CANDIDATES, 4 * k), scope)
+        except ChromaUnavailableError:  # the vector server is down: keywords still find most clauses
+            rows, sims = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         dense_vec = np.zeros(len(clauses), dtype=np.float32)
         dense_vec[rows] = sims
         candidates = np.zeros(len(clauses), dtype=bool)

@@ -2,28 +2,84 @@
 
 Each index generation writes a collection of its own, so a build never touches the collection the
 running app reads; the generation pointer switches only after the new collection is complete.
+
+Every call to a server is bounded: connect and read timeouts on the client's session, and a circuit
+breaker (pybreaker) per server that, once a call has failed for want of the server, fails the calls
+of the next :data:`COOLDOWN` seconds at once instead of letting each one wait out its timeout.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
+import httpx
 import numpy as np
+import pybreaker
 
 from ..config import Settings
 from ..errors import ChromaUnavailableError
 from ..models import Part
 
-__all__ = ["ChromaUnavailableError", "transient"]
+__all__ = ["ChromaUnavailableError", "transient", "reconnectable", "guarded", "is_down"]
+
+T = TypeVar("T")
+
+# Seconds to connect to a server (at most: a smaller chroma_timeout wins). A refused connection is
+# immediate; one that takes longer than this goes to a host that is not there.
+CONNECT_TIMEOUT = 3.0
+# Seconds a server that failed is left alone before one call tries it again.
+COOLDOWN = 15.0
 
 
 def transient(exc: BaseException) -> bool:
-    """A failure of the Chroma client that a retry on a fresh connection can cure: the connection was
+    """A failure of the Chroma client that says the server is not there (now): the connection was
     refused, reset or timed out (httpx's transport errors), or reconnecting found the server down."""
-    import httpx
-
     return isinstance(exc, (httpx.TransportError, ChromaUnavailableError, ConnectionError, TimeoutError))
+
+
+def reconnectable(exc: BaseException) -> bool:
+    """A transient failure a retry on a fresh connection can cure soon (a restart, a dropped
+    connection). A timeout is not: the server is hung, and each retry would wait the whole timeout again."""
+    timed_out = (httpx.TimeoutException, TimeoutError)
+    return transient(exc) and not isinstance(exc, timed_out) and not isinstance(exc.__cause__, timed_out)
+
+
+_breakers: dict[str, pybreaker.CircuitBreaker] = {}
+_breakers_lock = threading.Lock()
+
+
+def _breaker(settings: Settings) -> pybreaker.CircuitBreaker:
+    """The circuit breaker of the server ``settings`` name, shared by every index and client on it."""
+    where = chroma_location(settings)
+    with _breakers_lock:
+        if where not in _breakers:
+            # One failure opens it: the failure has already been retried (or was a timeout). Errors that
+            # are not the server's absence (a missing collection, a bad request) do not count.
+            _breakers[where] = pybreaker.CircuitBreaker(
+                fail_max=1, reset_timeout=COOLDOWN, exclude=[lambda exc: not transient(exc)],
+                throw_new_error_on_trip=False, name=where)
+        _breakers[where].reset_timeout = COOLDOWN  # read each time: a test may shorten it
+        return _breakers[where]
+
+
+def guarded(settings: Settings, call: Callable[[], T]) -> T:
+    """``call()`` through the server's circuit breaker.
+
+    Raises:
+        ChromaUnavailableError: the server failed within the last :data:`COOLDOWN` seconds (no call made).
+    """
+    try:
+        return _breaker(settings).call(call)
+    except pybreaker.CircuitBreakerError:
+        raise ChromaUnavailableError(
+            f"Chroma 服务器 {chroma_location(settings)} 刚才没有响应，{COOLDOWN:.0f} 秒内不再等待它") from None
+
+
+def is_down(settings: Settings) -> bool:
+    """Whether the server's breaker is open: a call just failed for want of the server."""
+    return settings.server_mode and _breaker(settings).current_state == pybreaker.STATE_OPEN
 
 
 def chroma_location(settings: Settings) -> str:
@@ -46,16 +102,28 @@ def make_client(settings: Settings, generation_dir: Path):
     # Telemetry would try to reach the network; nothing here may.
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.server_mode:
+        timeout = httpx.Timeout(settings.chroma_timeout, connect=min(CONNECT_TIMEOUT, settings.chroma_timeout))
         try:
+            # HttpClient() itself calls the server with no timeout: ask first, with one.
+            httpx.get(f"{chroma_location(settings)}/api/v2/heartbeat", timeout=timeout).raise_for_status()
             client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
                                          ssl=settings.chroma_ssl, settings=chroma_settings)
-            client.heartbeat()
-        except Exception as exc:  # connection refused, DNS, TLS: all mean "server unavailable"
+        except Exception as exc:  # connection refused, DNS, TLS, a hung server: all mean "server unavailable"
             raise ChromaUnavailableError(
                 f"无法连接 Chroma 服务器 {chroma_location(settings)}：{type(exc).__name__}。"
-                "请确认服务器已启动，或清除 POLICY_CHROMA_HOST 改用本地索引。") from None
+                "请确认服务器已启动，或清除 POLICY_CHROMA_HOST 改用本地索引。") from exc
+        _bound_waits(client, timeout)
         return client
     return chromadb.PersistentClient(path=str(generation_dir / "chroma"), settings=chroma_settings)
+
+
+def _bound_waits(client, timeout: httpx.Timeout) -> None:
+    """Give the HttpClient's session ``timeout``: chromadb 1.5 builds it with ``timeout=None`` and has
+    no setting for it, so a frozen server would hold each request, and the thread serving it, forever."""
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):  # a chromadb upgrade moved it: fail loudly, not unbounded
+        raise RuntimeError("chromadb HttpClient has no httpx session at ._server._session")
+    session.timeout = timeout
 
 
 def collection_name(prefix: str, generation: str) -> str:

@@ -14,15 +14,16 @@ retrieval, refusal and verification all stay in the assistant. Errors use OpenAI
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from .. import __version__
 from ..answer.assistant import Assistant
@@ -30,7 +31,12 @@ from ..errors import PolicyError
 from ..models import Answer
 from ..search.text import clean_text
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 DEFAULT_MODEL_NAME = "policy-assistant"
+# What a client sees of a fault of ours (the traceback goes to the log, not to the asker).
+UNEXPECTED = "服务内部出错，请稍后再试；如果一直出现，请联系管理员查看服务日志。"
 # Earlier user turns replayed to rebuild the conversation (see _history). Follow-up resolution only
 # looks at the latest answers, so a bounded replay keeps a long (or hostile) message list cheap.
 MAX_REPLAYED_TURNS = 8
@@ -143,14 +149,17 @@ def _completion_id() -> str:
 
 
 def create_router(assistant: Assistant | Callable[[], Assistant], *,
-                  model_name: str = DEFAULT_MODEL_NAME) -> APIRouter:
+                  model_name: str = DEFAULT_MODEL_NAME, concurrency: int = 4) -> APIRouter:
     """Routes ``POST /v1/chat/completions``, ``GET /v1/models`` and ``GET /v1/models/{id}`` on ``assistant``.
 
     Include it in any FastAPI app (``app.include_router(create_router(assistant))``). ``assistant`` may
     be a callable returning the current one (a server that reloads its index after reindexing). The
-    assistant is called in the threadpool, never on the event loop.
+    assistant is called in worker threads, never on the event loop: at most ``concurrency`` at once,
+    on threads of their own, so answers that wait on a slow backend never take the threads other
+    routes (the page, the model list) are served on; further questions wait without a thread.
     """
     current: Callable[[], Assistant] = assistant if callable(assistant) else (lambda: assistant)
+    answering = anyio.CapacityLimiter(concurrency)
     router = APIRouter(prefix="/v1", tags=["OpenAI-compatible API"])
     fingerprint = f"policy-assistant-{__version__}"
 
@@ -158,11 +167,11 @@ def create_router(assistant: Assistant | Callable[[], Assistant], *,
         return {"id": model_name, "object": "model", "created": _CREATED, "owned_by": "policy-assistant"}
 
     @router.get("/models")
-    def list_models() -> dict[str, Any]:
+    async def list_models() -> dict[str, Any]:
         return {"object": "list", "data": [model_card()]}
 
     @router.get("/models/{model_id}")
-    def get_model(model_id: str):
+    async def get_model(model_id: str):
         if model_id != model_name:
             return error_response(404, f"模型 {model_id} 不存在，可用的模型：{model_name}",
                                   code="model_not_found")
@@ -180,17 +189,20 @@ def create_router(assistant: Assistant | Callable[[], Assistant], *,
         chosen = current()  # one assistant for the whole request, even if a reload happens meanwhile
         if not stream:
             try:
-                answer = await run_in_threadpool(
-                    lambda: chosen.ask(question, _history(chosen, earlier, region), region=region))
+                answer = await anyio.to_thread.run_sync(
+                    lambda: chosen.ask(question, _history(chosen, earlier, region), region=region), limiter=answering)
             except PolicyError as exc:
                 return error_response(500, f"回答失败：{exc}", type_="server_error", code="policy_error")
+            except Exception:  # a fault of ours: logged with its traceback, answered in Chinese
+                log.exception("answering %r failed", question[:200])
+                return error_response(500, UNEXPECTED, type_="server_error", code="internal_error")
             return {**base, "object": "chat.completion",
                     "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                                  "message": {"role": "assistant", "content": answer.text, "refusal": None}}],
                     "citations": [c.to_json() for c in answer.citations],
                     "policy_assistant": answer_meta(answer)}
 
-        events = iterate_in_threadpool(_events(chosen, question, earlier, region))
+        events = _in_threads(_events(chosen, question, earlier, region), answering)
         return StreamingResponse(_sse(events, base), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -252,6 +264,16 @@ def _events(assistant: Assistant, question: str, earlier: Sequence[str],
         yield from assistant.stream(question, _history(assistant, earlier, region), region=region)
     except PolicyError as exc:  # reported in the stream: the response has already started
         yield exc
+    except Exception:  # a fault of ours: logged, and the stream still ends with an error event and [DONE]
+        log.exception("streaming an answer to %r failed", question[:200])
+        yield PolicyError(UNEXPECTED)
+
+
+async def _in_threads(events: Iterator[T], limiter: anyio.CapacityLimiter) -> AsyncIterator[T]:
+    """``events`` pulled one item at a time on a worker thread under ``limiter``."""
+    done = object()
+    while (item := await anyio.to_thread.run_sync(next, events, done, limiter=limiter)) is not done:
+        yield item
 
 
 async def _sse(events: AsyncIterator[str | Answer | PolicyError], base: dict[str, Any]) -> AsyncIterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..config import Settings
 from .guard import EdgeGuard
 from .service import Service
+from .sessions import ApiSessionReaper, bound_sessions
 
 
 def build_blocks(settings: Settings, service: Service):
@@ -28,8 +29,9 @@ def create_server(settings: Settings, service: Service | None = None):
     service = service or Service(settings)
     api = FastAPI(title="政策通 API", docs_url=None, redoc_url=None)
     # Before mounting Gradio at "/", or Gradio's catch-all route would answer /v1/* itself.
-    api.include_router(create_router(lambda: service.assistant))
+    api.include_router(create_router(lambda: service.assistant, concurrency=settings.web_concurrency))
     blocks = build_blocks(settings, service)
+    bound_sessions(blocks, settings.web_sessions)
     app = gr.mount_gradio_app(api, blocks, path="/", css=CSS, footer_links=["api"],
                               max_file_size=f"{settings.upload_max_mb}mb")
     # Gradio checks that a file named in a request was uploaded through it (not any readable server
@@ -37,7 +39,7 @@ def create_server(settings: Settings, service: Service | None = None):
     # Without this, a forged admin upload could copy /tmp or working-directory files into the corpus
     # (tests/test_admin_http.py).
     blocks.has_launched = True
-    return EdgeGuard(app, uploads_allowed=bool(settings.admin_password))
+    return EdgeGuard(ApiSessionReaper(app, blocks), uploads_allowed=bool(settings.admin_password))
 
 
 def _feedback_store(settings: Settings):
