@@ -40,8 +40,26 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
+# Terminal control characters (C0 but tab and newline, DEL, C1): in a title, a clause or a file name
+# they would recolour, move the cursor or rewrite what the terminal shows. Printed as �.
+_CONTROLS = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)], "\ufffd")
+
+
+class _Printable:
+    """A text stream that writes terminal control characters as �."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text.translate(_CONTROLS))
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def _err(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(message.translate(_CONTROLS), file=sys.stderr, flush=True)
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, Index]:
@@ -390,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(encoding="utf-8")
     parser = build_parser()
     args = parser.parse_args(argv)
+    stdout = sys.stdout
+    sys.stdout = _Printable(stdout)  # everything a command prints passes here (progress bars go to stderr)
     try:
         return args.func(args)
     except PolicyError as exc:
@@ -401,8 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("已中断。")
         return 130
     except BrokenPipeError:  # `… | head` closed the pipe: nothing more to print, and no traceback
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the interpreter flushes stdout at exit)
+        stdout = open(os.devnull, "w")  # noqa: SIM115 (the interpreter flushes stdout at exit)
         return 0
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

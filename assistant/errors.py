@@ -7,6 +7,8 @@ tracebacks: catching :class:`PolicyError` is enough at an edge.
 from __future__ import annotations
 
 REBUILD_COMMAND = "policy-assistant index --rebuild"
+# What a user sees of a fault of ours (not a PolicyError): the traceback goes to the log, not to them.
+INTERNAL_ERROR = "服务内部出错，请稍后再试；如果一直出现，请联系管理员查看服务日志。"
 
 
 class PolicyError(Exception):

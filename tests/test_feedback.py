@@ -19,7 +19,8 @@ from assistant import __version__
 from assistant.cli import build_parser
 from assistant.errors import FeedbackError, PolicyError
 from assistant.models import Citation
-from assistant.web.feedback import COLUMNS, MAX_COMMENT_CHARS, SCHEMA_VERSION, FeedbackStore
+from assistant.web import feedback
+from assistant.web.feedback import COLUMNS, MAX_COMMENT_CHARS, SCHEMA_VERSION, FeedbackStore, rater_key
 from tests.support import ROOT, SEED_ID
 
 FEE_HEADING = "临州办发〔2022〕84号 第（四）条 加大融资担保支持力度"
@@ -79,7 +80,7 @@ def test_wal_mode_and_schema_version(tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         columns = [r[1] for r in conn.execute("PRAGMA table_info(feedback)")]
-    assert tuple(columns) == COLUMNS
+    assert tuple(columns) == (*COLUMNS, "rater")  # the rater key is not exported
 
 
 def test_newer_schema_and_foreign_files_are_refused(tmp_path):
@@ -252,3 +253,43 @@ def test_lone_surrogates_from_a_form_field_are_stored(tmp_path):
     store.record(1, "问题\ud800", "回答\udfff", [], comment="好\ud83d")
     row = store.rows()[0]
     assert (row["question"], row["answer"], row["comment"]) == ("问题\ufffd", "回答\ufffd", "好\ufffd")
+
+
+def test_one_rater_rating_one_answer_again_updates_their_rating(tmp_path):
+    """50 👎 from one browser on one answer were 50 rows: now one row, the last rating, the last comment given."""
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    me = rater_key("session-a", "问题", "回答")
+    for _ in range(50):
+        store.record(-1, "问题", "回答", rater=me)
+    store.record(1, "问题", "回答", comment="其实有用", rater=me)
+    store.record(-1, "问题", "回答", rater=me)  # no comment this time: the earlier one stays
+    other = rater_key("session-b", "问题", "回答")
+    store.record(1, "问题", "回答", rater=other)
+    store.record(1, "问题", "回答")  # no rater (the CLI, a script): never merged
+    store.record(1, "问题", "回答")
+    rows = store.rows()
+    assert [(r["rating"], r["comment"]) for r in rows] == [(-1, "其实有用"), (1, ""), (1, ""), (1, "")]
+
+
+def test_a_version_1_database_gains_the_rater_column_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "fb.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(feedback._SCHEMA + "PRAGMA user_version = 1;")
+        conn.execute("INSERT INTO feedback (created_at, rating, question, answer, app_version) "
+                     "VALUES ('2026-01-01T00:00:00+00:00', 1, '旧问题', '旧回答', '0.1')")
+    store = FeedbackStore(path)
+    key = rater_key("s", "问题", "回答")
+    store.record(-1, "问题", "回答", rater=key)
+    store.record(1, "问题", "回答", rater=key)
+    assert [(r["question"], r["rating"]) for r in store.rows()] == [("旧问题", 1), ("问题", 1)]
+
+
+def test_a_database_deleted_while_serving_is_created_again(tmp_path):
+    """Deleting the feedback file while the app ran broke every rating until a restart."""
+    path = tmp_path / "fb.sqlite3"
+    store = FeedbackStore(path)
+    store.record(1, "问题", "回答")
+    for leftover in tmp_path.glob("fb.sqlite3*"):
+        leftover.unlink()
+    store.record(-1, "问题二", "回答二")
+    assert [r["question"] for r in FeedbackStore(path).rows()] == ["问题二"]

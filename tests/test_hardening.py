@@ -199,6 +199,62 @@ def test_build_workers_die_with_the_build(tmp_path):
 
 
 @pytest.mark.integration
+def test_terminal_escapes_in_a_corpus_never_reach_the_terminal(tmp_path):
+    """ANSI escapes in a title (and a file name) reached the terminal through docs, clauses, ask and the
+    build's warnings: they could recolour, move the cursor or clear the screen."""
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    escape = "\x1b[2J\x1b[31m"
+    (corpus / "policy.txt").write_text(POLICY, encoding="utf-8")
+    (corpus / f"坏{escape}名.exe").write_text("x", encoding="utf-8")  # named in the build's problems
+    (corpus / "manifest.toml").write_text(
+        '[[document]]\nfile = "policy.txt"\ndoc_id = "policy"\ntitle = "测试\\u001b[2J\\u001b[31m标题\\u009b31m"\n', encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}, "PYTHONPATH": str(ROOT),
+           "POLICY_CORPUS_DIR": str(corpus), "POLICY_INDEX_DIR": str(tmp_path / "index")}
+    for command in (["index"], ["docs"], ["clauses"], ["ask", "担保费率是多少"], ["search", "担保费率"]):
+        run = subprocess.run([sys.executable, "-m", "assistant.cli", *command], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+        out = run.stdout + run.stderr
+        assert run.returncode == 0, out[-2000:]
+        assert "\x1b" not in out and "\u009b" not in out, (command, out[-1000:])
+        if command == ["docs"]:
+            assert "测试\ufffd[2J\ufffd[31m标题" in out  # shown, made harmless
+
+
+@pytest.mark.integration
+def test_a_fault_reaches_api_callers_in_chinese_without_python_text(seed_settings, seed_index, monkeypatch):
+    """Gradio error events carried the raw Python exception text (show_error). A fault is now logged and
+    the caller told, in Chinese, that it is ours; a PolicyError still says its own reason."""
+    import httpx
+
+    from assistant.errors import INTERNAL_ERROR
+    from assistant.web.server import create_server
+    from assistant.web.service import Service
+    from tests.support import serve
+
+    service = Service(seed_settings, seed_index)
+
+    def broken(query, k):
+        raise KeyError("/srv/secret/path 内部细节")
+
+    monkeypatch.setattr(service, "search", broken)
+    with serve(create_server(seed_settings, service)) as url, httpx.Client(timeout=60) as client:
+        event = client.post(f"{url}/gradio_api/call/search", json={"data": ["融资担保", 3]}).json()["event_id"]
+        stream = client.get(f"{url}/gradio_api/call/search/{event}").text
+        error = json.loads(stream.split("data:", 1)[1])
+        assert "event: error" in stream and error["error"] == INTERNAL_ERROR and error["title"] == "出错了", stream
+        assert "secret" not in stream and "KeyError" not in stream
+        event = client.post(f"{url}/gradio_api/call/match", json={"data": ["大企业", "", [], [], ""]}).json()["event_id"]
+        error = json.loads(client.get(f"{url}/gradio_api/call/match/{event}").text.split("data:", 1)[1])
+        assert "不在可选范围内" in error["error"] and error["title"] == "无法完成"
+
+
+@pytest.mark.integration
 def test_every_page_says_it_may_not_be_framed(client_url):
     with urllib.request.urlopen(client_url, timeout=60) as resp:
         headers = resp.headers
@@ -236,6 +292,38 @@ def test_gradio_api_traffic_does_not_grow_memory(client_url):
         gc.collect()
         grown_kb = (rss_mb() - before) * 1024 / 600
     assert grown_kb < 20, f"{grown_kb:.0f} KB kept per call"
+
+
+@pytest.mark.integration
+def test_clients_leaving_mid_request_are_not_logged_as_faults(client_url):
+    """A client that disconnected while sending its /v1 body logged a full ASGI traceback each time."""
+    import logging
+    import socket
+    import time
+    import urllib.parse
+
+    errors: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = errors.append
+    logger = logging.getLogger("uvicorn.error")
+    logger.addHandler(handler)
+    host, port = urllib.parse.urlsplit(client_url).netloc.split(":")
+    body = json.dumps({"model": "policy-assistant", "stream": True,
+                       "messages": [{"role": "user", "content": "融资担保费率是多少？"}]}).encode()
+    head = b"Host: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    try:
+        for request, read in [(b"POST /v1/chat/completions HTTP/1.1\r\n" + head + body[:20], 0),  # mid-body
+                              (b"POST /v1/chat/completions HTTP/1.1\r\n" + head + body, 60),  # mid-stream
+                              (b"POST /gradio_api/call/ask HTTP/1.1\r\n" + head + body[:20], 0)]:
+            with socket.create_connection((host, int(port))) as sock:
+                sock.sendall(request)
+                if read:
+                    sock.recv(read)
+        time.sleep(1.5)
+        urllib.request.urlopen(client_url, timeout=30).read()  # still serving
+    finally:
+        logger.removeHandler(handler)
+    assert not errors, [r.getMessage() for r in errors]
 
 
 @pytest.fixture(scope="module")

@@ -133,3 +133,14 @@ def test_failures_section_of_hand_made_runs():
 def test_write_report_needs_a_run(tmp_path):
     with pytest.raises(ValueError):
         write_report(tmp_path, [])
+
+
+def test_a_hostile_question_type_or_run_name_stays_text_in_rendered_markdown():
+    """report.md copied a QA file's ``type`` raw into its charts' code blocks: three backticks closed the
+    block and what followed was live HTML in any Markdown viewer."""
+    from markdown_it import MarkdownIt
+
+    hostile = "```\n<img src=x onerror=alert(1)>\n"
+    report = RunReport.from_results(f"甲{hostile}", [result(type=hostile), result(id="y", type="fact", citations=[])])
+    html_out = MarkdownIt("commonmark").render(render_markdown([report], ReportMeta()))
+    assert "<img" not in html_out and "onerror=alert(1)&gt;" in html_out

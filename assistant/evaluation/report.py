@@ -180,6 +180,12 @@ def md_text(text: str) -> str:
     return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
 
 
+def code_text(text: str) -> str:
+    """User text made inert inside a fenced code block: one line, and no backtick that could close the
+    fence (after which the rest would be live Markdown and HTML). Not HTML-escaped: code shows verbatim."""
+    return " ".join(str(text).split()).replace("`", "\u02cb")
+
+
 def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
@@ -275,14 +281,13 @@ def text_bar(value: float | None, full: float) -> str:
 def md_chart(runs: Sequence[RunReport], metric: Metric) -> str:
     names = groups(runs)
     full = scale_max(metric, runs, names)
-    width = max(display_width(run.name) for run in runs)
+    width = max(display_width(code_text(run.name)) for run in runs)
     lines = []
     for g in names:
-        lines.append(group_label(g))
+        lines.append(code_text(group_label(g)))
         for run in runs:
             value = run.value(metric.key, g)
-            # Code blocks show text verbatim, so names are not HTML-escaped here (they stay inert).
-            label = pad(" ".join(run.name.split()), width)
+            label = pad(code_text(run.name), width)
             lines.append(f"  {label}  {text_bar(value, full)}  {fmt(value, metric)}")
     return f"### {metric.heading}（{metric.label}）\n\n```text\n" + "\n".join(lines) + "\n```"
 

@@ -7,19 +7,22 @@ Named API endpoints (``/ask``, ``/ask_in_region``, ``/lookup``, ``/search``, ``/
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import gradio as gr
 
 from .. import __version__
 from ..answer.match import MatchResult
 from ..answer.profile import ANYWHERE, Profile, ProfileOptions
-from ..errors import PolicyError
+from ..errors import INTERNAL_ERROR, PolicyError
 from ..models import Answer
 from ..search.lookup import LookupQuery
 from .admin import ALLOWED_SUFFIXES, PasswordGuard, UploadError, accept_upload
+from .feedback import rater_key
 from .guard import UPLOAD_CACHE
 from .render import (
     answer_html,
@@ -33,6 +36,8 @@ from .render import (
     question_preview,
 )
 from .service import Service
+
+log = logging.getLogger(__name__)
 
 # Gradio phones home for analytics by default; this app must make no outbound connection.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -94,34 +99,39 @@ class Handlers:
                     chat[-1] = {"role": "assistant", "content": answer_html(streamed)}
                     yield chat, answers, gr.update(), gr.update(), gr.update()
         except Exception as exc:  # never leave the placeholder hanging: say what happened, in the chat
-            reason = str(exc) if isinstance(exc, PolicyError) else type(exc).__name__
-            failed = Answer(question=question, text=f"抱歉，回答时出现问题，请稍后再试。（{reason}）", refused=True,
-                            route="error", checks=[repr(exc)])
+            if isinstance(exc, PolicyError):
+                text = f"抱歉，回答时出现问题，请稍后再试。（{exc}）"
+            else:  # a fault of ours: the traceback to the log, not to the asker
+                log.exception("answering %r failed", question[:200])
+                text = "抱歉，回答时出现问题，请稍后再试。"
+            failed = Answer(question=question, text=text, refused=True, route="error", checks=[repr(exc)])
             # Appended like any answer, so 👍/👎 on a later message still finds its own answer.
             answers = list(answers or []) + [failed]
             chat[-1] = {"role": "assistant", "content": answer_html(failed.text)}
             yield chat, answers, gr.update(), "", done_marker(answers)
 
-    def record(self, answer: Answer | None, rating: int, comment: str = "") -> str:
+    def record(self, answer: Answer | None, rating: int, comment: str = "", who: str = "") -> str:
+        """Store a rating of ``answer``; ``who`` (the browser session) rating it again updates that rating."""
         if self.feedback is None or answer is None:
             return "暂无可评价的回答。" if answer is None else ""
         self.feedback.record(rating, answer.question, answer.text,
                              [{"clause_id": c.clause_id, "heading": c.heading} for c in answer.citations],
-                             comment=comment or "", route=answer.route, refused=answer.refused)
+                             comment=comment or "", route=answer.route, refused=answer.refused,
+                             rater=rater_key(who, answer.question, answer.text) if who else "")
         return "感谢您的反馈！"
 
     def rate_last(self, rating: int):
         """A handler rating the latest answer (the 👍/👎 buttons, with the comment box), then clearing the box."""
-        def rate(answers: list[Answer], comment: str) -> tuple[str, str]:
-            return self.record(answers[-1] if answers else None, rating, comment), ""
+        def rate(answers: list[Answer], comment: str, request: gr.Request) -> tuple[str, str]:
+            return self.record(answers[-1] if answers else None, rating, comment, _session(request)), ""
         return rate
 
-    def on_like(self, answers: list[Answer], data: gr.LikeData) -> str:
+    def on_like(self, answers: list[Answer], data: gr.LikeData, request: gr.Request) -> str:
         index = data.index if isinstance(data.index, int) else data.index[0]
         turn = (index - 1) // 2  # each turn adds a user and an assistant message
         liked = data.liked is True or data.liked == "Like"
         answer = answers[turn] if answers and 0 <= turn < len(answers) else None
-        return self.record(answer, 1 if liked else -1)
+        return self.record(answer, 1 if liked else -1, who=_session(request))
 
     # ------------------------------------------------------------------ lookup and documents
 
@@ -155,10 +165,7 @@ class Handlers:
         """Policy matching: the measures a profile can use, {profile, region, documents, measures: [{clause_id,
         group (明确适用|可能适用), title, benefit, figures, conditions, units, notes}]}. ``region`` empty: the
         deployment's POLICY_REGION; 全国: every document."""
-        try:
-            return self._match(type, industry, situations, needs, region).to_json()
-        except PolicyError as exc:  # a choice the form does not offer: the reason, in Chinese
-            raise gr.Error(str(exc)) from None
+        return self._match(type, industry, situations, needs, region).to_json()  # a bad choice: ProfileError
 
     def match_form(self, type: str, industry: str, situations: list[str], needs: list[str], region: str):
         """The 政策匹配 form: result cards, and the result as JSON for scripts."""
@@ -177,11 +184,25 @@ class Handlers:
 
     def search(self, query: str, k: int = 5) -> list[dict]:
         """Ranked clauses for a question or keywords, with why each was found."""
+        return [self.service.index.hit_json(h) for h in self.service.search(query, k)]
+
+
+def shown_errors(handler: Callable) -> Callable:
+    """``handler`` whose errors reach the caller in Chinese: a PolicyError says its own reason, anything
+    else is logged with its traceback and called an internal error. Gradio would otherwise send the
+    Python text of any exception (show_error), or nothing at all."""
+    @functools.wraps(handler)
+    def shown(*args, **kwargs):
         try:
-            hits = self.service.search(query, k)
-        except PolicyError as exc:  # e.g. the Chroma server is down: the caller gets the reason, in Chinese
-            raise gr.Error(str(exc)) from None
-        return [self.service.index.hit_json(h) for h in hits]
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except PolicyError as exc:
+            raise gr.Error(str(exc), title="无法完成") from None
+        except Exception:
+            log.exception("%s failed", handler.__name__)
+            raise gr.Error(INTERNAL_ERROR, title="出错了") from None
+    return shown
 
 
 def build_app(service: Service, feedback=None) -> gr.Blocks:
@@ -198,11 +219,11 @@ def build_app(service: Service, feedback=None) -> gr.Blocks:
                 docs = gr.HTML(elem_id="documents")
             if service.settings.admin_password:
                 _admin_tab(service)
-        gr.api(handlers.ask, api_name="ask")
-        gr.api(handlers.ask_in_region, api_name="ask_in_region")
-        gr.api(handlers.search, api_name="search")
-        gr.api(handlers.match, api_name="match")
-        app.load(handlers.documents, None, docs, api_visibility="private")
+        gr.api(shown_errors(handlers.ask), api_name="ask")
+        gr.api(shown_errors(handlers.ask_in_region), api_name="ask_in_region")
+        gr.api(shown_errors(handlers.search), api_name="search")
+        gr.api(shown_errors(handlers.match), api_name="match")
+        app.load(shown_errors(handlers.documents), None, docs, api_visibility="private")
     return app
 
 
@@ -235,9 +256,10 @@ def _chat_tab(handlers: Handlers) -> None:
         outputs = [chatbot, answers, box, cards, done]
         send.click(handlers.respond, [box, chatbot, answers, region], outputs, api_visibility="private")
         box.submit(handlers.respond, [box, chatbot, answers, region], outputs, api_visibility="private")
-        chatbot.like(handlers.on_like, [answers], status, api_visibility="private")
-        up.click(handlers.rate_last(1), [answers, comment], [status, comment], api_visibility="private")
-        down.click(handlers.rate_last(-1), [answers, comment], [status, comment], api_visibility="private")
+        chatbot.like(shown_errors(handlers.on_like), [answers], status, api_visibility="private")
+        up.click(shown_errors(handlers.rate_last(1)), [answers, comment], [status, comment], api_visibility="private")
+        down.click(shown_errors(handlers.rate_last(-1)), [answers, comment], [status, comment],
+                   api_visibility="private")
         reset = done_marker([])
         clear.click(lambda: ([], [], "", "", reset), None, [chatbot, answers, cards, status, done],
                     api_visibility="private")
@@ -266,7 +288,7 @@ def _lookup_tab(handlers: Handlers) -> None:
         found_json = gr.JSON(visible=False)
         inputs = [number, keyword, unit, section, document, level, place]
         outputs = [found_html, found_text, found_json]
-        find.click(handlers.lookup, inputs, outputs, api_name="lookup")
+        find.click(shown_errors(handlers.lookup), inputs, outputs, api_name="lookup")
         for trigger in (number.submit, keyword.submit, unit.change, section.change, document.change, level.change,
                         place.change):
             trigger(handlers.lookup, inputs, outputs, api_visibility="private")
@@ -291,6 +313,11 @@ def _match_tab(handlers: Handlers) -> None:
         found_json = gr.JSON(visible=False)
         go.click(handlers.match_form, [kind, industry, situations, needs, region], [found, found_json],
                  api_visibility="private")
+
+
+def _session(request: gr.Request | None) -> str:
+    """The browser session a request comes from ("" when unknown: such ratings are never merged)."""
+    return str(getattr(request, "session_hash", "") or "")
 
 
 def client_of(request: gr.Request | None) -> str:

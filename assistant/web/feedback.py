@@ -7,13 +7,15 @@ record is committed with ``synchronous=FULL`` before :meth:`FeedbackStore.record
 killed right after a write loses nothing.
 
 The schema version is SQLite's ``PRAGMA user_version``; a database written by a newer version of the
-app is refused rather than misread.
+app is refused rather than misread. A database deleted while the app runs is created again at the next
+record. One rater (a browser session) rating one answer again updates their row: 50 clicks are one vote.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -26,7 +28,8 @@ from .. import __version__
 from ..errors import FeedbackError
 from ..search.text import clean_text
 
-SCHEMA_VERSION = 1
+# 2: ``rater`` (who rated which answer, unique): a repeated rating updates its row.
+SCHEMA_VERSION = 2
 MAX_COMMENT_CHARS = 2000
 # Questions and answers are stored whole up to this size; anything beyond is cut (a bound on what a
 # single web request can write into the file).
@@ -52,6 +55,11 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_created_at ON feedback (created_at);
 """
+# From version 1 to 2 (a new database gets both). A NULL rater (the CLI, a script) never conflicts.
+_RATER = """
+ALTER TABLE feedback ADD COLUMN rater TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_rater ON feedback (rater);
+"""
 
 
 class FeedbackStore:
@@ -73,7 +81,7 @@ class FeedbackStore:
     # ------------------------------------------------------------------ writing
 
     def record(self, rating: int, question: str, answer_text: str, citations: Iterable[Any] = (), *,
-               comment: str = "", route: str = "", refused: bool = False) -> int:
+               comment: str = "", route: str = "", refused: bool = False, rater: str = "") -> int:
         """Store one piece of feedback and return its id; committed to disk when this returns.
 
         Args:
@@ -81,6 +89,8 @@ class FeedbackStore:
             citations: the answer's citations: :class:`~assistant.models.Citation` objects, dicts with
                 ``clause_id`` (and ``heading``), or clause ids; stored as ``[{"clause_id", "heading"}]``.
             comment: free text, cut to :data:`MAX_COMMENT_CHARS`.
+            rater: who rates which answer (:func:`rater_key`); a second rating with the same key replaces
+                the first one's rating (and its comment, when the new one has one) instead of adding a row.
 
         Raises:
             FeedbackError: ``rating`` is not 1 or -1.
@@ -91,12 +101,17 @@ class FeedbackStore:
         row = (_now(), int(rating), clean_text(comment or "")[:MAX_COMMENT_CHARS],
                clean_text(question or "")[:MAX_TEXT_CHARS], clean_text(answer_text or "")[:MAX_TEXT_CHARS],
                json.dumps(_citation_refs(citations), ensure_ascii=False),
-               __version__, route or "", int(bool(refused)))
+               __version__, route or "", int(bool(refused)), rater or None)
+        if not self.path.exists():  # deleted while the app runs: start a new one rather than fail every rating
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
         with self._connect() as conn:  # autocommit: durable when execute() returns
-            cursor = conn.execute(
+            return int(conn.execute(
                 "INSERT INTO feedback (created_at, rating, comment, question, answer, citations, app_version,"
-                " route, refused) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            return int(cursor.lastrowid)
+                " route, refused, rater) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (rater) DO UPDATE SET created_at = excluded.created_at, rating = excluded.rating,"
+                " comment = CASE WHEN excluded.comment != '' THEN excluded.comment ELSE feedback.comment END"
+                " RETURNING id", row).fetchone()[0])
 
     # ------------------------------------------------------------------ reading
 
@@ -177,8 +192,10 @@ class FeedbackStore:
                                     f"当前程序只支持到 {SCHEMA_VERSION}，请升级后再使用")
             conn.execute("BEGIN IMMEDIATE")  # one process creates; the others wait, then see the version
             try:
-                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    for statement in _SCHEMA.split(";"):
+                found = conn.execute("PRAGMA user_version").fetchone()[0]
+                if found < SCHEMA_VERSION:
+                    steps = (_SCHEMA if found < 1 else "") + _RATER
+                    for statement in steps.split(";"):
                         if statement.strip():
                             conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -186,6 +203,11 @@ class FeedbackStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+
+def rater_key(who: str, question: str, answer_text: str) -> str:
+    """The key of one rater's rating of one answer: ``who`` (a browser session) and what was answered."""
+    return hashlib.sha256("\x1f".join((who, question, answer_text)).encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def _now() -> str:

@@ -24,10 +24,11 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..answer.assistant import Assistant
-from ..errors import PolicyError
+from ..errors import INTERNAL_ERROR, PolicyError
 from ..models import Answer
 from ..search.text import clean_text
 
@@ -35,8 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_MODEL_NAME = "policy-assistant"
-# What a client sees of a fault of ours (the traceback goes to the log, not to the asker).
-UNEXPECTED = "服务内部出错，请稍后再试；如果一直出现，请联系管理员查看服务日志。"
+
 # Earlier user turns replayed to rebuild the conversation (see _history). Follow-up resolution only
 # looks at the latest answers, so a bounded replay keeps a long (or hostile) message list cheap.
 MAX_REPLAYED_TURNS = 8
@@ -116,11 +116,14 @@ async def _bounded_body(request: Request) -> bytes:
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client left mid-body: nobody to answer, nothing to log as a fault
+        raise _BadRequest("客户端在发送请求体时断开。", "client_disconnected", 499) from None
     return b"".join(chunks)
 
 
@@ -195,7 +198,7 @@ def create_router(assistant: Assistant | Callable[[], Assistant], *,
                 return error_response(500, f"回答失败：{exc}", type_="server_error", code="policy_error")
             except Exception:  # a fault of ours: logged with its traceback, answered in Chinese
                 log.exception("answering %r failed", question[:200])
-                return error_response(500, UNEXPECTED, type_="server_error", code="internal_error")
+                return error_response(500, INTERNAL_ERROR, type_="server_error", code="internal_error")
             return {**base, "object": "chat.completion",
                     "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                                  "message": {"role": "assistant", "content": answer.text, "refusal": None}}],
@@ -266,7 +269,7 @@ def _events(assistant: Assistant, question: str, earlier: Sequence[str],
         yield exc
     except Exception:  # a fault of ours: logged, and the stream still ends with an error event and [DONE]
         log.exception("streaming an answer to %r failed", question[:200])
-        yield PolicyError(UNEXPECTED)
+        yield PolicyError(INTERNAL_ERROR)
 
 
 async def _in_threads(events: Iterator[T], limiter: anyio.CapacityLimiter) -> AsyncIterator[T]:

@@ -32,7 +32,9 @@ def create_server(settings: Settings, service: Service | None = None):
     api.include_router(create_router(lambda: service.assistant, concurrency=settings.web_concurrency))
     blocks = build_blocks(settings, service)
     bound_sessions(blocks, settings.web_sessions)
-    app = gr.mount_gradio_app(api, blocks, path="/", css=CSS, footer_links=["api"],
+    # show_error=False: an exception's Python text never reaches a browser or API client; the handlers
+    # raise gr.Error with a Chinese message (chat.shown_errors), which Gradio shows regardless.
+    app = gr.mount_gradio_app(api, blocks, path="/", css=CSS, footer_links=["api"], show_error=False,
                               max_file_size=f"{settings.upload_max_mb}mb")
     # Gradio checks that a file named in a request was uploaded through it (not any readable server
     # file) only once `has_launched` is set, which launch() does and mount_gradio_app does not.
