@@ -21,7 +21,8 @@ from .answer.profile import ProfileOptions
 from .config import Settings
 from .corpus import versions
 from .errors import EmptyQueryError, PolicyError
-from .search.index import Index, build_index, open_index
+from .search.build import build_index, open_index
+from .search.index import Index
 
 EXIT_ERROR = 1
 

@@ -63,7 +63,8 @@ def _settings(corpus: str, index: str, chroma_port: int = 0, **extra):
 def child_build(args) -> dict:
     from collections import Counter
 
-    from assistant.search.index import build_index, current_generation
+    from assistant.search.build import build_index
+    from assistant.search.layout import current_generation
 
     settings = _settings(args.corpus, args.index, args.chroma_port)
     profiler = _profiler(args.profile)
@@ -93,8 +94,8 @@ def child_embed_floor(args) -> dict:
     from assistant.corpus.ingest import load_corpus
     from assistant.corpus.structure import parse_document, split_parts
     from assistant.errors import CorpusFileError
+    from assistant.search.build import _embed_in_worker, _worker_pool
     from assistant.search.encoders import get_encoder
-    from assistant.search.index import _embed_in_worker, _worker_pool
 
     settings = _settings(args.corpus, args.index)
     encoder = get_encoder(settings.encoder, settings.allow_model_download)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.search.index import build_index
+from assistant.search.build import build_index
 from tests.support import REALDOCS, copy_corpus, make_settings
 
 

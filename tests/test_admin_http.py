@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.search.index import current_generation
+from assistant.search.layout import current_generation
 from tests.support import copy_corpus
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes

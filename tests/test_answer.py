@@ -184,7 +184,7 @@ def test_list_question_quotes_every_measure_not_just_the_heading(assistant):
 
 def test_unit_answer_lists_at_most_the_limit_and_says_how_many(tmp_path):
     from assistant.answer.assistant import MAX_LISTED_CLAUSES
-    from assistant.search.index import build_index
+    from assistant.search.build import build_index
     from tests.support import make_settings
 
     corpus = tmp_path / "corpus"

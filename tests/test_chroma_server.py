@@ -20,7 +20,8 @@ from playwright.sync_api import expect
 
 from assistant.answer.assistant import KEYWORDS_ONLY_NOTE, Assistant
 from assistant.search import vectorstore
-from assistant.search.index import Index, build_index
+from assistant.search.build import build_index
+from assistant.search.index import Index
 from assistant.search.vectorstore import ChromaUnavailableError
 from tests.support import ROOT, SEED_ID, ChromaServer, copy_corpus, free_port, make_settings
 from tests.test_browser_chat import ask as browser_ask

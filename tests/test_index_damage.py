@@ -23,7 +23,8 @@ import pytest
 
 from assistant.answer.assistant import Assistant
 from assistant.errors import PolicyError
-from assistant.search.index import FORMAT_VERSION, build_index, current_generation, open_index
+from assistant.search.build import build_index, open_index
+from assistant.search.layout import FORMAT_VERSION, current_generation
 from tests.support import ROOT, SEED_ID, copy_corpus, make_settings
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes

@@ -16,7 +16,8 @@ import pytest
 from assistant.answer.assistant import Assistant
 from assistant.answer.grounding import PROMPT_LEAK_CHARS, prompt_leak
 from assistant.lexicon import Lexicon
-from assistant.search.index import Index, build_index
+from assistant.search.build import build_index
+from assistant.search.index import Index
 from tests.llm_server import ScriptedLLM
 from tests.support import SEED_ID, copy_corpus, make_settings
 from tests.test_llm import FEE_QUESTION, TODAY, fee_reply, marker_of, run

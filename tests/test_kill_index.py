@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from assistant.answer.assistant import Assistant
-from assistant.search.index import Index, current_generation, read_manifest
+from assistant.search.index import Index
+from assistant.search.layout import current_generation, read_manifest
 from tests.support import ROOT, SEED_ID, copy_corpus, make_settings
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
@@ -59,7 +60,7 @@ def answers(settings) -> str:
     index = Index.open(settings)
     manifest = read_manifest(index.dir)
     assert len(index.clauses) == manifest.clause_count
-    assert index.collection.count() == manifest.part_count, "every part of the live generation is in Chroma"
+    assert index.vectors.collection.count() == manifest.part_count, "every part of the live generation is in Chroma"
     answer = Assistant.from_settings(settings, index=index).ask("创业担保贷款最高额度是多少？")
     assert not answer.refused and answer.citations[0].clause_id == f"{SEED_ID}#6", answer.text
     assert "300万元" in answer.text

@@ -105,5 +105,5 @@ def test_one_wiring_point_loads_the_encoder_and_the_chat_model():
     (in the building process and in each worker process), by name."""
     assert calls_to("chat_model") == ["assistant.answer.assistant:from_settings"]
     assert calls_to("get_encoder") == ["assistant.answer.assistant:from_settings",
-                                       "assistant.search.index:_build_locked", "assistant.search.index:_init_worker"]
+                                       "assistant.search.build:_build_locked", "assistant.search.build:_init_worker"]
     assert calls_to("load") and "assistant.answer.assistant:from_settings" in calls_to("load")

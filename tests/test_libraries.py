@@ -127,23 +127,23 @@ def test_other_errors_are_raised_at_once():
 def server_index(monkeypatch):
     """An in-memory index that believes its vectors are on a Chroma server, with no waiting between tries."""
     monkeypatch.setattr(retry, "RETRY_DELAYS", (0.0, 0.0, 0.0))
-    index = Index.in_memory([memory_document("一、总则\n（一）第一项措施。\n（二）第二项措施。\n")], HashingEncoder())
-    index.settings = Settings(encoder=index.settings.encoder, chroma_host="127.0.0.1", chroma_port=9)
-    return index
+    encoder = HashingEncoder()
+    return Index.in_memory([memory_document("一、总则\n（一）第一项措施。\n（二）第二项措施。\n")], encoder,
+                           Settings(encoder=encoder.id, chroma_host="127.0.0.1", chroma_port=9))
 
 
 def test_a_mismatch_found_on_reconnect_keeps_its_rebuild_hint(server_index):
     """The server restarted with another index: the user is told to rebuild, not that it is unreachable."""
     call, calls = counting([httpx.ConnectError("reset"), IndexMismatchError("向量集合与索引目录不一致。请运行：policy-assistant index --rebuild")])
     with pytest.raises(IndexMismatchError, match="--rebuild"):
-        server_index._chroma(call)
+        server_index.vectors.call(call)
     assert len(calls) == 2
 
 
 def test_a_server_that_stays_away_is_reported_after_four_tries(server_index):
     call, calls = counting([httpx.ConnectError("refused")] * 10)
     with pytest.raises(ChromaUnavailableError, match="暂时无法访问"):
-        server_index._chroma(call)
+        server_index.vectors.call(call)
     assert len(calls) == 4
 
 

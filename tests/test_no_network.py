@@ -84,14 +84,14 @@ except OSError:
 result = {"guard": attempts[:]}
 attempts.clear()
 from assistant.config import Settings
-from assistant.search.index import open_index
+from assistant.search.build import open_index
 from assistant.answer.assistant import Assistant
 
 settings = Settings.from_env()
 index = open_index(settings)
 answer = Assistant.from_settings(settings, index=index).ask("融资担保费率是多少？")
 result["answer"] = answer.text[:200]
-result["telemetry"] = index.collection._client.get_settings().anonymized_telemetry
+result["telemetry"] = index.vectors.collection._client.get_settings().anonymized_telemetry
 
 import uvicorn
 from assistant.web.server import create_server

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.search import index as index_module
+from assistant.search import build as index_module
+from assistant.search.build import build_index
 from assistant.search.encoders import get_encoder
-from assistant.search.index import Index, build_index
+from assistant.search.index import Index
 from assistant.search.retrieve import HybridSearcher, _top_k
 from assistant.search.vectorstore import clause_of_part, fetch_vectors
 from tests.support import SEED_ID, make_settings
@@ -20,9 +21,9 @@ def test_parallel_build_gives_the_same_index(tmp_path, corpus_dir, seed_index, m
     settings = make_settings(corpus_dir, tmp_path / "index", build_workers=2, embed_batch_size=8)
     build_index(settings)
     parallel = Index.open(settings)
-    ids = [p for p in seed_index.collection.get(include=[])["ids"]]
-    serial_vectors = fetch_vectors(seed_index.collection, ids)
-    parallel_vectors = fetch_vectors(parallel.collection, ids)
+    ids = [p for p in seed_index.vectors.collection.get(include=[])["ids"]]
+    serial_vectors = fetch_vectors(seed_index.vectors.collection, ids)
+    parallel_vectors = fetch_vectors(parallel.vectors.collection, ids)
     assert set(parallel_vectors) == set(serial_vectors)
     for pid in ids:
         np.testing.assert_allclose(parallel_vectors[pid], serial_vectors[pid], atol=1e-6)

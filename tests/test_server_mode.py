@@ -12,7 +12,8 @@ import pytest
 
 from assistant.answer.assistant import Assistant
 from assistant.errors import IndexMismatchError
-from assistant.search.index import Index, build_index
+from assistant.search.build import build_index
+from assistant.search.index import Index
 from tests.support import ROOT, ChromaServer, free_port, make_settings
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
@@ -77,8 +78,8 @@ def test_build_goes_to_the_server(server_settings):
     index = Index.open(server_settings)
     assert index.manifest.chroma == f"http://127.0.0.1:{server_settings.chroma_port}"
     assert not (index.dir / "chroma").exists()  # vectors are on the server, not in the folder
-    assert index.collection.count() == index.manifest.part_count
-    assert index.collection.metadata["generation"] == index.manifest.generation
+    assert index.vectors.collection.count() == index.manifest.part_count
+    assert index.vectors.collection.metadata["generation"] == index.manifest.generation
 
 
 def test_two_app_processes_answer_like_embedded_mode(server_settings, seed_settings, seed_index):
@@ -115,7 +116,7 @@ def test_folder_and_server_must_agree(server_settings, tmp_path):
     collection.modify(metadata={**collection.metadata, "generation": "someone-else"})
     try:
         with pytest.raises(IndexMismatchError, match="不一致"):
-            _ = Index.open(settings).collection
+            _ = Index.open(settings).vectors.collection
     finally:
         collection.modify(metadata={**collection.metadata, "generation": index.manifest.generation})
     # A half-copied folder: the clause records do not match the manifest.

@@ -93,7 +93,7 @@ def test_cli_search_and_web_search_return_one_hit_shape(seed_settings, client, c
 
 def test_reload_reads_the_vocabularies_again(tmp_path, corpus_dir):
     """An admin reload builds a new assistant with the lexicon read afresh from POLICY_LEXICON_DIR."""
-    from assistant.search.index import build_index
+    from assistant.search.build import build_index
     from tests.support import make_settings
 
     lexicon_dir = tmp_path / "lexicon"

@@ -26,8 +26,9 @@ from ..lexicon import Lexicon
 from ..models import Answer, Clause, Hit
 from ..numerals import int_to_cn
 from ..regions import Region, Regions
+from ..search.build import open_index
 from ..search.encoders import Encoder, get_encoder
-from ..search.index import Index, open_index
+from ..search.index import Index
 from ..search.retrieve import PolicyRetriever
 from ..search.text import clean_text, normalize, tokenize, words
 from .compose import ExtractiveComposer

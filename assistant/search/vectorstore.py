@@ -1,4 +1,5 @@
-"""Chroma access: an embedded PersistentClient per index generation, or a shared Chroma server.
+"""Chroma access: an embedded PersistentClient per index generation, or a shared Chroma server, and
+:class:`VectorStore`, one generation's part vectors as the index reads them.
 
 Each index generation writes a collection of its own, so a build never touches the collection the
 running app reads; the generation pointer switches only after the new collection is complete.
@@ -10,19 +11,26 @@ of the next :data:`COOLDOWN` seconds at once instead of letting each one wait ou
 
 from __future__ import annotations
 
+import os
 import threading
+from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence, TypeVar
 
 import httpx
 import numpy as np
 import pybreaker
 
+from .. import retry
 from ..config import Settings
-from ..errors import ChromaUnavailableError
+from ..errors import REBUILD_COMMAND, ChromaUnavailableError, IndexMismatchError, PolicyError
 from ..models import Part
+from . import integrity
 
-__all__ = ["ChromaUnavailableError", "transient", "reconnectable", "guarded", "is_down"]
+if TYPE_CHECKING:
+    from .layout import IndexManifest
+
+__all__ = ["ChromaUnavailableError", "VectorStore", "transient", "reconnectable", "guarded", "is_down"]
 
 T = TypeVar("T")
 
@@ -197,3 +205,186 @@ def drop_collections(client, prefix: str, keep: set[str]) -> None:
                 client.delete_collection(name)
             except Exception:  # already gone (another builder cleaned it): nothing to do
                 pass
+
+
+def vectors_digest_of(collection, part_count: int, settings: Settings) -> str:
+    """integrity.vectors_digest of a collection as written, when it is small enough for the exact scan to
+    read it whole (and check it then); "" otherwise."""
+    if not 0 < part_count <= settings.exact_search_max_parts:
+        return ""
+    got = collection.get(include=["embeddings"])
+    return integrity.vectors_digest(got["ids"], np.asarray(got["embeddings"], dtype=np.float32))
+
+
+# What a catch-all around Chroma lets through: Chroma's Rust panics derive from BaseException, these do not mean damage.
+_STOPS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+class VectorStore:
+    """One generation's part vectors: its Chroma collection (embedded in the generation or on a server),
+    checked against the manifest when opened, scanned exactly in memory when small, and called with
+    retries and the server's circuit breaker.
+
+    Args:
+        manifest: the generation's ``IndexManifest`` (collection, generation, part count, checksums).
+        row: clause id → the clause's row in the index (what a part's vectors are reported by).
+    """
+
+    def __init__(self, settings: Settings, gen_dir: Path | None, manifest: "IndexManifest",
+                 row: Mapping[str, int]):
+        self.settings = settings
+        self.dir = gen_dir
+        self.manifest = manifest
+        self.row = row
+        self._collection = None
+        self._exact: tuple[list[str], np.ndarray] | None = None
+
+    @classmethod
+    def in_memory(cls, settings: Settings, manifest: "IndexManifest", row: Mapping[str, int],
+                  part_clauses: list[str], vectors: np.ndarray) -> "VectorStore":
+        """Vectors held in memory only (``Index.in_memory``): always the exact scan, no Chroma."""
+        store = cls(settings, None, manifest, row)
+        store._exact = (part_clauses, vectors)
+        return store
+
+    def open(self) -> None:
+        """Open and check the collection now, and read embedded vectors for the exact scan (checked by
+        their sum): damage shows when the index is opened, not at a question.
+
+        Raises:
+            IndexMismatchError: the collection is missing, damaged or another generation's.
+            ChromaUnavailableError: the server does not answer.
+        """
+        _ = self.collection
+        if self.manifest.vectors_sha256 and not self.settings.server_mode:
+            self.exact_vectors()
+
+    @property
+    def down(self) -> bool:
+        """Whether the Chroma server failed just now (server mode), so searches go by keywords alone."""
+        return is_down(self.settings)
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            try:
+                if not self.settings.server_mode and not (self.dir / "chroma").is_dir():
+                    raise FileNotFoundError(self.dir / "chroma")  # a PersistentClient would create it empty
+                collection = get_collection(make_client(self.settings, self.dir), self.manifest.collection)
+            except (ChromaUnavailableError, *_STOPS):
+                raise
+            except BaseException as exc:  # also Chroma's Rust panics (not Exceptions) on a damaged database
+                chroma = self.dir / "chroma"
+                if not self.settings.server_mode and chroma.is_dir() and not os.access(chroma, os.W_OK):
+                    raise IndexMismatchError(  # not damage: a rebuild would not help
+                        f"索引目录不可写（{self.dir}）：本地向量库打开时需要写入。请让索引目录可写，"
+                        "或改用 Chroma 服务器（POLICY_CHROMA_HOST）。") from None
+                raise IndexMismatchError(
+                    f"向量集合 {self.manifest.collection} 无法打开（{type(exc).__name__}）。"
+                    f"请运行：{REBUILD_COMMAND}") from None
+            self._check(collection)
+            self._collection = collection
+        return self._collection
+
+    def _check(self, collection) -> None:
+        """The collection must be the one this generation built: same generation, content and size.
+
+        In server mode the index folder (BM25, clause records) and the vectors live apart; a replica
+        whose folder lags behind the server, or a server collection rebuilt under it, would otherwise
+        mix two versions of the corpus.
+        """
+        count = collection.count()
+        if not self.manifest.clauses_sha256:  # built before generations were recorded: the size only
+            if count != self.manifest.part_count:
+                raise IndexMismatchError(
+                    f"向量集合 {self.manifest.collection} 不完整（{self.dir}）。请运行：{REBUILD_COMMAND}")
+            return
+        meta = collection.metadata or {}
+        found = (meta.get("generation"), meta.get("clauses_sha256"), count)
+        wanted = (self.manifest.generation, self.manifest.clauses_sha256, self.manifest.part_count)
+        if found != wanted:
+            raise IndexMismatchError(
+                f"向量集合 {self.manifest.collection} 与索引目录 {self.dir} 不一致"
+                f"（集合：版本 {found[0]}、{found[2]} 段；索引：版本 {wanted[0]}、{wanted[2]} 段）。"
+                f"请确认各副本使用同一索引目录，或运行：{REBUILD_COMMAND}")
+
+    def dense_rows(self, vector: np.ndarray, n: int, within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(clause rows, best cosine similarity of each) among the ``n`` nearest parts.
+
+        Up to ``settings.exact_search_max_parts`` parts, the vectors (read once from the collection) are scanned
+        with one matrix product, which is exact and faster than a call into Chroma's HNSW index;
+        larger collections are searched by Chroma.
+
+        Args:
+            within: a mask over clause rows (a search kept to some documents): in an exact scan, every part
+                of those clauses is measured too, so a clause just past the nearest ``n`` of the whole
+                corpus still counts inside its documents.
+
+        Raises:
+            ChromaUnavailableError: the Chroma server still fails after retries with backoff.
+        """
+        n = min(n, self.manifest.part_count)
+        exact = self.exact_vectors()
+        if exact is not None:
+            _, matrix = exact
+            sims = matrix @ (vector / (np.linalg.norm(vector) or 1.0))
+            top = np.argpartition(-sims, n - 1)[:n] if 0 < n < len(sims) else np.arange(len(sims))
+            if within is not None:
+                top = np.union1d(top, np.flatnonzero(within[self._part_rows]))
+            part_rows, part_sims = self._part_rows[top], sims[top]
+        else:
+            nearest = self.call(lambda: query(self.collection, vector, n))
+            part_rows = np.fromiter((self.row[c] for c, _ in nearest), dtype=np.int64, count=len(nearest))
+            part_sims = np.fromiter((s for _, s in nearest), dtype=np.float32, count=len(nearest))
+        # The best part of each clause: sorted by row, then by similarity falling, the first of each row.
+        order = np.lexsort((-part_sims, part_rows))
+        part_rows, part_sims = part_rows[order], part_sims[order]
+        first = np.concatenate(([True], part_rows[1:] != part_rows[:-1])) if part_rows.size else part_rows.astype(bool)
+        return part_rows[first], part_sims[first].astype(np.float32)
+
+    @cached_property
+    def _part_rows(self) -> np.ndarray:
+        """The clause row of each part of the exact-search matrix."""
+        part_clauses, _ = self.exact_vectors()
+        return np.fromiter((self.row[c] for c in part_clauses), dtype=np.int64, count=len(part_clauses))
+
+    def exact_vectors(self) -> tuple[list[str], np.ndarray] | None:
+        """(clause id per part, unit-length part vectors) for exact search, or None for a large index."""
+        if self._exact is None and not 0 < self.manifest.part_count <= self.settings.exact_search_max_parts:
+            return None
+        if self._exact is None:
+            got = self.call(lambda: self.collection.get(include=["embeddings"]))
+            matrix = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+            if self.manifest.vectors_sha256 and integrity.vectors_digest(got["ids"], matrix) != self.manifest.vectors_sha256:
+                raise IndexMismatchError(
+                    f"向量集合 {self.manifest.collection} 已损坏（与建立时不一致）。请运行：{REBUILD_COMMAND}")
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            self._exact = ([clause_of_part(pid) for pid in got["ids"]], matrix / np.where(norms, norms, 1.0))
+        return self._exact
+
+    def call(self, call: Callable[[], T]) -> T:
+        """``call()`` on the collection; against a Chroma server, retried with backoff on a fresh
+        connection each time, since a server restart or network blip should cost a delay, not an error.
+        A timeout is not retried, and while the server is known down no call waits for it (:func:`guarded`).
+        """
+        if not self.settings.server_mode:
+            try:
+                return call()
+            except (PolicyError, *_STOPS):
+                raise
+            except BaseException as exc:  # the embedded store cannot be read (a Rust panic too): damaged on disk
+                raise IndexMismatchError(f"本地向量库读取失败（{self.dir}：{type(exc).__name__}），可能已损坏。"
+                                         f"请运行：{REBUILD_COMMAND}") from None
+
+        def reconnect(_exc: BaseException) -> None:
+            self._collection = None
+
+        try:
+            return guarded(self.settings, lambda: retry.with_retries(
+                call, transient=reconnectable, on_retry=reconnect, delays=retry.RETRY_DELAYS))
+        except PolicyError:
+            raise  # the server is down after the retries, or the index does not match it (with its rebuild hint)
+        except Exception as exc:  # not retried unless transient; either way the user gets a Chinese message
+            what = "暂时无法访问" if transient(exc) else "返回了错误"
+            raise ChromaUnavailableError(
+                f"Chroma 服务器 {chroma_location(self.settings)} {what}（{type(exc).__name__}）") from None

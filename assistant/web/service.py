@@ -15,7 +15,8 @@ from ..answer.assistant import Assistant
 from ..config import Settings
 from ..models import Clause, Hit
 from ..search import lookup as lookups
-from ..search.index import BuildReport, Index, build_index
+from ..search.build import BuildReport, build_index
+from ..search.index import Index
 
 # The most hits one /search call returns.
 MAX_SEARCH_HITS = 50
