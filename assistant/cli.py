@@ -81,7 +81,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     print(f"{head}：{report.documents} 个文档，{report.clauses} 条条款{detail}{removed}，用时 {report.seconds:.1f} 秒")
     if not report.unchanged and report.seconds >= 10:  # where a long build spent its time
         names = {"read": "读取", "parse": "解析", "vectors": "嵌入与写入向量", "tokenize": "分词", "write": "写入索引文件"}
-        print("各阶段用时：" + "，".join(f"{names.get(k, k)} {v:.1f} 秒" for k, v in report.stages.items()))
+        print("各阶段用时：" + "，".join(f"{names.get(k) or k.replace('vectors:', '其中编码器 ')} {v:.1f} 秒"
+                                    for k, v in report.stages.items()))
     return 0
 
 
@@ -190,10 +191,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation.evaluate import load_qa
     from .evaluation.matching import is_match_set
     from .evaluation.runner import evaluate_suite, load_floors
+    from .evaluation.stard import is_stard_set
 
     settings, index = _load(args)
     if is_match_set(args.qa):
         return _eval_match(args, settings, index)
+    if is_stard_set(args.qa):
+        return _eval_stard(args, settings, index)
     items = load_qa(args.qa, known_clauses=set(index.by_id))
     if args.check:
         kinds = Counter(item.type or "（未分类）" for item in items)
@@ -238,6 +242,31 @@ def _eval_match(args: argparse.Namespace, settings, index) -> int:
     for line in violations:
         _err(f"低于指标下限：{line}")
     return EXIT_ERROR if violations else 0
+
+
+def _eval_stard(args: argparse.Namespace, settings, index) -> int:
+    """``eval ../shared/benchmarks/stard/train.jsonl``: STARD's questions, ranked by the assistant and by STARD's
+    BM25 on the same clauses, into a run folder of its own."""
+    from .evaluation.runner import load_floors
+    from .evaluation.stard import evaluate_stard, load_stard
+
+    if args.check:
+        items, left_out = load_stard(args.qa, index)
+        print(f"STARD 问题集有效：{args.qa}，{len(items)} 个问题可评测（{left_out} 个问题的法条不在索引中）")
+        return 0
+    out = args.out or Path("evals/runs") / (dt.datetime.now().strftime("%Y%m%d-%H%M%S") + "-stard")
+    run = evaluate_stard(settings, index, args.qa, out, floors=load_floors(args.floors) if args.floors else None,
+                         progress=None if args.quiet else _progress_bar, limit=args.limit)
+    for split in ("all", "dev", "holdout"):
+        part = run.summary[split]
+        for system, name in (("ours", "政策通"), ("bm25", "STARD BM25")):
+            o = part[system]
+            print(f"{split} {name}（{o.get('questions', 0)} 题）：hit@1 {_fmt(o.get('hit@1'))}  MRR@10 {_fmt(o.get('mrr@10'))}  "
+                  f"R@5 {_fmt(o.get('recall@5'))}  R@10 {_fmt(o.get('recall@10'))}  R@100 {_fmt(o.get('recall@100'))}")
+    print(f"结果已写入 {out}（results.jsonl、summary.json、report.md）")
+    for line in run.violations:
+        _err(f"低于指标下限：{line}")
+    return EXIT_ERROR if run.violations else 0
 
 
 def _fmt(value: float | None) -> str:
@@ -378,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--floors", type=Path, help="指标下限文件（如 evals/floors.toml）；低于下限时退出码为 1")
     p.add_argument("--check", action="store_true", help="只校验问答集（格式、重复 id、未知条款编号），不运行评测")
     p.add_argument("--quiet", action="store_true", help="不显示进度条")
+    p.add_argument("--limit", type=int, default=0, help="只评测前 N 个问题（STARD 问题集；0 表示全部）")
     p.add_argument("--region", help="提问者所在地区（POLICY_REGION）；问答集中带 region 的问题按其自己的地区提问")
 
     p = add("docs", cmd_docs, "列出语料中的文档及其引用的文件")

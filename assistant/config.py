@@ -8,10 +8,11 @@ the two in step.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .errors import ConfigError
 
@@ -27,7 +28,10 @@ class Settings:
     # library beside the local measures; uploads still go to corpus_dir. Env: paths joined by ":".
     extra_corpus_dirs: tuple[Path, ...] = ()
     index_dir: Path = Path("index")
-    encoder: str = "use-multilingual"
+    # Dense channels, fused with BM25: USE (fast) and e5 (reads everyday Chinese paraphrase; ~20× the cost
+    # per text). Both beat USE alone on every dev set (evals/README.md); a corpus where e5 would take long
+    # says so when its build starts (POLICY_ENCODER=use-multilingual is the fast choice).
+    encoder: str = "use-multilingual+e5"
     # Chroma server mode: when chroma_host is set, an HttpClient is used instead of the embedded store.
     chroma_host: str = ""
     chroma_port: int = 8000
@@ -38,6 +42,9 @@ class Settings:
     collection_prefix: str = "policy-clauses"
     # Weight of the dense score in the fused ranking (1 - weight goes to BM25).
     dense_weight: float = 0.5
+    # How the dense weight is split among the encoder's channels: relative weights by encoder name (a channel
+    # not named weighs 1). Calibrated on the dev sets by evals/fusion.py (e5 carries the paraphrases USE misses).
+    channel_weights: str = "use-multilingual=1,e5=4"
     # Where the askers are (临夏州, 临夏回族自治州, 浙江省; "" = anywhere): the documents that apply are
     # that area's, every enclosing area's and the national ones. A conversation may choose another.
     region: str = ""
@@ -120,6 +127,21 @@ class Settings:
         settings._validate()
         return settings
 
+    def weights_of_channels(self, encoders: Sequence[str] | None = None) -> tuple[float, ...]:
+        """The relative weight of each of ``encoders`` (default: the channels of ``encoder``), in order,
+        from ``channel_weights``.
+
+        Raises:
+            ValueError: an entry is not ``name=weight`` with a non-negative number.
+        """
+        named: dict[str, float] = {}
+        for entry in filter(str.strip, self.channel_weights.split(",")):
+            name, sep, weight = entry.partition("=")
+            if not sep or float(weight) < 0 or not math.isfinite(float(weight)):
+                raise ValueError(entry)
+            named[name.strip()] = float(weight)
+        return tuple(named.get(name, 1.0) for name in (encoders or channel_names(self.encoder)))
+
     @property
     def corpus_dirs(self) -> tuple[Path, ...]:
         """Every folder the corpus is read from: ``corpus_dir`` first, then ``extra_corpus_dirs``."""
@@ -142,6 +164,13 @@ class Settings:
             raise ConfigError(f"POLICY_LOCAL_BOOST 应在 0 到 1 之间，当前为 {self.local_boost}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError(f"POLICY_DENSE_WEIGHT 应在 0 到 1 之间，当前为 {self.dense_weight}")
+        try:
+            weights = self.weights_of_channels()
+        except ValueError:
+            raise ConfigError(f"POLICY_CHANNEL_WEIGHTS 应写成 编码器=权重，用逗号分隔（例如 use-multilingual=1,e5=4），"
+                              f"权重为非负数，当前为 {self.channel_weights!r}") from None
+        if not sum(weights):
+            raise ConfigError(f"POLICY_CHANNEL_WEIGHTS 给编码器 {'、'.join(channel_names(self.encoder))} 的权重全为 0")
         if self.top_k < 1:
             raise ConfigError(f"返回条数（--k / POLICY_TOP_K）应为正整数，当前为 {self.top_k}")
         if self.llm and self.llm.strip().lower() not in ("openai", "ollama"):
@@ -167,6 +196,15 @@ class Settings:
             raise ConfigError(f"POLICY_EXACT_SEARCH_MAX_PARTS 应为 0 或正整数，当前为 {self.exact_search_max_parts}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"POLICY_EMBED_BATCH_SIZE 应为正整数，当前为 {self.embed_batch_size}")
+
+
+# An index may hold several dense channels, each its own encoder: "use-multilingual+e5".
+CHANNEL_SEPARATOR = "+"
+
+
+def channel_names(encoder: str) -> list[str]:
+    """The encoders of an encoder setting, in order (one name, or several joined by ``+``)."""
+    return [part.strip() for part in encoder.split(CHANNEL_SEPARATOR) if part.strip()] or [encoder]
 
 
 _TRUE = {"1", "true", "yes", "on", "是"}
@@ -202,13 +240,15 @@ SETTINGS_DOC: dict[str, str] = {
     "corpus_dir": "Folder of policy documents and manifest.toml",
     "extra_corpus_dirs": "More document folders read beside `corpus_dir` (paths joined by `:`; each may have a manifest.toml)",
     "index_dir": "Where the built index lives (generations, pointer, BM25, embedded Chroma)",
-    "encoder": "Dense encoder: `use-multilingual` (bundled) or `st:<model id or local path>`",
+    "encoder": "Dense encoders, one channel each, joined by `+`: `use-multilingual` (bundled, fast), `e5` (bundled, "
+               "Chinese-capable, ~20× the cost per text), `st:<model id or local path>`",
     "chroma_host": "Chroma server host; when set, vectors go to the server via HttpClient",
     "chroma_port": "Chroma server port",
     "chroma_ssl": "Use HTTPS for the Chroma server",
     "chroma_timeout": "Seconds one call to the Chroma server may take; a server that does not answer is then skipped for a while",
     "collection_prefix": "Prefix of Chroma collection names (one collection per index generation)",
     "dense_weight": "Weight of the dense score in hybrid ranking (0..1; BM25 gets the rest)",
+    "channel_weights": "How the dense weight is split among the encoder's channels: `name=weight` joined by `,` (relative; a channel not named weighs 1)",
     "region": "Where the askers are (e.g. `临夏州`): documents of that area, the areas enclosing it and national ones apply; empty: all",
     "region_boost": "With the asker's area known: ranking bonus (0..1) of its own area's documents (less for enclosing areas)",
     "local_boost": "Ranking bonus (0..1) of a clause by its document's level: full for a county, none for national texts",

@@ -39,6 +39,8 @@ TARGETS = {
     "laws_build_vs_floor": 1.25, "laws_build_rss_mb": 2560, "laws_serving_rss_mb": 1536, "laws_incremental_s": 30,
     "laws_answer_p50_ms": 15, "laws_answer_p95_ms": 60, "laws_answer_max_ms": 250, "laws_retrieval_p95_ms": 30,
     "laws_cold_start_s": 10, "laws_server_answer_p95_ms": 80,
+    # The default's two dense channels (USE + e5) on the multi-document corpus.
+    "channels_answer_p95_ms": 60,
 }
 
 
@@ -52,12 +54,20 @@ def _rss_mb(field: str = "VmRSS") -> float:
     return 0.0
 
 
-def _settings(corpus: str, index: str, chroma_port: int = 0, **extra):
+# The encoder of the scale and laws points: the fast channel alone, as the README advises for large corpora
+# (e5 on 150,000 clauses takes hours on 2 cores). The channels point measures the default's two channels.
+FAST_ENCODER = "use-multilingual"
+
+
+def _settings(corpus: str, index: str, chroma_port: int = 0, encoder: str = FAST_ENCODER, extra_corpus: str = "",
+              **extra):
     from assistant.config import Settings
 
     if chroma_port:  # server mode: vectors in a `chroma run` on loopback
         extra.update(chroma_host="127.0.0.1", chroma_port=chroma_port)
-    return Settings.from_env(env={}, corpus_dir=Path(corpus), index_dir=Path(index), **extra)
+    if extra_corpus:
+        extra.update(extra_corpus_dirs=(Path(extra_corpus),))
+    return Settings.from_env(env={}, corpus_dir=Path(corpus), index_dir=Path(index), encoder=encoder, **extra)
 
 
 def child_build(args) -> dict:
@@ -66,7 +76,7 @@ def child_build(args) -> dict:
     from assistant.search.build import build_index
     from assistant.search.layout import current_generation
 
-    settings = _settings(args.corpus, args.index, args.chroma_port)
+    settings = _settings(args.corpus, args.index, args.chroma_port, args.encoder, args.extra_corpus)
     profiler = _profiler(args.profile)
     started = time.perf_counter()
     report = build_index(settings, rebuild=not args.incremental)
@@ -90,31 +100,35 @@ def corpus_files_of(settings) -> list:
 
 
 def child_embed_floor(args) -> dict:
-    """The encoder alone on the parts a build would embed, with the build's own worker pool."""
+    """Each channel's encoder alone on the parts a build would embed, with the build's own worker pool."""
     from assistant.corpus.ingest import load_corpus
     from assistant.corpus.structure import parse_document, split_parts
     from assistant.errors import CorpusFileError
     from assistant.search.build import _embed_in_worker, _worker_pool
-    from assistant.search.encoders import get_encoder
+    from assistant.search.encoders import get_encoders
 
-    settings = _settings(args.corpus, args.index)
-    encoder = get_encoder(settings.encoder, settings.allow_model_download)
+    settings = _settings(args.corpus, args.index, encoder=args.encoder, extra_corpus=args.extra_corpus)
+    encoders = get_encoders(settings.encoder, settings.allow_model_download)
+    max_chars = min(e.max_chars for e in encoders)
     parts = []
     for doc in load_corpus(settings.corpus_dirs).documents:
         try:
-            parts += [p for c in parse_document(doc) for p in split_parts(c, encoder.max_chars)]
+            parts += [p for c in parse_document(doc) for p in split_parts(c, max_chars)]
         except CorpusFileError:
             pass
     size = settings.embed_batch_size
     batches = [[p.text for p in parts[i:i + size]] for i in range(0, len(parts), size)]
+    channels = {}
     with _worker_pool(settings, len(parts)) as pool:
-        if pool is not None:  # workers start (and load the encoder) before the clock
-            list(pool.map(_embed_in_worker, batches[:2]))
-        started = time.perf_counter()
-        done = pool.map(_embed_in_worker, batches, chunksize=4) if pool else map(encoder.embed_documents, batches)
-        count = sum(len(v) for v in done)
-        seconds = time.perf_counter() - started
-    return {"seconds": seconds, "parts": count}
+        for encoder in encoders:
+            jobs = [(encoder.id, b) for b in batches]
+            if pool is not None:  # workers start (and load the encoder) before the clock
+                list(pool.map(_embed_in_worker, jobs[:2]))
+            started = time.perf_counter()
+            done = pool.map(_embed_in_worker, jobs, chunksize=4) if pool else map(encoder.embed_documents, batches)
+            count = sum(len(v) for v in done)
+            channels[encoder.id] = {"seconds": time.perf_counter() - started, "parts": count}
+    return {"seconds": sum(c["seconds"] for c in channels.values()), "parts": len(parts), "channels": channels}
 
 
 def _percentiles(samples: list[float]) -> dict:
@@ -158,7 +172,7 @@ def child_query(args) -> dict:
     from assistant.search.index import Index
     from assistant.search.text import normalize, tokenize
 
-    settings = _settings(args.corpus, args.index, args.chroma_port, auto_build=False)
+    settings = _settings(args.corpus, args.index, args.chroma_port, args.encoder, args.extra_corpus, auto_build=False)
     rss_start = _rss_mb()
     index = Index.open(settings)
     assistant = Assistant.from_settings(settings, index=index)
@@ -173,6 +187,7 @@ def child_query(args) -> dict:
     retriever = assistant.retriever
     searcher = retriever.searcher
     encoder = searcher.encoder
+    encoders = searcher.encoders
     out: dict = {"load_s": load_s, "first_answer_ms": first_ms, "rss_before_index_mb": rss_start,
                  "rss_loaded_mb": rss_loaded, "clauses": len(index.clauses), "parts": index.manifest.part_count,
                  "questions": len(questions)}
@@ -193,6 +208,7 @@ def child_query(args) -> dict:
     # Where retrieval time goes: the stages of HybridSearcher.search, timed separately.
     probe = encoder.embed_query("融资担保")
     stages = {"embed_query": lambda q: encoder.embed_query(normalize(q)),
+              **{f"embed_query:{e.id}": (lambda q, e=e: e.embed_query(normalize(q))) for e in encoders[1:]},
               "bm25": lambda q: index.bm25.scores(tokenize(q)),
               "tokenize": lambda q: tokenize(q),
               "chroma_query": lambda q: index.dense(probe, 64)}
@@ -384,6 +400,32 @@ def scale_point(size: int, work: Path, qa: Path, repeat: int, profile_dir: Path 
 
 
 LAWS = ROOT.parent / "shared" / "realdocs" / "laws"
+POLICY = ROOT.parent / "shared" / "realdocs" / "policy"
+
+
+def channels_point(work: Path, repeat: int) -> dict:
+    """The default's dense channels (USE and e5) on the multi-document corpus (the seed and realdocs/policy):
+    each channel's build time against its encoder alone, and answer latency and memory with both."""
+    from assistant.config import Settings
+
+    encoder = Settings().encoder
+    corpus, index = work / "corpus-channels", work / "index-channels"
+    shutil.rmtree(corpus, ignore_errors=True)
+    shutil.rmtree(index, ignore_errors=True)
+    shutil.copytree(ROOT / "corpus", corpus)
+    common = ["--corpus", str(corpus), "--index", str(index), "--encoder", encoder, "--extra-corpus", str(POLICY)]
+    _log(f"channels ({encoder}): build")
+    build, wall, rss = timed_child(["_build", *common])
+    _log(f"  {build['parts']} parts in {build['seconds']:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in build['stages_s'].items() if k.startswith('vectors:'))})")
+    floor, _, _ = timed_child(["_embed_floor", *common])
+    _log("  floor: " + ", ".join(f"{k} {v['seconds']:.1f} s" for k, v in floor["channels"].items()))
+    qa = ",".join(str(ROOT / "evals" / name) for name in ("qa.jsonl", "qa_multi.jsonl"))
+    query, _, qrss = timed_child(["_query", *common, "--qa", qa, "--repeat", str(repeat)])
+    _log(f"  answer p50 {query['answer_ms']['p50']:.1f} p95 {query['answer_ms']['p95']:.1f} ms, serving RSS {qrss:.0f} MB")
+    shutil.rmtree(index, ignore_errors=True)
+    shutil.rmtree(corpus, ignore_errors=True)
+    return {"encoder": encoder, "build": {**build, "wall_s": wall, "peak_rss_mb": rss}, "embed_floor": floor,
+            "query": {**query, "peak_rss_mb": qrss}, "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
 def laws_point(work: Path, qa_files: list[Path], repeat: int, server: bool) -> dict:
@@ -478,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the real-scale point on ../shared/realdocs/laws: auto (when present; not with --quick), "
                              "skip, or only (nothing else)")
     parser.add_argument("--no-server", action="store_true", help="laws point: skip the Chroma server build")
+    parser.add_argument("--channels", choices=["auto", "skip", "only"], default="auto",
+                        help="the dense channels point (USE + e5 on the multi-document corpus): auto, skip, or only")
     parser.add_argument("--keep-scale-from", type=Path,
                         help="an earlier results.json whose scale points for sizes not measured now are kept")
     args = parser.parse_args(argv)
@@ -496,6 +540,17 @@ def main(argv: list[str] | None = None) -> int:
     earlier_laws = json.loads(args.out.read_text(encoding="utf-8")).get("laws") if args.out.exists() else None
     if args.laws != "only" and (args.laws == "skip" or args.quick) and earlier_laws:
         results["laws"] = earlier_laws
+    if args.channels == "only":  # the other points stay as last measured
+        if args.out.exists():
+            results = {**json.loads(args.out.read_text(encoding="utf-8")), "targets": TARGETS}
+        try:
+            results["channels"] = channels_point(work, repeat)
+        finally:
+            if args.work is None:
+                shutil.rmtree(work, ignore_errors=True)
+        _write(results, args)
+        _log(f"wrote {args.out} and {args.doc}")
+        return 0
     if args.laws == "only":  # the other points stay as last measured
         if args.out.exists():
             results = {**json.loads(args.out.read_text(encoding="utf-8")), "targets": TARGETS}
@@ -540,6 +595,9 @@ def main(argv: list[str] | None = None) -> int:
             results["scale"].append(scale_point(size, work, args.qa, repeat, profile_dir))
             results["scale"].sort(key=lambda p: p["target_clauses"])
             _write(results, args)  # keep what was measured if a later size fails
+        if args.channels == "auto" and POLICY.is_dir():
+            results["channels"] = channels_point(work, repeat)
+            _write(results, args)
         if args.laws == "auto" and not args.quick:
             results["laws"] = _laws(work, qa_files, repeat, not args.no_server)
     finally:
@@ -578,6 +636,8 @@ def _child_main(argv: list[str]) -> int:
     parser.add_argument("--profile")
     parser.add_argument("--chroma-port", type=int, default=0)
     parser.add_argument("--incremental", action="store_true", help="_build: refresh, do not rebuild")
+    parser.add_argument("--encoder", default=FAST_ENCODER)
+    parser.add_argument("--extra-corpus", default="")
     args = parser.parse_args(argv)
     data = {"_build": child_build, "_query": child_query, "_embed_floor": child_embed_floor}[args.command](args)
     print(json.dumps(data, ensure_ascii=False))

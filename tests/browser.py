@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.support import ROOT, free_port, stop_process
+from tests.support import ROOT, free_port, policy_free_env, stop_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -90,7 +90,7 @@ class AppServer:
 
     def full_env(self) -> dict[str, str]:
         # The developer's own POLICY_* settings must not leak into the app under test.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
+        env = policy_free_env()
         env.update(
             GRADIO_ANALYTICS_ENABLED="False",
             PYTHONUNBUFFERED="1",

@@ -5,6 +5,7 @@ Everything is real: the bundled USE encoder, jieba, and an embedded Chroma under
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,10 @@ import pytest
 from assistant.config import Settings
 from assistant.search.build import build_index
 from tests.support import REALDOCS, copy_corpus, make_settings
+
+# Every index a test builds, in this process or in a child it starts, uses the fast encoder unless the test
+# asks for another: the default's e5 channel is ~20× the cost per text (tests/test_channels.py builds it once).
+os.environ.setdefault("POLICY_ENCODER", "use-multilingual")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -30,7 +31,18 @@ def make_settings(corpus: Path, index: Path, **overrides) -> Settings:
     The feedback database sits beside the index, so no test writes into the repository.
     """
     overrides.setdefault("feedback_db", index.parent / "feedback.sqlite3")
+    # The fast encoder alone: tests that build indexes stay seconds; the e5 channel has its own fixture
+    # (tests/test_channels.py), built once per run.
+    overrides.setdefault("encoder", "use-multilingual")
     return Settings.from_env(env={}, corpus_dir=corpus, index_dir=index, **overrides)
+
+
+def policy_free_env() -> dict[str, str]:
+    """This process's environment for a child process, without the developer's POLICY_* settings, but with
+    the tests' fast encoder (an index the child builds takes seconds, not the e5 channel's minutes)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
+    env["POLICY_ENCODER"] = "use-multilingual"
+    return env
 
 
 def copy_corpus(dest: Path) -> Path:
@@ -121,6 +133,7 @@ class HashingEncoder:
     id = "test-hashing"
     dim = 256
     max_chars = 200
+    similarity_floor = 0.0
 
     def embed_documents(self, texts):
         import zlib

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from assistant.cli import build_parser
-from tests.support import SEED_ID, copy_corpus
+from tests.support import SEED_ID, copy_corpus, policy_free_env
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
@@ -18,7 +18,7 @@ CLAUSE_KEYS = {"clause_id", "doc_id", "number", "section", "title", "units", "fi
 
 
 def run_cli(settings, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
+    env = policy_free_env()
     env.update(POLICY_CORPUS_DIR=str(settings.corpus_dir), POLICY_INDEX_DIR=str(settings.index_dir))
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,

@@ -21,7 +21,7 @@ from assistant.errors import FeedbackError, PolicyError
 from assistant.models import Citation
 from assistant.web import feedback
 from assistant.web.feedback import COLUMNS, MAX_COMMENT_CHARS, SCHEMA_VERSION, FeedbackStore, rater_key
-from tests.support import ROOT, SEED_ID
+from tests.support import ROOT, SEED_ID, policy_free_env
 
 FEE_HEADING = "临州办发〔2022〕84号 第（四）条 加大融资担保支持力度"
 CITATION = Citation(clause_id=f"{SEED_ID}#4", title="加大融资担保支持力度", heading=FEE_HEADING,
@@ -154,7 +154,7 @@ def test_a_writer_killed_right_after_a_commit_loses_nothing(tmp_path):
 
 
 def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
+    env = policy_free_env()
     env.update(env_extra or {}, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
                           env=env, timeout=120, check=False)

@@ -16,7 +16,7 @@ import pytest
 from assistant.answer.assistant import MAX_QUESTION_CHARS
 from assistant.corpus.ingest import corpus_sources, load_corpus
 from assistant.corpus.readers import CorpusLimits
-from tests.support import memory_assistant
+from tests.support import memory_assistant, policy_free_env
 
 POLICY = """测试州关于支持小微企业融资的措施
 测州办发〔2025〕9号
@@ -179,7 +179,7 @@ def test_build_workers_die_with_the_build(tmp_path):
     corpus.mkdir()
     (corpus / "many.txt").write_text("\n".join(f"第{i}条 支持第{i}类小微企业融资，担保费率不超过1%。"
                                                 for i in range(1, 3001)), encoding="utf-8")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}, "PYTHONPATH": str(ROOT),
+    env = {**policy_free_env(), "PYTHONPATH": str(ROOT),
            "POLICY_CORPUS_DIR": str(corpus), "POLICY_INDEX_DIR": str(tmp_path / "index"), "POLICY_BUILD_WORKERS": "2"}
     build = subprocess.Popen([sys.executable, "-m", "assistant.cli", "index"], cwd=ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -216,7 +216,7 @@ def test_terminal_escapes_in_a_corpus_never_reach_the_terminal(tmp_path):
     (corpus / f"坏{escape}名.exe").write_text("x", encoding="utf-8")  # named in the build's problems
     (corpus / "manifest.toml").write_text(
         '[[document]]\nfile = "policy.txt"\ndoc_id = "policy"\ntitle = "测试\\u001b[2J\\u001b[31m标题\\u009b31m"\n', encoding="utf-8")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}, "PYTHONPATH": str(ROOT),
+    env = {**policy_free_env(), "PYTHONPATH": str(ROOT),
            "POLICY_CORPUS_DIR": str(corpus), "POLICY_INDEX_DIR": str(tmp_path / "index")}
     for command in (["index"], ["docs"], ["clauses"], ["ask", "担保费率是多少"], ["search", "担保费率"]):
         run = subprocess.run([sys.executable, "-m", "assistant.cli", *command], cwd=ROOT, env=env,

@@ -9,7 +9,6 @@ complete and clean up the half-written generations.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 from assistant.answer.assistant import Assistant
 from assistant.search.index import Index
 from assistant.search.layout import current_generation, read_manifest
-from tests.support import ROOT, SEED_ID, copy_corpus, make_settings
+from tests.support import ROOT, SEED_ID, copy_corpus, make_settings, policy_free_env
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
@@ -50,7 +49,7 @@ def index_command(settings) -> list[str]:
 
 
 def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
+    env = policy_free_env()
     env["PYTHONPATH"] = str(ROOT)
     return env
 

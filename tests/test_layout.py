@@ -104,6 +104,9 @@ def test_one_wiring_point_loads_the_encoder_and_the_chat_model():
     """Assistant.from_settings is the only answer-side caller; the index builder loads its own encoder
     (in the building process and in each worker process), by name."""
     assert calls_to("chat_model") == ["assistant.answer.assistant:from_settings"]
-    assert calls_to("get_encoder") == ["assistant.answer.assistant:from_settings",
-                                       "assistant.search.build:_build_locked", "assistant.search.build:_init_worker"]
+    assert calls_to("get_encoders") == ["assistant.answer.assistant:from_settings",
+                                        "assistant.search.build:_build_locked", "assistant.search.build:_init_worker"]
+    # One encoder by name: per channel, and in a worker for the channel a batch belongs to.
+    assert calls_to("get_encoder") == ["assistant.search.build:_embed_in_worker",
+                                       "assistant.search.encoders:get_encoders"]
     assert calls_to("load") and "assistant.answer.assistant:from_settings" in calls_to("load")

@@ -135,7 +135,8 @@ def test_question_path_and_web_server_make_no_outbound_connection(seed_settings,
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(DEVELOPER_VARIABLES)}
     env.update(PYTHONPATH=str(ROOT), POLICY_CORPUS_DIR=str(seed_settings.corpus_dir),
-               POLICY_INDEX_DIR=str(seed_settings.index_dir), POLICY_AUTO_BUILD="false",
+               POLICY_INDEX_DIR=str(seed_settings.index_dir), POLICY_ENCODER=seed_settings.encoder,
+               POLICY_AUTO_BUILD="false",
                POLICY_FEEDBACK_DB=str(tmp_path / "feedback.sqlite3"), HOME=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(free_port())], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300, check=False)

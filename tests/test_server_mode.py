@@ -14,7 +14,7 @@ from assistant.answer.assistant import Assistant
 from assistant.errors import IndexMismatchError
 from assistant.search.build import build_index
 from assistant.search.index import Index
-from tests.support import ROOT, ChromaServer, free_port, make_settings
+from tests.support import ROOT, ChromaServer, free_port, make_settings, policy_free_env
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
@@ -67,7 +67,7 @@ def server_settings(chroma_server, tmp_path_factory):
 
 
 def _replica_env(settings) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
+    env = policy_free_env()
     env.update({"PYTHONPATH": str(ROOT), "POLICY_CORPUS_DIR": str(settings.corpus_dir),
                 "POLICY_INDEX_DIR": str(settings.index_dir), "POLICY_CHROMA_HOST": settings.chroma_host,
                 "POLICY_CHROMA_PORT": str(settings.chroma_port), "POLICY_AUTO_BUILD": "false"})

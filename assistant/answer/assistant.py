@@ -27,7 +27,7 @@ from ..models import Answer, Clause, Hit
 from ..numerals import int_to_cn
 from ..regions import Region, Regions
 from ..search.build import open_index
-from ..search.encoders import Encoder, get_encoder
+from ..search.encoders import Encoder, get_encoders
 from ..search.index import Index
 from ..search.retrieve import PolicyRetriever
 from ..search.text import clean_text, normalize, tokenize, words
@@ -58,7 +58,7 @@ ComposeMode = Literal["auto", "extractive"]
 class Assistant:
     """Answers questions from the clause index, always with the clauses it relied on."""
 
-    def __init__(self, settings: Settings, index: Index, encoder: Encoder, lexicon: Lexicon, *,
+    def __init__(self, settings: Settings, index: Index, encoder: Encoder | Sequence[Encoder], lexicon: Lexicon, *,
                  chat=None, today: dt.date | None = None):
         """Wire the stages over loaded parts; :meth:`from_settings` loads them.
 
@@ -68,11 +68,13 @@ class Assistant:
         """
         self.settings = settings
         self.index = index
-        self.encoder = encoder
+        self.encoders = [encoder] if not isinstance(encoder, Sequence) else list(encoder)  # one per dense channel
+        self.encoder = self.encoders[0]
         self.lexicon = lexicon
         self.today = today
         self.retriever = PolicyRetriever.create(index, encoder, lexicon, settings.dense_weight, settings.top_k,
-                                                settings.local_boost, settings.region_boost)
+                                                settings.local_boost, settings.region_boost,
+                                                settings.weights_of_channels([e.id for e in self.encoders]))
         self.composer = ExtractiveComposer(index, lexicon.cues)
         self.composers = Composers(index, self.composer, lexicon)
         self.llm: LLMComposer | None = None
@@ -94,7 +96,7 @@ class Assistant:
             PolicyError: the index, the encoder, the lexicon or the chat model cannot be loaded.
         """
         index = index if index is not None else open_index(settings)
-        encoder = get_encoder(settings.encoder, settings.allow_model_download)
+        encoder = get_encoders(settings.encoder, settings.allow_model_download)
         chat = llm if llm is not None else (chat_model(settings) if settings.llm else None)
         return cls(settings, index, encoder, lexicon or Lexicon.load(settings.lexicon_dir), chat=chat, today=today)
 

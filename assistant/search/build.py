@@ -12,6 +12,7 @@ The stages, each a function: read (:func:`_read_corpus`), parse (:func:`_parse`)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -42,23 +43,25 @@ from ..errors import (
 )
 from ..models import Clause, Document, Part
 from . import integrity, layout, vectorstore
-from .encoders import Encoder, get_encoder
+from .encoders import Encoder, get_encoder, get_encoders
 from .index import Index, keyword_text, normalize_clauses
 from .layout import (
     FORMAT_VERSION,
     NORMALIZED_FILE,
     PARSER_VERSION,
     TOKENS_FILE,
+    Channel,
     IndexManifest,
     build_lock,
     collect_garbage,
-    collection_of,
+    collections_of,
     corpus_fingerprint,
     current_generation,
     file_sha256,
     is_stale,
     make_dir,
     manifest_skipped,
+    read_manifest,
     remove_unfinished,
     switch_pointer,
     up_to_date,
@@ -68,6 +71,7 @@ from .layout import (
 from .lexical import BM25Index
 from .substrings import SubstringIndex
 from .text import tokenize
+from .vectorstore import VectorStore
 
 # An embedded build copies the previous vector store (and edits it) when it reuses this share of the
 # parts; below it, writing a fresh store costs about the same and leaves no deleted entries behind.
@@ -89,7 +93,8 @@ class BuildReport:
     seconds: float = 0.0
     generation: str = ""
     unchanged: bool = False
-    # Seconds per stage (read, parse, vectors = embed and write, tokenize, write), for benchmarks.
+    # Seconds per stage (read, parse, vectors = embed and write, tokenize, write), for benchmarks; within
+    # vectors, each channel's share as vectors:<encoder>.
     stages: dict[str, float] = field(default_factory=dict)
 
 
@@ -119,7 +124,7 @@ class BuildPlan:
     corpus: Corpus  # the documents read, the documents they cite, the files that failed
     parsed: list[tuple[Document, list[Clause]]]
     skipped: list[str]  # "path:sha256" of files that could not be used (unchanged ones stay skipped)
-    encoder: Encoder
+    encoders: list[Encoder]  # one per dense channel
     previous: Index | None  # the live index, when its vectors can be reused
     manifest_sha: str  # sha256 of corpus/manifest.toml ("" when there is none)
     progress: bool
@@ -128,7 +133,19 @@ class BuildPlan:
 
     def __post_init__(self) -> None:
         self.clauses = [c for _, cs in self.parsed for c in cs]
-        self.parts = [p for c in self.clauses for p in split_parts(c, self.encoder.max_chars)]
+        self.parts = [p for c in self.clauses for p in split_parts(c, self.max_chars)]
+
+    @property
+    def max_chars(self) -> int:
+        """Parts are split once, for the channel that reads the fewest characters."""
+        return min(e.max_chars for e in self.encoders)
+
+    def previous_store(self, encoder: Encoder) -> VectorStore | None:
+        """The live generation's vectors of ``encoder``'s channel, when they can be reused."""
+        if self.previous is None:
+            return None
+        return next((s for s in self.previous.channels
+                     if s.channel.encoder == encoder.id and s.channel.dim == encoder.dim), None)
 
     @property
     def documents(self) -> dict[str, str]:
@@ -147,7 +164,7 @@ class BuildPlan:
         previous = self.previous
         read = {doc.path: doc.sha256 for doc, _ in self.parsed}
         return (previous is not None and set(manifest_skipped(previous.dir)) == set(self.skipped)
-                and up_to_date(previous.manifest, (), read, self.manifest_sha))
+                and up_to_date(previous.manifest, (), read, self.manifest_sha, self.settings.encoder))
 
 
 def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> BuildReport:
@@ -160,8 +177,8 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
     skipped = [f"{source_key(Path(p.path), settings.corpus_dirs)}:{file_sha256(Path(p.path))}"
                for p in corpus.problems
                if source_key(Path(p.path), settings.corpus_dirs) is not None and Path(p.path).is_file()]
-    encoder = get_encoder(settings.encoder, settings.allow_model_download)
-    previous = _previous(settings, encoder, rebuild)
+    encoders = get_encoders(settings.encoder, settings.allow_model_download)
+    previous = _previous(settings, min(e.max_chars for e in encoders), rebuild)
     with _timed(report.stages, "parse"):
         parsed = _parse(corpus.documents, previous, limits, report, skipped, progress)
     if settings.strict and report.problems:
@@ -171,7 +188,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
         folders = "、".join(str(f) for f in settings.corpus_dirs)
         raise IndexBuildError(f"语料目录 {folders} 中没有可用的政策文件，原有索引保持不变")
 
-    plan = BuildPlan(settings, corpus, parsed, skipped, encoder, previous, corpus_fingerprint(settings)[1], progress)
+    plan = BuildPlan(settings, corpus, parsed, skipped, encoders, previous, corpus_fingerprint(settings)[1], progress)
     if plan.unchanged():
         manifest = plan.previous.manifest
         report.documents, report.clauses, report.parts = len(parsed), manifest.clause_count, manifest.part_count
@@ -223,11 +240,11 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
     gen_dir.mkdir(parents=True)
     collection = vectorstore.collection_name(settings.collection_prefix, generation)
     # The generation in use when this build started (also after --rebuild, which reuses nothing of it):
-    # running replicas may still read it, so its folder and its collection outlive this build.
+    # running replicas may still read it, so its folder and its collections outlive this build.
     live = current_generation(settings.index_dir)
-    live_collection = collection_of(live)
     client = None
     stages = report.stages
+    written: list = []  # the collections of the new generation, one per channel
     try:
         # Written line by line (and hashed on the way): at 150,000 clauses one string would be 110 MB.
         clauses_sha = write_lines(gen_dir / "clauses.jsonl", (json.dumps(c.to_dict(), ensure_ascii=False)
@@ -235,54 +252,107 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
         with _timed(stages, "vectors"):
             copied = _copy_previous_vectors(plan, gen_dir)
             client = vectorstore.make_client(settings, gen_dir)
-            col = _collection(plan, client, collection, copied, {"generation": generation, "clauses_sha256": clauses_sha})
-            collection = col.name
-            reused = _write_vectors(plan, col, min(1000, _max_batch(client)), pool, copied)
+            batch_size = min(1000, _max_batch(client))
+            todo = {e.id: _todo(plan, e, copied) for e in plan.encoders}
+            _warn_if_long(plan, todo, pool, report)
+            reused = 0
+            for i, encoder in enumerate(plan.encoders):
+                with _timed(stages, f"vectors:{encoder.id}"):
+                    name = collection if i == 0 else f"{collection}-{i}"
+                    written.append(_collection(plan, encoder, client, name, copied,
+                                               {"generation": generation, "clauses_sha256": clauses_sha}))
+                    reused += _write_vectors(plan, encoder, written[-1], batch_size, pool, todo[encoder.id])
+            if copied:  # the copied store may hold the collection of a channel this build dropped
+                _drop_unused(client, plan, {c.name for c in written})
         with _timed(stages, "tokenize"):
             token_lists = _token_lists(plan, pool)
         with _timed(stages, "write"):
             steps = _progress(5, plan.progress, "写入索引文件", "项")
             _write_files(plan, gen_dir, token_lists, pool, steps)
-            manifest = _manifest(plan, generation, col, clauses_sha, gen_dir)
+            manifest = _manifest(plan, generation, written, clauses_sha, gen_dir)
             write_file(gen_dir / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
             steps.update()
             steps.close()
         switch_pointer(settings.index_dir, gen_name)
     except BaseException as exc:
-        _discard(gen_dir, client, collection, settings)
+        _discard(gen_dir, client, [c.name for c in written] or [collection], settings)
         if isinstance(exc, PolicyError) or not isinstance(exc, Exception):
             raise
         raise IndexBuildError(f"索引构建失败，原有索引保持不变：{type(exc).__name__}: {exc}") from exc
 
     collect_garbage(settings, keep={gen_name} | ({live.name} if live else set()), client=client,
-                    keep_collections={collection} | ({live_collection} if live_collection else set()))
+                    keep_collections={c.name for c in written} | collections_of(live))
     report.documents = len(plan.parsed)
     report.clauses = len(clauses)
     report.parts = len(parts)
     report.reused = reused
-    report.embedded = len(parts) - reused
+    report.embedded = len(parts) * len(plan.encoders) - reused
     report.generation = generation
     if previous is not None:
         report.removed = sorted(set(previous.manifest.documents) - set(plan.documents))
     return report
 
 
-def _collection(plan: BuildPlan, client, name: str, copied: bool, meta: dict):
-    """The new generation's collection: a fresh one, or (``copied``) the previous generation's copied store
-    with the parts of changed and removed documents taken out."""
-    if not copied:
-        return vectorstore.create_collection(client, name, plan.encoder.id, meta)
+def _collection(plan: BuildPlan, encoder: Encoder, client, name: str, copied: bool, meta: dict):
+    """The new generation's collection of ``encoder``'s channel: a fresh one, or (``copied``) the previous
+    generation's copied collection of that channel with the parts of changed and removed documents taken out."""
+    before = plan.previous_store(encoder)
+    if not copied or before is None:
+        return vectorstore.create_collection(client, name, encoder.id, meta)
     previous = plan.previous
     # An embedded index changed in a few files: the previous generation's vectors, copied, lose the parts
     # that changed and gain the new ones (a rewrite of every vector takes minutes).
-    col = vectorstore.get_collection(client, previous.manifest.collection)
+    col = vectorstore.get_collection(client, before.name)
     # Every part of a changed or removed document goes (a changed one keeps its ids: adding them again
     # would leave the old vectors in place).
     stale = [p.part_id for c in previous.clauses if c.doc_id not in plan.unchanged_docs
              for p in split_parts(c, previous.manifest.max_chars)]
     vectorstore.delete_parts(col, stale)
-    col.modify(metadata={"encoder": plan.encoder.id, **meta})
+    col.modify(metadata={"encoder": encoder.id, **meta})
     return col
+
+
+def _drop_unused(client, plan: BuildPlan, keep: set[str]) -> None:
+    """Delete from a copied store the collections of channels the new generation does not have."""
+    for store in plan.previous.channels:
+        if store.name not in keep:
+            client.delete_collection(store.name)
+
+
+# A channel whose embedding would take longer than this says so before it starts, with the faster choice.
+LONG_EMBEDDING_SECONDS = 15 * 60
+# Parts embedded to time an encoder on this machine before a large build.
+ESTIMATE_SAMPLE = 16
+
+
+def _warn_if_long(plan: BuildPlan, todo: dict[str, tuple[list[int], dict]], pool, report: BuildReport) -> None:
+    """Before any embedding: time each channel's encoder on a sample of the parts it must embed and, when
+    the whole would take long (e5 on the 3,496 laws: hours on 2 cores), say how long and how to choose the
+    fast encoder. Small builds are not timed."""
+    workers = pool._max_workers if pool else 1
+    for encoder in plan.encoders:
+        rows = todo[encoder.id][0]
+        if len(rows) < PARALLEL_MIN_PARTS:
+            continue
+        sample = [plan.parts[i].text for i in rows[::max(1, len(rows) // ESTIMATE_SAMPLE)]][:ESTIMATE_SAMPLE]
+        started = time.process_time()  # CPU time of every thread: what the workers will spend, each on a core
+        encoder.embed_documents(sample)
+        seconds = (time.process_time() - started) / len(sample) * len(rows) / workers
+        if seconds < LONG_EMBEDDING_SECONDS:
+            continue
+        fast = "、".join(e.id for e in plan.encoders if e.id != encoder.id) or "use-multilingual"
+        text = (f"编码器 {encoder.id} 要为 {len(rows):,} 段文本计算向量，按本机实测速度约需 {_duration(seconds)}。"
+                f"如需更快，可设置 POLICY_ENCODER={fast}（只用快速编码器，日常说法的检索会变弱）后重新运行。")
+        report.warnings.append(text)
+        if plan.progress:
+            print(text, file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    """A rough duration in Chinese: 约 40 分钟, 约 3.5 小时."""
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} 分钟"
+    return f"{seconds / 3600:.1f} 小时"
 
 
 def _write_files(plan: BuildPlan, gen_dir: Path, token_lists: list[list[str]], pool, steps) -> None:
@@ -308,20 +378,20 @@ def _write_files(plan: BuildPlan, gen_dir: Path, token_lists: list[list[str]], p
     steps.update()
 
 
-def _manifest(plan: BuildPlan, generation: str, col, clauses_sha: str, gen_dir: Path) -> IndexManifest:
+def _manifest(plan: BuildPlan, generation: str, collections: list, clauses_sha: str, gen_dir: Path) -> IndexManifest:
     """What the generation holds, with the checksums of its files (all written by now) and vectors."""
-    settings, encoder, parts = plan.settings, plan.encoder, plan.parts
+    settings, parts = plan.settings, plan.parts
     parts_per_doc = Counter(p.doc_id for p in parts)
     return IndexManifest(
         format_version=FORMAT_VERSION,
         parser_version=PARSER_VERSION,
         parser_data_sha256=layout.parser_data_sha256(),
         generation=generation,
-        encoder=encoder.id,
-        dim=encoder.dim,
-        max_chars=encoder.max_chars,
+        encoder=settings.encoder,
+        max_chars=plan.max_chars,
         chroma=vectorstore.chroma_location(settings),
-        collection=col.name,
+        channels=[Channel(e.id, e.dim, col.name, vectorstore.vectors_digest_of(col, len(parts), settings))
+                  for e, col in zip(plan.encoders, collections)],
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         corpus_manifest_sha256=plan.manifest_sha,
         documents={doc.doc_id: {"path": doc.path, "sha256": doc.sha256, "clauses": len(cs),
@@ -331,7 +401,6 @@ def _manifest(plan: BuildPlan, generation: str, col, clauses_sha: str, gen_dir: 
         part_count=len(parts),
         clauses_sha256=clauses_sha,
         files=integrity.file_digests(gen_dir),
-        vectors_sha256=vectorstore.vectors_digest_of(col, len(parts), settings),
     )
 
 
@@ -371,29 +440,40 @@ def _copy_previous_vectors(plan: BuildPlan, gen_dir: Path) -> bool:
     return True
 
 
-def _write_vectors(plan: BuildPlan, col, batch_size: int, pool, copied: bool) -> int:
-    """Put a vector for every part into ``col``; returns how many were reused rather than embedded.
+def _todo(plan: BuildPlan, encoder: Encoder, copied: bool) -> tuple[list[int], dict[str, np.ndarray]]:
+    """(rows of the parts ``encoder`` must embed, stored vectors to write again) for its channel.
+
+    Unchanged documents keep the channel's vectors: in the copied store (nothing to do), or fetched from the
+    previous collection (server mode) and written again. A channel the previous generation lacks embeds all.
+    """
+    parts, before = plan.parts, plan.previous_store(encoder)
+    unchanged = plan.unchanged_docs if before is not None else set()
+    if copied and before is not None:
+        return [i for i, p in enumerate(parts) if p.doc_id not in unchanged], {}
+    wanted = [p.part_id for p in parts if p.doc_id in unchanged]
+    stored = vectorstore.fetch_vectors(before.collection, wanted) if wanted else {}
+    return [i for i, p in enumerate(parts) if p.part_id not in stored], stored
+
+
+def _write_vectors(plan: BuildPlan, encoder: Encoder, col, batch_size: int, pool,
+                   todo: tuple[list[int], dict[str, np.ndarray]]) -> int:
+    """Put a vector of ``encoder`` for every part into ``col``; returns how many were reused rather than
+    embedded (``todo``: what :func:`_todo` found to embed and to write again).
 
     Embedding runs in the worker pool while this process writes finished batches, so the writes cost
-    little beyond the embedding itself. Reused vectors come from the copied store (nothing to do) or
-    are fetched from the previous collection (server mode) and written again.
+    little beyond the embedding itself.
     """
-    parts, previous, encoder = plan.parts, plan.previous, plan.encoder
-    unchanged = plan.unchanged_docs
-    if copied:
-        todo = [i for i, p in enumerate(parts) if p.doc_id not in unchanged]
-        stored: dict[str, np.ndarray] = {}
-    else:
-        wanted = [p.part_id for p in parts if p.doc_id in unchanged]
-        stored = vectorstore.fetch_vectors(previous.collection, wanted) if wanted else {}
-        todo = [i for i, p in enumerate(parts) if p.part_id not in stored]
+    parts = plan.parts
+    todo, stored = todo
     embed_size = plan.settings.embed_batch_size
     batches = [todo[start:start + embed_size] for start in range(0, len(todo), embed_size)]
     texts = ([parts[i].text for i in batch] for batch in batches)
     # pool.map submits every batch now; the stored vectors are written while the workers embed.
-    embedded = pool.map(_embed_in_worker, texts, chunksize=4) if pool else map(encoder.embed_documents, texts)
-    embed_bar = _progress(len(todo), plan.progress, "嵌入条款", "段")
-    write_bar = _progress(len(todo) + len(stored), plan.progress, "写入向量", "段", position=1)
+    embedded = (pool.map(_embed_in_worker, ((encoder.id, t) for t in texts), chunksize=4) if pool
+                else map(encoder.embed_documents, texts))
+    # tqdm's bar shows the time left of each channel (rate × parts to go).
+    embed_bar = _progress(len(todo), plan.progress, f"嵌入条款（{encoder.id}）", "段")
+    write_bar = _progress(len(todo) + len(stored), plan.progress, f"写入向量（{encoder.id}）", "段", position=1)
     pending: list[int] = []
     pending_vectors: list[np.ndarray] = []
 
@@ -456,17 +536,20 @@ def _interned(tokens: list[str]) -> list[str]:
     return [sys.intern(t) for t in tokens]
 
 
-def _previous(settings: Settings, encoder: Encoder, rebuild: bool) -> Index | None:
-    """The live index if its vectors can be reused with this encoder, else None."""
+def _previous(settings: Settings, max_chars: int, rebuild: bool) -> Index | None:
+    """The live index if its parts are the ones this build splits (so its vectors can be reused), else None.
+    Each channel then reuses the vectors of the same encoder (:meth:`BuildPlan.previous_store`)."""
     if rebuild:
         return None
+    gen_dir = current_generation(settings.index_dir)
     try:
-        index = Index.open(settings)
+        # Opened with the encoder setting it was built for: after a change of setting (a channel added or
+        # dropped), the channels both have keep their vectors.
+        built_for = read_manifest(gen_dir).encoder if gen_dir is not None else settings.encoder
+        index = Index.open(dataclasses.replace(settings, encoder=built_for))
     except PolicyError:
-        return None  # missing, other encoder, damaged: build from scratch
-    if index.manifest.dim != encoder.dim or index.manifest.max_chars != encoder.max_chars:
-        return None
-    return index
+        return None  # missing, damaged, other format: build from scratch
+    return index if index.manifest.max_chars == max_chars else None
 
 
 # A build with fewer parts to index than this runs in one process: starting workers (each loads the
@@ -474,7 +557,7 @@ def _previous(settings: Settings, encoder: Encoder, rebuild: bool) -> Index | No
 PARALLEL_MIN_PARTS = 2000
 
 
-_worker_encoder: Encoder | None = None
+_worker_download = False
 
 
 @contextmanager
@@ -494,10 +577,13 @@ def _worker_pool(settings: Settings, parts: int) -> Iterator:
         yield pool
 
 
-def _init_worker(encoder: str, allow_download: bool, builder: int) -> None:
-    global _worker_encoder
+def _init_worker(encoders: str, allow_download: bool, builder: int) -> None:
+    global _worker_download
     _die_with(builder)
-    _worker_encoder = get_encoder(encoder, allow_download)
+    # Each worker is one process on one core: an OpenMP encoder (e5) must not start a thread per core too.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    _worker_download = allow_download
+    get_encoders(encoders, allow_download)  # loaded once per worker, before the first batch
 
 
 def _die_with(builder: int) -> None:
@@ -512,9 +598,9 @@ def _die_with(builder: int) -> None:
     threading.Thread(target=watch, name="builder-watch", daemon=True).start()
 
 
-def _embed_in_worker(texts: list[str]) -> np.ndarray:
-    assert _worker_encoder is not None
-    return _worker_encoder.embed_documents(texts)
+def _embed_in_worker(job: tuple[str, list[str]]) -> np.ndarray:
+    encoder, texts = job
+    return get_encoder(encoder, _worker_download).embed_documents(texts)
 
 
 def _progress(total: int, enabled: bool, label: str, unit: str, position: int = 0):
@@ -533,12 +619,13 @@ def _max_batch(client) -> int:
         return 100
 
 
-def _discard(gen_dir: Path, client, collection: str, settings: Settings) -> None:
+def _discard(gen_dir: Path, client, collections: list[str], settings: Settings) -> None:
     if client is not None and settings.server_mode:
-        try:
-            client.delete_collection(collection)
-        except Exception:
-            pass
+        for name in collections:
+            try:
+                client.delete_collection(name)
+            except Exception:
+                pass
     shutil.rmtree(gen_dir, ignore_errors=True)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -18,12 +19,13 @@ from ..errors import REBUILD_COMMAND, IndexMismatchError, IndexMissingError, Unk
 from ..models import Clause, Document, DocumentMeta, Hit, Reference, heading
 from . import integrity
 from .documents import dated_clauses
-from .encoders import Encoder
+from .encoders import CHANNEL_SEPARATOR, Encoder
 from .layout import (
     BUILD_COMMAND,
     FORMAT_VERSION,
     NORMALIZED_FILE,
     PARSER_VERSION,
+    Channel,
     IndexManifest,
     check_compatible,
     current_generation,
@@ -36,7 +38,8 @@ from .vectorstore import VectorStore
 
 
 class Index:
-    """A loaded index generation: clauses, documents, BM25 and the part vectors (:class:`VectorStore`)."""
+    """A loaded index generation: clauses, documents, BM25 and the part vectors of each dense channel
+    (one :class:`VectorStore` per encoder; ``vectors`` is the first)."""
 
     def __init__(self, settings: Settings, gen_dir: Path | None, manifest: IndexManifest, clauses: list[Clause],
                  documents: list[DocumentMeta], references: list[Reference], bm25: BM25Index):
@@ -50,7 +53,8 @@ class Index:
         self.documents: dict[str, DocumentMeta] = {d.doc_id: d for d in documents}
         self.references = references
         self.bm25 = bm25
-        self.vectors = VectorStore(settings, gen_dir, manifest, self.row)
+        self.channels = [VectorStore(settings, gen_dir, manifest, channel, self.row) for channel in manifest.channels]
+        self.vectors = self.channels[0]
         self._dated: dict[str, dict[str, tuple[Clause, int, int]]] = {}
 
     @classmethod
@@ -62,23 +66,30 @@ class Index:
                    [Reference(**r) for r in docs.get("references", [])], BM25Index.load(gen_dir / "bm25"))
 
     @classmethod
-    def in_memory(cls, documents: list[Document], encoder: Encoder, settings: Settings | None = None,
+    def in_memory(cls, documents: list[Document], encoder: Encoder | Sequence[Encoder], settings: Settings | None = None,
                   references: list[Reference] | None = None) -> "Index":
-        """An index of ``documents`` held in memory: parsed, embedded and BM25-indexed like a build,
-        searched by the exact scan, with no Chroma and no files. For unit tests and one-off tools.
+        """An index of ``documents`` held in memory: parsed, embedded (by each encoder, one channel each) and
+        BM25-indexed like a build, searched by the exact scan, with no Chroma and no files. For unit tests
+        and one-off tools.
 
         Raises:
             CorpusFileError: a document has no text to make a clause of.
         """
-        settings = settings or Settings(encoder=encoder.id)
+        encoders = [encoder] if not isinstance(encoder, Sequence) else list(encoder)
+        name = CHANNEL_SEPARATOR.join(e.id for e in encoders)
+        settings = settings or Settings(encoder=name)
+        max_chars = min(e.max_chars for e in encoders)
         clauses = [c for doc in documents for c in parse_document(doc)]
-        parts = [p for c in clauses for p in split_parts(c, encoder.max_chars)]
-        manifest = IndexManifest(FORMAT_VERSION, PARSER_VERSION, "memory", encoder.id, encoder.dim, encoder.max_chars,
-                                 "memory", "", "", "", clause_count=len(clauses), part_count=len(parts))
+        parts = [p for c in clauses for p in split_parts(c, max_chars)]
+        channels = [Channel(e.id, e.dim, "") for e in encoders]
+        manifest = IndexManifest(FORMAT_VERSION, PARSER_VERSION, "memory", name, max_chars, "memory", channels, "", "",
+                                 clause_count=len(clauses), part_count=len(parts))
         bm25 = BM25Index.build([tokenize(keyword_text(c)) for c in clauses])
         index = cls(settings, None, manifest, clauses, [d.meta() for d in documents], references or [], bm25)
-        index.vectors = VectorStore.in_memory(settings, manifest, index.row, [p.clause_id for p in parts],
-                                              encoder.embed_documents([p.text for p in parts]))
+        texts, owners = [p.text for p in parts], [p.clause_id for p in parts]
+        index.channels = [VectorStore.in_memory(settings, manifest, channel, index.row, owners, e.embed_documents(texts))
+                          for e, channel in zip(encoders, channels)]
+        index.vectors = index.channels[0]
         return index
 
     @classmethod
@@ -109,7 +120,8 @@ class Index:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IndexMismatchError(
                 f"索引文件不完整或已损坏（{gen_dir}：{type(exc).__name__}）。请运行：{REBUILD_COMMAND}") from None
-        index.vectors.open()  # the vectors checked now: damage shows at start, not at a question
+        for store in index.channels:  # the vectors checked now: damage shows at start, not at a question
+            store.open()
         return index
 
     def clause(self, clause_id: str) -> Clause:
@@ -150,9 +162,10 @@ class Index:
         """Load what the first question would otherwise wait for: the normalized texts and substring
         index, and the vector index (Chroma reads its segment on the first query)."""
         _ = self.substrings
-        probe = np.zeros(self.manifest.dim, dtype=np.float32)
-        probe[0] = 1.0
-        self.dense(probe, 1)
+        for store in self.channels:
+            probe = np.zeros(store.channel.dim, dtype=np.float32)
+            probe[0] = 1.0
+            store.dense_rows(probe, 1)
 
     @cached_property
     def clauses_of(self) -> dict[str, list[Clause]]:
@@ -187,19 +200,21 @@ class Index:
         """The JSON shape of a search hit for every interface (``search --json``, /search)."""
         return hit.to_json(self.documents.get(hit.clause.doc_id))
 
-    def dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
+    def dense(self, vector: np.ndarray, n: int, channel: int = 0) -> dict[str, float]:
         """Best cosine similarity per clause id among the ``n`` nearest parts (:meth:`dense_rows`), nearest first."""
-        rows, sims = self.dense_rows(vector, n)
+        rows, sims = self.dense_rows(vector, n, channel=channel)
         order = np.argsort(-sims, kind="stable")
         return {self.clauses[r].clause_id: float(s) for r, s in zip(rows[order].tolist(), sims[order].tolist())}
 
-    def dense_rows(self, vector: np.ndarray, n: int, within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(clause rows, best cosine similarity of each) among the ``n`` nearest parts (:meth:`VectorStore.dense_rows`).
+    def dense_rows(self, vector: np.ndarray, n: int, within: np.ndarray | None = None, channel: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(clause rows, best cosine similarity of each) among the ``n`` nearest parts of a dense channel
+        (:meth:`VectorStore.dense_rows`).
 
         Raises:
             ChromaUnavailableError: the Chroma server still fails after retries with backoff.
         """
-        return self.vectors.dense_rows(vector, n, within)
+        return self.channels[channel].dense_rows(vector, n, within)
 
     @property
     def vectors_down(self) -> bool:

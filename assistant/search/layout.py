@@ -4,7 +4,8 @@ Layout under ``index_dir``::
 
     CURRENT                  name of the live generation (replaced atomically)
     .build.lock              held by the one build that may run at a time
-    gen-<id>/manifest.json   encoder id and dimension, format version, per-document hashes, file checksums
+    gen-<id>/manifest.json   its dense channels (encoder, dimension, collection), format version,
+                             per-document hashes, file checksums
     gen-<id>/clauses.jsonl   every clause record, in BM25 row order
     gen-<id>/documents.json  document metadata and cited references
     gen-<id>/skipped.json    "path:sha256" of corpus files the build could not use
@@ -12,7 +13,8 @@ Layout under ``index_dir``::
     gen-<id>/tokens.jsonl    each clause's BM25 tokens (reused by the next build for unchanged files)
     gen-<id>/normalized.json each clause's normalized text (what refusal looks words up in)
     gen-<id>/substrings.npz  character-bigram index over those texts (search/substrings.py)
-    gen-<id>/chroma/         embedded Chroma (absent in server mode: the collection is on the server)
+    gen-<id>/chroma/         embedded Chroma, one collection per channel (absent in server mode: they are on
+                             the server)
 
 A build (search/build.py) writes a new generation and only then replaces ``CURRENT``, so a failed or
 interrupted build leaves the previous index in use; the read side (search/index.py) opens what
@@ -42,7 +44,8 @@ from . import vectorstore
 
 # 2: clause records carry the 责任单位 note's span and the body span; documents.json is DocumentMeta.
 # 3: the manifest holds checksums of the generation's files and of its vectors (search/integrity.py).
-FORMAT_VERSION = 3
+# 4: dense channels: one collection per encoder of the setting (use-multilingual+e5), listed in ``channels``.
+FORMAT_VERSION = 4
 
 
 # Bump when parsing or part-splitting changes its output: stored vectors of old parts are then stale.
@@ -87,6 +90,18 @@ TOKENS_FILE = "tokens.jsonl"
 BUILD_COMMAND = "policy-assistant index"
 
 
+@dataclass(frozen=True)
+class Channel:
+    """One dense channel of a generation: the part vectors of one encoder, in a collection of their own."""
+
+    encoder: str  # the encoder's registry name
+    dim: int
+    collection: str
+    # integrity.vectors_digest of its vectors when the build was small enough for the exact scan, checked
+    # when they are loaded for it; "" for a large index (searched by Chroma itself).
+    vectors_sha256: str = ""
+
+
 @dataclass
 class IndexManifest:
     """What built an index generation; checked on every open."""
@@ -94,11 +109,10 @@ class IndexManifest:
     format_version: int
     parser_version: int
     generation: str
-    encoder: str
-    dim: int
-    max_chars: int
+    encoder: str  # the encoder setting it was built for: one name, or the channels' names joined by "+"
+    max_chars: int  # parts are split for the channel that reads the fewest characters
     chroma: str
-    collection: str
+    channels: list[Channel]
     built_at: str
     corpus_manifest_sha256: str
     documents: dict[str, dict] = field(default_factory=dict)  # doc_id → {path, sha256, clauses, parts}
@@ -111,9 +125,20 @@ class IndexManifest:
     parser_data_sha256: str = ""
     # sha256 of each file of the generation but Chroma's (integrity.file_digests), checked on open.
     files: dict[str, str] = field(default_factory=dict)
-    # integrity.vectors_digest of all part vectors when the build was small enough for the exact scan,
-    # checked when they are loaded for it; "" for a large index (searched by Chroma itself).
-    vectors_sha256: str = ""
+
+    @property
+    def dim(self) -> int:
+        """The first channel's dimension (the channel the refusal floors are calibrated on)."""
+        return self.channels[0].dim
+
+    @property
+    def collection(self) -> str:
+        """The first channel's collection."""
+        return self.channels[0].collection
+
+    def channel(self, encoder: str) -> Channel | None:
+        """The channel of ``encoder``, if this generation has one."""
+        return next((c for c in self.channels if c.encoder == encoder), None)
 
     @property
     def same_parser(self) -> bool:
@@ -123,7 +148,9 @@ class IndexManifest:
     @classmethod
     def from_json(cls, data: dict) -> "IndexManifest":
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        fields = {k: v for k, v in data.items() if k in known}
+        fields["channels"] = [Channel(**c) for c in fields.get("channels", [])]
+        return cls(**fields)
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -182,12 +209,15 @@ def is_stale(settings: Settings) -> bool:
     except IndexMismatchError:
         return True
     files, manifest_sha = corpus_fingerprint(settings)
-    return not up_to_date(manifest, manifest_skipped(gen_dir), files, manifest_sha)
+    return not up_to_date(manifest, manifest_skipped(gen_dir), files, manifest_sha, settings.encoder)
 
 
-def up_to_date(manifest: IndexManifest, skipped: Iterable[str], files: dict[str, str], manifest_sha: str) -> bool:
-    """Whether a generation holds exactly this corpus, read with the parser installed now: the one check of
-    freshness, before a start (:func:`is_stale`) and before a build (``BuildPlan.unchanged``).
+def up_to_date(manifest: IndexManifest, skipped: Iterable[str], files: dict[str, str], manifest_sha: str,
+               encoder: str) -> bool:
+    """Whether a generation holds exactly this corpus, read with the parser installed now and embedded by the
+    ``encoder`` setting's channels: the one check of freshness, before a start (:func:`is_stale`) and before a
+    build (``BuildPlan.unchanged``). A changed setting is stale, not broken: the build keeps the channels
+    both settings have.
 
     Args:
         skipped: "path:sha256" of the files the generation could not use; unchanged, they stay unused.
@@ -197,7 +227,8 @@ def up_to_date(manifest: IndexManifest, skipped: Iterable[str], files: dict[str,
     unused = set(skipped)
     current = {path: sha for path, sha in files.items() if f"{path}:{sha}" not in unused}
     indexed = {entry["path"]: entry["sha256"] for entry in manifest.documents.values()}
-    return manifest.same_parser and manifest.corpus_manifest_sha256 == manifest_sha and indexed == current
+    return (manifest.same_parser and manifest.encoder == encoder and manifest.corpus_manifest_sha256 == manifest_sha
+            and indexed == current)
 
 
 def manifest_skipped(gen_dir: Path) -> list[str]:
@@ -280,14 +311,14 @@ def remove_unfinished(index_dir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def collection_of(gen_dir: Path | None) -> str:
-    """The Chroma collection a generation's manifest names, or "" when it has none or cannot be read."""
+def collections_of(gen_dir: Path | None) -> set[str]:
+    """The Chroma collections a generation's manifest names (none when it cannot be read)."""
     if gen_dir is None:
-        return ""
+        return set()
     try:
-        return read_manifest(gen_dir).collection
+        return {c.collection for c in read_manifest(gen_dir).channels}
     except PolicyError:
-        return ""
+        return set()
 
 
 def collect_garbage(settings: Settings, keep: set[str], client, keep_collections: set[str]) -> None:

@@ -16,7 +16,7 @@ import datetime as dt
 import itertools
 from collections.abc import Collection
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -47,13 +47,22 @@ SIDE_K = 4
 
 
 class HybridSearcher:
-    """Ranks clauses for a free-text query."""
+    """Ranks clauses for a free-text query.
 
-    def __init__(self, index: Index, encoder: Encoder, dense_weight: float = 0.5, local_boost: float = 0.0,
-                 region_boost: float = 0.0):
+    Args:
+        encoders: one per dense channel of the index, in its order (or one encoder).
+        dense_weight: the share of the fused score that goes to the dense channels (BM25 gets the rest).
+        channel_weights: how that share is split among the channels (relative; empty: equally).
+    """
+
+    def __init__(self, index: Index, encoders: Encoder | Sequence[Encoder], dense_weight: float = 0.5,
+                 local_boost: float = 0.0, region_boost: float = 0.0, channel_weights: Sequence[float] = ()):
         self.index = index
-        self.encoder = encoder
+        self.encoders = [encoders] if not isinstance(encoders, Sequence) else list(encoders)
+        self.encoder = self.encoders[0]
         self.dense_weight = dense_weight
+        weights = np.asarray(channel_weights or [1.0] * len(self.encoders), dtype=np.float32)
+        self.channel_weights = dense_weight * weights / weights.sum()
         self.local_boost = local_boost
         self.region_boost = region_boost
         self._region_priors = lru_cache(maxsize=64)(self._region_prior)
@@ -61,10 +70,12 @@ class HybridSearcher:
         # Asked-again questions (FAQ-style traffic, a clause question's related search) skip the encoder.
         self.embed_query = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._embed_query)
 
-    def _embed_query(self, text: str) -> np.ndarray:
-        vector = self.encoder.embed_query(text)
-        vector.setflags(write=False)  # shared by every caller that hits the cache
-        return vector
+    def _embed_query(self, text: str) -> tuple[np.ndarray, ...]:
+        """The query's vector in each channel."""
+        vectors = tuple(encoder.embed_query(text) for encoder in self.encoders)
+        for vector in vectors:
+            vector.setflags(write=False)  # shared by every caller that hits the cache
+        return vectors
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """Top ``k`` clauses for the keywords or question ``query`` (no routing, no glossary).
@@ -128,23 +139,23 @@ class HybridSearcher:
         clauses = self.index.clauses
         tokens = list(query.search_tokens)
         bm25 = self.index.bm25.scores(tokens)
-        try:
-            rows, sims = self.index.dense_rows(self.embed_query(normalize(query.search_text)),
-                                               max(DENSE_CANDIDATES, 4 * k), scope)
-        except ChromaUnavailableError:  # the vector server is down: keywords still find most clauses
-            rows, sims = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        dense_vec = np.zeros(len(clauses), dtype=np.float32)
-        dense_vec[rows] = sims
+        nearest = self._nearest(query, max(DENSE_CANDIDATES, 4 * k), scope)
         candidates = np.zeros(len(clauses), dtype=bool)
-        candidates[rows] = True
+        dense = []
+        for rows, sims in nearest:
+            dense_vec = np.zeros(len(clauses), dtype=np.float32)
+            dense_vec[rows] = sims
+            dense.append(dense_vec)
+            candidates[rows] = True
         candidates |= bm25 > 0
         candidates &= self._searchable
         if scope is not None:
             candidates &= scope
             if not candidates.any():  # a named document the dense top list missed: rank all its clauses
                 candidates = scope.copy()
-        fused = (self.dense_weight * _best_scaled(dense_vec, candidates)
-                 + (1 - self.dense_weight) * _max_scaled(bm25))
+        fused = (1 - self.dense_weight) * _max_scaled(bm25)
+        for weight, encoder, dense_vec in zip(self.channel_weights, self.encoders, dense):
+            fused += weight * _best_scaled(dense_vec, candidates, encoder.similarity_floor)
         prior = self.prior(region)
         if prior is not None:
             fused = fused + prior
@@ -152,7 +163,8 @@ class HybridSearcher:
 
         order = _top_k(fused, np.flatnonzero(candidates), k)
         known = list(dict.fromkeys(self.index.bm25.known(tokens)))
-        found = dict(zip(rows.tolist(), sims.tolist()))
+        # The first channel's similarity is the one shown and the one the refusal floors are calibrated on.
+        found = dict(zip(nearest[0][0].tolist(), nearest[0][1].tolist()))
         texts = self.index.normalized_clauses
         hits = []
         for i in order:
@@ -167,6 +179,16 @@ class HybridSearcher:
             hits.append(Hit(clause=clause, score=float(fused[i]), dense=sim, bm25=float(bm25[i]), why=why,
                             matched_terms=matched, boost=float(prior[i]) if prior is not None else 0.0))
         return hits
+
+    def _nearest(self, query: Query, n: int, scope: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(clause rows, similarities) of the ``n`` nearest parts in each channel; none while the vector
+        server is down (keywords still find most clauses)."""
+        try:
+            vectors = self.embed_query(normalize(query.search_text))
+            return [self.index.dense_rows(vector, n, scope, channel=c) for c, vector in enumerate(vectors)]
+        except ChromaUnavailableError:
+            empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            return [empty] * len(self.encoders)
 
 
 NO_EXPANSION = Expansion()
@@ -204,11 +226,13 @@ class PolicyRetriever(BaseRetriever):
     sides: Any = None  # SideFinder: a comparison's sides
 
     @classmethod
-    def create(cls, index: Index, encoder: Encoder, lexicon: Lexicon, dense_weight: float = 0.5,
-               k: int = 5, local_boost: float = 0.0, region_boost: float = 0.0) -> "PolicyRetriever":
+    def create(cls, index: Index, encoders: Encoder | Sequence[Encoder], lexicon: Lexicon, dense_weight: float = 0.5,
+               k: int = 5, local_boost: float = 0.0, region_boost: float = 0.0,
+               channel_weights: Sequence[float] = ()) -> "PolicyRetriever":
         router = Router(index, lexicon)
         scopes = ScopeFinder(index, router.names, lexicon.cues)
-        return cls(router=router, searcher=HybridSearcher(index, encoder, dense_weight, local_boost, region_boost),
+        searcher = HybridSearcher(index, encoders, dense_weight, local_boost, region_boost, channel_weights)
+        return cls(router=router, searcher=searcher,
                    glossary=Glossary(lexicon), k=k, scopes=scopes, sides=SideFinder(scopes),
                    reader=AskedReader(lexicon, lru_cache(maxsize=8192)(lambda term: index.substrings.contains(term))))
 
@@ -315,12 +339,13 @@ def _top_k(scores: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in rows[np.lexsort((rows, neg))][:k]]
 
 
-def _best_scaled(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``values`` of the ``mask`` rows divided by the best of them (zeros elsewhere, or when none is positive)."""
+def _best_scaled(values: np.ndarray, mask: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """How far each of the ``mask`` rows' ``values`` rises above ``floor``, as a share of the best's rise
+    (zeros elsewhere, below the floor, or when none rises above it)."""
     out = np.zeros_like(values)
     top = float(values[mask].max()) if mask.any() else 0.0
-    if top > 0:
-        out[mask] = values[mask] / top
+    if top > floor:
+        out[mask] = np.maximum(values[mask] - floor, 0.0) / (top - floor)
     return out
 
 

@@ -28,7 +28,7 @@ from ..models import Part
 from . import integrity
 
 if TYPE_CHECKING:
-    from .layout import IndexManifest
+    from .layout import Channel, IndexManifest
 
 __all__ = ["ChromaUnavailableError", "VectorStore", "transient", "reconnectable", "guarded", "is_down"]
 
@@ -221,29 +221,32 @@ _STOPS = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
 class VectorStore:
-    """One generation's part vectors: its Chroma collection (embedded in the generation or on a server),
-    checked against the manifest when opened, scanned exactly in memory when small, and called with
-    retries and the server's circuit breaker.
+    """One dense channel's part vectors: its Chroma collection (embedded in the generation or on a
+    server), checked against the manifest when opened, scanned exactly in memory when small, and called
+    with retries and the server's circuit breaker.
 
     Args:
-        manifest: the generation's ``IndexManifest`` (collection, generation, part count, checksums).
+        manifest: the generation's ``IndexManifest`` (generation, part count, content hash).
+        channel: which of its channels (encoder, collection, vectors checksum).
         row: clause id → the clause's row in the index (what a part's vectors are reported by).
     """
 
-    def __init__(self, settings: Settings, gen_dir: Path | None, manifest: "IndexManifest",
+    def __init__(self, settings: Settings, gen_dir: Path | None, manifest: "IndexManifest", channel: "Channel",
                  row: Mapping[str, int]):
         self.settings = settings
         self.dir = gen_dir
         self.manifest = manifest
+        self.channel = channel
+        self.name = channel.collection
         self.row = row
         self._collection = None
         self._exact: tuple[list[str], np.ndarray] | None = None
 
     @classmethod
-    def in_memory(cls, settings: Settings, manifest: "IndexManifest", row: Mapping[str, int],
+    def in_memory(cls, settings: Settings, manifest: "IndexManifest", channel: "Channel", row: Mapping[str, int],
                   part_clauses: list[str], vectors: np.ndarray) -> "VectorStore":
         """Vectors held in memory only (``Index.in_memory``): always the exact scan, no Chroma."""
-        store = cls(settings, None, manifest, row)
+        store = cls(settings, None, manifest, channel, row)
         store._exact = (part_clauses, vectors)
         return store
 
@@ -256,7 +259,7 @@ class VectorStore:
             ChromaUnavailableError: the server does not answer.
         """
         _ = self.collection
-        if self.manifest.vectors_sha256 and not self.settings.server_mode:
+        if self.channel.vectors_sha256 and not self.settings.server_mode:
             self.exact_vectors()
 
     @property
@@ -270,7 +273,7 @@ class VectorStore:
             try:
                 if not self.settings.server_mode and not (self.dir / "chroma").is_dir():
                     raise FileNotFoundError(self.dir / "chroma")  # a PersistentClient would create it empty
-                collection = get_collection(make_client(self.settings, self.dir), self.manifest.collection)
+                collection = get_collection(make_client(self.settings, self.dir), self.name)
             except (ChromaUnavailableError, *_STOPS):
                 raise
             except BaseException as exc:  # also Chroma's Rust panics (not Exceptions) on a damaged database
@@ -280,7 +283,7 @@ class VectorStore:
                         f"索引目录不可写（{self.dir}）：本地向量库打开时需要写入。请让索引目录可写，"
                         "或改用 Chroma 服务器（POLICY_CHROMA_HOST）。") from None
                 raise IndexMismatchError(
-                    f"向量集合 {self.manifest.collection} 无法打开（{type(exc).__name__}）。"
+                    f"向量集合 {self.name} 无法打开（{type(exc).__name__}）。"
                     f"请运行：{REBUILD_COMMAND}") from None
             self._check(collection)
             self._collection = collection
@@ -297,14 +300,14 @@ class VectorStore:
         if not self.manifest.clauses_sha256:  # built before generations were recorded: the size only
             if count != self.manifest.part_count:
                 raise IndexMismatchError(
-                    f"向量集合 {self.manifest.collection} 不完整（{self.dir}）。请运行：{REBUILD_COMMAND}")
+                    f"向量集合 {self.name} 不完整（{self.dir}）。请运行：{REBUILD_COMMAND}")
             return
         meta = collection.metadata or {}
         found = (meta.get("generation"), meta.get("clauses_sha256"), count)
         wanted = (self.manifest.generation, self.manifest.clauses_sha256, self.manifest.part_count)
         if found != wanted:
             raise IndexMismatchError(
-                f"向量集合 {self.manifest.collection} 与索引目录 {self.dir} 不一致"
+                f"向量集合 {self.name} 与索引目录 {self.dir} 不一致"
                 f"（集合：版本 {found[0]}、{found[2]} 段；索引：版本 {wanted[0]}、{wanted[2]} 段）。"
                 f"请确认各副本使用同一索引目录，或运行：{REBUILD_COMMAND}")
 
@@ -355,9 +358,9 @@ class VectorStore:
         if self._exact is None:
             got = self.call(lambda: self.collection.get(include=["embeddings"]))
             matrix = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
-            if self.manifest.vectors_sha256 and integrity.vectors_digest(got["ids"], matrix) != self.manifest.vectors_sha256:
+            if self.channel.vectors_sha256 and integrity.vectors_digest(got["ids"], matrix) != self.channel.vectors_sha256:
                 raise IndexMismatchError(
-                    f"向量集合 {self.manifest.collection} 已损坏（与建立时不一致）。请运行：{REBUILD_COMMAND}")
+                    f"向量集合 {self.name} 已损坏（与建立时不一致）。请运行：{REBUILD_COMMAND}")
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             self._exact = ([clause_of_part(pid) for pid in got["ids"]], matrix / np.where(norms, norms, 1.0))
         return self._exact
