@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast index eval bench clean-index lint chromium
+.PHONY: run test test-fast index eval eval-stard bench clean-index lint chromium
 
 # The browser tests drive Debian's chromium through playwright; playwright never downloads a browser.
 CHROMIUM := /usr/bin/chromium
@@ -69,6 +69,21 @@ eval: $(STAMP)
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-answer
 	$(BIN)/policy-assistant $(MULTI) eval evals/match.jsonl --floors evals/floors_match.toml \
 		--out evals/runs/$$(date +%Y%m%d-%H%M%S)-match
+	$(MAKE) eval-stard
+
+## eval-stard: STARD's real layperson questions (../shared/benchmarks/stard) on the laws with STARD's BM25 in
+## the same run: the 3,496 laws with USE alone (index-laws/, ~30 min to build once), then e5 with USE on the
+## laws STARD cites plus as many others (copied to $(STARD_SUBSET); index-laws-subset/, ~1 h to build once)
+STARD := ../shared/benchmarks/stard/train.jsonl
+LAWS := ../shared/realdocs/laws
+STARD_SUBSET ?= /tmp/policy-laws-subset
+eval-stard: $(STAMP)
+	@if [ ! -f $(STARD) ] || [ ! -d $(LAWS) ]; then echo "STARD eval skipped: $(STARD) or $(LAWS) not found"; exit 0; fi; \
+	POLICY_ENCODER=use-multilingual $(BIN)/policy-assistant --corpus $(LAWS) --index-dir index-laws eval $(STARD) \
+		--region 临夏州 --out evals/runs/$$(date +%Y%m%d-%H%M%S)-stard && \
+	$(BIN)/python evals/stard_subset.py $(STARD_SUBSET) && \
+	POLICY_ENCODER=use-multilingual+e5 $(BIN)/policy-assistant --corpus $(STARD_SUBSET) --index-dir index-laws-subset \
+		eval $(STARD) --region 临夏州 --out evals/runs/$$(date +%Y%m%d-%H%M%S)-stard-subset
 
 ## bench: measure build, cold start, latency and scale (1k/10k/50k clauses, then the 3,496 real laws of
 ## ../shared/realdocs/laws when present) into bench/results.json and docs/performance.md; takes about an hour.

@@ -114,3 +114,12 @@ def test_channel_weights_are_given_by_encoder_name():
             Settings.from_env(env={"POLICY_ENCODER": BOTH, "POLICY_CHANNEL_WEIGHTS": bad})
     with pytest.raises(ConfigError, match="权重全为 0"):
         Settings.from_env(env={"POLICY_ENCODER": BOTH, "POLICY_CHANNEL_WEIGHTS": "use-multilingual=0,e5=0"})
+
+
+def test_the_default_setting_answers_with_both_channels(two_channels):
+    from assistant.answer.assistant import Assistant
+
+    assistant = Assistant.from_settings(two_channels)
+    assert [e.id for e in assistant.retriever.searcher.encoders] == ["use-multilingual", "e5"]
+    answer = assistant.ask("贷款利息有补贴吗？")
+    assert not answer.refused and answer.citations[0].clause_id == "linxia-2022-84#6"

@@ -125,7 +125,7 @@ def test_an_incremental_build_equals_a_fresh_one_and_leaves_the_old_generation_a
     path = corpus_dir / FIXTURE_DOC.name
     path.write_text(path.read_text(encoding="utf-8").replace("50万元", "80万元"), encoding="utf-8")
     report = build_index(settings)
-    assert set(report.stages) == {"read", "parse", "vectors", "tokenize", "write"}
+    assert set(report.stages) == {"read", "parse", "vectors", "vectors:use-multilingual", "tokenize", "write"}
     new = Index.open(settings)
     # The vector store was copied and edited: exactly the new generation's parts, the old one untouched.
     assert _collection_ids(new) == {p.part_id for c in new.clauses for p in split_parts(c, new.manifest.max_chars)}

@@ -186,7 +186,8 @@ def test_damage_is_repaired_by_auto_build(built, tmp_path, name):
 def test_the_cli_names_the_damaged_file_without_a_traceback(built, tmp_path):
     settings = damaged_copy(built, tmp_path, "substring index garbage")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "POLICY_AUTO_BUILD": "false",
-           "POLICY_INDEX_DIR": str(settings.index_dir), "POLICY_CORPUS_DIR": str(settings.corpus_dir)}
+           "POLICY_INDEX_DIR": str(settings.index_dir), "POLICY_CORPUS_DIR": str(settings.corpus_dir),
+           "POLICY_ENCODER": settings.encoder}
     run = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "创业担保贷款最高额度是多少？"], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
