@@ -540,25 +540,17 @@ def main(argv: list[str] | None = None) -> int:
     earlier_laws = json.loads(args.out.read_text(encoding="utf-8")).get("laws") if args.out.exists() else None
     if args.laws != "only" and (args.laws == "skip" or args.quick) and earlier_laws:
         results["laws"] = earlier_laws
-    if args.channels == "only":  # the other points stay as last measured
+    if "only" in (args.channels, args.laws):  # one point measured alone: the others stay as last measured
         if args.out.exists():
             results = {**json.loads(args.out.read_text(encoding="utf-8")), "targets": TARGETS}
         try:
-            results["channels"] = channels_point(work, repeat)
-        finally:
-            if args.work is None:
-                shutil.rmtree(work, ignore_errors=True)
-        _write(results, args)
-        _log(f"wrote {args.out} and {args.doc}")
-        return 0
-    if args.laws == "only":  # the other points stay as last measured
-        if args.out.exists():
-            results = {**json.loads(args.out.read_text(encoding="utf-8")), "targets": TARGETS}
-        earlier = results.get("laws", {})
-        try:
-            results["laws"] = _laws(work, qa_files, repeat, not args.no_server)
-            if args.no_server and earlier.get("server"):  # kept, and marked as measured earlier
-                results["laws"]["server"] = {**earlier["server"], "measured": earlier.get("measured")}
+            if args.channels == "only":
+                results["channels"] = channels_point(work, repeat)
+            else:
+                earlier = results.get("laws", {})
+                results["laws"] = _laws(work, qa_files, repeat, not args.no_server)
+                if args.no_server and earlier.get("server"):  # kept, and marked as measured earlier
+                    results["laws"]["server"] = {**earlier["server"], "measured": earlier.get("measured")}
         finally:
             if args.work is None:
                 shutil.rmtree(work, ignore_errors=True)
