@@ -72,7 +72,7 @@ eval: $(STAMP)
 	$(MAKE) eval-stard
 
 ## eval-stard: STARD's real layperson questions (../shared/benchmarks/stard) on the laws with STARD's BM25 in
-## the same run: the 3,496 laws with USE alone (index-laws/, ~30 min to build once), then e5 with USE on the
+## the same run: the 3,496 laws with USE alone (index-laws/, minutes to build once), then e5 with USE on the
 ## laws STARD cites plus as many others (copied to $(STARD_SUBSET); index-laws-subset/, ~1 h to build once)
 STARD := ../shared/benchmarks/stard/train.jsonl
 LAWS := ../shared/realdocs/laws
