@@ -55,15 +55,22 @@ def test_e5_ranks_the_policy_term_above_an_unrelated_one():
         assert related_sim > unrelated_sim > e5.similarity_floor
 
 
-def test_adding_and_dropping_a_channel_reuses_the_other(tmp_path, two_channels):
-    settings = make_settings(copy_corpus(tmp_path / "corpus"), tmp_path / "index")
+def test_adding_and_dropping_a_channel_reuses_the_other(tmp_path, monkeypatch):
+    settings = make_settings(copy_corpus(tmp_path / "corpus"), tmp_path / "index", build_workers=1)
     first = build_index(settings)
     assert first.embedded == first.parts and first.reused == 0
+    # Every build counts as long here, so the channel that embeds says so first (a test of the notice too).
+    monkeypatch.setattr(build_module, "PARALLEL_MIN_PARTS", 1)
+    monkeypatch.setattr(build_module, "LONG_EMBEDDING_SECONDS", 0)
     added = build_index(dataclasses.replace(settings, encoder=BOTH))
-    # The USE vectors are kept; only the e5 channel is embedded.
+    # The USE vectors are kept; only the e5 channel is embedded, and only it is announced.
     assert added.reused == first.parts and added.embedded == first.parts
+    notes = [w for w in added.warnings if "POLICY_ENCODER=" in w]
+    assert len(notes) == 1 and "编码器 e5 要为 42 段文本计算向量" in notes[0]
+    assert "POLICY_ENCODER=use-multilingual（" in notes[0]
     assert [c.channel.encoder for c in Index.open(dataclasses.replace(settings, encoder=BOTH)).channels] == \
         ["use-multilingual", "e5"]
+    monkeypatch.undo()
     dropped = build_index(settings)
     assert dropped.reused == first.parts and dropped.embedded == 0
     index = Index.open(settings)
@@ -93,16 +100,6 @@ def test_channel_weights_decide_which_channel_ranks(two_channels):
     # The hit's similarity is the first channel's (the one the refusal floors are calibrated on).
     hit = HybridSearcher(index, encoders, 0.5).rank(query, 1)[0]
     assert np.isclose(hit.dense, index.dense(encoders[0].embed_query(query.normalized), 64)[hit.clause.clause_id])
-
-
-def test_a_long_embedding_is_announced_with_the_fast_choice(tmp_path, monkeypatch):
-    monkeypatch.setattr(build_module, "PARALLEL_MIN_PARTS", 1)
-    monkeypatch.setattr(build_module, "LONG_EMBEDDING_SECONDS", 0)
-    settings = make_settings(copy_corpus(tmp_path / "corpus"), tmp_path / "index", encoder=BOTH, build_workers=1)
-    report = build_index(settings)
-    notes = [w for w in report.warnings if "POLICY_ENCODER=" in w]
-    assert len(notes) == 2  # one per channel, each naming the encoder, its part count and the other choice
-    assert "编码器 e5 要为 42 段文本计算向量" in notes[1] and "POLICY_ENCODER=use-multilingual" in notes[1]
 
 
 def test_channel_weights_are_given_by_encoder_name():
