@@ -105,11 +105,11 @@ def child_embed_floor(args) -> dict:
     from assistant.corpus.structure import parse_document, split_parts
     from assistant.errors import CorpusFileError
     from assistant.search.build import _embed_in_worker, _worker_pool
-    from assistant.search.encoders import get_encoders
+    from assistant.search.encoders import get_encoders, parts_max_chars
 
     settings = _settings(args.corpus, args.index, encoder=args.encoder, extra_corpus=args.extra_corpus)
     encoders = get_encoders(settings.encoder, settings.allow_model_download)
-    max_chars = min(e.max_chars for e in encoders)
+    max_chars = parts_max_chars(encoders)
     parts = []
     for doc in load_corpus(settings.corpus_dirs).documents:
         try:

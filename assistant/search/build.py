@@ -43,7 +43,7 @@ from ..errors import (
 )
 from ..models import Clause, Document, Part
 from . import integrity, layout, vectorstore
-from .encoders import Encoder, get_encoder, get_encoders
+from .encoders import Encoder, get_encoder, get_encoders, parts_max_chars
 from .index import Index, keyword_text, normalize_clauses
 from .layout import (
     FORMAT_VERSION,
@@ -138,7 +138,7 @@ class BuildPlan:
     @property
     def max_chars(self) -> int:
         """Parts are split once, for the channel that reads the fewest characters."""
-        return min(e.max_chars for e in self.encoders)
+        return parts_max_chars(self.encoders)
 
     def previous_store(self, encoder: Encoder) -> VectorStore | None:
         """The live generation's vectors of ``encoder``'s channel, when they can be reused."""
@@ -178,7 +178,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
                for p in corpus.problems
                if source_key(Path(p.path), settings.corpus_dirs) is not None and Path(p.path).is_file()]
     encoders = get_encoders(settings.encoder, settings.allow_model_download)
-    previous = _previous(settings, min(e.max_chars for e in encoders), rebuild)
+    previous = _previous(settings, parts_max_chars(encoders), rebuild)
     with _timed(report.stages, "parse"):
         parsed = _parse(corpus.documents, previous, limits, report, skipped, progress)
     if settings.strict and report.problems:
@@ -254,7 +254,7 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
             client = vectorstore.make_client(settings, gen_dir)
             batch_size = min(1000, _max_batch(client))
             todo = {e.id: _todo(plan, e, copied) for e in plan.encoders}
-            _warn_if_long(plan, todo, pool, report)
+            _warn_if_long(plan, todo, _workers(settings) if pool else 1, report)
             reused = 0
             for i, encoder in enumerate(plan.encoders):
                 with _timed(stages, f"vectors:{encoder.id}"):
@@ -325,11 +325,10 @@ LONG_EMBEDDING_SECONDS = 15 * 60
 ESTIMATE_SAMPLE = 16
 
 
-def _warn_if_long(plan: BuildPlan, todo: dict[str, tuple[list[int], dict]], pool, report: BuildReport) -> None:
+def _warn_if_long(plan: BuildPlan, todo: dict[str, tuple[list[int], dict]], workers: int, report: BuildReport) -> None:
     """Before any embedding: time each channel's encoder on a sample of the parts it must embed and, when
-    the whole would take long (e5 on the 3,496 laws: hours on 2 cores), say how long and how to choose the
-    fast encoder. Small builds are not timed."""
-    workers = pool._max_workers if pool else 1
+    the whole would take long (e5 on the 3,496 laws: hours on 2 cores), say how long (``workers`` processes
+    embedding) and how to choose the fast encoder. Small builds are not timed."""
     for encoder in plan.encoders:
         rows = todo[encoder.id][0]
         if len(rows) < PARALLEL_MIN_PARTS:
@@ -563,7 +562,7 @@ _worker_download = False
 @contextmanager
 def _worker_pool(settings: Settings, parts: int) -> Iterator:
     """A process pool for embedding and tokenizing a large build, or None (small build, one CPU, or off)."""
-    workers = settings.build_workers or (os.cpu_count() or 1)
+    workers = _workers(settings)
     if workers <= 1 or parts < PARALLEL_MIN_PARTS:
         yield None
         return
@@ -575,6 +574,11 @@ def _worker_pool(settings: Settings, parts: int) -> Iterator:
                              initializer=_init_worker,
                              initargs=(settings.encoder, settings.allow_model_download, os.getpid())) as pool:
         yield pool
+
+
+def _workers(settings: Settings) -> int:
+    """Processes a large build embeds and tokenizes in."""
+    return settings.build_workers or (os.cpu_count() or 1)
 
 
 def _init_worker(encoders: str, allow_download: bool, builder: int) -> None:

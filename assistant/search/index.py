@@ -19,7 +19,7 @@ from ..errors import REBUILD_COMMAND, IndexMismatchError, IndexMissingError, Unk
 from ..models import Clause, Document, DocumentMeta, Hit, Reference, heading
 from . import integrity
 from .documents import dated_clauses
-from .encoders import CHANNEL_SEPARATOR, Encoder
+from .encoders import CHANNEL_SEPARATOR, Encoder, parts_max_chars
 from .layout import (
     BUILD_COMMAND,
     FORMAT_VERSION,
@@ -78,7 +78,7 @@ class Index:
         encoders = [encoder] if not isinstance(encoder, Sequence) else list(encoder)
         name = CHANNEL_SEPARATOR.join(e.id for e in encoders)
         settings = settings or Settings(encoder=name)
-        max_chars = min(e.max_chars for e in encoders)
+        max_chars = parts_max_chars(encoders)
         clauses = [c for doc in documents for c in parse_document(doc)]
         parts = [p for c in clauses for p in split_parts(c, max_chars)]
         channels = [Channel(e.id, e.dim, "") for e in encoders]

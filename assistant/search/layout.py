@@ -136,10 +136,6 @@ class IndexManifest:
         """The first channel's collection."""
         return self.channels[0].collection
 
-    def channel(self, encoder: str) -> Channel | None:
-        """The channel of ``encoder``, if this generation has one."""
-        return next((c for c in self.channels if c.encoder == encoder), None)
-
     @property
     def same_parser(self) -> bool:
         """Whether this generation was parsed by the parser and parser data installed now."""

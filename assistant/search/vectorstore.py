@@ -237,7 +237,6 @@ class VectorStore:
         self.dir = gen_dir
         self.manifest = manifest
         self.channel = channel
-        self.name = channel.collection
         self.row = row
         self._collection = None
         self._exact: tuple[list[str], np.ndarray] | None = None
@@ -261,6 +260,11 @@ class VectorStore:
         _ = self.collection
         if self.channel.vectors_sha256 and not self.settings.server_mode:
             self.exact_vectors()
+
+    @property
+    def name(self) -> str:
+        """The channel's Chroma collection."""
+        return self.channel.collection
 
     @property
     def down(self) -> bool:
