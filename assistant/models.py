@@ -312,6 +312,10 @@ class Asked:
     # The question's content words as concepts: each a tuple of alternatives (an everyday word and the
     # policy terms it maps to), any one of which states it.
     subject: tuple[tuple[str, ...], ...] = ()
+    # Pairs of concepts (by position in ``subject``) the question reads as X的Y, whose Y is asked: 国家融资担保基金
+    # and 注册资本 in 国家融资担保基金的注册资本. A passage that states the 注册资本 of something else does not
+    # answer it.
+    owners: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

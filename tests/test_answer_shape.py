@@ -116,3 +116,26 @@ def test_the_verifier_checks_the_first_line_piece_by_piece(assistant):
     assert verify_lead(["创业担保贷款最高额度为**500万元**"], clause)  # a figure the clause does not state
     assert not verify_lead(["文件规定：贷款期限不超过3年；但没有规定材料。"], clause, ["材料"])
     assert verify_lead(["文件规定：贷款期限不超过3年；但没有规定利息。"], clause, ["材料"])
+
+
+def test_the_y_of_something_else_does_not_answer_x_de_y():
+    """国家融资担保基金的注册资本: a clause on 融资担保公司's 注册资本, ranked first but stating too little of the
+    subject to pass on its own words, gives the Y of something else while other hits name X; the answer says
+    what the text does say of X and that it gives no amount."""
+    from tests.support import memory_assistant
+
+    company = """测试融资担保公司管理办法
+第一条 设立融资担保公司，注册资本不低于人民币2000万元，且为实缴货币资本。
+第二条 融资担保公司应当按照审慎经营原则开展业务，注册资本应当与业务规模相适应。
+第三条 融资担保公司变更注册资本的，应当经监督管理部门批准。
+"""
+    fund = """测试国家融资担保基金意见
+（一）各地要充分依托现有政府性融资担保机构开展业务，主要通过再担保、股权投资等方式与省、市、县融资担保机构开展合作，国家融资担保基金予以支持，避免层层下设机构。
+（二）省级再担保机构要加强对市县融资担保机构的业务指导。
+"""
+    answer = memory_assistant(company, fund, today=TODAY).ask("国家融资担保基金的注册资本是多少？")
+    lead = first_lines(answer)[0]
+    assert answer.partial or answer.refused, lead
+    assert "2000万元" not in lead and "国家融资担保基金" in lead, lead
+    same = memory_assistant(company, fund, today=TODAY).ask("融资担保公司的注册资本是多少？")
+    assert "**2000万元**" in first_lines(same)[0]

@@ -159,11 +159,15 @@ class Subject:
 
     def __init__(self, asked: Asked, frequency: Callable[[str], int], clauses: int):
         self.concepts: list[tuple[tuple[str, ...], float]] = []
-        for alternatives in asked.subject:
+        position: dict[int, int] = {}  # asked.subject's positions -> self.concepts'
+        for n, alternatives in enumerate(asked.subject):
             seen = max(frequency(a) for a in alternatives)
             weight = math.log((clauses + 1) / (seen + 0.5)) if seen else 0.0
             if weight > 0:
+                position[n] = len(self.concepts)
                 self.concepts.append((alternatives, weight))
+        # X的Y pairs the corpus knows both words of (by position in self.concepts).
+        self.owners = tuple((position[x], position[y]) for x, y in asked.owners if x in position and y in position)
         self.total = sum(w for _, w in self.concepts)
 
     def coverage(self, text: str) -> float:
@@ -351,13 +355,27 @@ class LeadFinder:
         reach the floor; or, for a figure in the clause the search ranked first, it names some of the subject
         and no other sentence of that clause names more (an owner's words, 手续费, need not be the text's,
         担保费率, when the ranking already matched them; but the 300万元 of 创业担保贷款 does not answer a
-        question on the 专利权质押 subsidy that the next sentence states)."""
+        question on the 专利权质押 subsidy that the next sentence states, nor the 注册资本 of 融资担保公司 one
+        on 国家融资担保基金's: :meth:`_named_elsewhere`)."""
         if p.own >= self.give_floor or (self.blind and p.rank == 0 and self.asked.aspect == "permission"):
             return True
         # A list of materials or a phone number must be stated with the subject itself; a figure, a procedure,
         # a condition or who does it may be stated in the words of the clause the search found.
         return (p.rank == 0 and p.own > 0 and self.asked.aspect not in ("text", "permission")
-                and all(o.own <= p.own + CLEARLY_MORE for o in passages if o.clause is p.clause))
+                and all(o.own <= p.own + CLEARLY_MORE for o in passages if o.clause is p.clause)
+                and not self._named_elsewhere(p, passages))
+
+    def _named_elsewhere(self, p: Passage, passages: Sequence[Passage]) -> bool:
+        """Whether the question asks X的Y, ``p``'s clause states Y but not X, and another clause among the hits
+        states X: then X is the text's word too, and the clause without it gives the Y of something else
+        (the 注册资本 of 融资担保公司 does not answer one on 国家融资担保基金's, which the next hits name)."""
+        subject = self.subject
+        states = subject.stated(self.read(p.clause).topic_text)
+        lacking = {x for x, y in subject.owners if x not in states and y in states}
+        if not lacking:
+            return False
+        others = {id(o.clause): o.clause for o in passages if o.clause is not p.clause}
+        return any(lacking & subject.stated(self.read(c).topic_text) for c in others.values())
 
     def complement(self, best: Passage, passages: Sequence[Passage]) -> Passage | None:
         """A second passage for a question that asks two things (经营几年、连续盈利几年; 担保费率和再担保费率
@@ -387,9 +405,12 @@ class LeadFinder:
         return p.topic >= self.topic_floor or (self.blind and p.rank == 0 and self.asked.aspect in ("", "permission"))
 
     def topic(self, passages: Sequence[Passage]) -> Passage | None:
-        """The sentence that states most of the subject, in a clause about it: what a partial answer says."""
+        """The sentence that states most of the subject, in a clause about it: what a partial answer says (one
+        about the X of an X的Y question first: 国家融资担保基金's clauses, not 融资担保公司's 注册资本)."""
         usable = [p for p in passages if self._about(p)]
-        return max(usable, key=lambda p: (p.topic + p.own - RANK_PENALTY * p.rank, -p.rank, -p.start), default=None)
+        elsewhere = {id(p.clause): self._named_elsewhere(p, passages) for p in usable} if self.subject.owners else {}
+        return max(usable, key=lambda p: (not elsewhere.get(id(p.clause)), p.topic + p.own - RANK_PENALTY * p.rank,
+                                          -p.rank, -p.start), default=None)
 
 
 def _full_sentences(clause: Clause) -> list[tuple[int, int]]:

@@ -60,10 +60,10 @@ class AskedReader:
         aspect, cue = self.aspect(q)
         figures = tuple(grammar.asked_quantities(normalized))
         term = _definition_term(normalized, cue) if aspect is not None and aspect.kind == "definition" else ""
+        subject = self._subject(q, tokens, expansion, figures, cue.span() if cue and aspect and not aspect.figure else None)
         return Asked(aspect=aspect.kind if aspect else "", cue=cue.group(0) if cue else "",
                      label=aspect.label if aspect else "", figures=figures, term=term,
-                     subject=self._subject(q, tokens, expansion, figures,
-                                           cue.span() if cue and aspect and not aspect.figure else None))
+                     subject=subject, owners=_owners(q, subject))
 
     def _subject(self, q: str, tokens: tuple[str, ...], expansion: Expansion, figures: tuple[grammar.Quantity, ...],
                  cue: tuple[int, int] | None = None) -> tuple[tuple[str, ...], ...]:
@@ -111,6 +111,24 @@ class AskedReader:
                     out.append(phrase)
                     break
         return out
+
+
+def _owners(q: str, subject: tuple[tuple[str, ...], ...]) -> tuple[tuple[int, int], ...]:
+    """The pairs of concepts ``q`` names as X的Y (whose Y is asked), by position in ``subject``."""
+    at = {}
+    for i, alts in enumerate(subject):
+        for alt in alts:
+            if alt in q:
+                at.setdefault(q.find(alt), i)
+    out = []
+    for i, alts in enumerate(subject):
+        for alt in alts:
+            start = q.find(alt)
+            end = start + len(alt)
+            if start >= 0 and q[end:end + 1] == "的" and end + 1 in at:
+                out.append((i, at[end + 1]))
+                break
+    return tuple(out)
 
 
 # The most words a question's phrase is read from (中小企业 发展 基金 → 中小企业发展基金).
