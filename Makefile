@@ -72,14 +72,16 @@ eval: $(STAMP)
 	$(MAKE) eval-stard
 
 ## eval-stard: STARD's real layperson questions (../shared/benchmarks/stard) on the laws with STARD's BM25 in
-## the same run: the 3,496 laws with USE alone (index-laws/, minutes to build once), then e5 with USE on the
-## laws STARD cites plus as many others (copied to $(STARD_SUBSET); index-laws-subset/, ~1 h to build once)
+## the same run: the 3,496 laws with USE alone (index-laws/, minutes to build once) and the laws deployment's
+## kind bonus (evals/kind_prior_laws.txt, calibrated on STARD's dev part by evals/kind_prior.py), then e5 with
+## USE on the laws STARD cites plus as many others (copied to $(STARD_SUBSET); index-laws-subset/, ~1 h to build)
 STARD := ../shared/benchmarks/stard/train.jsonl
 LAWS := ../shared/realdocs/laws
 STARD_SUBSET ?= /tmp/policy-laws-subset
 eval-stard: $(STAMP)
 	@if [ ! -f $(STARD) ] || [ ! -d $(LAWS) ]; then echo "STARD eval skipped: $(STARD) or $(LAWS) not found"; exit 0; fi; \
-	POLICY_ENCODER=use-multilingual $(BIN)/policy-assistant --corpus $(LAWS) --index-dir index-laws eval $(STARD) \
+	POLICY_ENCODER=use-multilingual POLICY_KIND_PRIOR="$$(cat evals/kind_prior_laws.txt)" \
+		$(BIN)/policy-assistant --corpus $(LAWS) --index-dir index-laws eval $(STARD) \
 		--region 临夏州 --out evals/runs/$$(date +%Y%m%d-%H%M%S)-stard && \
 	$(BIN)/python evals/stard_subset.py $(STARD_SUBSET) && \
 	POLICY_ENCODER=use-multilingual+e5 $(BIN)/policy-assistant --corpus $(STARD_SUBSET) --index-dir index-laws-subset \

@@ -56,6 +56,11 @@ class Settings:
     # own area's documents instead (less for each enclosing area, none for national ones): the rule
     # that implements the higher ones for this asker leads, the higher ones follow it.
     region_boost: float = 0.3
+    # Added to the fused score of a clause by its document's kind (法律, 司法解释, 行政法规 …): `kind=bonus`
+    # joined by `,`; kinds not named get 0. Off by default (a policy deployment's 行政法规 are primary
+    # sources); a laws deployment calibrates it on its own questions (evals/kind_prior.py): laypeople's
+    # questions are answered by a 法律 far more often than the share of 法律 among the near misses.
+    kind_prior: str = ""
     top_k: int = 5
     embed_batch_size: int = 64
     # Up to this many vector parts, dense search scans all vectors in memory (exact, and faster than
@@ -142,6 +147,20 @@ class Settings:
             named[name.strip()] = float(weight)
         return tuple(named.get(name, 1.0) for name in (encoders or channel_names(self.encoder)))
 
+    def kind_bonuses(self) -> dict[str, float]:
+        """The ranking bonus of each document kind named in ``kind_prior``.
+
+        Raises:
+            ValueError: an entry is not ``kind=bonus`` with a bonus between -1 and 1.
+        """
+        named: dict[str, float] = {}
+        for entry in filter(str.strip, self.kind_prior.split(",")):
+            kind, sep, bonus = entry.partition("=")
+            if not sep or not kind.strip() or not -1.0 <= float(bonus) <= 1.0:
+                raise ValueError(entry)
+            named[kind.strip()] = float(bonus)
+        return named
+
     @property
     def corpus_dirs(self) -> tuple[Path, ...]:
         """Every folder the corpus is read from: ``corpus_dir`` first, then ``extra_corpus_dirs``."""
@@ -171,6 +190,11 @@ class Settings:
                               f"权重为非负数，当前为 {self.channel_weights!r}") from None
         if not sum(weights):
             raise ConfigError(f"POLICY_CHANNEL_WEIGHTS 给编码器 {'、'.join(channel_names(self.encoder))} 的权重全为 0")
+        try:
+            self.kind_bonuses()
+        except ValueError:
+            raise ConfigError(f"POLICY_KIND_PRIOR 应写成 文件类别=加分，用逗号分隔（例如 法律=0.07,行政法规=-0.17），"
+                              f"加分在 -1 到 1 之间，当前为 {self.kind_prior!r}") from None
         if self.top_k < 1:
             raise ConfigError(f"返回条数（--k / POLICY_TOP_K）应为正整数，当前为 {self.top_k}")
         if self.llm and self.llm.strip().lower() not in ("openai", "ollama"):
@@ -252,6 +276,7 @@ SETTINGS_DOC: dict[str, str] = {
     "region": "Where the askers are (e.g. `临夏州`): documents of that area, the areas enclosing it and national ones apply; empty: all",
     "region_boost": "With the asker's area known: ranking bonus (0..1) of its own area's documents (less for enclosing areas)",
     "local_boost": "Ranking bonus (0..1) of a clause by its document's level: full for a county, none for national texts",
+    "kind_prior": "Ranking bonus by document kind: `kind=bonus` joined by `,` (e.g. `法律=0.07,行政法规=-0.17`; -1..1; off when empty), calibrated per deployment by `evals/kind_prior.py`",
     "top_k": "Default number of hits",
     "embed_batch_size": "Texts per encoder batch while indexing",
     "exact_search_max_parts": "Up to this many vector parts, dense search scans vectors in memory; above it (or 0) it queries Chroma",

@@ -74,7 +74,8 @@ class Assistant:
         self.today = today
         self.retriever = PolicyRetriever.create(index, encoder, lexicon, settings.dense_weight, settings.top_k,
                                                 settings.local_boost, settings.region_boost,
-                                                settings.weights_of_channels([e.id for e in self.encoders]))
+                                                settings.weights_of_channels([e.id for e in self.encoders]),
+                                                settings.kind_bonuses())
         self.composer = ExtractiveComposer(index, lexicon.cues)
         self.composers = Composers(index, self.composer, lexicon)
         self.llm: LLMComposer | None = None

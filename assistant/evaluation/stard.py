@@ -201,7 +201,7 @@ def evaluate_stard(settings: Settings, index: Index, path: Path, out_dir: Path, 
             tick()
     summary = {"file": str(path), "generated": dt.datetime.now().isoformat(timespec="seconds"),
                "encoder": settings.encoder, "dense_weight": settings.dense_weight,
-               "channel_weights": settings.channel_weights, "region": settings.region,
+               "channel_weights": settings.channel_weights, "kind_prior": settings.kind_prior, "region": settings.region,
                "clauses": len(index.clauses), "clauses_in_scope": len(rows), "questions_left_out": left_out,
                "baseline_build_s": round(baseline_build_s, 1),
                "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
@@ -229,7 +229,8 @@ def _write(out_dir: Path, summary: dict, results: list[dict]) -> None:
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     metrics = ["hit@1", "mrr@10", *(f"recall@{k}" for k in CUTOFFS)]
     lines = [f"# STARD: {summary['file']}", "",
-             f"encoder `{summary['encoder']}`, region `{summary['region'] or '—'}`, {summary['clauses']:,} clauses "
+             f"encoder `{summary['encoder']}`, kind bonus `{summary.get('kind_prior') or '—'}`, "
+             f"region `{summary['region'] or '—'}`, {summary['clauses']:,} clauses "
              f"({summary['clauses_in_scope']:,} in scope), {summary['questions_left_out']} questions left out "
              f"(gold articles not in the index); retrieval p50 {summary['latency_p50_ms']} ms, "
              f"p95 {summary['latency_p95_ms']} ms", "",

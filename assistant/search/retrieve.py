@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from functools import cached_property, lru_cache
 from typing import Any, Sequence
 
@@ -53,10 +53,12 @@ class HybridSearcher:
         encoders: one per dense channel of the index, in its order (or one encoder).
         dense_weight: the share of the fused score that goes to the dense channels (BM25 gets the rest).
         channel_weights: how that share is split among the channels (relative; empty: equally).
+        kind_prior: the bonus of a clause by its document's kind (``DocumentMeta.doc_type``; 0 when not named).
     """
 
     def __init__(self, index: Index, encoders: Encoder | Sequence[Encoder], dense_weight: float = 0.5,
-                 local_boost: float = 0.0, region_boost: float = 0.0, channel_weights: Sequence[float] = ()):
+                 local_boost: float = 0.0, region_boost: float = 0.0, channel_weights: Sequence[float] = (),
+                 kind_prior: Mapping[str, float] | None = None):
         self.index = index
         self.encoders = [encoders] if not isinstance(encoders, Sequence) else list(encoders)
         self.encoder = self.encoders[0]
@@ -65,6 +67,7 @@ class HybridSearcher:
         self.channel_weights = dense_weight * weights / weights.sum()
         self.local_boost = local_boost
         self.region_boost = region_boost
+        self.kind_prior = dict(kind_prior or {})
         self._region_priors = lru_cache(maxsize=64)(self._region_prior)
         self._masks = lru_cache(maxsize=64)(self._mask)  # the texts in force are the same all day
         # Asked-again questions (FAQ-style traffic, a clause question's related search) skip the encoder.
@@ -103,11 +106,26 @@ class HybridSearcher:
                  for d in (docs.get(c.doc_id) for c in self.index.clauses)]
         return np.asarray(bonus, dtype=np.float32)
 
+    @cached_property
+    def _kind_bonus(self) -> np.ndarray | None:
+        """Per clause row: the bonus of its document's kind (None when no kind has one)."""
+        if not any(self.kind_prior.values()):
+            return None
+        docs = self.index.documents
+        kinds = [d.doc_type if d is not None else "" for d in (docs.get(c.doc_id) for c in self.index.clauses)]
+        return np.asarray([self.kind_prior.get(k, 0.0) for k in kinds], dtype=np.float32)
+
     def prior(self, region: Region | None) -> np.ndarray | None:
-        """The locality bonus per clause row: by the asker's area when known, else by level."""
+        """The bonus per clause row that is not relevance: its document's locality (by the asker's area when
+        known, else by level) plus its kind's."""
         if region is not None and self.region_boost:
-            return self._region_priors(region)
-        return self._prior if self.local_boost else None
+            local = self._region_priors(region)
+        else:
+            local = self._prior if self.local_boost else None
+        kind = self._kind_bonus
+        if kind is None:
+            return local
+        return kind if local is None else local + kind
 
     @cached_property
     def _searchable(self) -> np.ndarray:
@@ -228,10 +246,11 @@ class PolicyRetriever(BaseRetriever):
     @classmethod
     def create(cls, index: Index, encoders: Encoder | Sequence[Encoder], lexicon: Lexicon, dense_weight: float = 0.5,
                k: int = 5, local_boost: float = 0.0, region_boost: float = 0.0,
-               channel_weights: Sequence[float] = ()) -> "PolicyRetriever":
+               channel_weights: Sequence[float] = (), kind_prior: Mapping[str, float] | None = None
+               ) -> "PolicyRetriever":
         router = Router(index, lexicon)
         scopes = ScopeFinder(index, router.names, lexicon.cues)
-        searcher = HybridSearcher(index, encoders, dense_weight, local_boost, region_boost, channel_weights)
+        searcher = HybridSearcher(index, encoders, dense_weight, local_boost, region_boost, channel_weights, kind_prior)
         return cls(router=router, searcher=searcher,
                    glossary=Glossary(lexicon), k=k, scopes=scopes, sides=SideFinder(scopes),
                    reader=AskedReader(lexicon, lru_cache(maxsize=8192)(lambda term: index.substrings.contains(term))))
