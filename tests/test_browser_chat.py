@@ -34,6 +34,38 @@ def last_answer(page: Page) -> str:
     return page.locator("#chat .message-row").last.inner_text()
 
 
+# Whether the latest message's top is inside the chat's scrolling box and on the screen (``h``: its height).
+ANSWER_START_IN_VIEW = """h => {
+  const rows = document.querySelectorAll('#chat .message-row'), row = rows[rows.length - 1];
+  let box = row.parentElement;
+  while (box && !(box.scrollHeight > box.clientHeight + 2 && /(auto|scroll)/.test(getComputedStyle(box).overflowY)))
+    box = box.parentElement;
+  const top = row.getBoundingClientRect().top, area = box ? box.getBoundingClientRect() : {top: 0, bottom: h};
+  return top >= Math.max(area.top, 0) - 1 && top < Math.min(area.bottom, h) - 40;
+}"""
+
+
+def last_cards(page: Page):
+    """The clause cards inside the latest answer's own message."""
+    return page.locator("#chat .message-row").last.locator(".cards")
+
+
+# The WCAG contrast of an element's text against the background it is drawn on (the first ancestor with
+# an opaque background), in the page's current theme.
+CONTRAST = """el => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = c => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  let node = el, bg = null;
+  while (node && node.nodeType === 1) { const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) { bg = c; break; } node = node.parentElement; }
+  bg = bg || [255, 255, 255];
+  const fg = rgb(getComputedStyle(el).color);
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
 def test_owner_asks_and_sees_cited_clause(app_server, browser_page, offsite):
     page = browser_page
     page.goto(app_server.url)
@@ -41,7 +73,7 @@ def test_owner_asks_and_sees_cited_clause(app_server, browser_page, offsite):
 
     ask(page, "我开饭馆的，贷款还不上能缓缓吗？")
     assert "延期还本付息" in last_answer(page)
-    card = page.locator("#cards details.cite").first
+    card = last_cards(page).locator("details.cite").first  # the sources sit under their own answer
     expect(card).to_contain_text("做好延期还本付息政策接续")
     expect(card.locator("mark").first).to_contain_text("延期还本付息")
     expect(card).to_contain_text("责任单位：人行临夏州中心支行")
@@ -56,10 +88,17 @@ def test_owner_asks_and_sees_cited_clause(app_server, browser_page, offsite):
 
     ask(page, "深圳的创业补贴标准是多少？")  # not in the documents: a friendly refusal
     assert "12345" in last_answer(page)
-    expect(page.locator("#cards")).to_contain_text("可能相关")
+    expect(last_cards(page)).to_contain_text("可能相关")
+    # Every earlier answer keeps its own sources.
+    first = page.locator("#chat .message-row").nth(1)
+    expect(first.locator("details.cite").first).to_contain_text("做好延期还本付息政策接续")
+    assert "linxia-2022-84#" not in first.inner_text()  # no internal ids on a card
 
-    ask(page, "   ")
-    assert "请输入" in last_answer(page)
+    rows = page.locator("#chat .message-row").count()
+    page.locator("#question textarea").fill("   ")  # an empty send: a hint, no bubble, no answer
+    page.locator("#send").click()
+    expect(page.locator("#question-hint")).to_contain_text("请先输入您的问题")
+    assert page.locator("#chat .message-row").count() == rows
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
@@ -115,7 +154,7 @@ def test_screenshot_of_an_answered_question(app_server, browser_page):
     page.set_viewport_size({"width": 1280, "height": 1000})
     page.goto(app_server.url)
     ask(page, "创业担保贷款最高能贷多少？")
-    expect(page.locator("#cards details.cite").first).to_contain_text("300万元")
+    expect(last_cards(page).locator("details.cite").first).to_contain_text("300万元")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "screenshot.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -194,7 +233,7 @@ def test_an_owner_chooses_their_area_and_sees_local_then_national_rules(start_ap
     assert answer.startswith("本地（临夏州）：单户1000万元(含)以下的融资担保费率不高于1%"), answer  # the answer first
     quotes = answer[answer.index("【本地（临夏州）】"):]
     assert quotes.index("不高于1%") < quotes.index("【国家】"), answer
-    expect(page.locator("#cards details.cite").first).to_contain_text("州（临夏回族自治州）")
+    expect(last_cards(page).locator("details.cite").first).to_contain_text("州（临夏回族自治州）")
 
     page.get_by_role("tab", name="条款查询").click()
     page.locator("#lookup-document input").click()
@@ -237,5 +276,54 @@ def test_an_owner_fills_the_matching_form_and_sees_the_measures_for_them(app_ser
     answer = last_answer(page)
     assert "明确适用" in answer and "可能适用" in answer and "责任单位" in answer
     expect(page.locator("#answers-done span")).to_have_attribute("data-route", "match")
-    expect(page.locator("#cards details.cite").first).to_be_visible()
+    expect(last_cards(page).locator("details.cite").first).to_be_visible()
     assert offsite.blocked == []
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("width, height", [(1280, 900), (390, 844)])
+def test_answer_and_its_cards_are_readable_in_light_and_dark_on_desktop_and_phone(app_server, browser_page, theme,
+                                                                                  width, height):
+    """Every custom style follows the theme: the answer, an opened card's heading, source, clause text,
+    highlight and 责任单位 keep a readable contrast (WCAG AA, 4.5) in light and dark mode; the answer's first
+    line is in view after sending, at desktop and phone widths. Screenshots: tests/artifacts/chat-<theme>-<width>.png."""
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{app_server.url}?__theme={theme}")
+    ask(page, "融资担保费率是多少？")  # a second answer starts below the first: the view must go to it
+    ask(page, "我开饭馆的，贷款还不上能缓缓吗？")
+    # The view is at the start of the new answer: its first line on the screen and in the chat's scrolled box.
+    page.wait_for_function(ANSWER_START_IN_VIEW, arg=height)
+    answer = page.locator("#chat .message-row").last
+    assert answer.locator("strong, p, span").first.evaluate(CONTRAST) >= 4.5
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # what a person sees after sending (README's pictures)
+    page.screenshot(path=str(ARTIFACTS / f"chat-{theme}-{width}.png"), full_page=False)
+    card = last_cards(page).locator("details.cite").first
+    card.locator("summary").click()
+    for selector in ("summary", "p.source", ".clause-text", ".clause-text mark", "p.units", "p.validity"):
+        ratio = card.locator(selector).first.evaluate(CONTRAST)
+        assert ratio >= 4.5, f"{theme} {width}px: {selector} contrast {ratio:.2f}"
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_lookup_and_matching_cards_are_readable_in_light_and_dark(app_server, browser_page, theme):
+    """The 条款查询 and 政策匹配 cards and the documents table share the theme-following styles."""
+    page = browser_page
+    page.goto(f"{app_server.url}?__theme={theme}")
+    page.get_by_role("tab", name="条款查询").click()
+    page.locator("#lookup-keyword textarea, #lookup-keyword input").first.fill("担保费率")
+    page.locator("#lookup-find").click()
+    card = page.locator("#lookup-results details.lookup").first
+    card.evaluate("d => d.open = true")
+    for selector in ("summary", "p.source", ".clause-text"):
+        assert card.locator(selector).first.evaluate(CONTRAST) >= 4.5, f"{theme} lookup {selector}"
+    page.get_by_role("tab", name="政策匹配").click()
+    page.locator("#match-go").click()
+    match = page.locator("#match-results .match-card").first
+    for selector in (".match-title", ".benefit", ".units"):
+        assert match.locator(selector).first.evaluate(CONTRAST) >= 4.5, f"{theme} match {selector}"
+    assert page.locator("#match-results .match-summary").evaluate(CONTRAST) >= 4.5
+    page.get_by_role("tab", name="政策文件").click()
+    assert page.locator("#documents table.docs td").first.evaluate(CONTRAST) >= 4.5
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"documents-{theme}.png"), full_page=False)

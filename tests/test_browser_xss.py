@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser_chat import XSS_QUESTIONS, ask
+from tests.test_browser_chat import XSS_QUESTIONS, ask, last_cards
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
@@ -34,7 +34,7 @@ MORE_QUESTIONS = [
 
 # Elements that got an event handler or a javascript: URL, or load from another host, in the app's areas.
 INJECTED_ELEMENTS = """() => {
-  const roots = ['#chat', '#cards', '#lookup-results', '#documents'].map(s => document.querySelector(s)).filter(Boolean);
+  const roots = ['#chat', '#lookup-results', '#documents'].map(s => document.querySelector(s)).filter(Boolean);
   const bad = [];
   for (const root of roots) for (const el of root.querySelectorAll('*')) {
     for (const a of el.attributes) {
@@ -78,18 +78,18 @@ def test_hostile_questions_and_document_in_chat_and_cards(hostile_app, browser_p
         rows = page.locator("#chat .message-row")
         assert question.strip() in rows.nth(rows.count() - 2).inner_text(), "the question is shown as text"
     ask(page, "担保奖补有哪些规定？")
-    expect(page.locator("#cards")).to_contain_text('<svg onload="window.__xss=13">担保奖补')
-    for details in page.locator("#cards details").all():
+    cards = last_cards(page)  # the cards inside the answer's own message
+    expect(cards).to_contain_text('<svg onload="window.__xss=13">担保奖补')
+    for details in cards.locator("details").all():
         details.evaluate("d => d.open = true")
-    cards = page.locator("#cards")
-    expect(cards).to_contain_text("hostile#1")
     expect(cards).to_contain_text("<iframe src=\"http://example.com/frame\"></iframe>")
     expect(cards).to_contain_text("![图](http://example.com/evil.png)")
     ask(page, "贴息奖补是什么？")
-    expect(page.locator("#cards")).to_contain_text("<style>body{background:url(http://example.com/bg.png)}</style>")
-    for details in page.locator("#cards details").all():  # open every card, so everything is rendered
+    cards = last_cards(page)
+    expect(cards).to_contain_text("<style>body{background:url(http://example.com/bg.png)}</style>")
+    for details in cards.locator("details").all():  # open every card, so everything is rendered
         details.evaluate("d => d.open = true")
-    page.locator("#cards").hover()
+    cards.hover()
     assert_nothing_ran(page, offsite)
 
 
@@ -100,7 +100,7 @@ def test_hostile_document_in_lookup_and_documents_tabs(hostile_app, browser_page
     page.locator("#lookup-keyword textarea, #lookup-keyword input").first.fill("奖补")
     page.locator("#lookup-find").click()
     results = page.locator("#lookup-results details.lookup")
-    expect(page.locator("#lookup-results")).to_contain_text("hostile#2")
+    expect(page.locator("#lookup-results details[data-clause='hostile#2']")).to_have_count(1)
     for details in results.all():
         details.evaluate("d => d.open = true")
     expect(page.locator("#lookup-results")).to_contain_text('<img src="http://example.com/p.png">')

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -285,3 +286,23 @@ def test_match_endpoint(client):
     assert client.predict("小型企业", "", [], ["贷款"], "浙江省", api_name="/match")["measures"] == []
     with pytest.raises(Exception, match="不在可选范围内"):
         client.predict("大企业", "", [], [], "", api_name="/match")
+
+
+def test_the_chat_disables_send_while_answering_and_keeps_sources_in_each_message(service):
+    """The chat handler: 发送 off from the first update until the answer is complete; the answer's clause
+    cards inside its own message (the earlier answers keep theirs); an empty send adds nothing."""
+    from assistant.web.chat import EMPTY_HINT, Handlers
+
+    handlers = Handlers(service)
+    updates = list(handlers.respond("创业担保贷款最高能贷多少？", [], []))
+    chat, answers, _, send, hint, _ = updates[-1]
+    assert updates[0][3]["interactive"] is False and send["interactive"] is True and hint == ""
+    assert "<strong>300万元</strong>" in chat[-1]["content"]
+    message = chat[-1]["content"]
+    assert f"<details class='cite' data-clause='{cid(6)}'>" in message
+    assert SEED_ID not in re.sub(r"data-clause='[^']*'", "", message)  # no internal id a person would see
+    later = list(handlers.respond("融资担保费率是多少？", chat, answers))[-1]
+    assert "创业担保贷款" in later[0][1]["content"] and "<details class='cite'" in later[0][1]["content"]
+    assert len(later[1]) == 2
+    [empty] = list(handlers.respond("   ", later[0], later[1]))
+    assert empty[0] == later[0] and empty[1] == later[1] and empty[4] == EMPTY_HINT

@@ -26,8 +26,8 @@ from .feedback import rater_key
 from .guard import UPLOAD_CACHE
 from .render import (
     answer_html,
+    answer_message,
     chat_text,
-    citation_cards,
     copy_text,
     documents_table,
     esc,
@@ -54,6 +54,11 @@ EXAMPLES = [
 ANY = "（全部）"
 ANY_REGION = "（不限地区）"
 THINKING = "正在查找相关条款……"
+EMPTY_HINT = "请先输入您的问题。"
+SCROLL_TO_ANSWER = """() => {
+  const rows = document.querySelectorAll('#chat .message-row');
+  if (rows.length >= 2) rows[rows.length - 2].scrollIntoView({block: 'start'});
+}"""
 
 
 def chosen(value: str | None) -> str:
@@ -78,26 +83,31 @@ class Handlers:
     # ------------------------------------------------------------------ chat
 
     def respond(self, message: str, chat: list, answers: list[Answer], region: str | None = None) -> Iterator[tuple]:
+        """Answer ``message`` in the chat. Yields (chat, answers, question box, send button, hint, done marker):
+        the button is disabled until the answer is complete, and the answer's sources are cards inside its
+        own message, so every answer of the conversation keeps its clauses."""
         question = message or ""
+        if not question.strip():  # nothing to send: no bubble, no answer, a hint under the box
+            yield chat, answers, gr.update(), gr.update(interactive=True), EMPTY_HINT, gr.update()
+            return
         # The 地区 choice: an area, or 不限地区 (answer from every document).
         where = None if region is None else ("" if region == ANY_REGION else region)
         assistant = self.service.assistant  # one object for the whole answer, even if a reload happens
-        shown_question = question_preview(question.strip()) or "（空白问题）"
-        chat = list(chat or []) + [{"role": "user", "content": chat_text(shown_question)},
+        chat = list(chat or []) + [{"role": "user", "content": chat_text(question_preview(question.strip()))},
                                    {"role": "assistant", "content": THINKING}]
         # Only the first update empties the box: a user may type the next question while this one streams.
-        yield chat, answers, "", gr.update(), gr.update()
+        yield chat, answers, "", gr.update(interactive=False), "", gr.update()
         streamed = ""
         try:
             for event in assistant.stream(question, answers, region=where):
                 if isinstance(event, Answer):
-                    chat[-1] = {"role": "assistant", "content": answer_html(event.text)}
+                    chat[-1] = {"role": "assistant", "content": answer_message(assistant.index, event)}
                     answers = list(answers or []) + [event]
-                    yield chat, answers, gr.update(), citation_cards(assistant.index, event), done_marker(answers)
+                    yield chat, answers, gr.update(), gr.update(interactive=True), "", done_marker(answers)
                 else:
                     streamed += event
                     chat[-1] = {"role": "assistant", "content": answer_html(streamed)}
-                    yield chat, answers, gr.update(), gr.update(), gr.update()
+                    yield chat, answers, gr.update(), gr.update(), gr.update(), gr.update()
         except Exception as exc:  # never leave the placeholder hanging: say what happened, in the chat
             if isinstance(exc, PolicyError):
                 text = f"抱歉，回答时出现问题，请稍后再试。（{exc}）"
@@ -108,7 +118,7 @@ class Handlers:
             # Appended like any answer, so 👍/👎 on a later message still finds its own answer.
             answers = list(answers or []) + [failed]
             chat[-1] = {"role": "assistant", "content": answer_html(failed.text)}
-            yield chat, answers, gr.update(), "", done_marker(answers)
+            yield chat, answers, gr.update(), gr.update(interactive=True), "", done_marker(answers)
 
     def record(self, answer: Answer | None, rating: int, comment: str = "", who: str = "") -> str:
         """Store a rating of ``answer``; ``who`` (the browser session) rating it again updates that rating."""
@@ -229,7 +239,9 @@ def build_app(service: Service, feedback=None) -> gr.Blocks:
 
 def _chat_tab(handlers: Handlers) -> None:
     with gr.Tab("政策问答", id="chat"):
-        chatbot = gr.Chatbot(label="对话", height=460, render_markdown=False, buttons=["copy"],
+        # No autoscroll to the bottom: a long answer would leave its first line above the view; the view goes
+        # to the start of each new answer instead (SCROLL_TO_ANSWER).
+        chatbot = gr.Chatbot(label="对话", height=460, render_markdown=False, buttons=["copy"], autoscroll=False,
                              elem_id="chat", placeholder="请在下方输入您的问题，例如：创业担保贷款最高能贷多少？")
         answers = gr.State([])
         with gr.Row():
@@ -241,8 +253,8 @@ def _chat_tab(handlers: Handlers) -> None:
                                  value=handlers.service.settings.region or ANY_REGION, allow_custom_value=True,
                                  filterable=True, elem_id="region", scale=1,
                                  info="按所在地区适用的文件作答：本地的规定在前，上级和国家的规定在后")
+        hint = gr.Markdown(elem_id="question-hint")
         gr.Examples(EXAMPLES, inputs=box, label="试试这些问题")
-        cards = gr.HTML(elem_id="cards")
         with gr.Row():
             comment = gr.Textbox(label="对最近一个回答的意见（可选）", scale=4, elem_id="comment")
             up = gr.Button("👍 有帮助", scale=1, elem_id="up")
@@ -253,18 +265,22 @@ def _chat_tab(handlers: Handlers) -> None:
         # How many answers are complete, as a data attribute: lets scripts (and the browser
         # tests) wait for the end of a streamed answer rather than guess.
         done = gr.HTML(done_marker([]), elem_id="answers-done", padding=False)
-        outputs = [chatbot, answers, box, cards, done]
-        send.click(handlers.respond, [box, chatbot, answers, region], outputs, api_visibility="private")
-        box.submit(handlers.respond, [box, chatbot, answers, region], outputs, api_visibility="private")
+        outputs = [chatbot, answers, box, send, hint, done]
+        # "once": a second click or Enter while an answer is being made is ignored, not queued. Then the view
+        # goes to the start of the new answer (its question at the top): a long answer would otherwise leave
+        # its first line out of view, on a phone above the screen.
+        for trigger in (send.click, box.submit):
+            trigger(handlers.respond, [box, chatbot, answers, region], outputs, api_visibility="private",
+                    trigger_mode="once").then(None, None, None, js=SCROLL_TO_ANSWER, api_visibility="private")
         chatbot.like(shown_errors(handlers.on_like), [answers], status, api_visibility="private")
         up.click(shown_errors(handlers.rate_last(1)), [answers, comment], [status, comment], api_visibility="private")
         down.click(shown_errors(handlers.rate_last(-1)), [answers, comment], [status, comment],
                    api_visibility="private")
         reset = done_marker([])
-        clear.click(lambda: ([], [], "", "", reset), None, [chatbot, answers, cards, status, done],
+        clear.click(lambda: ([], [], "", "", reset), None, [chatbot, answers, hint, status, done],
                     api_visibility="private")
         # The chatbot's own 🗑 button clears the messages; the context must go with them.
-        chatbot.clear(lambda: ([], "", "", reset), None, [answers, cards, status, done], api_visibility="private")
+        chatbot.clear(lambda: ([], "", "", reset), None, [answers, hint, status, done], api_visibility="private")
 
 
 def _lookup_tab(handlers: Handlers) -> None:

@@ -73,12 +73,12 @@ def clause_card(index: Index, clause: Clause, quotes: list[Citation] = (), *, no
     level = f" · {esc(doc.level)}{esc(doc.place and '（' + doc.place + '）')}" if doc.level else ""
     return (f"<details class='{css}' data-clause='{esc(clause.clause_id)}'{' open' if open_ else ''}>"
             f"<summary><b>{esc(index.heading(clause))}</b></summary>"
-            f"<p class='source'>《{source}》{part}{level} · {esc(clause.clause_id)}</p>"
+            f"<p class='source'>《{source}》{part}{level}</p>"
             f"<div class='clause-text'>{_highlighted(clause, list(quotes))}</div>{units}{note_html}</details>")
 
 
 def citation_cards(index: Index, answer: Answer) -> str:
-    """Cards for an answer: its cited clauses, or for a refusal the 可能相关 clauses."""
+    """Cards for an answer, closed: its cited clauses, or for a refusal the 可能相关 clauses."""
     if answer.refused:
         if not answer.related:
             return ""
@@ -86,16 +86,22 @@ def citation_cards(index: Index, answer: Answer) -> str:
                         if cid in index.by_id)
         return f"<div class='cards'><h4>可能相关的条款</h4>{cards}</div>"
     cards = []
-    for i, (clause_id, quotes) in enumerate(by_clause(answer.citations).items()):
+    for clause_id, quotes in by_clause(answer.citations).items():
         clause = index.by_id.get(clause_id)
         if clause is None:
             continue
         title = index.heading(clause)
         note = next((n for n in answer.notes if title in n and "期限" in n), "")
-        cards.append(clause_card(index, clause, quotes, note=note, open_=i == 0))
+        cards.append(clause_card(index, clause, quotes, note=note))
     if not cards:
         return ""
     return f"<div class='cards'><h4>依据条款（{len(cards)}）</h4>{''.join(cards)}</div>"
+
+
+def answer_message(index: Index, answer: Answer) -> str:
+    """An answer as its chat message: the text (:func:`answer_html`), then its own clause cards, closed, so the
+    first line stays in view and every answer of the conversation keeps its sources."""
+    return f"{answer_html(answer.text)}{citation_cards(index, answer)}"
 
 
 def lookup_results(index: Index, clauses: list[Clause]) -> str:
@@ -132,22 +138,27 @@ def documents_table(index: Index, today: dt.date | None = None) -> str:
 
 
 CSS = """
-.cards h4, .docs-wrap h4 { margin: .6em 0 .3em; }
-details.cite, details.related, details.lookup { border: 1px solid #d0d7de; border-radius: 8px; padding: .4em .8em;
-  margin: .4em 0; background: #fafbfc; }
+/* Every colour comes from Gradio's theme variables, which it switches in dark mode (:root.dark / .dark);
+   the few of our own (highlight, warning, secondary text, the matching groups' marks) are set for both:
+   Gradio's subdued text colour is too faint for the source line on a card (contrast 1.8). */
+:root { --pa-mark: #fff3b0; --pa-warn: #8a5a00; --pa-quiet: #57606a; --pa-explicit: #1a7f37; --pa-possible: #9a6700; }
+.dark { --pa-mark: #6b5a12; --pa-warn: #e3b341; --pa-quiet: #a4acb6; --pa-explicit: #3fb950; --pa-possible: #d29922; }
+.cards h4, .docs-wrap h4 { margin: .6em 0 .3em; color: var(--body-text-color); }
+details.cite, details.related, details.lookup, .match-card { border: 1px solid var(--border-color-primary);
+  border-radius: 8px; padding: .4em .8em; margin: .4em 0; background: var(--background-fill-secondary);
+  color: var(--body-text-color); }
 details summary { cursor: pointer; }
 .clause-text { white-space: pre-wrap; line-height: 1.7; margin: .4em 0; }
-.clause-text mark { background: #fff3b0; padding: 0 .1em; }
-p.source { color: #57606a; font-size: .85em; margin: .2em 0; }
-p.validity { color: #9a6700; }
-table.docs { border-collapse: collapse; width: 100%; }
-table.docs td, table.docs th { border: 1px solid #d0d7de; padding: .3em .5em; text-align: left; }
-.match-card { border: 1px solid #d0d7de; border-radius: 8px; padding: .4em .8em; margin: .5em 0; background: #fafbfc; }
-.match-group[data-group='明确适用'] .match-card { border-left: 4px solid #1a7f37; }
-.match-group[data-group='可能适用'] .match-card { border-left: 4px solid #9a6700; }
+.clause-text mark { background: var(--pa-mark); color: var(--body-text-color); padding: 0 .1em; }
+p.source { color: var(--pa-quiet); font-size: .85em; margin: .2em 0; }
+p.validity { color: var(--pa-warn); }
+table.docs { border-collapse: collapse; width: 100%; color: var(--body-text-color); }
+table.docs td, table.docs th { border: 1px solid var(--border-color-primary); padding: .3em .5em; text-align: left; }
+.match-group[data-group='明确适用'] .match-card { border-left: 4px solid var(--pa-explicit); }
+.match-group[data-group='可能适用'] .match-card { border-left: 4px solid var(--pa-possible); }
 .match-card p { margin: .25em 0; }
-.match-group h4 small { font-weight: normal; color: #57606a; margin-left: .6em; }
-p.match-summary, p.disclaimer { color: #57606a; }
+.match-group h4 small { font-weight: normal; color: var(--pa-quiet); margin-left: .6em; }
+p.match-summary, p.disclaimer { color: var(--pa-quiet); }
 """
 
 
