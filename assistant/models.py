@@ -414,6 +414,9 @@ class Answer:
     # A clause question that several documents could answer ("第十九条讲了什么"), waiting for the asker to
     # say which document: a reply naming one ("84号文") is answered as that document's clause.
     clarify: str = ""
+    # The replies to such a question, each (what to show, the question it asks): the chat offers them as
+    # buttons (临州办发〔2022〕84号 第（十八）条 …, "临州办发〔2022〕84号第十八条").
+    choices: list[tuple[str, str]] = field(default_factory=list)
     # Verification problems, for the debug view and evals; not shown to users, because a rejected
     # answer's numbers must not reach the screen even inside a note.
     checks: list[str] = field(default_factory=list)

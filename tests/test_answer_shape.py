@@ -139,3 +139,21 @@ def test_the_y_of_something_else_does_not_answer_x_de_y():
     assert "2000万元" not in lead and "国家融资担保基金" in lead, lead
     same = memory_assistant(company, fund, today=TODAY).ask("融资担保公司的注册资本是多少？")
     assert "**2000万元**" in first_lines(same)[0]
+
+
+def test_a_clause_number_several_documents_have_offers_each_as_a_choice_that_answers_it():
+    """A bare 第二条 that two documents have: the answer asks which, with one choice per document; asking a
+    choice's question answers that document's clause."""
+    from tests.support import memory_assistant
+
+    first = "测试担保办法\n第一条 为了规范担保，制定本办法。\n第二条 担保费率不高于百分之一。\n"
+    second = "测试贴息办法\n第一条 为了规范贴息，制定本办法。\n第二条 贴息比例为百分之五十。\n"
+    assistant = memory_assistant(first, second, today=TODAY)
+    asked = assistant.ask("第二条")
+    assert asked.clarify and len(asked.choices) == 2, asked.text
+    labels, questions = zip(*asked.choices)
+    assert any("测试担保办法" in label for label in labels) and any("测试贴息办法" in label for label in labels)
+    for question in questions:
+        answer = assistant.ask(question, [asked])
+        says, not_says = ("担保费率", "贴息比例") if "担保" in question else ("贴息比例", "担保费率")
+        assert says in answer.text and not_says not in answer.text and not answer.choices, (question, answer.text)

@@ -235,6 +235,21 @@ def test_an_owner_chooses_their_area_and_sees_local_then_national_rules(start_ap
     assert quotes.index("不高于1%") < quotes.index("【国家】"), answer
     expect(last_cards(page).locator("details.cite").first).to_contain_text("州（临夏回族自治州）")
 
+    # A bare clause number eight documents have (asked from anywhere, in a new conversation): the reply offers
+    # each as a button that answers it.
+    page.locator("#clear").click()
+    page.locator("#region input").click()
+    page.get_by_role("option", name="（不限地区）", exact=True).click()
+    ask(page, "第十八条")
+    option = page.locator("#chat button").filter(has_text="临州办发〔2022〕84号 第（十八）条")
+    expect(option).to_have_count(1)
+    done = page.locator("#answers-done span")
+    count = int(done.get_attribute("data-answers") or 0)
+    option.click()
+    expect(done).to_have_attribute("data-answers", str(count + 1))
+    assert "省一体化融资信用服务平台" in last_answer(page)
+    expect(last_cards(page).locator("details.cite").first).to_contain_text("第（十八）条")
+
     page.get_by_role("tab", name="条款查询").click()
     page.locator("#lookup-document input").click()
     page.get_by_role("option", name="中小企业促进法", exact=True).click()

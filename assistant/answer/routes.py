@@ -227,6 +227,7 @@ class Composers:
         names = [self.index.document(c.doc_id).name for c in route.clauses[:MAX_LISTED_CLAUSES]]
         example = next((n for n in reversed(names) if not re.search(r"\d", n)), names[-1])
         answer.clarify = turn.asked
+        answer.choices = list(dict.fromkeys((c.heading, f"{name}{ref}") for c, name in zip(answer.citations, names)))
         answer.text = (f"有{int_to_cn(total)}份文件都有{ref}，请问您指的是哪一份？可以在问题里带上文件名，"
                        f"例如“{example}{ref}”。\n{listed}" + "\n".join(lines))
 

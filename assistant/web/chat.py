@@ -102,6 +102,8 @@ class Handlers:
             for event in assistant.stream(question, answers, region=where):
                 if isinstance(event, Answer):
                     chat[-1] = {"role": "assistant", "content": answer_message(assistant.index, event)}
+                    if event.choices:  # which document's clause: each one a button that asks it
+                        chat[-1]["options"] = [{"label": label, "value": asks} for label, asks in event.choices]
                     answers = list(answers or []) + [event]
                     yield chat, answers, gr.update(), gr.update(interactive=True), "", done_marker(answers)
                 else:
@@ -119,6 +121,10 @@ class Handlers:
             answers = list(answers or []) + [failed]
             chat[-1] = {"role": "assistant", "content": answer_html(failed.text)}
             yield chat, answers, gr.update(), gr.update(interactive=True), "", done_marker(answers)
+
+    def choose(self, chat: list, answers: list[Answer], region: str | None, picked: gr.SelectData) -> Iterator[tuple]:
+        """A clarification's button: ask the question it stands for (that document's clause)."""
+        yield from self.respond(str(picked.value), chat, answers, region)
 
     def record(self, answer: Answer | None, rating: int, comment: str = "", who: str = "") -> str:
         """Store a rating of ``answer``; ``who`` (the browser session) rating it again updates that rating."""
@@ -272,6 +278,9 @@ def _chat_tab(handlers: Handlers) -> None:
         for trigger in (send.click, box.submit):
             trigger(handlers.respond, [box, chatbot, answers, region], outputs, api_visibility="private",
                     trigger_mode="once").then(None, None, None, js=SCROLL_TO_ANSWER, api_visibility="private")
+        chatbot.option_select(handlers.choose, [chatbot, answers, region], outputs, api_visibility="private",
+                              trigger_mode="once").then(None, None, None, js=SCROLL_TO_ANSWER,
+                                                        api_visibility="private")
         chatbot.like(shown_errors(handlers.on_like), [answers], status, api_visibility="private")
         up.click(shown_errors(handlers.rate_last(1)), [answers, comment], [status, comment], api_visibility="private")
         down.click(shown_errors(handlers.rate_last(-1)), [answers, comment], [status, comment],
