@@ -212,6 +212,18 @@ def test_admin_area_needs_the_password_and_accepts_a_document(start_app, browser
     expect(page.locator("#admin-result")).to_contain_text("已加入语料：新政策.txt", timeout=60_000)
     assert (corpus_dir / "新政策.txt").is_file()
 
+    # Every list of the page knows the new document at once, without a reload: the documents tab, the lookup's
+    # 文件 and 责任单位 filters.
+    page.get_by_role("tab", name="政策文件").click()
+    expect(page.locator("#documents")).to_contain_text("关于测试的通知")
+    page.get_by_role("tab", name="条款查询").click()
+    page.locator("#lookup-document input").click()
+    expect(page.get_by_role("option", name="关于测试的通知")).to_have_count(1)
+    page.keyboard.press("Escape")
+    page.locator("#lookup-unit input").click()
+    expect(page.get_by_role("option", name="州测试局", exact=True)).to_have_count(1)
+    page.keyboard.press("Escape")
+
     page.get_by_role("tab", name="政策问答").click()
     ask(page, "测试贴息有多少？")
     assert "77万元" in last_answer(page)  # the new document answers right away, without a restart

@@ -167,6 +167,7 @@ def _docx_bytes() -> bytes:
 
 @pytest.mark.parametrize("name, data, message", [
     ("../../etc/passwd.txt", "政策文本".encode(), None),  # traversal is reduced to a base name
+    ("fake.md", b"%PDF-1.4 ...", "扩展名与内容不符"),
     ("notes.exe", b"MZ\x90\x00", "只接受"),
     ("fake.pdf", "其实是文本".encode(), "扩展名与内容不符"),
     ("fake.docx", b"PK\x03\x04broken", "压缩包已损坏"),
@@ -185,6 +186,13 @@ def test_upload_validation(tmp_path, seed_settings, name, data, message):
     with pytest.raises(UploadError, match=message):
         accept_upload(settings, name, data)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, kind", [("措施.md", "md"), ("措施.html", "html"), ("措施.htm", "htm")])
+def test_every_text_kind_the_indexer_reads_can_be_uploaded(tmp_path, seed_settings, name, kind):
+    settings = dataclasses.replace(seed_settings, corpus_dir=tmp_path)
+    saved = accept_upload(settings, name, "<p>（一）测试措施。</p>".encode())
+    assert saved.kind == kind and saved.path.name == name
 
 
 def test_docx_and_pdf_are_recognised_by_content(tmp_path, seed_settings):

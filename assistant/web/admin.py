@@ -26,7 +26,9 @@ from ..config import Settings
 from ..corpus.readers import decode_bytes
 from ..errors import CorpusFileError, PolicyError
 
-ALLOWED_SUFFIXES = (".txt", ".docx", ".pdf")
+# What the indexer reads (corpus/readers.py); the text kinds are told apart by their suffix alone.
+TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
+ALLOWED_SUFFIXES = (*TEXT_SUFFIXES, ".docx", ".pdf")
 
 
 class UploadError(PolicyError):
@@ -36,7 +38,7 @@ class UploadError(PolicyError):
 @dataclass(frozen=True)
 class Upload:
     path: Path  # where the document was written, inside the corpus folder
-    kind: str  # txt | docx | pdf
+    kind: str  # txt | md | html | htm | docx | pdf
     replaced: bool  # a document of the same name was overwritten
 
 
@@ -108,6 +110,8 @@ def sniff(data: bytes, name: str) -> str:
             raise UploadError(f"“{name}”不是可读取的文本文件：{exc.reason}") from None
         kind = "txt"
     suffix = Path(name).suffix.lower()
+    if kind == "txt" and suffix in TEXT_SUFFIXES:
+        kind = suffix[1:]
     if suffix != f".{kind}":
         raise UploadError(f"“{name}”的扩展名与内容不符（内容是 .{kind} 文件）")
     return kind

@@ -164,6 +164,17 @@ class Handlers:
     def documents(self) -> str:
         return f"<div class='docs-wrap'>{documents_table(self.service.index)}</div>"
 
+    def lists(self) -> tuple:
+        """Every list the page offers, read from the current index: the lookup filters (文件, 层级, 地区, 责任单位,
+        章节), the 所在地区 choices of the chat and of matching, and the documents tab. Sent on page load and
+        after an admin change, so no list is older than the index."""
+        service = self.service
+        regions = [ANY_REGION] + service.regions()
+        return (gr.update(choices=[(ANY, ANY)] + service.documents()), gr.update(choices=[ANY] + service.levels()),
+                gr.update(choices=[ANY] + service.places()), gr.update(choices=[ANY] + service.units()),
+                gr.update(choices=[ANY] + service.sections()), gr.update(choices=regions),
+                gr.update(choices=regions), self.documents())
+
     # ------------------------------------------------------------------ API-only endpoints
 
     def ask(self, question: str) -> dict:
@@ -228,22 +239,24 @@ def build_app(service: Service, feedback=None) -> gr.Blocks:
         gr.HTML(f"<h2>政策通</h2><p>中小微企业融资政策问答：每个回答都附上所依据的政策条款原文和责任单位。"
                 f"<small>（v{esc(__version__)}）</small></p>")
         with gr.Tabs():
-            _chat_tab(handlers)
-            _lookup_tab(handlers)
-            _match_tab(handlers)
+            chat_region = _chat_tab(handlers)
+            filters = _lookup_tab(handlers)
+            match_region = _match_tab(handlers)
             with gr.Tab("政策文件", id="docs"):
                 docs = gr.HTML(elem_id="documents")
+            lists = [*filters, chat_region, match_region, docs]  # in the order of Handlers.lists
             if service.settings.admin_password:
-                _admin_tab(service)
+                _admin_tab(handlers, lists)
         gr.api(shown_errors(handlers.ask), api_name="ask")
         gr.api(shown_errors(handlers.ask_in_region), api_name="ask_in_region")
         gr.api(shown_errors(handlers.search), api_name="search")
         gr.api(shown_errors(handlers.match), api_name="match")
-        app.load(shown_errors(handlers.documents), None, docs, api_visibility="private")
+        app.load(shown_errors(handlers.lists), None, lists, api_visibility="private")
     return app
 
 
-def _chat_tab(handlers: Handlers) -> None:
+def _chat_tab(handlers: Handlers) -> gr.Dropdown:
+    """The chat; returns its 所在地区 choice (refreshed with the index)."""
     with gr.Tab("政策问答", id="chat"):
         # No autoscroll to the bottom: a long answer would leave its first line above the view; the view goes
         # to the start of each new answer instead (SCROLL_TO_ANSWER).
@@ -290,9 +303,11 @@ def _chat_tab(handlers: Handlers) -> None:
                     api_visibility="private")
         # The chatbot's own 🗑 button clears the messages; the context must go with them.
         chatbot.clear(lambda: ([], "", "", reset), None, [answers, hint, status, done], api_visibility="private")
+    return region
 
 
-def _lookup_tab(handlers: Handlers) -> None:
+def _lookup_tab(handlers: Handlers) -> tuple[gr.Dropdown, ...]:
+    """条款查询; returns its filters (文件, 层级, 地区, 责任单位, 章节), refreshed with the index."""
     service = handlers.service
     with gr.Tab("条款查询", id="lookup"):
         with gr.Row():
@@ -317,9 +332,11 @@ def _lookup_tab(handlers: Handlers) -> None:
         for trigger in (number.submit, keyword.submit, unit.change, section.change, document.change, level.change,
                         place.change):
             trigger(handlers.lookup, inputs, outputs, api_visibility="private")
+    return document, level, place, unit, section
 
 
-def _match_tab(handlers: Handlers) -> None:
+def _match_tab(handlers: Handlers) -> gr.Dropdown:
+    """政策匹配; returns its 所在地区 choice (refreshed with the index)."""
     options = ProfileOptions.load()
     service = handlers.service
     with gr.Tab("政策匹配", id="match"):
@@ -338,6 +355,7 @@ def _match_tab(handlers: Handlers) -> None:
         found_json = gr.JSON(visible=False)
         go.click(handlers.match_form, [kind, industry, situations, needs, region], [found, found_json],
                  api_visibility="private")
+    return region
 
 
 def _session(request: gr.Request | None) -> str:
@@ -351,22 +369,30 @@ def client_of(request: gr.Request | None) -> str:
     return str(getattr(client, "host", "") or "")
 
 
-def _admin_tab(service: Service) -> None:
-    """Reindex and upload; present only when POLICY_ADMIN_PASSWORD is set, and every action checks it."""
+def _admin_tab(handlers: Handlers, lists: list) -> None:
+    """Reindex and upload; present only when POLICY_ADMIN_PASSWORD is set, and every action checks it. After a
+    change every list of the page (``lists``, as :meth:`Handlers.lists`) is sent again."""
+    service = handlers.service
     settings = service.settings
     guard = PasswordGuard(settings)
 
-    def reindex(password: str, request: gr.Request) -> str:
+    def refreshed(message: str) -> tuple:
+        return (message, *handlers.lists())
+
+    def reindex(password: str, request: gr.Request) -> tuple:
         refused = guard.check(password, client_of(request))
         if refused:
-            return refused
+            return refreshed(refused)
         try:
             report = service.reload()
         except PolicyError as exc:
-            return f"重建失败，原有索引保持不变：{esc(exc)}"
-        return esc(f"索引已更新：{report.documents} 个文档，{report.clauses} 条条款。")
+            return refreshed(f"重建失败，原有索引保持不变：{esc(exc)}")
+        return refreshed(esc(f"索引已更新：{report.documents} 个文档，{report.clauses} 条条款。"))
 
-    def upload(password: str, file_path: str | None, request: gr.Request) -> str:
+    def upload(password: str, file_path: str | None, request: gr.Request) -> tuple:
+        return refreshed(_upload(password, file_path, request))
+
+    def _upload(password: str, file_path: str | None, request: gr.Request) -> str:
         refused = guard.check(password, client_of(request))
         if refused:
             return refused
@@ -395,11 +421,11 @@ def _admin_tab(service: Service) -> None:
     with gr.Tab("管理", id="admin"):
         password = gr.Textbox(label="管理密码", type="password", elem_id="admin-password")
         with gr.Row():
-            file = gr.File(label=f"上传政策文件（.txt / .docx / .pdf，不超过 {settings.upload_max_mb} MB）",
+            file = gr.File(label=f"上传政策文件（{' / '.join(ALLOWED_SUFFIXES)}，不超过 {settings.upload_max_mb} MB）",
                            file_types=list(ALLOWED_SUFFIXES), type="filepath", elem_id="admin-file")
         with gr.Row():
             do_upload = gr.Button("上传并建立索引", elem_id="admin-upload")
             do_reindex = gr.Button("重建索引", elem_id="admin-reindex")
         result = gr.HTML(elem_id="admin-result")
-        do_upload.click(upload, [password, file], result, api_visibility="private")
-        do_reindex.click(reindex, [password], result, api_visibility="private")
+        do_upload.click(upload, [password, file], [result, *lists], api_visibility="private")
+        do_reindex.click(reindex, [password], [result, *lists], api_visibility="private")
