@@ -64,6 +64,11 @@ class DocumentMeta:
         """Its 施行 date (ISO), or "" when the text gives none."""
         return next((date for kind, date in self.dates if kind == "施行"), "")
 
+    @property
+    def expiry_date(self) -> str:
+        """The last day the text says it applies (ISO: 有效期至…), or "" when it states no end."""
+        return next((date for kind, date in self.dates if kind == "失效"), "")
+
     def dates_text(self) -> str:
         """Its dates with their kinds, as listings show them: 通过 2002-06-29；修订 2017-09-01."""
         return "；".join(f"{kind} {date}" for kind, date in self.dates)

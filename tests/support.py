@@ -167,7 +167,7 @@ def memory_document(text: str, doc_id: str = "test", **meta):
 
     found = detect_metadata(text)
     fields = {"title": found["title"] or doc_id, "doc_number": found["doc_number"], "issuer": found["issuer"],
-              "issue_date": found["issue_date"], "cites": tuple(found["cites"]), **meta}
+              "issue_date": found["issue_date"], "cites": tuple(found["cites"]), "dates": tuple(found["dates"]), **meta}
     return Document(doc_id, f"{doc_id}.txt", text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), **fields)
 
 

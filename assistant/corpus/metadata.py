@@ -8,10 +8,12 @@ in the file name (``…(2022-10-01).md``) is used only when the text has none.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
 from .. import grammar
+from ..numerals import cn_to_int
 from ..regions import Region, Regions
 
 # Date kinds, in the words of the history lines; 印发 is a 公文's signature date, 文件名 a file-name date.
@@ -28,6 +30,15 @@ _TITLE_END = re.compile(r"(?:法|法典|条例|规定|办法|细则|规则|决�
                         r"答复|函|令|章程|标准|修正案|若干措施|实施意见|指导意见)(?:（[^（）]{1,20}）|\([^()]{1,20}\))?$")
 _FILE_DATE = re.compile(r"[(（](\d{4})-(\d{2})-(\d{2})[)）]\s*$")
 EFFECTIVE = re.compile(rf"自({grammar.FULL_DATE.pattern})起(?:施行|实施|执行)")
+# A text that states its own end, in a sentence about itself (本措施…有效期至2024年12月31日, 本方案执行期限为…至…,
+# 本通知执行至…), or a span from its 施行 (else its signature) date (本办法…有效期2年). A licence's or an ID card's
+# 有效期 inside a rule is not the text's.
+_ITSELF = r"本(?:通知|办法|措施|若干措施|方案|意见|规定|细则|政策|文件|决定)[^。；\n]{0,40}?"
+EXPIRES = re.compile(rf"{_ITSELF}(?:(?:有效期|执行期限|实施期限)[^。；\n]{{0,30}}?(?:至|到|截至)|(?:执行|实施|施行)至)"
+                     rf"({grammar.FULL_DATE.pattern})")
+EXPIRES_AFTER = re.compile(rf"{_ITSELF}有效期(?:为|暂定)?([一二三四五六七八九十两\d]{{1,3}})年")
+# The date kind of a text's end of validity.
+EXPIRY = "失效"
 _STATE = "中华人民共和国"
 # Who makes national law and regulation (history lines, issuers).
 _NATIONAL = re.compile(r"全国人民代表大会|国务院|最高人民法院|最高人民检察院|中国人民银行|^国家|^财政部|部令")
@@ -84,6 +95,9 @@ def detect(text: str, file_name: str = "", markdown_title: str = "") -> Detected
     effective_date = grammar.full_date_iso(grammar.FULL_DATE.match(effective.group(1))) if effective else ""
     if effective_date:
         dates.append(("施行", effective_date))
+    expiry = _expiry(text[-3000:], effective_date or signature)
+    if expiry:
+        dates.append((EXPIRY, expiry))
     if not any(kind in _TEXT_DATES for kind, _ in dates):  # the file name may say what the text does not
         m = _FILE_DATE.search(stem)
         if m:
@@ -103,6 +117,22 @@ def detect(text: str, file_name: str = "", markdown_title: str = "") -> Detected
     return Detected(title=title, short_name=short, aliases=aliases(title, short, doc_number), doc_number=doc_number,
                     issuer=issuer, dates=tuple(dict.fromkeys(dates)), doc_type=doc_type, level=level,
                     cites=tuple(cites), title_from_file=from_file)
+
+
+def _expiry(tail: str, start: str) -> str:
+    """The ISO date a text says it stops applying (its closing lines: 有效期至…, 有效期2年 from ``start``), or ""."""
+    m = EXPIRES.search(tail)
+    if m:
+        return grammar.full_date_iso(grammar.FULL_DATE.match(m.group(1)))
+    m = EXPIRES_AFTER.search(tail)
+    if m and start:
+        years = int(m.group(1)) if m.group(1).isdigit() else cn_to_int(m.group(1))
+        begin = dt.date.fromisoformat(start)
+        try:
+            return (begin.replace(year=begin.year + years) - dt.timedelta(days=1)).isoformat()
+        except ValueError:  # 2月29日 plus whole years
+            return (begin.replace(year=begin.year + years, day=28)).isoformat()
+    return ""
 
 
 def short_name(title: str, doc_number: str = "") -> str:

@@ -64,12 +64,17 @@ def edition_name(doc: DocumentMeta, *, first: bool) -> str:
 
 
 def in_force(doc: DocumentMeta, documents: dict[str, DocumentMeta], today: dt.date) -> bool:
-    """Whether ``doc`` is the text that applies on ``today``: not repealed, and not superseded by a
-    text already in effect (a revision takes over on its 施行 date)."""
-    if doc.status in REPEALED:
+    """Whether ``doc`` is the text that applies on ``today``: not repealed, not past the end it states
+    (有效期至…), and not superseded by a text already in effect (a revision takes over on its 施行 date)."""
+    if doc.status in REPEALED or expired(doc, today):
         return False
     successor = documents.get(doc.superseded_by) if doc.superseded_by else None
     return successor is None or takes_effect_after(successor, today)
+
+
+def expired(doc: DocumentMeta, today: dt.date) -> bool:
+    """The text's own end of validity (有效期至…, 有效期2年) is past on ``today``."""
+    return bool(doc.expiry_date) and dt.date.fromisoformat(doc.expiry_date) < today
 
 
 def takes_effect_after(doc: DocumentMeta, today: dt.date) -> bool:
@@ -82,6 +87,9 @@ def status_mark(doc: DocumentMeta, documents: dict[str, DocumentMeta], today: dt
     已废止, or "" (the text applies; an old text stays unmarked until its revision takes effect)."""
     if doc.status in REPEALED:
         return f"已{doc.status}"
+    if expired(doc, today or dt.date.today()):
+        end = dt.date.fromisoformat(doc.expiry_date)
+        return f"已失效（有效期至{end.year}年{end.month}月{end.day}日）"
     successor = documents.get(doc.superseded_by) if doc.superseded_by else None
     if successor is not None and not takes_effect_after(successor, today or dt.date.today()):
         return f"已被{successor.edition or successor.issue_date[:4] + '年'}版取代"

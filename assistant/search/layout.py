@@ -60,7 +60,8 @@ FORMAT_VERSION = 4
 # 10: HTML comments in Markdown (a converter's <!-- INFO END -->) are not text.
 # 11: each clause carries its measure (beneficiaries, support, conditions, addressee) for policy matching;
 #     editing the matching vocabulary (PARSER_DATA) re-reads the clause records too.
-PARSER_VERSION = 11
+# 12: a document's own end of validity (有效期至…, 有效期2年) is read as its 失效 date.
+PARSER_VERSION = 12
 
 
 POINTER = "CURRENT"
