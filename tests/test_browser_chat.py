@@ -265,6 +265,10 @@ def test_an_owner_chooses_their_area_and_sees_local_then_national_rules(start_ap
     page.get_by_role("tab", name="条款查询").click()
     page.locator("#lookup-document input").click()
     page.get_by_role("option", name="中小企业促进法", exact=True).click()
+    page.locator("#lookup-section input").click()  # 章节: that document's own headings
+    expect(page.get_by_role("option", name="第三章 融资促进", exact=True)).to_have_count(1)
+    expect(page.get_by_role("option", name="一、落实金融政策措施，加大信贷投放力度")).to_have_count(0)
+    page.keyboard.press("Escape")
     page.locator("#lookup-number textarea, #lookup-number input").first.fill("第十九条")
     page.locator("#lookup-find").click()
     results = page.locator("#lookup-results details.lookup")

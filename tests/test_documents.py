@@ -104,7 +104,7 @@ def test_an_area_named_answers_from_its_documents(multi_assistant):
 
 
 def test_lookup_by_document_number_and_chapter(multi_assistant):
-    from assistant.search.lookup import LookupQuery, documents, lookup, sections
+    from assistant.search.lookup import LookupQuery, documents, lookup, section_choices, sections
 
     index, router = multi_assistant.index, multi_assistant.retriever.router
     every_19 = lookup(index, LookupQuery(number="第十九条"), router)
@@ -114,6 +114,17 @@ def test_lookup_by_document_number_and_chapter(multi_assistant):
     chapter = lookup(index, LookupQuery(section="第三章 融资促进", doc_id=LAW), router)
     assert [c.number for c in chapter] == [str(n) for n in range(13, 24)]
     assert documents(index)[0] == ("临州办发〔2022〕84号", SEED)  # the most local first
+    # The 章节 list: each heading with its document (all documents), or the chosen document's own; a heading
+    # picked from it finds that document's chapter only, however its spaces are printed.
+    every = section_choices(index)
+    assert ("第三章 融资促进（中小企业促进法）", f"{LAW}§第三章 融资促进") in every
+    keys = [(value.split("§")[0], "".join(value.split("§")[1].split())) for _, value in every]
+    assert len(keys) == len(set(keys))  # 第一章 总则 / 第一章 总 则 of one document: once
+    own = section_choices(index, LAW)
+    assert own and all("（" not in label and value.startswith(f"{LAW}§") for label, value in own)
+    first = [v for label, v in every if label.startswith("第一章")]
+    assert len(first) >= 2  # several documents have a 第一章
+    assert {c.doc_id for c in lookup(index, LookupQuery(section=first[0]), router)} == {first[0].split("§")[0]}
     provincial = lookup(index, LookupQuery(level="省", keyword="融资"), router)
     assert provincial and {index.documents[c.doc_id].level for c in provincial} == {"省"}
     assert {c.doc_id for c in lookup(index, LookupQuery(place="浙江省"), router)} == {

@@ -70,6 +70,26 @@ def sections(index: Index) -> list[str]:
     return list(seen)
 
 
+# A section picked from :func:`section_choices`: its document and its heading, so 第一章 总则 of one law is not
+# every law's first chapter.
+SECTION_OF = "§"
+
+
+def section_choices(index: Index, doc_id: str = "") -> list[tuple[str, str]]:
+    """(what the list shows, the :attr:`LookupQuery.section` it filters by) of every section heading of
+    ``doc_id`` (all documents: each heading followed by its document's name), in document order; headings that
+    differ only by spaces (第一章 总则 / 第一章 总 则) once per document."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    for c in index.clauses:
+        if not c.section or (doc_id and c.doc_id != doc_id):
+            continue
+        key = (c.doc_id, "".join(c.section_label.split()))
+        if key not in seen:
+            shown = c.section_label if doc_id else f"{c.section_label}（{index.document(c.doc_id).name}）"
+            seen[key] = (shown, f"{c.doc_id}{SECTION_OF}{c.section_label}")
+    return list(seen.values())
+
+
 def lookup(index: Index, query: LookupQuery, router: Router) -> list[Clause]:
     """Clauses matching every given filter, in index (document) order; [] for an empty query."""
     if query.empty:
@@ -87,8 +107,10 @@ def lookup(index: Index, query: LookupQuery, router: Router) -> list[Clause]:
     if query.unit.strip():
         clauses = [c for c in clauses if query.unit.strip() in c.units]
     if query.section.strip():
-        wanted = query.section.strip()
-        clauses = [c for c in clauses if wanted in (c.section_label, c.section)]
+        doc, _, wanted = query.section.strip().rpartition(SECTION_OF)
+        wanted = "".join(wanted.split())
+        clauses = [c for c in clauses if (not doc or c.doc_id == doc)
+                   and wanted in ("".join(c.section_label.split()), "".join(c.section.split()))]
     words = normalize(query.keyword).lower().split()
     if words:
         clauses = [c for c in clauses if all(w in normalize(f"{c.title}{c.text}").lower() for w in words)]

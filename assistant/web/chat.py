@@ -172,7 +172,7 @@ class Handlers:
         regions = [ANY_REGION] + service.regions()
         return (gr.update(choices=[(ANY, ANY)] + service.documents()), gr.update(choices=[ANY] + service.levels()),
                 gr.update(choices=[ANY] + service.places()), gr.update(choices=[ANY] + service.units()),
-                gr.update(choices=[ANY] + service.sections()), gr.update(choices=regions),
+                gr.update(choices=[(ANY, ANY)] + service.sections()), gr.update(choices=regions),
                 gr.update(choices=regions), self.documents())
 
     # ------------------------------------------------------------------ API-only endpoints
@@ -320,10 +320,10 @@ def _lookup_tab(handlers: Handlers) -> tuple[gr.Dropdown, ...]:
             place = gr.Dropdown([ANY] + service.places(), value=ANY, label="地区", elem_id="lookup-place")
             unit = gr.Dropdown([ANY] + service.units(), value=ANY, label="责任单位", elem_id="lookup-unit",
                                filterable=True)
-            section = gr.Dropdown([ANY] + service.sections(), value=ANY, label="章节", elem_id="lookup-section")
+            section = gr.Dropdown([(ANY, ANY)] + service.sections(), value=ANY, label="章节", elem_id="lookup-section")
         find = gr.Button("查找", variant="primary", elem_id="lookup-find")
         found_html = gr.HTML(elem_id="lookup-results")
-        with gr.Accordion("全文（可复制）", open=False):
+        with gr.Accordion("全文（可复制）", open=True):
             found_text = gr.Textbox(show_label=False, lines=12, buttons=["copy"], elem_id="lookup-copy")
         found_json = gr.JSON(visible=False)
         inputs = [number, keyword, unit, section, document, level, place]
@@ -332,6 +332,9 @@ def _lookup_tab(handlers: Handlers) -> tuple[gr.Dropdown, ...]:
         for trigger in (number.submit, keyword.submit, unit.change, section.change, document.change, level.change,
                         place.change):
             trigger(handlers.lookup, inputs, outputs, api_visibility="private")
+        # 章节 lists the chosen document's own headings (all documents': each with its document's name).
+        document.change(lambda doc: gr.update(choices=[(ANY, ANY)] + service.sections(chosen(doc)), value=ANY),
+                        document, section, api_visibility="private")
     return document, level, place, unit, section
 
 

@@ -60,8 +60,9 @@ class Service:
     def units(self) -> list[str]:
         return lookups.units(self.index)
 
-    def sections(self) -> list[str]:
-        return lookups.sections(self.index)
+    def sections(self, doc_id: str = "") -> list[tuple[str, str]]:
+        """The 章节 choices of ``doc_id`` (all documents: each with its document's name)."""
+        return lookups.section_choices(self.index, doc_id)
 
     def documents(self) -> list[tuple[str, str]]:
         return lookups.documents(self.index)
