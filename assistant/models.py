@@ -7,8 +7,8 @@ interface (CLI ``--json``, the web API, the OpenAI-compatible API) returns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 
@@ -436,3 +436,19 @@ class Answer:
     def to_json(self) -> dict[str, Any]:
         """The shape ``ask --json`` and the ``/ask`` API return: :meth:`to_dict`, citations as :meth:`Citation.to_json`."""
         return {**self.to_dict(), "citations": [c.to_json() for c in self.citations]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Answer":
+        """The answer :meth:`to_dict` gave (as JSON gives it back: lists for tuples, string keys); unknown keys
+        are ignored, so a conversation saved by an older version still opens.
+
+        Raises:
+            TypeError, ValueError, KeyError: ``data`` is not an answer.
+        """
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["text"] = str(data["answer"])
+        values["citations"] = [Citation(**{**c, "units": tuple(c.get("units", ()))}) for c in data.get("citations", ())]
+        values["markers"] = {int(k): str(v) for k, v in dict(data.get("markers", {})).items()}
+        values["choices"] = [(str(a), str(b)) for a, b in data.get("choices", ())]
+        return cls(question=str(data["question"]), **{k: v for k, v in values.items() if k != "question"})

@@ -358,3 +358,31 @@ def test_lookup_and_matching_cards_are_readable_in_light_and_dark(app_server, br
     assert page.locator("#documents table.docs td").first.evaluate(CONTRAST) >= 4.5
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"documents-{theme}.png"), full_page=False)
+
+
+def test_the_conversation_survives_a_reload_and_past_ones_can_be_reopened(app_server, browser_page):
+    """The conversation is kept in the browser: after a reload it is on screen and a follow-up still knows
+    its context; 新对话 puts it in 历史对话, from where it can be opened again."""
+    page = browser_page
+    page.goto(app_server.url)
+    ask(page, "我开饭馆的，贷款还不上能缓缓吗？")
+    page.reload()
+    rows = page.locator("#chat .message-row")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("我开饭馆的")
+    expect(last_cards(page).locator("details.cite").first).to_contain_text("做好延期还本付息政策接续")
+    ask(page, "这条谁负责？")  # the restored answer is the context of the follow-up
+    assert "人行临夏州中心支行" in last_answer(page)
+
+    page.locator("#clear").click()  # 新对话
+    expect(rows).to_have_count(0)
+    ask(page, "融资担保费率是多少？")
+    page.reload()
+    expect(rows).to_have_count(2)  # the new conversation is the current one
+    expect(rows.first).to_contain_text("融资担保费率")
+    page.locator("#history input").click()
+    page.get_by_role("option").filter(has_text="我开饭馆的").click()
+    expect(rows).to_have_count(4)  # the earlier conversation, both turns
+    expect(rows.nth(2)).to_contain_text("这条谁负责")
+    page.locator("#history input").click()  # and the one it replaced is in the list now
+    expect(page.get_by_role("option").filter(has_text="融资担保费率")).to_have_count(1)

@@ -303,9 +303,10 @@ def test_the_chat_disables_send_while_answering_and_keeps_sources_in_each_messag
 
     handlers = Handlers(service)
     updates = list(handlers.respond("创业担保贷款最高能贷多少？", [], []))
-    chat, answers, _, send, hint, _ = updates[-1]
+    chat, answers, _, send, hint, _, saved = updates[-1]
     assert updates[0][3]["interactive"] is False and send["interactive"] is True and hint == ""
     assert "<strong>300万元</strong>" in chat[-1]["content"]
+    assert saved["current"]["answers"][0]["question"] == "创业担保贷款最高能贷多少？"  # kept in the browser
     message = chat[-1]["content"]
     assert f"<details class='cite' data-clause='{cid(6)}'>" in message
     assert SEED_ID not in re.sub(r"data-clause='[^']*'", "", message)  # no internal id a person would see

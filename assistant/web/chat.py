@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -21,6 +22,7 @@ from ..answer.profile import ANYWHERE, Profile, ProfileOptions
 from ..errors import INTERNAL_ERROR, PolicyError
 from ..models import Answer
 from ..search.lookup import LookupQuery
+from . import conversations
 from .admin import ALLOWED_SUFFIXES, PasswordGuard, UploadError, accept_upload
 from .feedback import rater_key
 from .guard import UPLOAD_CACHE
@@ -55,6 +57,10 @@ ANY = "（全部）"
 ANY_REGION = "（不限地区）"
 THINKING = "正在查找相关条款……"
 EMPTY_HINT = "请先输入您的问题。"
+# Where the browser keeps the conversations. BrowserState encrypts them with a secret; a fixed one keeps them
+# readable after the server restarts (they stay in the asker's own browser, under this site's origin).
+STORE_KEY = "policy-assistant-conversations"
+STORE_SECRET = "policy-assistant-conversations-v1"
 SCROLL_TO_ANSWER = """() => {
   const rows = document.querySelectorAll('#chat .message-row');
   if (rows.length >= 2) rows[rows.length - 2].scrollIntoView({block: 'start'});
@@ -82,13 +88,15 @@ class Handlers:
 
     # ------------------------------------------------------------------ chat
 
-    def respond(self, message: str, chat: list, answers: list[Answer], region: str | None = None) -> Iterator[tuple]:
-        """Answer ``message`` in the chat. Yields (chat, answers, question box, send button, hint, done marker):
-        the button is disabled until the answer is complete, and the answer's sources are cards inside its
-        own message, so every answer of the conversation keeps its clauses."""
+    def respond(self, message: str, chat: list, answers: list[Answer], region: str | None = None,
+                saved=None) -> Iterator[tuple]:
+        """Answer ``message`` in the chat. Yields (chat, answers, question box, send button, hint, done marker,
+        the browser's store): the button is disabled until the answer is complete; the answer's sources are
+        cards inside its own message, so every answer of the conversation keeps its clauses; the finished
+        answer is stored in the browser with the done marker, so a reload right after it keeps it."""
         question = message or ""
         if not question.strip():  # nothing to send: no bubble, no answer, a hint under the box
-            yield chat, answers, gr.update(), gr.update(interactive=True), EMPTY_HINT, gr.update()
+            yield chat, answers, gr.update(), gr.update(interactive=True), EMPTY_HINT, gr.update(), gr.update()
             return
         # The 地区 choice: an area, or 不限地区 (answer from every document).
         where = None if region is None else ("" if region == ANY_REGION else region)
@@ -96,7 +104,7 @@ class Handlers:
         chat = list(chat or []) + [{"role": "user", "content": chat_text(question_preview(question.strip()))},
                                    {"role": "assistant", "content": THINKING}]
         # Only the first update empties the box: a user may type the next question while this one streams.
-        yield chat, answers, "", gr.update(interactive=False), "", gr.update()
+        yield chat, answers, "", gr.update(interactive=False), "", gr.update(), gr.update()
         streamed = ""
         try:
             for event in assistant.stream(question, answers, region=where):
@@ -105,11 +113,12 @@ class Handlers:
                     if event.choices:  # which document's clause: each one a button that asks it
                         chat[-1]["options"] = [{"label": label, "value": asks} for label, asks in event.choices]
                     answers = list(answers or []) + [event]
-                    yield chat, answers, gr.update(), gr.update(interactive=True), "", done_marker(answers)
+                    yield (chat, answers, gr.update(), gr.update(interactive=True), "", done_marker(answers),
+                           conversations.with_current(saved, chat, answers))
                 else:
                     streamed += event
                     chat[-1] = {"role": "assistant", "content": answer_html(streamed)}
-                    yield chat, answers, gr.update(), gr.update(), gr.update(), gr.update()
+                    yield chat, answers, gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
         except Exception as exc:  # never leave the placeholder hanging: say what happened, in the chat
             if isinstance(exc, PolicyError):
                 text = f"抱歉，回答时出现问题，请稍后再试。（{exc}）"
@@ -120,11 +129,31 @@ class Handlers:
             # Appended like any answer, so 👍/👎 on a later message still finds its own answer.
             answers = list(answers or []) + [failed]
             chat[-1] = {"role": "assistant", "content": answer_html(failed.text)}
-            yield chat, answers, gr.update(), gr.update(interactive=True), "", done_marker(answers)
+            yield (chat, answers, gr.update(), gr.update(interactive=True), "", done_marker(answers),
+                   conversations.with_current(saved, chat, answers))
 
-    def choose(self, chat: list, answers: list[Answer], region: str | None, picked: gr.SelectData) -> Iterator[tuple]:
+    def choose(self, chat: list, answers: list[Answer], region: str | None, saved, picked: gr.SelectData
+               ) -> Iterator[tuple]:
         """A clarification's button: ask the question it stands for (that document's clause)."""
-        yield from self.respond(str(picked.value), chat, answers, region)
+        yield from self.respond(str(picked.value), chat, answers, region, saved)
+
+    # ------------------------------------------------------------------ conversations kept in the browser
+
+    def restore(self, saved) -> tuple:
+        """On page load: the current conversation of the browser's store, and its 历史对话 list."""
+        chat, answers = conversations.opened(conversations.store(saved)["current"])
+        return chat, answers, gr.update(choices=conversations.choices(saved), value=None), done_marker(answers)
+
+    def new_conversation(self, saved) -> tuple:
+        """新对话: the conversation on screen goes to 历史对话, the chat starts empty."""
+        saved = conversations.new_conversation(saved)
+        return ([], [], gr.update(choices=conversations.choices(saved), value=None), done_marker([]), saved, "", "")
+
+    def open_past(self, saved, picked: gr.SelectData) -> tuple:
+        """A 历史对话 entry chosen: it becomes the conversation on screen, the one it replaces goes to the list."""
+        saved = conversations.switch_to(saved, int(picked.value))
+        chat, answers = conversations.opened(saved["current"])
+        return chat, answers, gr.update(choices=conversations.choices(saved), value=None), done_marker(answers), saved
 
     def record(self, answer: Answer | None, rating: int, comment: str = "", who: str = "") -> str:
         """Store a rating of ``answer``; ``who`` (the browser session) rating it again updates that rating."""
@@ -232,6 +261,16 @@ def shown_errors(handler: Callable) -> Callable:
     return shown
 
 
+@dataclass(frozen=True)
+class ChatParts:
+    """What :func:`build_app` wires across tabs: the 所在地区 choice (a list refreshed with the index) and what a
+    page load restores from the browser."""
+
+    region: gr.Dropdown
+    restored: list  # chatbot, answers, 历史对话, done marker: as Handlers.restore returns them
+    saved: gr.BrowserState
+
+
 def build_app(service: Service, feedback=None) -> gr.Blocks:
     """The Gradio Blocks over ``service``; ``feedback`` (a FeedbackStore) enables 👍/👎 recording."""
     handlers = Handlers(service, feedback)
@@ -239,12 +278,12 @@ def build_app(service: Service, feedback=None) -> gr.Blocks:
         gr.HTML(f"<h2>政策通</h2><p>中小微企业融资政策问答：每个回答都附上所依据的政策条款原文和责任单位。"
                 f"<small>（v{esc(__version__)}）</small></p>")
         with gr.Tabs():
-            chat_region = _chat_tab(handlers)
+            chat = _chat_tab(handlers)
             filters = _lookup_tab(handlers)
             match_region = _match_tab(handlers)
             with gr.Tab("政策文件", id="docs"):
                 docs = gr.HTML(elem_id="documents")
-            lists = [*filters, chat_region, match_region, docs]  # in the order of Handlers.lists
+            lists = [*filters, chat.region, match_region, docs]  # in the order of Handlers.lists
             if service.settings.admin_password:
                 _admin_tab(handlers, lists)
         gr.api(shown_errors(handlers.ask), api_name="ask")
@@ -252,12 +291,14 @@ def build_app(service: Service, feedback=None) -> gr.Blocks:
         gr.api(shown_errors(handlers.search), api_name="search")
         gr.api(shown_errors(handlers.match), api_name="match")
         app.load(shown_errors(handlers.lists), None, lists, api_visibility="private")
+        app.load(handlers.restore, chat.saved, chat.restored, api_visibility="private")
     return app
 
 
-def _chat_tab(handlers: Handlers) -> gr.Dropdown:
-    """The chat; returns its 所在地区 choice (refreshed with the index)."""
+def _chat_tab(handlers: Handlers) -> ChatParts:
+    """The chat, its conversation kept in the browser (restored after a reload), 新对话 and 历史对话."""
     with gr.Tab("政策问答", id="chat"):
+        saved = gr.BrowserState(conversations.EMPTY, storage_key=STORE_KEY, secret=STORE_SECRET)
         # No autoscroll to the bottom: a long answer would leave its first line above the view; the view goes
         # to the start of each new answer instead (SCROLL_TO_ANSWER).
         chatbot = gr.Chatbot(label="对话", height=460, render_markdown=False, buttons=["copy"], autoscroll=False,
@@ -278,32 +319,36 @@ def _chat_tab(handlers: Handlers) -> gr.Dropdown:
             comment = gr.Textbox(label="对最近一个回答的意见（可选）", scale=4, elem_id="comment")
             up = gr.Button("👍 有帮助", scale=1, elem_id="up")
             down = gr.Button("👎 没帮助", scale=1, elem_id="down")
-            clear = gr.Button("清空对话", scale=1, elem_id="clear")
+            clear = gr.Button("新对话", scale=1, elem_id="clear")
         status = gr.Markdown(elem_id="feedback-status")
+        history = gr.Dropdown([], value=None, label="历史对话", elem_id="history", interactive=True,
+                              info="本浏览器中最近的对话，选择即可继续")
 
         # How many answers are complete, as a data attribute: lets scripts (and the browser
         # tests) wait for the end of a streamed answer rather than guess.
         done = gr.HTML(done_marker([]), elem_id="answers-done", padding=False)
-        outputs = [chatbot, answers, box, send, hint, done]
+        outputs = [chatbot, answers, box, send, hint, done, saved]
         # "once": a second click or Enter while an answer is being made is ignored, not queued. Then the view
         # goes to the start of the new answer (its question at the top): a long answer would otherwise leave
         # its first line out of view, on a phone above the screen.
-        for trigger in (send.click, box.submit):
-            trigger(handlers.respond, [box, chatbot, answers, region], outputs, api_visibility="private",
-                    trigger_mode="once").then(None, None, None, js=SCROLL_TO_ANSWER, api_visibility="private")
-        chatbot.option_select(handlers.choose, [chatbot, answers, region], outputs, api_visibility="private",
-                              trigger_mode="once").then(None, None, None, js=SCROLL_TO_ANSWER,
-                                                        api_visibility="private")
+        asked = [trigger(handlers.respond, [box, chatbot, answers, region, saved], outputs, api_visibility="private",
+                         trigger_mode="once") for trigger in (send.click, box.submit)]
+        asked.append(chatbot.option_select(handlers.choose, [chatbot, answers, region, saved], outputs,
+                                           api_visibility="private", trigger_mode="once"))
+        for event in asked:
+            event.then(None, None, None, js=SCROLL_TO_ANSWER, api_visibility="private")
         chatbot.like(shown_errors(handlers.on_like), [answers], status, api_visibility="private")
         up.click(shown_errors(handlers.rate_last(1)), [answers, comment], [status, comment], api_visibility="private")
         down.click(shown_errors(handlers.rate_last(-1)), [answers, comment], [status, comment],
                    api_visibility="private")
         reset = done_marker([])
-        clear.click(lambda: ([], [], "", "", reset), None, [chatbot, answers, hint, status, done],
-                    api_visibility="private")
-        # The chatbot's own 🗑 button clears the messages; the context must go with them.
-        chatbot.clear(lambda: ([], "", "", reset), None, [answers, hint, status, done], api_visibility="private")
-    return region
+        restored = [chatbot, answers, history, done]
+        clear.click(handlers.new_conversation, saved, [*restored, saved, hint, status], api_visibility="private")
+        # The chatbot's own 🗑 button clears the messages; the context (and the stored copy) go with them.
+        chatbot.clear(lambda saved: ([], "", "", reset, conversations.with_current(saved, [], [])), saved,
+                      [answers, hint, status, done, saved], api_visibility="private")
+        history.select(handlers.open_past, saved, [*restored, saved], api_visibility="private")
+    return ChatParts(region, restored, saved)
 
 
 def _lookup_tab(handlers: Handlers) -> tuple[gr.Dropdown, ...]:
