@@ -7,6 +7,8 @@ by unit; the documents tab lists the corpus. The app runs as ``python app.py`` (
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -386,3 +388,25 @@ def test_the_conversation_survives_a_reload_and_past_ones_can_be_reopened(app_se
     expect(rows.nth(2)).to_contain_text("这条谁负责")
     page.locator("#history input").click()  # and the one it replaced is in the list now
     expect(page.get_by_role("option").filter(has_text="融资担保费率")).to_have_count(1)
+
+
+def test_on_a_phone_every_tab_is_reachable_the_documents_fit_and_the_tab_is_in_the_address(app_server, browser_page):
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(app_server.url)
+    tabs = page.locator("button[role=tab]")
+    expect(tabs).to_have_count(4)  # none hidden behind "•••"
+    assert all(tab.is_visible() for tab in tabs.all())
+    page.get_by_role("tab", name="政策文件").click()
+    expect(page).to_have_url(re.compile(r"[?&]tab=docs"))
+    table = page.locator("#documents table.docs")
+    expect(table).to_contain_text("临州办发〔2022〕84号")
+    # One card per document, each value under its column's name, nothing wider than the screen.
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1")
+    expect(page.locator("#documents td[data-label='文号']").first).to_contain_text("临州办发〔2022〕84号")
+    cited = page.locator("#documents td[data-label='引用/贯彻的文件']").first.inner_text()
+    assert cited.count("甘政办发〔2022〕101号") == 1, cited  # implemented and cited: named once
+    page.reload()  # the address opens the same tab again
+    expect(page.get_by_role("tab", name="政策文件")).to_have_attribute("aria-selected", "true")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "documents-phone.png"), full_page=False)

@@ -116,18 +116,21 @@ def copy_text(index: Index, clauses: list[Clause]) -> str:
     return "\n\n".join(f"〔{index.heading(c)}〕\n{c.text.strip()}" for c in clauses)
 
 
+DOC_COLUMNS = ("标题", "简称", "文号", "类型", "发文机关", "日期", "层级", "地区", "效力", "条款数", "引用/贯彻的文件")
+
+
 def documents_table(index: Index, today: dt.date | None = None) -> str:
     rows = []
     # The hierarchy: national documents first, then each province's, then the more local ones.
     for doc in sorted(index.documents.values(), key=lambda d: (d.level not in LEVEL_RANK, locality(d), d.place, d.name)):
         count = index.clause_count(doc.doc_id)
-        cites = "、".join(doc.implements + doc.cites) or "—"
+        cites = "、".join(dict.fromkeys(doc.implements + doc.cites)) or "—"  # a 文号 both implemented and cited: once
         standing = versions.relation_text(doc, index.documents, today or dt.date.today())
-        rows.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in (
-            doc.title or doc.doc_id, doc.name, doc.doc_number or "—", doc.doc_type or "—", doc.issuer or "—",
-            doc.dates_text() or "—", doc.level or "—", doc.place or "—", standing, count, cites)) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("标题", "简称", "文号", "类型", "发文机关", "日期", "层级", "地区",
-                                             "效力", "条款数", "引用/贯彻的文件"))
+        values = (doc.title or doc.doc_id, doc.name, doc.doc_number or "—", doc.doc_type or "—", doc.issuer or "—",
+                  doc.dates_text() or "—", doc.level or "—", doc.place or "—", standing, count, cites)
+        rows.append("<tr>" + "".join(f"<td data-label='{label}'>{esc(v)}</td>" for label, v in zip(DOC_COLUMNS, values))
+                    + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in DOC_COLUMNS)
     table = f"<table class='docs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     refs = [r for r in index.references if not r.in_corpus]
     if refs:
@@ -159,7 +162,39 @@ table.docs td, table.docs th { border: 1px solid var(--border-color-primary); pa
 .match-card p { margin: .25em 0; }
 .match-group h4 small { font-weight: normal; color: var(--pa-quiet); margin-left: .6em; }
 p.match-summary, p.disclaimer { color: var(--pa-quiet); }
+/* Phones: every tab in the bar (Gradio moves the ones that do not fit behind "•••", measured on these same
+   buttons), and the documents table as one card per document, each value under its column's name. */
+@media (max-width: 600px) {
+  .tab-container button { padding-left: 6px !important; padding-right: 6px !important; }
+  table.docs thead { display: none; }
+  table.docs, table.docs tbody, table.docs tr, table.docs td { display: block; width: 100%; box-sizing: border-box; }
+  table.docs tr { border: 1px solid var(--border-color-primary); border-radius: 8px; margin: .5em 0;
+    padding: .3em .5em; background: var(--background-fill-secondary); }
+  table.docs td { border: none; padding: .1em 0; overflow-wrap: anywhere; }
+  table.docs td::before { content: attr(data-label) "："; color: var(--pa-quiet); }
+}
 """
+
+
+# The open tab lives in the address (?tab=lookup): a link or a reload opens it again. Gradio renders the page
+# after this runs, so the tab named in the address is clicked once its button exists.
+TAB_IN_URL = """() => {
+  document.addEventListener('click', event => {
+    const tab = event.target.closest && event.target.closest('button[role=tab][data-tab-id]');
+    if (!tab) return;
+    const url = new URL(window.location.href);
+    url.searchParams.set('tab', tab.dataset.tabId);
+    window.history.replaceState(null, '', url);
+  });
+  const wanted = new URLSearchParams(window.location.search).get('tab');
+  if (!wanted) return;
+  let tries = 0;
+  const open = () => {
+    const tab = [...document.querySelectorAll('button[role=tab][data-tab-id]')].find(b => b.dataset.tabId === wanted);
+    if (tab) tab.click(); else if (tries++ < 100) setTimeout(open, 100);
+  };
+  open();
+}"""
 
 
 def match_cards(index: Index, result: MatchResult) -> str:
