@@ -259,6 +259,8 @@ class Hit:
     matched_terms: tuple[str, ...] = ()
     route: RouteKind | Literal["followup"] = "search"  # how it was found
     boost: float = 0.0  # the part of ``score`` that is its document's locality, not relevance
+    # The similarity in each dense channel, by encoder name (a channel whose nearest list missed it: absent).
+    channels: dict[str, float] = field(default_factory=dict)
 
     @property
     def relevance(self) -> float:
@@ -270,7 +272,7 @@ class Hit:
         return {**self.clause.to_json(doc), "score": round(self.score, 6),
                 "dense": None if self.dense is None else round(self.dense, 6),
                 "bm25": None if self.bm25 is None else round(self.bm25, 6), "why": self.why,
-                "matched_terms": list(self.matched_terms)}
+                "matched_terms": list(self.matched_terms), "channels": dict(self.channels)}
 
 
 @dataclass(frozen=True)

@@ -395,7 +395,7 @@ def test_on_a_phone_every_tab_is_reachable_the_documents_fit_and_the_tab_is_in_t
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(app_server.url)
     tabs = page.locator("button[role=tab]")
-    expect(tabs).to_have_count(4)  # none hidden behind "•••"
+    expect(tabs).to_have_count(5)  # none hidden behind "•••"
     assert all(tab.is_visible() for tab in tabs.all())
     page.get_by_role("tab", name="政策文件").click()
     expect(page).to_have_url(re.compile(r"[?&]tab=docs"))
@@ -410,3 +410,22 @@ def test_on_a_phone_every_tab_is_reachable_the_documents_fit_and_the_tab_is_in_t
     expect(page.get_by_role("tab", name="政策文件")).to_have_attribute("aria-selected", "true")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "documents-phone.png"), full_page=False)
+
+
+def test_hit_test_shows_the_route_the_decision_and_every_score(app_server, browser_page):
+    """检索测试: the answer's decision and the ranked clauses with their scores and why each was found."""
+    page = browser_page
+    page.goto(f"{app_server.url}?tab=hittest")
+    page.locator("#hittest-question textarea").fill("创业担保贷款最高能贷多少？")
+    page.locator("#hittest-go").click()
+    result = page.locator("#hittest-result")
+    expect(result.locator("table.hit-summary")).to_contain_text("检索（关键词＋语义）")
+    expect(result.locator("table.hit-summary")).to_contain_text("回答首行")
+    rows = result.locator("table.hits tbody tr")
+    expect(rows.first).to_contain_text("第（六）条")
+    assert rows.count() >= 5
+    head = result.locator("table.hits thead").inner_text()
+    assert all(name in head for name in ("综合分", "关键词分", "语义", "命中原因")), head
+    page.locator("#hittest-question textarea").fill("深圳的创业补贴标准是多少？")
+    page.locator("#hittest-go").click()
+    expect(result.locator("table.hit-summary")).to_contain_text("拒答")

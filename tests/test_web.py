@@ -315,3 +315,17 @@ def test_the_chat_disables_send_while_answering_and_keeps_sources_in_each_messag
     assert len(later[1]) == 2
     [empty] = list(handlers.respond("   ", later[0], later[1]))
     assert empty[0] == later[0] and empty[1] == later[1] and empty[4] == EMPTY_HINT
+
+
+def test_hit_test_reports_each_channel_and_the_refusal(service):
+    from assistant.web.chat import Handlers
+    from assistant.web.render import channel_label
+
+    handlers = Handlers(service)
+    shown = handlers.hit_test("创业担保贷款最高能贷多少？")
+    names = [e.id for e in service.assistant.encoders]
+    assert "结论</th><td>回答" in shown and all(f">{channel_label(n)}</th>" in shown for n in names)
+    first = service.assistant.retriever.retrieve("创业担保贷款最高能贷多少？", 1).hits[0]
+    assert set(first.channels) == set(names) and first.channels[names[0]] == pytest.approx(first.dense, abs=1e-4)
+    assert "拒答" in handlers.hit_test("深圳的创业补贴标准是多少？")
+    assert "请输入" in handlers.hit_test("  ")

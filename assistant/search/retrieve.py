@@ -182,7 +182,8 @@ class HybridSearcher:
         order = _top_k(fused, np.flatnonzero(candidates), k)
         known = list(dict.fromkeys(self.index.bm25.known(tokens)))
         # The first channel's similarity is the one shown and the one the refusal floors are calibrated on.
-        found = dict(zip(nearest[0][0].tolist(), nearest[0][1].tolist()))
+        per_channel = [dict(zip(rows.tolist(), sims.tolist())) for rows, sims in nearest]
+        found = per_channel[0]
         texts = self.index.normalized_clauses
         hits = []
         for i in order:
@@ -194,8 +195,10 @@ class HybridSearcher:
                 f"语义相似度 {sim:.2f}" if sim is not None else "",
                 f"关键词：{'、'.join(matched)}" if matched else "",
             ]))
+            channels = {e.id: round(float(c[i]), 4) for e, c in zip(self.encoders, per_channel) if i in c}
             hits.append(Hit(clause=clause, score=float(fused[i]), dense=sim, bm25=float(bm25[i]), why=why,
-                            matched_terms=matched, boost=float(prior[i]) if prior is not None else 0.0))
+                            matched_terms=matched, boost=float(prior[i]) if prior is not None else 0.0,
+                            channels=channels))
         return hits
 
     def _nearest(self, query: Query, n: int, scope: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -21,6 +21,7 @@ from ..answer.match import MatchResult
 from ..answer.profile import ANYWHERE, Profile, ProfileOptions
 from ..errors import INTERNAL_ERROR, PolicyError
 from ..models import Answer
+from ..regions import Regions
 from ..search.lookup import LookupQuery
 from . import conversations
 from .admin import ALLOWED_SUFFIXES, PasswordGuard, UploadError, accept_upload
@@ -33,6 +34,7 @@ from .render import (
     copy_text,
     documents_table,
     esc,
+    hit_test_html,
     lookup_results,
     match_cards,
     question_preview,
@@ -56,6 +58,7 @@ EXAMPLES = [
 ANY = "（全部）"
 ANY_REGION = "（不限地区）"
 THINKING = "正在查找相关条款……"
+HIT_TEST_K = 10  # clauses the 检索测试 tab ranks
 EMPTY_HINT = "请先输入您的问题。"
 # Where the browser keeps the conversations. BrowserState encrypts them with a secret; a fixed one keeps them
 # readable after the server restarts (they stay in the asker's own browser, under this site's origin).
@@ -193,16 +196,27 @@ class Handlers:
     def documents(self) -> str:
         return f"<div class='docs-wrap'>{documents_table(self.service.index)}</div>"
 
+    def hit_test(self, question: str, region: str | None = None) -> str:
+        """检索测试: the answer's decision and the ranked clauses behind it, for ``question`` asked from ``region``."""
+        if not (question or "").strip():
+            return "<p class='empty'>请输入要测试的问题。</p>"
+        assistant = self.service.assistant
+        where = None if region is None else ("" if region == ANY_REGION else region)
+        answer = assistant.ask(question, region=where)
+        place = Regions.load().find(answer.region) if answer.region else None
+        retrieval = assistant.retriever.retrieve(question, HIT_TEST_K, region=place)
+        return hit_test_html(assistant.index, retrieval, answer, [e.id for e in assistant.encoders])
+
     def lists(self) -> tuple:
         """Every list the page offers, read from the current index: the lookup filters (文件, 层级, 地区, 责任单位,
-        章节), the 所在地区 choices of the chat and of matching, and the documents tab. Sent on page load and
+        章节), the 所在地区 choices of the chat, of matching and of 检索测试, and the documents tab. Sent on page load and
         after an admin change, so no list is older than the index."""
         service = self.service
         regions = [ANY_REGION] + service.regions()
         return (gr.update(choices=[(ANY, ANY)] + service.documents()), gr.update(choices=[ANY] + service.levels()),
                 gr.update(choices=[ANY] + service.places()), gr.update(choices=[ANY] + service.units()),
                 gr.update(choices=[(ANY, ANY)] + service.sections()), gr.update(choices=regions),
-                gr.update(choices=regions), self.documents())
+                gr.update(choices=regions), gr.update(choices=regions), self.documents())
 
     # ------------------------------------------------------------------ API-only endpoints
 
@@ -283,7 +297,8 @@ def build_app(service: Service, feedback=None) -> gr.Blocks:
             match_region = _match_tab(handlers)
             with gr.Tab("政策文件", id="docs"):
                 docs = gr.HTML(elem_id="documents")
-            lists = [*filters, chat.region, match_region, docs]  # in the order of Handlers.lists
+            test_region = _hit_test_tab(handlers)
+            lists = [*filters, chat.region, match_region, test_region, docs]  # in the order of Handlers.lists
             if service.settings.admin_password:
                 _admin_tab(handlers, lists)
         gr.api(shown_errors(handlers.ask), api_name="ask")
@@ -349,6 +364,23 @@ def _chat_tab(handlers: Handlers) -> ChatParts:
                       [answers, hint, status, done, saved], api_visibility="private")
         history.select(handlers.open_past, saved, [*restored, saved], api_visibility="private")
     return ChatParts(region, restored, saved)
+
+
+def _hit_test_tab(handlers: Handlers) -> gr.Dropdown:
+    """检索测试 (as MaxKB and FastGPT have): why an answer came out as it did, for hotline leads and evaluators."""
+    service = handlers.service
+    with gr.Tab("检索测试", id="hittest"):
+        gr.Markdown("输入一个问题，查看它的路由、适用地区、口语词扩展、是否拒答，以及排序后的条款和每一项得分（关键词、各语义通道）与命中原因。")
+        with gr.Row():
+            question = gr.Textbox(label="测试问题", scale=4, elem_id="hittest-question")
+            region = gr.Dropdown([ANY_REGION] + service.regions(), value=service.settings.region or ANY_REGION,
+                                 label="所在地区", allow_custom_value=True, filterable=True, elem_id="hittest-region",
+                                 scale=1)
+        go = gr.Button("测试", variant="primary", elem_id="hittest-go")
+        result = gr.HTML(elem_id="hittest-result")
+        for trigger in (go.click, question.submit):
+            trigger(shown_errors(handlers.hit_test), [question, region], result, api_visibility="private")
+    return region
 
 
 def _lookup_tab(handlers: Handlers) -> tuple[gr.Dropdown, ...]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from collections.abc import Sequence
 
 from ..answer.match import EXPLICIT, MATCH_DISCLAIMER, POSSIBLE, MatchedMeasure, MatchResult
 from ..corpus import versions
-from ..models import Answer, Citation, Clause, by_clause
+from ..models import Answer, Citation, Clause, Retrieval, by_clause
 from ..search.documents import LEVEL_RANK, locality
 from ..search.index import Index
 from ..search.text import clean_text
@@ -104,6 +105,38 @@ def answer_message(index: Index, answer: Answer) -> str:
     return f"{answer_html(answer.text)}{citation_cards(index, answer)}"
 
 
+ROUTE_NAMES = {"search": "检索（关键词＋语义）", "clause": "按条款编号直达", "unit": "按责任单位查找", "document": "文件信息"}
+
+
+def channel_label(encoder: str) -> str:
+    """A dense channel as the 检索测试 table names it."""
+    return {"use-multilingual": "语义·USE", "e5": "语义·e5"}.get(encoder, f"语义·{encoder}")
+
+
+def hit_test_html(index: Index, retrieval: Retrieval, answer: Answer, channels: Sequence[str]) -> str:
+    """检索测试: how a question was read and routed, what the answer decided, and the ranked clauses with every
+    score behind their place (fused, relevance, locality bonus, BM25, each dense channel) and why each was found."""
+    query, asked = retrieval.query, retrieval.query.asked
+    verdict = "拒答（文件没有规定）" if answer.refused else "部分回答（说明文件没有规定的部分）" if answer.partial else "回答"
+    facts = [("路由", ROUTE_NAMES.get(retrieval.route.kind, retrieval.route.kind)),
+             ("适用地区", retrieval.region or "不限地区"),
+             ("口语词扩展", "、".join(f"{t}→{'｜'.join(terms)}" for t, terms in query.expansion.groups) or "无"),
+             ("问的是", asked.label or "（一般问题）"),
+             ("主题词", "、".join(alts[0] for alts in asked.subject) or "无"),
+             ("结论", verdict), ("回答首行", answer.text.split("\n", 1)[0])]
+    summary = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts)
+    head = ["名次", "条款", "综合分", "相关度", "地区加分", "关键词分", *(channel_label(c) for c in channels), "命中原因"]
+    rows = []
+    for rank, hit in enumerate(retrieval.hits, 1):
+        cells = [rank, index.heading(hit.clause), f"{hit.score:.3f}", f"{hit.relevance:.3f}", f"{hit.boost:.3f}",
+                 "—" if hit.bm25 is None else f"{hit.bm25:.2f}",
+                 *("—" if c not in hit.channels else f"{hit.channels[c]:.3f}" for c in channels), hit.why or "—"]
+        rows.append("<tr>" + "".join(f"<td data-label='{esc(h)}'>{esc(v)}</td>" for h, v in zip(head, cells)) + "</tr>")
+    table = (f"<table class='docs hits'><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in head)}</tr></thead>"
+             f"<tbody>{''.join(rows)}</tbody></table>") if rows else "<p class='empty'>没有检索到条款。</p>"
+    return f"<table class='docs hit-summary'><tbody>{summary}</tbody></table><h4>检索结果</h4>{table}"
+
+
 def lookup_results(index: Index, clauses: list[Clause]) -> str:
     if not clauses:
         return "<p class='empty'>没有符合条件的条款。</p>"
@@ -165,7 +198,7 @@ p.match-summary, p.disclaimer { color: var(--pa-quiet); }
 /* Phones: every tab in the bar (Gradio moves the ones that do not fit behind "•••", measured on these same
    buttons), and the documents table as one card per document, each value under its column's name. */
 @media (max-width: 600px) {
-  .tab-container button { padding-left: 6px !important; padding-right: 6px !important; }
+  .tab-container button { padding-left: 4px !important; padding-right: 4px !important; font-size: 13px !important; }
   table.docs thead { display: none; }
   table.docs, table.docs tbody, table.docs tr, table.docs td { display: block; width: 100%; box-sizing: border-box; }
   table.docs tr { border: 1px solid var(--border-color-primary); border-radius: 8px; margin: .5em 0;
