@@ -70,6 +70,11 @@ SCROLL_TO_ANSWER = """() => {
 }"""
 
 
+def asked_from(region: str | None) -> str | None:
+    """A 所在地区 choice as the assistant takes it: None for the deployment's, "" for 不限地区, else the area."""
+    return None if region is None else ("" if region == ANY_REGION else region)
+
+
 def chosen(value: str | None) -> str:
     """A dropdown's value as a filter or a choice: "" for （全部）."""
     return "" if value in (None, ANY) else value
@@ -101,8 +106,7 @@ class Handlers:
         if not question.strip():  # nothing to send: no bubble, no answer, a hint under the box
             yield chat, answers, gr.update(), gr.update(interactive=True), EMPTY_HINT, gr.update(), gr.update()
             return
-        # The 地区 choice: an area, or 不限地区 (answer from every document).
-        where = None if region is None else ("" if region == ANY_REGION else region)
+        where = asked_from(region)
         assistant = self.service.assistant  # one object for the whole answer, even if a reload happens
         chat = list(chat or []) + [{"role": "user", "content": chat_text(question_preview(question.strip()))},
                                    {"role": "assistant", "content": THINKING}]
@@ -201,8 +205,7 @@ class Handlers:
         if not (question or "").strip():
             return "<p class='empty'>请输入要测试的问题。</p>"
         assistant = self.service.assistant
-        where = None if region is None else ("" if region == ANY_REGION else region)
-        answer = assistant.ask(question, region=where)
+        answer = assistant.ask(question, region=asked_from(region))
         place = Regions.load().find(answer.region) if answer.region else None
         retrieval = assistant.retriever.retrieve(question, HIT_TEST_K, region=place)
         return hit_test_html(assistant.index, retrieval, answer, [e.id for e in assistant.encoders])
