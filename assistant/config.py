@@ -295,7 +295,7 @@ SETTINGS_DOC: dict[str, str] = {
     "llm_api_key": "API key of the OpenAI-compatible endpoint (falls back to OPENAI_API_KEY)",
     "llm_timeout": "Seconds to wait for the LLM before answering extractively",
     "llm_clauses": "Number of top clauses given to the LLM",
-    "admin_password": "Password of the web admin area (reindex, upload); empty: no admin area",
+    "admin_password": "Password of the web admin area (reindex, upload, list, delete); empty: no admin area",
     "upload_max_mb": "Largest document the admin area accepts, in MB",
     "corpus_max_file_mb": "Largest corpus file read, in MB; a larger one is skipped and named",
     "corpus_max_chars": "Most characters of text one corpus file may hold (a .docx: after decompression); more is skipped and named",

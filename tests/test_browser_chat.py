@@ -230,6 +230,19 @@ def test_admin_area_needs_the_password_and_accepts_a_document(start_app, browser
     ask(page, "测试贴息有多少？")
     assert "77万元" in last_answer(page)  # the new document answers right away, without a restart
 
+    # 管理 lists the corpus (after the password) and deletes a file: the index and every list follow.
+    page.get_by_role("tab", name="管理").click()
+    page.locator("#admin-show").click()
+    expect(page.locator("#admin-documents")).to_contain_text("关于测试的通知")
+    page.locator("#admin-files input").click()
+    page.get_by_role("option", name="新政策.txt", exact=True).click()
+    page.locator("#admin-delete").click()
+    expect(page.locator("#admin-result")).to_contain_text("已删除：新政策.txt", timeout=60_000)
+    assert not (corpus_dir / "新政策.txt").exists()
+    expect(page.locator("#admin-documents")).not_to_contain_text("关于测试的通知")
+    page.get_by_role("tab", name="政策文件").click()
+    expect(page.locator("#documents")).not_to_contain_text("关于测试的通知")
+
 
 def test_an_owner_chooses_their_area_and_sees_local_then_national_rules(start_app, multi_settings, browser_page,
                                                                           offsite):

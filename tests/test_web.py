@@ -329,3 +329,18 @@ def test_hit_test_reports_each_channel_and_the_refusal(service):
     assert set(first.channels) == set(names) and first.channels[names[0]] == pytest.approx(first.dense, abs=1e-4)
     assert "拒答" in handlers.hit_test("深圳的创业补贴标准是多少？")
     assert "请输入" in handlers.hit_test("  ")
+
+
+def test_only_corpus_folder_files_can_be_deleted(tmp_path, seed_settings):
+    from assistant.web.admin import corpus_files, remove_file
+
+    settings = dataclasses.replace(seed_settings, corpus_dir=tmp_path)
+    (tmp_path / "甲.txt").write_text("（一）措施。", encoding="utf-8")
+    (tmp_path / ".upload-x.txt").write_text("x", encoding="utf-8")  # an upload in progress: not listed
+    (tmp_path / "manifest.toml").write_text("", encoding="utf-8")
+    assert corpus_files(settings) == ["甲.txt"]
+    path, data = remove_file(settings, "甲.txt")
+    assert not path.exists() and data == "（一）措施。".encode()
+    for name in ("甲.txt", "../etc/passwd", "manifest.toml", ".upload-x.txt"):
+        with pytest.raises(UploadError, match="没有文件"):
+            remove_file(settings, name)

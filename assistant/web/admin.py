@@ -141,6 +141,30 @@ def safe_name(name: str) -> str:
     return stem + suffix
 
 
+def corpus_files(settings: Settings) -> list[str]:
+    """The files of the corpus folder an admin may delete (uploads land there; the extra folders are read in
+    place and never touched), by name."""
+    folder = settings.corpus_dir
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ALLOWED_SUFFIXES)
+
+
+def remove_file(settings: Settings, name: str) -> tuple[Path, bytes]:
+    """Delete corpus file ``name``; returns (its path, its bytes), so a failed rebuild can put it back.
+
+    Raises:
+        UploadError: the name is not a file of the corpus folder.
+    """
+    if name not in corpus_files(settings):
+        raise UploadError(f"语料目录中没有文件“{name}”")
+    path = settings.corpus_dir / name
+    data = path.read_bytes()
+    path.unlink()
+    return path, data
+
+
 def accept_upload(settings: Settings, name: str, data: bytes) -> Upload:
     """Validate and write an uploaded document into the corpus folder.
 

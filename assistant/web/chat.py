@@ -22,12 +22,14 @@ from ..answer.profile import ANYWHERE, Profile, ProfileOptions
 from ..errors import INTERNAL_ERROR, PolicyError
 from ..models import Answer
 from ..regions import Regions
+from ..search.layout import manifest_skipped
 from ..search.lookup import LookupQuery
 from . import conversations
-from .admin import ALLOWED_SUFFIXES, PasswordGuard, UploadError, accept_upload
+from .admin import ALLOWED_SUFFIXES, PasswordGuard, UploadError, accept_upload, corpus_files, remove_file
 from .feedback import rater_key
 from .guard import UPLOAD_CACHE
 from .render import (
+    admin_documents,
     answer_html,
     answer_message,
     chat_text,
@@ -453,32 +455,56 @@ def client_of(request: gr.Request | None) -> str:
 
 
 def _admin_tab(handlers: Handlers, lists: list) -> None:
-    """Reindex and upload; present only when POLICY_ADMIN_PASSWORD is set, and every action checks it. After a
-    change every list of the page (``lists``, as :meth:`Handlers.lists`) is sent again."""
+    """The corpus managed in the page: its documents and the files the index could not use, upload, delete,
+    rebuild. Present only when POLICY_ADMIN_PASSWORD is set; every action checks it (wrong ones are throttled),
+    and the file names are shown only after a right one. After a change every list of the page (``lists``,
+    as :meth:`Handlers.lists`) is sent again."""
     service = handlers.service
     settings = service.settings
     guard = PasswordGuard(settings)
 
-    def refreshed(message: str) -> tuple:
-        return (message, *handlers.lists())
+    def refreshed(message: str, allowed: bool) -> tuple:
+        listing = (gr.update(choices=corpus_files(settings), value=None),
+                   admin_documents(service.index, manifest_skipped(service.index.dir) if service.index.dir else [])
+                   ) if allowed else (gr.update(), gr.update())
+        return (message, *handlers.lists(), *listing)
+
+    def show(password: str, request: gr.Request) -> tuple:
+        refused = guard.check(password, client_of(request))
+        return refreshed(refused or "", not refused)
 
     def reindex(password: str, request: gr.Request) -> tuple:
         refused = guard.check(password, client_of(request))
         if refused:
-            return refreshed(refused)
+            return refreshed(refused, False)
         try:
             report = service.reload()
         except PolicyError as exc:
-            return refreshed(f"重建失败，原有索引保持不变：{esc(exc)}")
-        return refreshed(esc(f"索引已更新：{report.documents} 个文档，{report.clauses} 条条款。"))
+            return refreshed(f"重建失败，原有索引保持不变：{esc(exc)}", True)
+        return refreshed(esc(f"索引已更新：{report.documents} 个文档，{report.clauses} 条条款。"), True)
 
-    def upload(password: str, file_path: str | None, request: gr.Request) -> tuple:
-        return refreshed(_upload(password, file_path, request))
-
-    def _upload(password: str, file_path: str | None, request: gr.Request) -> str:
+    def delete(password: str, name: str | None, request: gr.Request) -> tuple:
         refused = guard.check(password, client_of(request))
         if refused:
-            return refused
+            return refreshed(refused, False)
+        if not name:
+            return refreshed("请选择要删除的文件。", True)
+        try:
+            path, data = remove_file(settings, name)
+        except UploadError as exc:
+            return refreshed(f"删除失败：{esc(exc)}", True)
+        try:
+            report = service.reload()
+        except PolicyError as exc:  # the index stays as it was: so does the corpus
+            path.write_bytes(data)
+            return refreshed(f"重建失败，文件已恢复，原有索引保持不变：{esc(exc)}", True)
+        return refreshed(esc(f"已删除：{name}（现有 {report.documents} 个文档，{report.clauses} 条条款）。"), True)
+
+    def upload(password: str, file_path: str | None, request: gr.Request) -> tuple:
+        refused = guard.check(password, client_of(request))
+        return refreshed(refused, False) if refused else refreshed(_upload(file_path), True)
+
+    def _upload(file_path: str | None) -> str:
         if not file_path:
             return "请选择要上传的文件。"
         path = Path(file_path)
@@ -509,6 +535,15 @@ def _admin_tab(handlers: Handlers, lists: list) -> None:
         with gr.Row():
             do_upload = gr.Button("上传并建立索引", elem_id="admin-upload")
             do_reindex = gr.Button("重建索引", elem_id="admin-reindex")
+            do_show = gr.Button("查看文件列表", elem_id="admin-show")
+        with gr.Row():
+            to_delete = gr.Dropdown([], value=None, label="语料目录中的文件", elem_id="admin-files", interactive=True,
+                                    scale=3)
+            do_delete = gr.Button("删除并重建索引", variant="stop", elem_id="admin-delete", scale=1)
         result = gr.HTML(elem_id="admin-result")
-        do_upload.click(upload, [password, file], [result, *lists], api_visibility="private")
-        do_reindex.click(reindex, [password], [result, *lists], api_visibility="private")
+        documents = gr.HTML(elem_id="admin-documents")
+        outputs = [result, *lists, to_delete, documents]
+        do_upload.click(upload, [password, file], outputs, api_visibility="private")
+        do_reindex.click(reindex, [password], outputs, api_visibility="private")
+        do_show.click(show, [password], outputs, api_visibility="private")
+        do_delete.click(delete, [password, to_delete], outputs, api_visibility="private")

@@ -230,6 +230,18 @@ TAB_IN_URL = """() => {
 }"""
 
 
+def admin_documents(index: Index, skipped: Sequence[str], today: dt.date | None = None) -> str:
+    """管理's view of the corpus: every indexed document with its fields, standing and clause count, then the
+    files the index could not use."""
+    bad = ""
+    if skipped:
+        items = "".join(f"<li>{esc(entry.rsplit(':', 1)[0])}</li>" for entry in skipped)
+        bad = (f"<h4>未能建立索引的文件（{len(skipped)}）</h4><ul class='refs'>{items}</ul>"
+               "<p class='source'>原因见重建索引时的提示；修正或删除后重建。</p>")
+    return f"<p class='count'>已建立索引的文件 {len(index.documents)} 份，条款 {len(index.clauses)} 条。</p>" + bad + \
+        documents_table(index, today)
+
+
 def match_cards(index: Index, result: MatchResult) -> str:
     """The 政策匹配 result: a line on what was searched, then the 明确适用 and 可能适用 cards, each with the
     benefit quoted, its figures, what to check, whom to contact, and the clause in full on opening."""
