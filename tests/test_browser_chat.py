@@ -81,6 +81,10 @@ def test_owner_asks_and_sees_cited_clause(app_server, browser_page, offsite):
     expect(card).to_contain_text("责任单位：人行临夏州中心支行")
     expect(card.locator(".validity")).to_contain_text("该期限已过")
 
+    # Every button of the chat is named in Chinese (Gradio's copy button too).
+    labels = page.evaluate("() => [...document.querySelectorAll('#chat button[aria-label]')].map(b => b.ariaLabel)")
+    assert labels and not [label for label in labels if re.search("[A-Za-z]{3,}", label)], labels
+
     ask(page, "这条谁负责？")  # a follow-up, resolved against the previous answer
     assert "人行临夏州中心支行" in last_answer(page)
 

@@ -209,6 +209,9 @@ p.match-summary, p.disclaimer { color: var(--pa-quiet); }
 """
 
 
+# Gradio's own words its Chinese translation lacks (the chat's copy button), by the keys of its frontend.
+GRADIO_TRANSLATIONS = {"zh-CN": {"chatbot.copy_message": "复制回答", "chatbot.copied_message": "已复制"}}
+
 # The open tab lives in the address (?tab=lookup): a link or a reload opens it again. Gradio renders the page
 # after this runs, so the tab named in the address is clicked once its button exists.
 TAB_IN_URL = """() => {
