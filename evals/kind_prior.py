@@ -54,7 +54,7 @@ def log_ratios(runs, kind_of) -> dict[str, float]:
             for kind, count in seen.items() if count >= MIN_SEEN and kind}
 
 
-def _mrr(runs, bonus: dict[str, float], scale: float, kind_of) -> dict[str, float]:
+def _scored(runs, bonus: dict[str, float], scale: float, kind_of) -> dict[str, float]:
     rows = []
     for gold, hits in runs:
         ranked = sorted(hits, key=lambda h: -(h[1] + scale * bonus.get(kind_of(h[0]), 0.0)))
@@ -86,12 +86,12 @@ def main() -> None:
     dev = _ranked(assistant, [i for i in items if i.split == "dev"], region)
     bonus = log_ratios(dev, kind_of)
     print("log ratios:", {k: round(v, 2) for k, v in sorted(bonus.items(), key=lambda kv: -kv[1])})
-    results = {scale: _mrr(dev, bonus, scale, kind_of) for scale in SCALES}
+    results = {scale: _scored(dev, bonus, scale, kind_of) for scale in SCALES}
     for scale, row in results.items():
         print(f"scale {scale:<6} dev {row}")
     best = max(SCALES, key=lambda s: results[s]["mrr@10"])
     held = _ranked(assistant, [i for i in items if i.split == "holdout"], region)
-    print(f"chosen {best}: held-out {_mrr(held, bonus, 0.0, kind_of)} -> {_mrr(held, bonus, best, kind_of)}")
+    print(f"chosen {best}: held-out {_scored(held, bonus, 0.0, kind_of)} -> {_scored(held, bonus, best, kind_of)}")
     setting = ",".join(f"{kind}={best * value:.3f}" for kind, value in sorted(bonus.items(), key=lambda kv: -kv[1]))
     print(f"POLICY_KIND_PRIOR={setting}")
     if args.out:

@@ -363,18 +363,18 @@ class LeadFinder:
         # a condition or who does it may be stated in the words of the clause the search found.
         return (p.rank == 0 and p.own > 0 and self.asked.aspect not in ("text", "permission")
                 and all(o.own <= p.own + CLEARLY_MORE for o in passages if o.clause is p.clause)
-                and not self._named_elsewhere(p, passages))
+                and not self._named_elsewhere(p.clause, passages))
 
-    def _named_elsewhere(self, p: Passage, passages: Sequence[Passage]) -> bool:
-        """Whether the question asks X的Y, ``p``'s clause states Y but not X, and another clause among the hits
+    def _named_elsewhere(self, clause: Clause, passages: Sequence[Passage]) -> bool:
+        """Whether the question asks X的Y, ``clause`` states Y but not X, and another clause among the hits
         states X: then X is the text's word too, and the clause without it gives the Y of something else
         (the 注册资本 of 融资担保公司 does not answer one on 国家融资担保基金's, which the next hits name)."""
         subject = self.subject
-        states = subject.stated(self.read(p.clause).topic_text)
+        states = subject.stated(self.read(clause).topic_text)
         lacking = {x for x, y in subject.owners if x not in states and y in states}
         if not lacking:
             return False
-        others = {id(o.clause): o.clause for o in passages if o.clause is not p.clause}
+        others = {id(o.clause): o.clause for o in passages if o.clause is not clause}
         return any(lacking & subject.stated(self.read(c).topic_text) for c in others.values())
 
     def complement(self, best: Passage, passages: Sequence[Passage]) -> Passage | None:
@@ -408,7 +408,8 @@ class LeadFinder:
         """The sentence that states most of the subject, in a clause about it: what a partial answer says (one
         about the X of an X的Y question first: 国家融资担保基金's clauses, not 融资担保公司's 注册资本)."""
         usable = [p for p in passages if self._about(p)]
-        elsewhere = {id(p.clause): self._named_elsewhere(p, passages) for p in usable} if self.subject.owners else {}
+        clauses = {id(p.clause): p.clause for p in usable} if self.subject.owners else {}
+        elsewhere = {key: self._named_elsewhere(clause, passages) for key, clause in clauses.items()}
         return max(usable, key=lambda p: (not elsewhere.get(id(p.clause)), p.topic + p.own - RANK_PENALTY * p.rank,
                                           -p.rank, -p.start), default=None)
 
