@@ -141,7 +141,18 @@ def test_hotline_lookup_by_unit_and_documents_tab(app_server, browser_page, offs
     page.locator("#lookup-number textarea, #lookup-number input").first.fill("第十八条")
     page.locator("#lookup-find").click()
     expect(results).to_have_count(0)  # unit 州税务局 AND clause 18: 州税务局 is not its unit
-    page.locator("#lookup-unit input").click()
+    # Typing into a filter list replaces what it shows (it appended: "州税务局州财" matched nothing).
+    unit = page.locator("#lookup-unit input")
+    unit.click()
+    page.keyboard.type("州财")
+    page.keyboard.press("ArrowDown")  # Gradio filters on a key press; typed CJK arrives without one here
+    expect(unit).to_have_value("州财")
+    expect(page.get_by_role("option", name="州财政局", exact=True)).to_have_count(1)
+    expect(page.get_by_role("option", name="州税务局", exact=True)).to_have_count(0)
+    page.keyboard.press("Escape")
+    page.locator("#lookup-number textarea, #lookup-number input").first.click()  # leaving it shows its value again
+    expect(unit).to_have_value("州税务局")
+    unit.click()
     page.get_by_role("option", name="（全部）", exact=True).click()
     page.locator("#lookup-find").click()
     expect(results).to_have_count(1)
@@ -215,8 +226,14 @@ def test_admin_area_needs_the_password_and_accepts_a_document(start_app, browser
 
     page.locator("#admin-password input").fill("s3cret")
     page.locator("#admin-upload").click()
-    expect(page.locator("#admin-result")).to_contain_text("已加入语料：新政策.txt", timeout=60_000)
+    result = page.locator("#admin-result")
+    expect(result).to_contain_text("已加入语料：新政策.txt", timeout=60_000)
     assert (corpus_dir / "新政策.txt").is_file()
+    # What the upload became (the title read from the text, its clauses, what the parser could not find) and
+    # how long each stage of the rebuild took.
+    expect(result).to_contain_text("《关于测试的通知》")
+    expect(result).to_contain_text("请核对：")  # no date and no level in this text
+    expect(result).to_contain_text(re.compile(r"用时：读取文件 [\d.]+ 秒 · 解析条款 [\d.]+ 秒 · 计算向量"))
 
     # Every list of the page knows the new document at once, without a reload: the documents tab, the lookup's
     # 文件 and 责任单位 filters.
@@ -246,6 +263,22 @@ def test_admin_area_needs_the_password_and_accepts_a_document(start_app, browser
     expect(page.locator("#admin-documents")).not_to_contain_text("关于测试的通知")
     page.get_by_role("tab", name="政策文件").click()
     expect(page.locator("#documents")).not_to_contain_text("关于测试的通知")
+
+    # A file the index cannot use, put into the folder by hand: the rebuild and the list say which and why.
+    (corpus_dir / "空白.txt").write_bytes(b"")
+    page.get_by_role("tab", name="管理").click()
+    page.locator("#admin-reindex").click()
+    expect(result).to_contain_text("⚠️ 未能使用：文件为空（空白.txt）", timeout=60_000)
+    expect(page.locator("#admin-documents ul.skipped")).to_contain_text("空白.txt：文件为空")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "admin.png"), full_page=True)
+
+    # Gradio's own status line is English ("processing | 0.8s"); the page puts it in Chinese as it is drawn.
+    status = page.evaluate("""() => new Promise(done => {
+      const line = document.createElement('div'); line.className = 'progress-text';
+      document.body.appendChild(line); line.appendChild(document.createTextNode('processing | 0.8s'));
+      setTimeout(() => done(line.textContent), 100); })""")
+    assert status == "处理中 | 0.8s", status
 
 
 def test_an_owner_chooses_their_area_and_sees_local_then_national_rules(start_app, multi_settings, browser_page,

@@ -22,7 +22,7 @@ from assistant.corpus.ingest import load_corpus, load_manifest
 from assistant.errors import ManifestError
 from assistant.search.build import build_index, open_index
 from assistant.search.index import Index
-from assistant.search.layout import current_generation, is_stale
+from assistant.search.layout import current_generation, is_stale, skipped_files
 from tests.support import FIXTURES, SEED_ID, make_settings
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
@@ -69,12 +69,20 @@ def test_bad_files_are_reported_and_good_encodings_indexed(seeded):
     (corpus / "gbk.txt").write_bytes(POLICY.replace("测试州", "甲州").encode("gbk"))
     (corpus / "utf16.txt").write_bytes(POLICY.replace("测试州", "乙州").encode("utf-16"))  # with BOM
     (corpus / "utf16le.txt").write_bytes(POLICY.replace("测试州", "丙州").encode("utf-16-le"))  # without
-    report = build_index(seeded)
+    stages: list[str] = []
+    report = build_index(seeded, on_stage=stages.append)
     problems = {Path(p.path).name: str(p) for p in report.problems}
     assert set(problems) == set(BAD), problems
     for name, (_, reason) in BAD.items():
         assert name in problems[name] and reason in problems[name], problems[name]
+    # Each stage is announced as it begins (what the admin page shows as progress), in order.
+    assert stages == ["read", "parse", "vectors", "tokenize", "write"]
+    # The generation keeps why each file was skipped (管理 lists it long after the build that found it).
     index = Index.open(seeded)
+    kept = {Path(path).name: reason for path, reason in skipped_files(index.dir)}
+    assert set(kept) == set(BAD), kept
+    for name, (_, reason) in BAD.items():
+        assert reason in kept[name], (name, kept[name])
     assert set(index.documents) == {SEED_ID, "gbk", "utf16", "utf16le"}
     assert index.document("utf16").doc_number == "乙州办发〔2024〕7号" or index.document("utf16").title
     assert sum(1 for c in index.clauses if c.doc_id == SEED_ID) == 29, "nothing already indexed is lost"

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -49,6 +49,7 @@ from .layout import (
     FORMAT_VERSION,
     NORMALIZED_FILE,
     PARSER_VERSION,
+    SKIP_REASONS_FILE,
     TOKENS_FILE,
     Channel,
     IndexManifest,
@@ -98,7 +99,16 @@ class BuildReport:
     stages: dict[str, float] = field(default_factory=dict)
 
 
-def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = False) -> BuildReport:
+# What each stage is called where people watch a build (progress bars, the admin page).
+STAGE_LABELS = {"read": "读取文件", "parse": "解析条款", "vectors": "计算向量", "tokenize": "分词", "write": "写入索引文件"}
+
+# Told the name of each stage (a STAGE_LABELS key) as it begins: how a caller without a terminal (the admin
+# page) shows how far a build has got.
+StageHook = Callable[[str], None]
+
+
+def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = False,
+                on_stage: StageHook | None = None) -> BuildReport:
     """Build or refresh the index from ``settings.corpus_dir``.
 
     Unchanged documents reuse their stored vectors (unless ``rebuild``); removed documents leave the
@@ -111,7 +121,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
     """
     started = time.monotonic()
     with build_lock(settings.index_dir):
-        report = _build_locked(settings, rebuild=rebuild, progress=progress)
+        report = _build_locked(settings, rebuild=rebuild, progress=progress, on_stage=on_stage)
     report.seconds = time.monotonic() - started
     return report
 
@@ -128,6 +138,8 @@ class BuildPlan:
     previous: Index | None  # the live index, when its vectors can be reused
     manifest_sha: str  # sha256 of corpus/manifest.toml ("" when there is none)
     progress: bool
+    on_stage: StageHook | None = None
+    reasons: dict[str, str] = field(default_factory=dict)  # why each skipped file (by its key) was skipped
     clauses: list[Clause] = field(init=False)
     parts: list[Part] = field(init=False)
 
@@ -167,11 +179,11 @@ class BuildPlan:
                 and up_to_date(previous.manifest, (), read, self.manifest_sha, self.settings.encoder))
 
 
-def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> BuildReport:
+def _build_locked(settings: Settings, *, rebuild: bool, progress: bool, on_stage: StageHook | None) -> BuildReport:
     remove_unfinished(settings.index_dir)
     report = BuildReport()
     limits = CorpusLimits.of(settings)
-    with _timed(report.stages, "read"):
+    with _timed(report.stages, "read", on_stage):
         corpus = _read_corpus(settings, limits, progress)
     report.problems, report.warnings = list(corpus.problems), list(corpus.warnings)
     skipped = [f"{source_key(Path(p.path), settings.corpus_dirs)}:{file_sha256(Path(p.path))}"
@@ -179,7 +191,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
                if source_key(Path(p.path), settings.corpus_dirs) is not None and Path(p.path).is_file()]
     encoders = get_encoders(settings.encoder, settings.allow_model_download)
     previous = _previous(settings, parts_max_chars(encoders), rebuild)
-    with _timed(report.stages, "parse"):
+    with _timed(report.stages, "parse", on_stage):
         parsed = _parse(corpus.documents, previous, limits, report, skipped, progress)
     if settings.strict and report.problems:
         listing = "；".join(str(p) for p in report.problems)
@@ -188,7 +200,9 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
         folders = "、".join(str(f) for f in settings.corpus_dirs)
         raise IndexBuildError(f"语料目录 {folders} 中没有可用的政策文件，原有索引保持不变")
 
-    plan = BuildPlan(settings, corpus, parsed, skipped, encoders, previous, corpus_fingerprint(settings)[1], progress)
+    plan = BuildPlan(settings, corpus, parsed, skipped, encoders, previous, corpus_fingerprint(settings)[1], progress,
+                     on_stage, {source_key(Path(p.path), settings.corpus_dirs) or p.path: p.reason
+                                for p in report.problems})
     if plan.unchanged():
         manifest = plan.previous.manifest
         report.documents, report.clauses, report.parts = len(parsed), manifest.clause_count, manifest.part_count
@@ -200,7 +214,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool) -> Build
 
 def _read_corpus(settings: Settings, limits: CorpusLimits, progress: bool) -> Corpus:
     """Stage read: every corpus file, with the problems and warnings of those that cannot be used."""
-    reading = _progress(len(corpus_sources(settings.corpus_dirs)), progress, "读取文件", "个")
+    reading = _progress(len(corpus_sources(settings.corpus_dirs)), progress, STAGE_LABELS["read"], "个")
     corpus = load_corpus(settings.corpus_dirs, on_file=reading.update, limits=limits)
     reading.close()
     return corpus
@@ -211,7 +225,7 @@ def _parse(documents: list[Document], previous: Index | None, limits: CorpusLimi
     """Stage parse: each document's clauses (an unchanged file's from the previous generation); a file
     that cannot be parsed, or makes too many clauses, goes to ``report.problems`` and ``skipped``."""
     parsed: list[tuple[Document, list[Clause]]] = []
-    parsing = _progress(len(documents), progress, "解析条款", "个")
+    parsing = _progress(len(documents), progress, STAGE_LABELS["parse"], "个")
     for doc in documents:
         if _indexed_before(previous, doc):  # an unchanged file parses to the same clauses
             parsed.append((doc, previous.clauses_of[doc.doc_id]))
@@ -249,7 +263,7 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
         # Written line by line (and hashed on the way): at 150,000 clauses one string would be 110 MB.
         clauses_sha = write_lines(gen_dir / "clauses.jsonl", (json.dumps(c.to_dict(), ensure_ascii=False)
                                                                for c in clauses))
-        with _timed(stages, "vectors"):
+        with _timed(stages, "vectors", plan.on_stage):
             copied = _copy_previous_vectors(plan, gen_dir)
             client = vectorstore.make_client(settings, gen_dir)
             batch_size = min(1000, _max_batch(client))
@@ -264,10 +278,10 @@ def _build_generation(plan: BuildPlan, report: BuildReport, pool) -> BuildReport
                     reused += _write_vectors(plan, encoder, written[-1], batch_size, pool, todo[encoder.id])
             if copied:  # the copied store may hold the collection of a channel this build dropped
                 _drop_unused(client, plan, {c.name for c in written})
-        with _timed(stages, "tokenize"):
+        with _timed(stages, "tokenize", plan.on_stage):
             token_lists = _token_lists(plan, pool)
-        with _timed(stages, "write"):
-            steps = _progress(5, plan.progress, "写入索引文件", "项")
+        with _timed(stages, "write", plan.on_stage):
+            steps = _progress(5, plan.progress, STAGE_LABELS["write"], "项")
             _write_files(plan, gen_dir, token_lists, pool, steps)
             manifest = _manifest(plan, generation, written, clauses_sha, gen_dir)
             write_file(gen_dir / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
@@ -374,6 +388,7 @@ def _write_files(plan: BuildPlan, gen_dir: Path, token_lists: list[list[str]], p
         "references": [asdict(r) for r in plan.corpus.references],
     }, ensure_ascii=False, indent=1))
     write_file(gen_dir / "skipped.json", json.dumps(plan.skipped, ensure_ascii=False))
+    write_file(gen_dir / SKIP_REASONS_FILE, json.dumps(plan.reasons, ensure_ascii=False))
     steps.update()
 
 
@@ -404,7 +419,9 @@ def _manifest(plan: BuildPlan, generation: str, collections: list, clauses_sha: 
 
 
 @contextmanager
-def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
+def _timed(stages: dict[str, float], name: str, on_stage: StageHook | None = None) -> Iterator[None]:
+    if on_stage is not None:
+        on_stage(name)
     started = time.perf_counter()
     try:
         yield

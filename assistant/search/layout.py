@@ -9,6 +9,7 @@ Layout under ``index_dir``::
     gen-<id>/clauses.jsonl   every clause record, in BM25 row order
     gen-<id>/documents.json  document metadata and cited references
     gen-<id>/skipped.json    "path:sha256" of corpus files the build could not use
+    gen-<id>/skip_reasons.json  why each of them was skipped, by path (what 管理 shows)
     gen-<id>/bm25/           bm25s index over jieba tokens
     gen-<id>/tokens.jsonl    each clause's BM25 tokens (reused by the next build for unchanged files)
     gen-<id>/normalized.json each clause's normalized text (what refusal looks words up in)
@@ -82,6 +83,10 @@ def parser_data_sha256() -> str:
 
 # The normalized clause texts (refusal and scope look words up in them), one JSON list.
 NORMALIZED_FILE = "normalized.json"
+
+
+# Why each file in skipped.json was skipped, {path: reason}.
+SKIP_REASONS_FILE = "skip_reasons.json"
 
 
 # Each clause's BM25 tokens, one JSON list per line: an incremental build tokenizes changed files only.
@@ -234,6 +239,17 @@ def manifest_skipped(gen_dir: Path) -> list[str]:
         return json.loads((gen_dir / "skipped.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
+
+
+def skipped_files(gen_dir: Path) -> list[tuple[str, str]]:
+    """(path, reason) of each file this generation could not use; the reason is "" when not recorded (a
+    generation written before reasons were kept)."""
+    try:
+        reasons = json.loads((gen_dir / SKIP_REASONS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        reasons = {}
+    paths = dict.fromkeys(entry.rsplit(":", 1)[0] for entry in manifest_skipped(gen_dir))
+    return [(path, str(reasons.get(path, ""))) for path in paths]
 
 
 def file_sha256(path: Path) -> str:

@@ -20,10 +20,12 @@ import gradio as gr
 from .. import __version__
 from ..answer.match import MatchResult
 from ..answer.profile import ANYWHERE, Profile, ProfileOptions
+from ..corpus.ingest import source_key
 from ..errors import INTERNAL_ERROR, PolicyError
 from ..models import Answer
 from ..regions import Regions
-from ..search.layout import manifest_skipped
+from ..search.build import STAGE_LABELS, BuildReport, StageHook
+from ..search.layout import skipped_files
 from ..search.lookup import LookupQuery
 from . import conversations
 from .admin import ALLOWED_SUFFIXES, PasswordGuard, UploadError, accept_upload, corpus_files, remove_file
@@ -41,6 +43,7 @@ from .render import (
     lookup_results,
     match_cards,
     question_preview,
+    uploaded_document,
 )
 from .service import Service
 
@@ -457,6 +460,21 @@ def _session(request: gr.Request | None) -> str:
     return str(getattr(request, "session_hash", "") or "")
 
 
+# The default that tells Gradio a handler reports progress; each call gets a fresh tracker in its place.
+SHOWS_PROGRESS = gr.Progress()
+
+
+def _stages_shown(progress: gr.Progress) -> StageHook:
+    """A build's stages shown as the page's progress bar ("正在解析条款…"), so an admin sees how far a long
+    rebuild has got."""
+    order = list(STAGE_LABELS)
+
+    def began(stage: str) -> None:
+        if stage in STAGE_LABELS:
+            progress(order.index(stage) / len(order), desc=f"正在{STAGE_LABELS[stage]}…")
+    return began
+
+
 def client_of(request: gr.Request | None) -> str:
     """The address a request came from (what admin throttling counts by), or ""."""
     client = getattr(request, "client", None)
@@ -473,26 +491,38 @@ def _admin_tab(handlers: Handlers, lists: list) -> None:
     guard = PasswordGuard(settings)
 
     def refreshed(message: str, allowed: bool) -> tuple:
+        index = service.index
         listing = (gr.update(choices=corpus_files(settings), value=None),
-                   admin_documents(service.index, manifest_skipped(service.index.dir) if service.index.dir else [])
+                   admin_documents(index, skipped_files(index.dir) if index.dir else [])
                    ) if allowed else (gr.update(), gr.update())
         return (message, *handlers.lists(), *listing)
+
+    def rebuilt(done: str, report: BuildReport) -> str:
+        """A finished rebuild as 管理 reports it: what was done, the corpus now, each stage's time, and the
+        files the build warned about or skipped."""
+        took = " · ".join(f"{label} {report.stages[stage]:.1f} 秒" for stage, label in STAGE_LABELS.items()
+                          if stage in report.stages)
+        lines = [f"{done}（现有 {report.documents} 个文档，{report.clauses} 条条款）。",
+                 f"用时：{took}。" if took and not report.unchanged else "语料没有变化，索引无需更新。"]
+        lines += [f"⚠️ 未能使用：{p.reason}（{Path(p.path).name}）" for p in report.problems]
+        lines += [f"⚠️ {w}" for w in report.warnings]
+        return "<br>".join(esc(line) for line in lines)
 
     def show(password: str, request: gr.Request) -> tuple:
         refused = guard.check(password, client_of(request))
         return refreshed(refused or "", not refused)
 
-    def reindex(password: str, request: gr.Request) -> tuple:
+    def reindex(password: str, request: gr.Request, progress: gr.Progress = SHOWS_PROGRESS) -> tuple:
         refused = guard.check(password, client_of(request))
         if refused:
             return refreshed(refused, False)
         try:
-            report = service.reload()
+            report = service.reload(_stages_shown(progress))
         except PolicyError as exc:
             return refreshed(f"重建失败，原有索引保持不变：{esc(exc)}", True)
-        return refreshed(esc(f"索引已更新：{report.documents} 个文档，{report.clauses} 条条款。"), True)
+        return refreshed(rebuilt("索引已更新", report), True)
 
-    def delete(password: str, name: str | None, request: gr.Request) -> tuple:
+    def delete(password: str, name: str | None, request: gr.Request, progress: gr.Progress = SHOWS_PROGRESS) -> tuple:
         refused = guard.check(password, client_of(request))
         if refused:
             return refreshed(refused, False)
@@ -503,20 +533,21 @@ def _admin_tab(handlers: Handlers, lists: list) -> None:
         except UploadError as exc:
             return refreshed(f"删除失败：{esc(exc)}", True)
         try:
-            report = service.reload()
+            report = service.reload(_stages_shown(progress))
         except PolicyError as exc:  # the index stays as it was: so does the corpus
             path.write_bytes(data)
             return refreshed(f"重建失败，文件已恢复，原有索引保持不变：{esc(exc)}", True)
-        return refreshed(esc(f"已删除：{name}（现有 {report.documents} 个文档，{report.clauses} 条条款）。"), True)
+        return refreshed(rebuilt(f"已删除：{name}", report), True)
 
-    def upload(password: str, file_path: str | None, request: gr.Request) -> tuple:
+    def upload(password: str, file_path: str | None, request: gr.Request, progress: gr.Progress = SHOWS_PROGRESS) -> tuple:
         refused = guard.check(password, client_of(request))
-        return refreshed(refused, False) if refused else refreshed(_upload(file_path), True)
+        return refreshed(refused, False) if refused else refreshed(_upload(file_path, progress), True)
 
-    def _upload(file_path: str | None) -> str:
+    def _upload(file_path: str | None, progress: gr.Progress) -> str:
         if not file_path:
             return "请选择要上传的文件。"
         path = Path(file_path)
+        progress(0, desc="正在检查文件…")
         try:
             if path.stat().st_size > settings.upload_max_mb * 1024 * 1024:
                 raise UploadError(f"文件过大，上限为 {settings.upload_max_mb} MB")
@@ -524,7 +555,7 @@ def _admin_tab(handlers: Handlers, lists: list) -> None:
         except UploadError as exc:
             return f"上传被拒绝：{esc(exc)}"
         try:
-            report = service.reload()
+            report = service.reload(_stages_shown(progress))
         except PolicyError as exc:
             saved.path.unlink(missing_ok=True)
             return f"文件无法建立索引，已移除：{esc(exc)}"
@@ -533,8 +564,11 @@ def _admin_tab(handlers: Handlers, lists: list) -> None:
             saved.path.unlink(missing_ok=True)
             service.reload()
             return esc(f"文件无法读取，已移除：{problem.reason}")
-        return esc(f"已加入语料：{saved.path.name}（{'替换了同名文件，' if saved.replaced else ''}"
-                   f"现有 {report.documents} 个文档，{report.clauses} 条条款）。")
+        key = source_key(saved.path, settings.corpus_dirs)
+        index = service.index
+        doc = next((d for d in index.documents.values() if d.path == key), None)
+        became = f"：{uploaded_document(doc, index.clause_count(doc.doc_id))}" if doc else ""
+        return rebuilt(f"已加入语料：{saved.path.name}{'（替换了同名文件）' if saved.replaced else ''}{became}", report)
 
     with gr.Tab("管理", id="admin"):
         password = gr.Textbox(label="管理密码", type="password", elem_id="admin-password")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ..answer.match import EXPLICIT, MATCH_DISCLAIMER, POSSIBLE, MatchedMeasure, MatchResult
 from ..corpus import versions
-from ..models import Answer, Citation, Clause, Retrieval, by_clause
+from ..models import Answer, Citation, Clause, DocumentMeta, Retrieval, by_clause
 from ..search.documents import LEVEL_RANK, locality
 from ..search.index import Index
 from ..search.text import clean_text
@@ -212,37 +212,90 @@ p.match-summary, p.disclaimer { color: var(--pa-quiet); }
 # Gradio's own words its Chinese translation lacks (the chat's copy button), by the keys of its frontend.
 GRADIO_TRANSLATIONS = {"zh-CN": {"chatbot.copy_message": "复制回答", "chatbot.copied_message": "已复制"}}
 
-# The open tab lives in the address (?tab=lookup): a link or a reload opens it again. Gradio renders the page
-# after this runs, so the tab named in the address is clicked once its button exists.
-TAB_IN_URL = """() => {
-  document.addEventListener('click', event => {
-    const tab = event.target.closest && event.target.closest('button[role=tab][data-tab-id]');
-    if (!tab) return;
-    const url = new URL(window.location.href);
-    url.searchParams.set('tab', tab.dataset.tabId);
-    window.history.replaceState(null, '', url);
+# What the page runs once it loads (mount_gradio_app's js: one function).
+PAGE_SCRIPT = """() => {
+  // The open tab lives in the address (?tab=lookup): a link or a reload opens it again. Gradio renders the page
+  // after this runs, so the tab named in the address is clicked once its button exists.
+  (() => {
+    document.addEventListener('click', event => {
+      const tab = event.target.closest && event.target.closest('button[role=tab][data-tab-id]');
+      if (!tab) return;
+      const url = new URL(window.location.href);
+      url.searchParams.set('tab', tab.dataset.tabId);
+      window.history.replaceState(null, '', url);
+    });
+    const wanted = new URLSearchParams(window.location.search).get('tab');
+    if (!wanted) return;
+    let tries = 0;
+    const open = () => {
+      const tab = [...document.querySelectorAll('button[role=tab][data-tab-id]')].find(b => b.dataset.tabId === wanted);
+      if (tab) tab.click(); else if (tries++ < 100) setTimeout(open, 100);
+    };
+    open();
+  })();
+  // A filter list (Gradio's dropdown) shows its value, （全部）, in its text box, and typing appended to it
+  // ("（全部）州财" matches nothing): on focus the text is selected, so the first key typed replaces it.
+  document.addEventListener('focusin', event => {
+    const box = event.target;
+    if (box.matches && box.matches('input[role=combobox]')) setTimeout(() => box.select(), 0);
   });
-  const wanted = new URLSearchParams(window.location.search).get('tab');
-  if (!wanted) return;
-  let tries = 0;
-  const open = () => {
-    const tab = [...document.querySelectorAll('button[role=tab][data-tab-id]')].find(b => b.dataset.tabId === wanted);
-    if (tab) tab.click(); else if (tries++ < 100) setTimeout(open, 100);
+  // Gradio's status line is English it does not translate ("processing | 0.8s", "queue: 1/2 |"): put in
+  // Chinese as it is drawn, for sighted users and screen readers alike.
+  const words = [[/processing/g, '处理中'], [/queue:/g, '排队：']];
+  const translate = node => {
+    const text = node.nodeValue;
+    if (!text || !/processing|queue:/.test(text)) return;
+    const parent = node.parentElement;
+    if (parent && parent.closest('.progress-text')) node.nodeValue = words.reduce((t, [a, b]) => t.replace(a, b), text);
   };
-  open();
+  new MutationObserver(changes => changes.forEach(change => {
+    if (change.type === 'characterData') translate(change.target);
+    change.addedNodes.forEach(added => {
+      if (added.nodeType === 3) { translate(added); return; }
+      if (added.nodeType !== 1) return;
+      const walker = document.createTreeWalker(added, NodeFilter.SHOW_TEXT);
+      while (walker.nextNode()) translate(walker.currentNode);
+    });
+  })).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
 
 
-def admin_documents(index: Index, skipped: Sequence[str], today: dt.date | None = None) -> str:
-    """管理's view of the corpus: every indexed document with its fields, standing and clause count, then the
-    files the index could not use."""
-    bad = ""
+def admin_documents(index: Index, skipped: Sequence[tuple[str, str]], today: dt.date | None = None) -> str:
+    """管理's view of the corpus: the files the index could not use with the reason, the documents whose
+    fields the parser could not find, then every indexed document with its fields, standing and clause count."""
+    parts = [f"<p class='count'>已建立索引的文件 {len(index.documents)} 份，条款 {len(index.clauses)} 条。</p>"]
     if skipped:
-        items = "".join(f"<li>{esc(entry.rsplit(':', 1)[0])}</li>" for entry in skipped)
-        bad = (f"<h4>未能建立索引的文件（{len(skipped)}）</h4><ul class='refs'>{items}</ul>"
-               "<p class='source'>原因见重建索引时的提示；修正或删除后重建。</p>")
-    return f"<p class='count'>已建立索引的文件 {len(index.documents)} 份，条款 {len(index.clauses)} 条。</p>" + bad + \
-        documents_table(index, today)
+        items = "".join(f"<li><b>{esc(path)}</b>：{esc(reason or '无法读取（重建索引时会给出原因）')}</li>"
+                        for path, reason in skipped)
+        parts.append(f"<h4>未能建立索引的文件（{len(skipped)}）</h4><ul class='refs skipped'>{items}</ul>"
+                     "<p class='source'>修正或删除后重建索引。</p>")
+    unsure = [(doc, hints) for doc in index.documents.values() if (hints := document_hints(doc))]
+    if unsure:
+        items = "".join(f"<li><b>{esc(doc.title or doc.name)}</b>：{esc('；'.join(hints))}</li>" for doc, hints in unsure)
+        parts.append(f"<h4>需要核对的文件（{len(unsure)}）</h4><ul class='refs unsure'>{items}</ul>"
+                     "<p class='source'>可在文件开头补上标题、文号和日期，或写入语料目录的 manifest.toml。</p>")
+    return "".join(parts) + documents_table(index, today)
+
+
+def document_hints(doc: DocumentMeta) -> list[str]:
+    """What the parser could not find in a document and a person should check: answers cite these fields."""
+    hints = []
+    if doc.title_from_file:
+        hints.append("未识别出标题，暂以文件名代替")
+    if not doc.dates:
+        hints.append("未识别出发布或施行日期，无法判断是否现行")
+    if not doc.level:
+        hints.append("未识别出层级（国家/省/市州/县）")
+    return hints
+
+
+def uploaded_document(doc: DocumentMeta, clause_count: int) -> str:
+    """What an upload became, as 管理 reports it: the fields read from the text and what to check."""
+    fields = [f"《{doc.title or doc.name}》"]
+    fields += [value for value in (doc.doc_number, doc.issuer, doc.level, doc.place) if value]
+    line = "，".join(fields) + f"，{clause_count} 条条款"
+    hints = document_hints(doc)
+    return line + (f"（请核对：{'；'.join(hints)}）" if hints else "")
 
 
 def match_cards(index: Index, result: MatchResult) -> str:

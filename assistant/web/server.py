@@ -24,7 +24,7 @@ def create_server(settings: Settings, service: Service | None = None):
     from fastapi import FastAPI
 
     from .openai_api import create_router
-    from .render import CSS, GRADIO_TRANSLATIONS, TAB_IN_URL
+    from .render import CSS, GRADIO_TRANSLATIONS, PAGE_SCRIPT
 
     service = service or Service(settings)
     api = FastAPI(title="政策通 API", docs_url=None, redoc_url=None)
@@ -34,7 +34,7 @@ def create_server(settings: Settings, service: Service | None = None):
     bound_sessions(blocks, settings.web_sessions)
     # show_error=False: an exception's Python text never reaches a browser or API client; the handlers
     # raise gr.Error with a Chinese message (chat.shown_errors), which Gradio shows regardless.
-    app = gr.mount_gradio_app(api, blocks, path="/", css=CSS, js=TAB_IN_URL, footer_links=["api"], show_error=False,
+    app = gr.mount_gradio_app(api, blocks, path="/", css=CSS, js=PAGE_SCRIPT, footer_links=["api"], show_error=False,
                               i18n=gr.I18n(**GRADIO_TRANSLATIONS),
                               max_file_size=f"{settings.upload_max_mb}mb")
     # Gradio checks that a file named in a request was uploaded through it (not any readable server

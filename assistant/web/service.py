@@ -15,7 +15,7 @@ from ..answer.assistant import Assistant
 from ..config import Settings
 from ..models import Clause, Hit
 from ..search import lookup as lookups
-from ..search.build import BuildReport, build_index
+from ..search.build import BuildReport, StageHook, build_index
 from ..search.index import Index
 
 # The most hits one /search call returns.
@@ -84,14 +84,15 @@ class Service:
         chain = [r for region in found if region for r in regions.chain(region)]
         return list(dict.fromkeys(r.name for r in sorted(chain, key=lambda r: -len(r.code))))
 
-    def reload(self) -> BuildReport:
-        """Rebuild the index from the corpus (incrementally) and switch to it.
+    def reload(self, on_stage: StageHook | None = None) -> BuildReport:
+        """Rebuild the index from the corpus (incrementally) and switch to it; ``on_stage`` is told each stage
+        of the build as it begins.
 
         Raises:
             PolicyError: the build failed; the previous index stays in use.
         """
         with self._reload_lock:  # one rebuild at a time; readers are never blocked
-            report = build_index(self.settings, progress=False)
+            report = build_index(self.settings, on_stage=on_stage)
             # A new assistant over the new index, with the vocabularies read again from their files.
             self.assistant = Assistant.from_settings(self.settings, index=Index.open(self.settings), today=self.today)
             return report
