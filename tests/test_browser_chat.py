@@ -212,7 +212,12 @@ def test_admin_area_needs_the_password_and_accepts_a_document(start_app, browser
     app = start_app(fresh=True, POLICY_ADMIN_PASSWORD="s3cret", POLICY_CORPUS_DIR=str(corpus_dir),
                     POLICY_INDEX_DIR=str(tmp_path / "index"), POLICY_AUTO_BUILD="true")
     page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})  # an admin's six tabs all fit on a phone
     page.goto(app.url)
+    tabs = page.locator("button[role=tab]")
+    expect(tabs).to_have_count(6)
+    assert all(tab.is_visible() for tab in tabs.all())
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("tab", name="管理").click()
     document = tmp_path / "../测试/新政策.txt"
     document.parent.mkdir(parents=True, exist_ok=True)
@@ -447,6 +452,15 @@ def test_on_a_phone_every_tab_is_reachable_the_documents_fit_and_the_tab_is_in_t
     tabs = page.locator("button[role=tab]")
     expect(tabs).to_have_count(5)  # none hidden behind "•••"
     assert all(tab.is_visible() for tab in tabs.all())
+    # The question box is wide enough to read what one types: the send button goes under it.
+    box, send = page.locator("#question textarea").bounding_box(), page.locator("#send").bounding_box()
+    assert box["width"] > 300 and send["y"] >= box["y"] + box["height"], (box, send)
+    # No English names for screen readers (Gradio's "More tabs", "chatbot conversation" …).
+    expect(page.locator("#chat [aria-label]").first).to_have_attribute("aria-label", re.compile(r"^[^A-Za-z]+$"))
+    english = page.evaluate("""[...document.querySelectorAll('[aria-label],[title],[placeholder]')]
+      .map(e => e.getAttribute('aria-label') || e.getAttribute('title') || e.getAttribute('placeholder'))
+      .filter(t => /[A-Za-z]{3,}/.test(t))""")
+    assert english == [], english
     page.get_by_role("tab", name="政策文件").click()
     expect(page).to_have_url(re.compile(r"[?&]tab=docs"))
     table = page.locator("#documents table.docs")

@@ -338,7 +338,8 @@ def _chat_tab(handlers: Handlers) -> ChatParts:
         answers = gr.State([])
         with gr.Row():
             box = gr.Textbox(label="您的问题", placeholder="用自己的话提问，例如：我开饭馆的，贷款还不上能缓缓吗？",
-                             scale=5, elem_id="question", max_length=100_000)
+                             scale=5, elem_id="question", max_length=100_000,
+                             min_width=260)  # narrower than this (a phone) the button goes under it
             send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
         with gr.Row():
             region = gr.Dropdown([ANY_REGION] + handlers.service.regions(), label="所在地区",

@@ -195,10 +195,14 @@ table.docs td, table.docs th { border: 1px solid var(--border-color-primary); pa
 .match-card p { margin: .25em 0; }
 .match-group h4 small { font-weight: normal; color: var(--pa-quiet); margin-left: .6em; }
 p.match-summary, p.disclaimer { color: var(--pa-quiet); }
-/* Phones: every tab in the bar (Gradio moves the ones that do not fit behind "•••", measured on these same
-   buttons), and the documents table as one card per document, each value under its column's name. */
+#chat .placeholder { padding: 0 1em; color: var(--pa-quiet); }  /* the empty chat's hint, off the border */
+/* The page's side margins shrink with a narrow screen (12 px on a phone, as before on a desktop). Not in the
+   @media block below: Gradio scopes rules there to inside the app, and these margins are the app's own. */
+.main.app { padding-left: min(var(--size-8), 3vw) !important; padding-right: min(var(--size-8), 3vw) !important; }
+/* Phones: every tab in the bar, the six of an admin's page too (Gradio moves the ones that do not fit behind
+   "•••", measured on these same buttons: the page's side margins give them the room), and the documents table as one card per document, each value under its column's name. */
 @media (max-width: 600px) {
-  .tab-container button { padding-left: 4px !important; padding-right: 4px !important; font-size: 13px !important; }
+  .tab-container button { padding-left: 3px !important; padding-right: 3px !important; font-size: 13px !important; }
   table.docs thead { display: none; }
   table.docs, table.docs tbody, table.docs tr, table.docs td { display: block; width: 100%; box-sizing: border-box; }
   table.docs tr { border: 1px solid var(--border-color-primary); border-radius: 8px; margin: .5em 0;
@@ -239,9 +243,14 @@ PAGE_SCRIPT = """() => {
     const box = event.target;
     if (box.matches && box.matches('input[role=combobox]')) setTimeout(() => box.select(), 0);
   });
-  // Gradio's status line is English it does not translate ("processing | 0.8s", "queue: 1/2 |"): put in
-  // Chinese as it is drawn, for sighted users and screen readers alike.
+  // Gradio's status line and a few names it gives screen readers are English it does not translate
+  // ("processing | 0.8s", "queue: 1/2 |", "More tabs"): put in Chinese as they are drawn.
   const words = [[/processing/g, '处理中'], [/queue:/g, '排队：']];
+  const labels = {'More tabs': '更多标签页', 'chatbot conversation': '对话记录', 'Gradio footer navigation': '页脚链接'};
+  const relabel = element => [element, ...element.querySelectorAll('[aria-label]')].forEach(el => {
+    const chinese = labels[el.getAttribute('aria-label')];
+    if (chinese) el.setAttribute('aria-label', chinese);
+  });
   const translate = node => {
     const text = node.nodeValue;
     if (!text || !/processing|queue:/.test(text)) return;
@@ -250,13 +259,17 @@ PAGE_SCRIPT = """() => {
   };
   new MutationObserver(changes => changes.forEach(change => {
     if (change.type === 'characterData') translate(change.target);
+    if (change.type === 'attributes') relabel(change.target);
     change.addedNodes.forEach(added => {
       if (added.nodeType === 3) { translate(added); return; }
       if (added.nodeType !== 1) return;
+      relabel(added);
       const walker = document.createTreeWalker(added, NodeFilter.SHOW_TEXT);
       while (walker.nextNode()) translate(walker.currentNode);
     });
-  })).observe(document.body, {subtree: true, childList: true, characterData: true});
+  })).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true,
+                              attributeFilter: ['aria-label']});
+  relabel(document.body);
 }"""
 
 
