@@ -156,9 +156,11 @@ def cmd_match(args: argparse.Namespace) -> int:
     from .answer.match import match_text
     from .answer.profile import Profile
 
-    profile = Profile.of(args.type or "", args.industry or "", args.situation or (), args.need or (), args.region or "")
+    profile, said = Profile.from_words(args.type or "", args.industry or "", args.situation or (), args.need or (),
+                                       args.region or "")
     settings, index = _load(args)
     result = Assistant.from_settings(settings, index=index).match(profile)
+    result.read_as = said
     if args.json:
         _print_json(result.to_json())
         return 0
@@ -192,8 +194,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation.matching import is_match_set
     from .evaluation.runner import evaluate_suite, load_floors
     from .evaluation.stard import is_stard_set
+    from .evaluation.submeasures import is_submeasure_set
 
     settings, index = _load(args)
+    if is_submeasure_set(args.qa):
+        return _eval_submeasures(args, index)
     if is_match_set(args.qa):
         return _eval_match(args, settings, index)
     if is_stard_set(args.qa):
@@ -220,6 +225,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for line in evaluation.violations:
         _err(f"低于指标下限：{line}")
     return EXIT_ERROR if evaluation.violations else 0
+
+
+def _eval_submeasures(args: argparse.Namespace, index) -> int:
+    """``eval evals/submeasures.jsonl``: each annotated sentence's reading against the index's sub-measures."""
+    from .evaluation.runner import check_floors, load_floors
+    from .evaluation.submeasures import load_submeasures, submeasure_metrics
+
+    gold = load_submeasures(args.qa)
+    if args.check:
+        print(f"分项措施标注有效：{args.qa}，{len(gold)} 句")
+        return 0
+    o = submeasure_metrics(index, gold)
+    violations = check_floors({"overall": o}, load_floors(args.floors)) if args.floors else []
+    print(f"分项措施（{o['sentences']} 句）：结果一致 {_fmt(o['result_accuracy'])}  可以申请 精确率 "
+          f"{_fmt(o['claim_precision'])} 召回率 {_fmt(o['claim_recall'])}（其中部门职责或非措施 "
+          f"{_fmt(o['claim_agency_share'])}）  可以利用 精确率 {_fmt(o['channel_precision'])}  额度归属 召回率 "
+          f"{_fmt(o['figures_recall'])} 精确率 {_fmt(o['figures_precision'])}  办理单位一致 {_fmt(o['lead_agreement'])}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "summary.json").write_text(json.dumps(o, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    for line in violations:
+        _err(f"低于指标下限：{line}")
+    return EXIT_ERROR if violations else 0
 
 
 def _eval_match(args: argparse.Namespace, settings, index) -> int:
@@ -388,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="提问者所在地区，例如 临夏州（POLICY_REGION）：只用该地区、上级地区和国家的文件作答")
 
     options = ProfileOptions.load()
-    p = add("match", cmd_match, "政策匹配：按企业情况列出可以享受的措施（明确适用、可能适用），附条款、额度、条件与责任单位")
+    p = add("match", cmd_match, "政策匹配：按企业情况列出可以申请、可以利用的措施和政策背景，附条款、额度、条件与办理咨询单位；"
+                                    "各项也可用日常说法（外汇、开饭馆的）")
     p.add_argument("--type", help=f"主体类型：{'、'.join(options.types)}")
     p.add_argument("--industry", help=f"行业：{'、'.join(options.industries)}")
     p.add_argument("--situation", action="append", help=f"情况（可重复）：{'、'.join(options.situations)}")

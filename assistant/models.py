@@ -116,6 +116,35 @@ class Support:
     figures: tuple[str, ...] = ()  # with their qualifier as printed: "最高300万元", "不高于1%"
 
 
+# What a sub-measure is to an enterprise owner (docs/matching.md): a benefit it can ask for, a channel or
+# service it can use, or agencies' own duties that help it only indirectly.
+Result = Literal["可以申请", "可以利用", "政策背景"]
+CLAIM: Result = "可以申请"
+CHANNEL: Result = "可以利用"
+BACKGROUND: Result = "政策背景"
+RESULTS: tuple[Result, ...] = (CLAIM, CHANNEL, BACKGROUND)
+
+
+@dataclass(frozen=True)
+class SubMeasure:
+    """One sentence of a measure with its own beneficiaries and support: the figures and conditions it states
+    belong to it alone (2.88% to 民族贸易定点 firms, not to the 创业担保贷款 of the sentence before)."""
+
+    text: str  # the sentence, verbatim
+    result: Result
+    beneficiaries: tuple[str, ...] = ()  # the kinds it names itself (none: it speaks of the clause's)
+    support: tuple[str, ...] = ()  # kinds of support it grants
+    figures: tuple[str, ...] = ()  # with their qualifier as printed
+    conditions: tuple[str, ...] = ()
+    lead: str = ""  # the provider the sentence names for its support (政府性融资担保机构), "" when none
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SubMeasure":
+        return cls(text=data["text"], result=data["result"], beneficiaries=tuple(data.get("beneficiaries", ())),
+                   support=tuple(data.get("support", ())), figures=tuple(data.get("figures", ())),
+                   conditions=tuple(data.get("conditions", ())), lead=data.get("lead", ""))
+
+
 @dataclass(frozen=True)
 class Measure:
     """What a clause offers, read from its text when the index is built: who benefits, what they get,
@@ -126,6 +155,7 @@ class Measure:
     support: tuple[Support, ...] = ()
     conditions: tuple[str, ...] = ()  # quoted: "符合条件的", "单户1000万元以下"
     benefit: str = ""  # the sentence that grants it, verbatim
+    sub_measures: tuple[SubMeasure, ...] = ()  # its sentences that grant something, in text order
 
     @property
     def usable(self) -> bool:
@@ -139,7 +169,8 @@ class Measure:
     def from_dict(cls, data: dict[str, Any]) -> "Measure":
         return cls(addressee=data["addressee"], beneficiaries=tuple(data.get("beneficiaries", ())),
                    support=tuple(Support(s["kind"], tuple(s.get("figures", ()))) for s in data.get("support", ())),
-                   conditions=tuple(data.get("conditions", ())), benefit=data.get("benefit", ""))
+                   conditions=tuple(data.get("conditions", ())), benefit=data.get("benefit", ""),
+                   sub_measures=tuple(SubMeasure.from_dict(m) for m in data.get("sub_measures", ())))
 
 
 @dataclass(frozen=True)

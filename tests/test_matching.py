@@ -8,14 +8,15 @@ import sys
 
 import pytest
 
-from assistant.answer.match import EXPLICIT, POSSIBLE, group_of
+from assistant.answer.match import EXPLICIT, POSSIBLE, group_of, match_text
 from assistant.answer.profile import Profile, ProfileError, read_profile
 from assistant.cli import main
 from assistant.corpus.ingest import load_corpus
 from assistant.corpus.measures import GENERAL, read_measure
 from assistant.corpus.structure import parse_document
 from assistant.evaluation.matching import load_match
-from assistant.models import Clause
+from assistant.models import RESULTS, Clause
+from assistant.numerals import int_to_cn
 from tests.support import REALDOCS, ROOT
 
 POLICY = REALDOCS / "policy"
@@ -97,7 +98,41 @@ def test_real_laws_read_as_measures_where_they_grant(policy_clauses):
     assert len(closing) > 20 and not any(c.measure.usable for c in closing)
 
 
+def test_each_sentence_of_a_measure_keeps_its_own_beneficiaries_figures_and_provider():
+    text = ("用好财政贴息政策。对符合条件的小微企业提供最高额度为300万元的创业担保贷款，贷款市场报价利率(LPR)减去150个基点"
+            "以下部分由借款企业承担，剩余部分财政给予贴息。争取中央省级对民族贸易和民族特需商品定点生产企业生产经营性贷款"
+            "贴息资金，按照不高于贷款本金2.88%给予贴息。县市政府要建立纾困企业名单，开通纾困担保快贷通道。")
+    m = read_measure(text, (0, len(text)), units=("州财政局", "各银行业金融机构"))
+    loan, ethnic, channel = m.sub_measures  # the title sentence grants nothing of its own
+    assert "300万元" in "".join(loan.figures) and "2.88%" not in "".join(loan.figures) and "小微企业" in loan.beneficiaries
+    assert ethnic.figures == ("2.88%",) and ethnic.beneficiaries == ("民族贸易定点",)
+    assert loan.lead == ethnic.lead == "州财政局"  # 贴息: the unit whose name says it pays it
+    assert (loan.result, channel.result) == ("可以申请", "可以利用") and channel.lead == "县市政府"
+    # Agencies' own work is 政策背景, unless it gives the enterprise something.
+    plan = "各银行业金融机构要单列全年监管考核口径下的小微企业信贷投放计划。政策性银行要持续增加中小微企业信贷供给，加大信贷投放。"
+    assert [p.result for p in read_measure(plan, (0, len(plan))).sub_measures] == ["政策背景", "可以申请"]
+    given = "县级以上人民政府应当建立中小企业政策性信用担保体系，鼓励各类担保机构为中小企业融资提供信用担保。"
+    assert [p.result for p in read_measure(given, (0, len(given))).sub_measures] == ["可以申请"]
+
+
+def test_support_named_by_a_kind_is_for_that_kind_only():
+    text = "国家有关政策性金融机构应当通过开展进出口信贷、出口信用保险等业务，支持中小企业开拓境外市场。"
+    (part,) = read_measure(text, (0, len(text))).sub_measures
+    assert part.beneficiaries == ("外贸",)  # a restaurant that asks for a loan is not offered it
+    listed = "对中小微企业和个体工商户、货车司机贷款实施延期还本付息。"
+    (part,) = read_measure(listed, (0, len(listed))).sub_measures
+    assert GENERAL in part.beneficiaries  # in the same list, SMEs at large stay
+
+
 # ---------------------------------------------------------------- a profile and its groups
+
+
+def test_everyday_words_become_choices_and_say_so():
+    profile, said = Profile.from_words("开饭馆的", needs=["外汇", "上市挂牌", "贷款"])
+    assert (profile.type, profile.industry, profile.needs) == ("", "餐饮", ("外汇避险", "直接融资", "贷款"))
+    assert said == ["“开饭馆的”按行业“餐饮”查找。", "“外汇”按需求“外汇避险”查找。", "“上市挂牌”按需求“直接融资”查找。"]
+    with pytest.raises(ProfileError, match="需求“买飞机”不在可选范围内"):
+        Profile.from_words(needs=["买飞机"])
 
 
 def test_a_profile_offers_only_the_choices_of_the_form():
@@ -148,8 +183,9 @@ def test_matching_offers_the_measures_of_the_documents_in_force_in_the_region(mu
     assert "linxia-2022-84" in docs and "促进个体工商户发展条例-2022-10-01" in docs
     assert not any(d.startswith(("浙江", "河南")) for d in docs)  # other provinces' rules
     assert "保障中小企业款项支付条例-2020-07-05" not in docs  # superseded by the 2025 text
-    groups = [m.group for m in result.measures]
-    assert groups == sorted(groups, key=lambda g: g != EXPLICIT) and EXPLICIT in groups and POSSIBLE in groups
+    # By what they are to the owner (可以申请, 可以利用, 政策背景), then 明确适用 before 可能适用 in each.
+    order = [(RESULTS.index(m.result), m.group != EXPLICIT) for m in result.measures]
+    assert order == sorted(order) and {m.group for m in result.measures} == {EXPLICIT, POSSIBLE}
     index = multi_assistant.index
     for m in result.measures:
         text = index.by_id[m.clause_id].text
@@ -164,10 +200,28 @@ def test_matching_offers_the_measures_of_the_documents_in_force_in_the_region(mu
     assert any("没有选择所在地区" in n for n in anywhere.notes)
 
 
+def test_a_restaurant_owner_sees_what_they_can_claim_first_with_its_own_figures_and_whom_to_ask(multi_assistant):
+    result = multi_assistant.match(Profile.of("个体工商户", "餐饮", ["受疫情影响"], ["贷款"], "临夏州"))
+    claims = [m.clause_id for m in result.of("可以申请")]
+    # 延期还本付息, 更优惠的利率和减免罚息, 担保: among the first five.
+    assert {"linxia-2022-84#8", "linxia-2022-84#2", "linxia-2022-84#4"} <= set(claims[:5]), claims
+    # Banks' and governments' own work is no benefit to claim: 应急响应能力 (十六), 平台联通 (十八), 纾困企业名单 (二十).
+    assert not {"linxia-2022-84#16", "linxia-2022-84#18", "linxia-2022-84#20"} & set(claims)
+    offered = {m.clause_id for m in result.measures}
+    # 进出口信贷 and 商业汇票 are no loan for a restaurant.
+    assert not {"中小企业促进法-2017-09-01#41", "保障中小企业款项支付条例-2025-03-17#11"} & offered
+    subsidy = next(m for m in result.measures if m.clause_id == "linxia-2022-84#6")
+    assert any("300万元" in f for f in subsidy.figures) and not any("2.88%" in f for f in subsidy.figures)
+    assert any("2.88%" in e and "民族贸易定点" in e for e in subsidy.excluded)
+    assert subsidy.lead == "州财政局"
+    assert all(m.lead for m in result.measures)
+    assert result.of("可以申请") and match_text(result).startswith(f"可以申请{int_to_cn(len(claims))}项：")
+
+
 def test_a_self_description_in_the_chat_is_answered_by_matching(multi_assistant):
     answer = multi_assistant.ask("我是开饭馆的个体户，第一次贷款，能享受哪些政策？", region="临夏州")
     assert answer.route == "match" and not answer.refused
-    assert "明确适用" in answer.text and "可能适用" in answer.text and answer.citations
+    assert answer.text.startswith("可以申请") and "明确适用" in answer.text and answer.citations
     assert answer.checks == []  # every number shown is one of the cited clauses'
     for c in answer.citations:
         assert c.quote in answer.text and c.quote in multi_assistant.index.by_id[c.clause_id].text
@@ -216,6 +270,22 @@ def test_the_matching_set_meets_its_floors(multi_settings, tmp_path):
                                                tmp_path / "run", floors=floors)
     assert violations == [], summary["overall"]
     assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "results.jsonl").is_file()
+
+
+def test_the_submeasure_annotations_are_valid_and_the_index_meets_their_floors(multi_settings, capsys):
+    from assistant.evaluation.submeasures import load_submeasures
+
+    dev = load_submeasures(ROOT / "evals" / "submeasures.jsonl")
+    held_out = load_submeasures(ROOT / "evals" / "submeasures_holdout.jsonl")
+    assert len(dev) >= 150 and len(held_out) >= 80
+    assert not {g.clause_id for g in dev} & {g.clause_id for g in held_out}
+    for g in dev + held_out:  # every figure annotated is the sentence's own words
+        assert all(f in g.text for f in g.figures), (g.clause_id, g.n)
+    args = ["--corpus", str(multi_settings.corpus_dir), "--corpus", str(multi_settings.extra_corpus_dirs[0]),
+            "--index-dir", str(multi_settings.index_dir), "eval", str(ROOT / "evals" / "submeasures.jsonl"),
+            "--floors", str(ROOT / "evals" / "floors_submeasures.toml")]
+    assert main(args) == 0, capsys.readouterr().err
+    assert "可以申请 精确率" in capsys.readouterr().out
 
 
 def test_a_bad_matching_set_names_every_bad_line(tmp_path):

@@ -294,6 +294,11 @@ def test_match_endpoint(client):
     assert client.predict("小型企业", "", [], ["贷款"], "浙江省", api_name="/match")["measures"] == []
     with pytest.raises(Exception, match="不在可选范围内"):
         client.predict("大企业", "", [], [], "", api_name="/match")
+    # The chat's everyday words, each said as the choice it became; results by what they are to the owner.
+    data = client.predict("个体户", "开饭馆的", [], ["贷款还不上"], "临夏州", api_name="/match")
+    assert data["profile"]["type"] == "个体工商户" and data["profile"]["needs"] == ["延期还本付息"]
+    assert "“开饭馆的”按行业“餐饮”查找。" in data["read_as"]
+    assert data["measures"][0]["result"] == "可以申请" and data["measures"][0]["lead"]
 
 
 def test_the_chat_disables_send_while_answering_and_keeps_sources_in_each_message(service):

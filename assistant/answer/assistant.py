@@ -34,7 +34,7 @@ from ..search.text import clean_text, normalize, tokenize, words
 from .compose import ExtractiveComposer
 from .grounding import PROMPT_LEAK_CHARS, verify
 from .llm import LLMComposer, chat_model
-from .match import CHAT_LISTED, EXPLICIT, POSSIBLE, MatchResult, MeasureIndex, match_text
+from .match import CHAT_LISTED, MatchResult, MeasureIndex, match_text
 from .profile import ANYWHERE, Profile, read_profile
 from .routes import MAX_LISTED_CLAUSES, SERVICE_UNAVAILABLE, Composers, Turn
 from .validity import validity_notes
@@ -328,7 +328,7 @@ class Assistant:
         by its granting sentence."""
         result: MatchResult = turn.match
         citations = []
-        for m in [*result.group(EXPLICIT)[:CHAT_LISTED[EXPLICIT]], *result.group(POSSIBLE)[:CHAT_LISTED[POSSIBLE]]]:
+        for m in [m for kind, listed in CHAT_LISTED.items() for m in result.of(kind)[:listed]]:
             clause = self.index.by_id[m.clause_id]
             at = clause.text.find(m.benefit)
             citations.append(self.composer.cite(clause, m.benefit, clause.start + at, clause.start + at + len(m.benefit)))

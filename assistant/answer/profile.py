@@ -16,6 +16,7 @@ from ..lexicon import MEASURES, PROFILE
 
 ANYWHERE = "全国"  # a profile's region that chooses every document, whatever the deployment's region
 OTHER = "其他"  # the industry that names no kind
+FIELD_LABELS = {"type": "主体类型", "industry": "行业", "situation": "情况", "need": "需求"}
 
 
 class ProfileError(PolicyError):
@@ -45,6 +46,17 @@ class ProfileOptions:
             choice_of = {w: choice for choice, ws in table.items() for w in ws}
             out[name] = (choice_of, re.compile("|".join(re.escape(w) for w in sorted(choice_of, key=len, reverse=True))))
         return out
+
+    def read_words(self, text: str, prefer: str = "") -> list[tuple[str, str]]:
+        """(field, choice) of each everyday word in ``text``: those of field ``prefer`` when it has any, else
+        those of the other fields."""
+        found = []
+        for name in sorted(self.readers, key=lambda n: n != prefer):
+            choice_of, pattern = self.readers[name]
+            found += [(name, choice_of[m.group(0)]) for m in pattern.finditer(text)]
+            if found and name == prefer:
+                break
+        return list(dict.fromkeys(found))
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -103,6 +115,41 @@ class Profile:
             if wrong:
                 raise ProfileError(f"{name}“{'、'.join(wrong)}”不在可选范围内。可选：{'、'.join(allowed)}。")
         return profile
+
+    @classmethod
+    def from_words(cls, type: str = "", industry: str = "", situations=(), needs=(), region: str = ""
+                   ) -> tuple["Profile", list[str]]:
+        """A profile from the choices or the everyday words the chat understands ("外汇", "上市挂牌", "开饭馆的"),
+        with a line for each word that became a choice ("“外汇”按“外汇避险”查找"). A word of another field goes
+        there ("开饭馆的" given as a type is the industry 餐饮).
+
+        Raises:
+            ProfileError: a value that is no choice and holds no word of any (the message lists the choices).
+        """
+        options = ProfileOptions.load()
+        chosen: dict[str, list[str]] = {"type": [], "industry": [], "situation": [], "need": []}
+        said: list[str] = []
+        given = {"type": [type] if type else [], "industry": [industry] if industry else [],
+                 "situation": list(situations or ()), "need": list(needs or ())}
+        allowed = {"type": options.types, "industry": options.industries, "situation": options.situations,
+                   "need": options.needs}
+        for field_name, values in given.items():
+            for value in (v.strip() for v in values):
+                if not value or value in allowed[field_name]:
+                    chosen[field_name] += [value] if value else []
+                    continue
+                found = options.read_words(value, prefer=field_name)
+                if not found:
+                    label = FIELD_LABELS[field_name]
+                    raise ProfileError(f"{label}“{value}”不在可选范围内，也没有认出其中的说法。"
+                                       f"可选：{'、'.join(allowed[field_name])}。")
+                for where, choice in found:
+                    chosen[where].append(choice)
+                said.append(f"“{value}”按" + "、".join(f"{FIELD_LABELS[w]}“{c}”" for w, c in found) + "查找。")
+        first = {f: list(dict.fromkeys(v)) for f, v in chosen.items()}
+        profile = cls.of(first["type"][0] if first["type"] else "", first["industry"][0] if first["industry"] else "",
+                         first["situation"], first["need"], region)
+        return profile, said
 
     @property
     def kinds(self) -> frozenset[str]:

@@ -17,7 +17,7 @@ from functools import lru_cache
 from .. import grammar
 from ..datafiles import read_text
 from ..lexicon import MEASURES
-from ..models import Measure, Support
+from ..models import BACKGROUND, CHANNEL, CLAIM, Measure, Result, SubMeasure, Support
 
 GENERAL = "中小微企业"  # the beneficiary kind of a measure for SMEs at large (中小企业, 民营企业, 市场主体 …)
 _SEGMENT = re.compile(r"[^，；,;]+")
@@ -58,6 +58,13 @@ class Vocabulary:
     internal_body: re.Pattern
     grant: re.Pattern
     protections: frozenset[str]  # kinds of support a ban grants
+    channel: re.Pattern  # a sentence offering a way to support (平台, 名单, 绿色通道): 可以利用
+    background: re.Pattern  # agencies' own work in a sentence (机制, 计划, 考核): 政策背景
+    services: frozenset[str]  # kinds of support that are a service to use, not a benefit to claim
+    urging: frozenset[str]  # grant words that only urge (鼓励, 引导): not weighed against agencies' own work
+    recipient: re.Pattern  # a beneficiary given something: 为中小企业提供…, 对50万元以下个体工商户免收…
+    provider_end: re.Pattern  # how a sentence's subject ends when it is an organization
+    lead_words: dict[str, tuple[str, ...]]  # kind of support → words of the 责任单位 that provides it
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -81,13 +88,22 @@ class Vocabulary:
             internal_body=_pattern(addressee["internal_body"]),
             grant=_pattern(addressee["grant"]),
             protections=frozenset(addressee["protections"]),
+            channel=_pattern(data["result"]["channel"]),
+            background=_pattern(data["result"]["background"]),
+            services=frozenset(data["result"]["services"]),
+            urging=frozenset(data["result"]["urging"]),
+            recipient=re.compile(f"(?:为|向|对)[^，。；]{{0,10}}?(?:{_pattern(kinds).pattern})[^，。；]{{0,12}}?"
+                                 f"(?:{_pattern(data['result']['gives']).pattern})"),
+            provider_end=re.compile(f"(?:{_pattern(data['result']['provider_ends']).pattern})$"),
+            lead_words={kind: tuple(words) for kind, words in data["lead"].items()},
         )
 
 
 def read_measure(text: str, body: tuple[int, int], *, title: str = "", section: str = "", preamble: bool = False,
-                 vocabulary: Vocabulary | None = None) -> Measure:
+                 units: tuple[str, ...] = (), vocabulary: Vocabulary | None = None) -> Measure:
     """The :class:`Measure` of a clause: ``text`` is the clause, ``body`` its span without the marker
-    and the 责任单位 note, ``title`` its own heading, ``section`` the chapter or part it stands in."""
+    and the 责任单位 note, ``title`` its own heading, ``section`` the chapter or part it stands in, ``units``
+    its 责任单位 (whom to ask about a sentence that names no provider)."""
     v = vocabulary or Vocabulary.load()
     body_text = text[body[0]:body[1]]
     beneficiaries = _beneficiaries(body_text, v)
@@ -104,7 +120,97 @@ def read_measure(text: str, body: tuple[int, int], *, title: str = "", section: 
     # A figure inside a condition is a threshold to check (单户授信1000万元以下), not what is granted.
     support = [Support(s.kind, tuple(f for f in s.figures if not any(f in c for c in conditions))) for s in support]
     return Measure(addressee="enterprise", beneficiaries=tuple(beneficiaries), support=tuple(support),
-                   conditions=conditions, benefit=_benefit(body_text, v))
+                   conditions=conditions, benefit=_benefit(body_text, v),
+                   sub_measures=sub_measures(body_text, v, conditions, units))
+
+
+def sub_measures(body: str, v: Vocabulary, conditions: tuple[str, ...], units: tuple[str, ...]
+                 ) -> tuple[SubMeasure, ...]:
+    """The sentences of a measure's body that grant some support, each with what it names itself.
+
+    The clause's opening title sentence ("用好财政贴息政策。") is not one of them."""
+    sentences = [m.group(0).strip() for m in grammar.SENTENCE.finditer(body) if m.group(0).strip()]
+    found: list[SubMeasure] = []
+    for i, sentence in enumerate(sentences):
+        named = _for_whom(sentence, v)
+        if i == 0 and len(sentences) > 1 and grammar.TITLE_SENTENCE.fullmatch(sentence) and len(sentence) <= 20:
+            continue
+        kinds = tuple(dict.fromkeys(k for w in _granted_words(sentence, v) for k in v.support_kinds[w]))
+        if not kinds:
+            continue
+        stated = tuple(c for c in conditions if c in sentence)
+        figures = tuple(f for f in _figures(sentence) if not any(f in c for c in stated))
+        found.append(SubMeasure(text=sentence, result=_result(sentence, kinds, figures, v), beneficiaries=named,
+                                support=kinds, figures=figures, conditions=stated, lead=_lead(sentence, kinds, units, v)))
+    return tuple(found)
+
+
+def _for_whom(sentence: str, v: Vocabulary) -> tuple[str, ...]:
+    """The kinds a sentence names as beneficiaries. Support named by a kind itself (进出口信贷, 出口信用保险) is
+    for that kind only: SMEs at large named elsewhere in the sentence (", 支持中小企业开拓境外市场") are whom
+    it serves through them, not who else may ask; in the same list (中小微企业和个体工商户、货车司机贷款) they
+    stay."""
+    named = _beneficiaries(sentence, v)
+    supports = {m.start() for m in v.support.finditer(sentence)}
+    qualifying = [m for m in v.beneficiaries.finditer(sentence)
+                  if m.end() in supports and v.beneficiary_kinds[m.group(0)] != (GENERAL,)]
+    if not qualifying or GENERAL not in named:
+        return tuple(named)
+    segments = [m.span() for m in _SEGMENT.finditer(sentence)]
+    own = {i for i, (a, b) in enumerate(segments) for q in qualifying if a <= q.start() < b}
+    general_elsewhere = all(i not in own for i, (a, b) in enumerate(segments)
+                            for m in v.beneficiaries.finditer(sentence, a, b)
+                            if v.beneficiary_kinds[m.group(0)] == (GENERAL,))
+    return tuple(k for k in named if k != GENERAL) if general_elsewhere else tuple(named)
+
+
+def _figures(sentence: str) -> list[str]:
+    """The figures of one sentence, each with the qualifier printed before it (最高300万元, 不高于1%)."""
+    shown = []
+    for m in grammar.FIGURE.finditer(sentence):
+        qualifier = _QUALIFIER.search(sentence, max(0, m.start() - 16), m.start())
+        shown.append(sentence[qualifier.start() if qualifier else m.start():m.end()])
+    return list(dict.fromkeys(shown))
+
+
+def _result(sentence: str, kinds: tuple[str, ...], figures: tuple[str, ...], v: Vocabulary) -> Result:
+    """What a sentence granting ``kinds`` is to an owner. One that states figures (不高于1%, 最高300万元) is
+    concrete: a benefit to claim. One naming a way to support (平台, 名单, 绿色通道) is 可以利用. Else agencies'
+    own work (建立机制, 信贷投放计划) as often as the grant words that do more than urge, or more, is 政策背景,
+    unless a beneficiary is given something (为中小企业提供…); a service alone is 可以利用; else a benefit to
+    claim."""
+    if figures:
+        return CLAIM
+    if v.channel.search(sentence):
+        return CHANNEL
+    grants = sum(1 for word in v.grant.findall(sentence) if word not in v.urging)
+    own_work = len(v.background.findall(sentence)) + len(v.internal_body.findall(sentence))
+    if own_work and own_work >= grants and not v.recipient.search(sentence):
+        return BACKGROUND
+    return CHANNEL if set(kinds) <= v.services else CLAIM
+
+
+# What may stand between a sentence's subject and its verb: 政府性融资担保机构要…, 各银行业金融机构应当….
+_SUBJECT = re.compile(r"^(?:对|为|在)?([^，。；：、“”（）()]{2,24}?)(?:要|应当|应|将|可以|可|须|必须|负责|积极|进一步|加大|提供|给予)")
+
+
+_URGED = re.compile(r"^(?:引导|鼓励|支持|推动|督促|指导|要求|组织|积极|进一步)+")
+
+
+def _lead(sentence: str, kinds: tuple[str, ...], units: tuple[str, ...], v: Vocabulary) -> str:
+    """Whom to ask about a sentence: the organization it makes its subject (政府性融资担保机构要…), else the
+    clause's 责任单位 whose name says it provides the first kind of support it can (州财政局 for 贴息), else ""."""
+    subject = _SUBJECT.match(sentence)
+    if subject and not subject.group(0).startswith(("对", "为", "在")):
+        actor = _URGED.sub("", subject.group(1))  # 引导辖内金融机构…: the institutions urged are the ones to ask
+        if v.provider_end.search(actor) and len(actor) >= 2:
+            return actor
+    for kind in (k for k in v.lead_words if k in kinds):  # the most particular kind first (measures.toml)
+        for word in v.lead_words[kind]:
+            unit = next((u for u in units if word in u), None)
+            if unit:
+                return unit
+    return ""
 
 
 def _beneficiaries(body: str, v: Vocabulary) -> list[str]:

@@ -286,7 +286,7 @@ def _make_clause(doc: Document, number: str, label: str, sec_no: str, sec_title:
         deadlines=tuple(extract_deadlines(text)),
         units_span=note,
         body_span=body,
-        measure=read_measure(text, body, title=title, section=sec_title, preamble=number == "0"),
+        measure=read_measure(text, body, title=title, section=sec_title, preamble=number == "0", units=tuple(units)),
     )
 
 

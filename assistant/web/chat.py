@@ -249,9 +249,11 @@ class Handlers:
 
     def match(self, type: str = "", industry: str = "", situations: list[str] | None = None,
               needs: list[str] | None = None, region: str = "") -> dict:
-        """Policy matching: the measures a profile can use, {profile, region, documents, measures: [{clause_id,
-        group (明确适用|可能适用), title, benefit, figures, conditions, units, notes}]}. ``region`` empty: the
-        deployment's POLICY_REGION; 全国: every document."""
+        """Policy matching: the measures a profile can use, {profile, region, documents, read_as, measures:
+        [{clause_id, result (可以申请|可以利用|政策背景), group (明确适用|可能适用), title, benefit, figures,
+        conditions, lead, units, notes, parts, excluded}]}. The choices may be the chat's everyday words (外汇,
+        开饭馆的); ``read_as`` says what each became. ``region`` empty: the deployment's POLICY_REGION; 全国: every
+        document."""
         return self._match(type, industry, situations, needs, region).to_json()  # a bad choice: ProfileError
 
     def match_form(self, type: str, industry: str, situations: list[str], needs: list[str], region: str):
@@ -265,9 +267,11 @@ class Handlers:
     def _match(self, type, industry, situations, needs, region) -> MatchResult:
         """Raises ProfileError for a choice the form does not offer."""
         where = (region or "").strip()
-        profile = Profile.of(chosen(type), chosen(industry), situations or (), needs or (),
-                             ANYWHERE if where == ANY_REGION else where)
-        return self.service.assistant.match(profile)
+        profile, said = Profile.from_words(chosen(type), chosen(industry), situations or (), needs or (),
+                                           ANYWHERE if where == ANY_REGION else where)
+        result = self.service.assistant.match(profile)
+        result.read_as = said
+        return result
 
     def search(self, query: str, k: int = 5) -> list[dict]:
         """Ranked clauses for a question or keywords, with why each was found."""
@@ -438,8 +442,8 @@ def _match_tab(handlers: Handlers) -> gr.Dropdown:
     options = ProfileOptions.load()
     service = handlers.service
     with gr.Tab("政策匹配", id="match"):
-        gr.Markdown("选择企业的情况，列出文件中可以享受的措施：**明确适用**（条款写明适用于您这类主体）和"
-                    "**可能适用**（面向全体中小微企业的措施），附条款原文、额度、需确认的条件和责任单位。")
+        gr.Markdown("选择企业的情况，列出文件中您**可以申请**的支持、**可以利用**的渠道和服务，以及相关的**政策背景**；"
+                    "每项附条款原文、额度、需确认的条件和办理咨询单位。")
         with gr.Row():
             kind = gr.Dropdown([ANY, *options.types], value=ANY, label="主体类型", elem_id="match-type")
             industry = gr.Dropdown([ANY, *options.industries], value=ANY, label="行业", elem_id="match-industry")

@@ -12,9 +12,17 @@ import html
 import re
 from collections.abc import Sequence
 
-from ..answer.match import EXPLICIT, MATCH_DISCLAIMER, POSSIBLE, MatchedMeasure, MatchResult
+from ..answer.match import (
+    MATCH_DISCLAIMER,
+    MATCH_SHOWN,
+    RESULT_LEADS,
+    MatchedMeasure,
+    MatchResult,
+    first_line,
+    fits_text,
+)
 from ..corpus import versions
-from ..models import Answer, Citation, Clause, DocumentMeta, Retrieval, by_clause
+from ..models import BACKGROUND, RESULTS, Answer, Citation, Clause, DocumentMeta, Retrieval, by_clause
 from ..search.documents import LEVEL_RANK, locality
 from ..search.index import Index
 from ..search.text import clean_text
@@ -190,8 +198,10 @@ p.source { color: var(--pa-quiet); font-size: .85em; margin: .2em 0; }
 p.validity { color: var(--pa-warn); }
 table.docs { border-collapse: collapse; width: 100%; color: var(--body-text-color); }
 table.docs td, table.docs th { border: 1px solid var(--border-color-primary); padding: .3em .5em; text-align: left; }
-.match-group[data-group='明确适用'] .match-card { border-left: 4px solid var(--pa-explicit); }
-.match-group[data-group='可能适用'] .match-card { border-left: 4px solid var(--pa-possible); }
+.match-card[data-group='明确适用'] { border-left: 4px solid var(--pa-explicit); }
+.match-card[data-group='可能适用'] { border-left: 4px solid var(--pa-possible); }
+p.fits, p.excluded { color: var(--pa-quiet); font-size: .9em; }
+p.match-first { font-size: 1.05em; }
 .match-card p { margin: .25em 0; }
 .match-group h4 small { font-weight: normal; color: var(--pa-quiet); margin-left: .6em; }
 p.match-summary, p.disclaimer { color: var(--pa-quiet); }
@@ -312,35 +322,50 @@ def uploaded_document(doc: DocumentMeta, clause_count: int) -> str:
 
 
 def match_cards(index: Index, result: MatchResult) -> str:
-    """The 政策匹配 result: a line on what was searched, then the 明确适用 and 可能适用 cards, each with the
-    benefit quoted, its figures, what to check, whom to contact, and the clause in full on opening."""
+    """The 政策匹配 result: the answer in one line, then the measures by what they are to the owner (可以申请,
+    可以利用, and 政策背景 folded away), the first few of each shown and the rest under 更多; each card quotes
+    the sentences of it that fit, their figures, what to check, whom to ask, what of it is for others only,
+    and the clause in full on opening."""
     where = f"适用于{esc(result.region)}的" if result.region else ""
-    head = (f"<p class='match-summary'>按您的情况（{esc(result.profile.describe())}），在{where}{result.documents}份文件中"
-            f"找到明确适用 {len(result.group(EXPLICIT))} 项、可能适用 {len(result.group(POSSIBLE))} 项。</p>")
+    head = (f"<p class='match-first'><b>{esc(first_line(result))}</b></p>"
+            f"<p class='match-summary'>按您的情况（{esc(result.profile.describe())}），查了{where}{result.documents}份文件。"
+            f"{esc(''.join(result.read_as))}</p>")
     notes = "".join(f"<p class='validity'>⚠️ {esc(n)}</p>" for n in result.notes)
     if not result.measures:
-        return head + notes + "<p class='empty'>没有找到写明适用的措施。可少选几项需求再查，或向当地中小企业主管部门咨询。</p>"
-    groups = []
-    for group, lead in ((EXPLICIT, "条款写明适用于您这类主体"), (POSSIBLE, "面向全体中小微企业的措施，是否适用请向责任单位确认")):
-        items = result.group(group)
+        return head + notes + "<p class='empty'>可少选几项需求再查，或拨打12345政务服务便民热线咨询。</p>"
+    sections = []
+    for kind in RESULTS:
+        items = result.of(kind)
         if not items:
             continue
-        cards = "".join(_match_card(index, m) for m in items)
-        groups.append(f"<section class='match-group' data-group='{esc(group)}'><h4>{esc(group)}（{len(items)}）"
-                      f"<small>{esc(lead)}</small></h4>{cards}</section>")
-    return head + notes + "".join(groups) + f"<p class='disclaimer'>{esc(MATCH_DISCLAIMER)}</p>"
+        cards = [_match_card(index, m) for m in items]
+        shown = len(cards) if kind == BACKGROUND else MATCH_SHOWN
+        body = "".join(cards[:shown])
+        if len(cards) > shown:
+            body += (f"<details class='match-more'><summary>更多（{len(cards) - shown}）</summary>"
+                     f"{''.join(cards[shown:])}</details>")
+        title = f"<h4>{esc(RESULT_LEADS[kind])}（{len(items)}）</h4>"
+        if kind == BACKGROUND:  # agencies' own work: folded away, open on request
+            sections.append(f"<section class='match-group' data-result='{kind}'><details><summary>{title}</summary>"
+                            f"{body}</details></section>")
+        else:
+            sections.append(f"<section class='match-group' data-result='{kind}'>{title}{body}</section>")
+    return head + notes + "".join(sections) + f"<p class='disclaimer'>{esc(MATCH_DISCLAIMER)}</p>"
 
 
 def _match_card(index: Index, m: MatchedMeasure) -> str:
     clause = index.by_id[m.clause_id]
-    rows = [f"<p class='benefit'>“{esc(m.benefit)}”</p>"]
+    rows = [f"<p class='fits'>{esc(fits_text(m))}</p>"]
+    rows += [f"<p class='benefit'>“{esc(p.text)}”</p>" for p in m.parts[:3]]
     if m.figures:
         rows.append(f"<p class='figures'><b>额度与费率：</b>{esc('；'.join(m.figures))}</p>")
     if m.conditions:
         rows.append(f"<p class='conditions'><b>需确认：</b>{esc('；'.join(m.conditions))}</p>")
+    rows.append(f"<p class='lead'><b>办理咨询：</b>{esc(m.lead)}</p>")
+    rows += [f"<p class='excluded'><b>不适用：</b>{esc(e)}</p>" for e in m.excluded]
     if m.units:
         rows.append(f"<p class='units'><b>责任单位：</b>{esc('、'.join(m.units))}</p>")
     rows += [f"<p class='validity'>⚠️ {esc(n)}</p>" for n in m.notes]
-    return (f"<div class='match-card' data-clause='{esc(m.clause_id)}' data-group='{esc(m.group)}'>"
-            f"<p class='match-title'><b>{esc(m.title)}</b></p>{''.join(rows)}"
+    return (f"<div class='match-card' data-clause='{esc(m.clause_id)}' data-group='{esc(m.group)}' "
+            f"data-result='{esc(m.result)}'><p class='match-title'><b>{esc(m.title)}</b></p>{''.join(rows)}"
             f"<details><summary>条款全文</summary><div class='clause-text'>{esc(clause.text)}</div></details></div>")
