@@ -265,7 +265,9 @@ def _eval_match(args: argparse.Namespace, settings, index) -> int:
     print(f"政策匹配：明确适用 精确率 {_fmt(o['explicit_precision'])}  召回率 {_fmt(o['explicit_recall'])}  "
           f"明确∪可能 召回率 {_fmt(o['union_recall'])}  提供了的内部条款 {o['internal_offered']} 次  "
           f"对话转入 {_fmt(o['chat_routed'])}  读对画像 {_fmt(o['chat_profile_read'])}  "
-          f"措施判断 P {_fmt(o['measure_precision'])} R {_fmt(o['measure_recall'])}")
+          f"措施判断 P {_fmt(o['measure_precision'])} R {_fmt(o['measure_recall'])}  "
+          f"可以申请卡片 精确率 {_fmt(o['claim_card_precision'])}（部门职责 {o['claim_card_agency']} 张）  "
+          f"额度属于本主体 {_fmt(o['figures_fit'])}  写明办理单位 {_fmt(o['lead_named'])}")
     print(f"结果已写入 {out}（results.jsonl、summary.json、report.md、report.html）")
     for line in violations:
         _err(f"低于指标下限：{line}")

@@ -195,11 +195,19 @@ _SUBJECT = re.compile(r"^(?:对|为|在)?([^，。；：、“”（）()]{2,24}
 
 
 _URGED = re.compile(r"^(?:引导|鼓励|支持|推动|督促|指导|要求|组织|积极|进一步)+")
+# A government that urges institutions to act (国家推动保险机构开展…, 鼓励、引导、支持商业银行等金融机构增加…).
+_URGED_ACTOR = re.compile(r"^(?:国家|国务院|[^，。；]{0,12}?人民政府)?(?:[、和]?(?:鼓励|引导|推动|支持|督促|指导))+"
+                          r"([^，。；、“”]{2,16}?)(?:为|向|对|开发|提供|开展|加大|增加|创新|降低|在|通过|积极)")
 
 
 def _lead(sentence: str, kinds: tuple[str, ...], units: tuple[str, ...], v: Vocabulary) -> str:
-    """Whom to ask about a sentence: the organization it makes its subject (政府性融资担保机构要…), else the
-    clause's 责任单位 whose name says it provides the first kind of support it can (州财政局 for 贴息), else ""."""
+    """Whom to ask about a sentence: the institutions a government urges in it (国家推动保险机构开展…), else the
+    organization it makes its subject (政府性融资担保机构要…), else the clause's 责任单位 whose name says it
+    provides the most particular kind of support it grants (州财政局 for 贴息), else ""."""
+    for segment in _SEGMENT.findall(sentence):  # 国家鼓励各类金融机构开发…: the institutions urged are the ones to ask
+        urged = _URGED_ACTOR.match(segment)
+        if urged and v.provider_end.search(urged.group(1)):
+            return urged.group(1)
     subject = _SUBJECT.match(sentence)
     if subject and not subject.group(0).startswith(("对", "为", "在")):
         actor = _URGED.sub("", subject.group(1))  # 引导辖内金融机构…: the institutions urged are the ones to ask

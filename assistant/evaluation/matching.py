@@ -17,12 +17,17 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..answer.match import EXPLICIT, POSSIBLE
+from ..answer.match import EXPLICIT, HOTLINE, POSSIBLE
 from ..answer.profile import Profile, ProfileError, read_profile
+from ..corpus.measures import GENERAL
+from ..models import CLAIM
 from .evaluate import QAFileError
 from .report import HTML_NAME, MD_NAME, esc, html_page, html_table, md_table
 
 ANNOTATIONS = "match_clauses.jsonl"
+# The sentence labels of the measures (evaluation/submeasures.py): the profiles, not these, are what a matching
+# set holds out, so both are read.
+SENTENCE_ANNOTATIONS = ("submeasures.jsonl", "submeasures_holdout.jsonl")
 PROFILE_FIELDS = ("type", "industry", "situations", "needs")
 
 
@@ -47,6 +52,7 @@ class MatchOutcome:
     question: str = ""
     routed: bool | None = None  # the chat answered the question by matching
     read_right: bool | None = None  # the chat read the profile the set gives
+    cards: list[dict] = field(default_factory=list)  # each measure offered: clause_id, result, lead_named, figures
 
     @property
     def missed(self) -> list[str]:
@@ -130,7 +136,10 @@ def run_match(items: list[MatchItem], assistant, annotations: dict[str, bool], *
         outcome = MatchOutcome(
             item.id, item.profile.to_json(), sorted(item.explicit), sorted(item.possible),
             [m.clause_id for m in result.group(EXPLICIT)], [m.clause_id for m in result.group(POSSIBLE)],
-            internal_offered=[c for c in offered if annotations.get(c) is False], question=item.question)
+            internal_offered=[c for c in offered if annotations.get(c) is False], question=item.question,
+            cards=[{"clause_id": m.clause_id, "result": m.result, "figures": list(m.figures),
+                    "lead_named": m.lead not in (HOTLINE, _issuer(assistant.index, m.clause_id))}
+                   for m in result.measures])
         if item.question:
             answer = assistant.ask(item.question, today=today, region=item.profile.region, compose="extractive")
             outcome.routed = answer.route == "match"
@@ -139,6 +148,54 @@ def run_match(items: list[MatchItem], assistant, annotations: dict[str, bool], *
                 _same(getattr(read, f), getattr(item.profile, f)) for f in PROFILE_FIELDS)
         outcomes.append(outcome)
     return outcomes
+
+
+def _issuer(index, clause_id: str) -> str:
+    doc = index.documents.get(clause_id.split("#")[0])
+    return doc.issuer if doc else ""
+
+
+def card_metrics(outcomes: list[MatchOutcome], sentences: dict[str, list[dict]]) -> dict:
+    """The cards offered against the sentence labels (``sentences``: clause id → its annotated sentences):
+    how many 可以申请 cards the reading agrees with (a sentence of the clause labelled 可以申请 grants what
+    the profile needs), how many are clauses with nothing an owner can claim (agencies' duties), whether each figure shown comes from a
+    sentence whose beneficiaries include the owner, and how many cards name whom to ask (a provider or
+    责任单位, not the issuer or the 12345 line)."""
+    claims = right = agency = right_figures = figures = named = cards = 0
+    for o in outcomes:
+        needs = set(o.profile["needs"])
+        profile = Profile.of(o.profile["type"], o.profile["industry"], o.profile["situations"], o.profile["needs"])
+        for card in o.cards:
+            cards += 1
+            named += bool(card["lead_named"])
+            gold = sentences.get(card["clause_id"], [])
+            if card["result"] == CLAIM:
+                claims += 1
+                right += any(g["result"] == CLAIM and (not needs or needs & set(g["support"])) for g in gold)
+                agency += not any(g["result"] == CLAIM for g in gold)  # nothing in it an owner can claim
+            for figure in card["figures"]:
+                source = next((g for g in gold if figure in g["text"]), None)
+                if source is not None:
+                    figures += 1
+                    whom = set(source["beneficiaries"])
+                    right_figures += (not whom or bool(whom & (profile.kinds | profile.loose_kinds | {GENERAL})))
+    share = lambda hits, total: round(hits / total, 3) if total else None  # noqa: E731
+    return {"cards": cards, "claim_cards": claims, "claim_card_precision": share(right, claims),
+            "claim_card_agency": agency, "figures_fit": share(right_figures, figures),
+            "lead_named": share(named, cards)}
+
+
+def load_sentences(path: Path) -> dict[str, list[dict]]:
+    """clause id → annotated sentences, from the sub-measure sets beside a matching set ({} when absent)."""
+    out: dict[str, list[dict]] = {}
+    for name in SENTENCE_ANNOTATIONS:
+        file = path.parent / name
+        if file.is_file():
+            for line in file.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    out[row["clause_id"]] = row["sentences"]
+    return out
 
 
 def _same(a, b) -> bool:
@@ -215,7 +272,9 @@ DETAIL_HEADER = ("画像", "主体", "需求", "漏掉的明确适用", "多出�
 METRIC_LABELS = (("explicit_precision", "明确适用 精确率"), ("explicit_recall", "明确适用 召回率"),
                  ("union_recall", "明确∪可能 召回率"), ("internal_offered", "提供了的内部条款（次）"),
                  ("chat_routed", "对话中转入政策匹配"), ("chat_profile_read", "对话中读对画像"),
-                 ("measure_precision", "措施判断 精确率（条款级）"), ("measure_recall", "措施判断 召回率（条款级）"))
+                 ("measure_precision", "措施判断 精确率（条款级）"), ("measure_recall", "措施判断 召回率（条款级）"),
+                 ("claim_card_precision", "可以申请 卡片精确率"), ("claim_card_agency", "可以申请中的部门职责（张）"),
+                 ("figures_fit", "额度属于本主体"), ("lead_named", "写明办理咨询单位的卡片"))
 
 
 def evaluate_match_suite(settings, index, match_file: Path, out: Path, *, floors=None,
@@ -228,7 +287,8 @@ def evaluate_match_suite(settings, index, match_file: Path, out: Path, *, floors
     annotations = load_annotations(match_file)
     assistant = Assistant.from_settings(settings, index=index, today=today)
     outcomes = run_match(items, assistant, annotations, today=today)
-    overall = {**match_metrics(outcomes), **measure_metrics(index, annotations)}
+    overall = {**match_metrics(outcomes), **measure_metrics(index, annotations),
+               **card_metrics(outcomes, load_sentences(match_file))}
     summary = {"match_file": str(match_file), "generated": dt.datetime.now().isoformat(timespec="seconds"),
                "overall": overall}
     summary["floor_violations"] = check_floors(summary, floors) if floors else []
