@@ -47,6 +47,7 @@ CLAUSE_REFERENCE = re.compile(r"第\s*[(（]?[零〇一二两三四五六七八�
 NO_REGION_NOTE = "没有选择所在地区，以下包括各地区的地方文件；选择所在地区可只看适用于当地的措施。"
 # How many clauses a self-description question's own words rank, to order its matched measures.
 MATCH_RANKED = 60
+NOTES_CACHED = 50_000  # matched measures' validity notes kept (clause and day)
 # The vector server did not answer: the clauses come from keyword search alone (search/retrieve.py).
 KEYWORDS_ONLY_NOTE = "语义检索服务暂时无法访问，本次只按关键词检索，可能漏掉说法不同的条款，请稍后再问一次。"
 LLM_REJECTED_NOTE = "大模型生成的回答未能通过条款核验，已改为直接引用条款原文。"
@@ -78,6 +79,7 @@ class Assistant:
                                                 settings.kind_bonuses())
         self.composer = ExtractiveComposer(index, lexicon.cues)
         self.composers = Composers(index, self.composer, lexicon)
+        self._notes_by_day: dict[tuple[str, dt.date], tuple[str, ...]] = {}
         self.llm: LLMComposer | None = None
         if chat is not None:
             self.llm = LLMComposer(chat, f"llm:{settings.llm or 'custom'}", self.composer, lexicon.prompt,
@@ -181,9 +183,20 @@ class Assistant:
             hits = self.retriever.retrieve(question, MATCH_RANKED, today=today, region=region).hits
             ranking = {h.clause.clause_id: i for i, h in enumerate(hits)}
         measures = self.measures.match(profile, doc_ids, ranking=ranking,
-                                       notes_of=lambda clause: validity_notes(self.index, [clause.clause_id], today))
+                                       notes_of=lambda clause: self._match_notes(clause.clause_id, today))
         return MatchResult(profile, measures, region.name if region else "",
                            len(doc_ids) if doc_ids is not None else len(self.index.documents), notes, list(ranking))
+
+    def _match_notes(self, clause_id: str, today: dt.date) -> tuple[str, ...]:
+        """A matched measure's validity notes, made once per clause and day (a profile open to all SMEs offers
+        hundreds of laws' articles, each checked against its document's dates)."""
+        key = (clause_id, today)
+        notes = self._notes_by_day.get(key)
+        if notes is None:
+            if len(self._notes_by_day) >= NOTES_CACHED:
+                self._notes_by_day.clear()
+            notes = self._notes_by_day[key] = tuple(validity_notes(self.index, [clause_id], today))
+        return notes
 
     def search(self, query: str, k: int | None = None) -> list[Hit]:
         """Ranked clauses for keywords or a question, without routing or glossary (``search``, /search). Like

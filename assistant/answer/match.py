@@ -1,8 +1,10 @@
 """Policy matching: an enterprise's profile → the measures of the documents in scope that it can use.
 
-docs/matching.md fixes the meaning: 明确适用 when a measure names a kind the profile is and grants
-what it needs, 可能适用 when the measure is for SMEs at large. Everything a matched measure carries
-(benefit, figures, conditions, 责任单位) is quoted from its clause when the index was built.
+docs/matching.md fixes the meaning: a measure is read sentence by sentence (its sub-measures, each 可以申请,
+可以利用 or 政策背景 to the owner); it is offered for the sentences that fit the profile, 明确适用 when it names
+a kind the profile is and grants what it needs, 可能适用 when it is for SMEs at large. Everything a matched
+measure carries (the sentences, figures, conditions, whom to ask) was read from its clause when the index was
+built.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ Group = Literal["明确适用", "可能适用"]
 EXPLICIT: Group = "明确适用"
 POSSIBLE: Group = "可能适用"
 HOTLINE = "12345政务服务便民热线"  # whom to ask when a measure names no one
+
+
 @dataclass(frozen=True)
 class MatchedMeasure:
     """One measure the profile can use, with everything quoted from its clause: the sentences of it that fit
@@ -123,6 +127,7 @@ class MeasureIndex:
         order = {doc_id: i for i, doc_id in enumerate(index.documents)}
         self.clauses: list[Clause] = []
         self.place: list[tuple[int, int]] = []  # (document order, position in the document)
+        self._titles: dict[str, str] = {}
         position: dict[str, int] = {}
         for clause in index.clauses:
             at = position[clause.doc_id] = position.get(clause.doc_id, -1) + 1
@@ -195,7 +200,7 @@ class MeasureIndex:
         group = EXPLICIT if explicit else POSSIBLE
         kinds = tuple(dict.fromkeys(k for p, f in chosen
                                     for k in ((p.beneficiaries or clause.measure.beneficiaries) if explicit else f[1])
-                                    if not explicit or k in profile.kinds))
+                                    if not explicit or k in profile.kinds)) or (whole[1] if whole else ())
         support = tuple(dict.fromkeys(k for p, _ in chosen for k in p.support if not profile.needs or k in profile.needs))
         shown_parts = tuple(p for p, _ in chosen)
         result = min((p.result for p in shown_parts), key=RESULTS.index)
@@ -205,12 +210,19 @@ class MeasureIndex:
                                                not set(p.support) & set(support), not p.figures))
         excluded = [_excluded(p, profile) for p, f in zip(parts, fits) if not shown(p, f)]
         return MatchedMeasure(
-            clause_id=clause.clause_id, group=group, title=self.index.heading(clause), benefit=best.text,
+            clause_id=clause.clause_id, group=group, title=self._title(clause), benefit=best.text,
             figures=tuple(dict.fromkeys(f for p in shown_parts for f in p.figures)),
             conditions=tuple(dict.fromkeys(c for p in shown_parts for c in p.conditions)), units=clause.units,
             notes=tuple(notes_of(clause)), beneficiaries=kinds, support=support, result=result,
             lead=self._lead(clause, best, shown_parts), parts=shown_parts,
             excluded=tuple(dict.fromkeys(e for e in excluded if e)))
+
+    def _title(self, clause: Clause) -> str:
+        """The clause's citation heading, made once: a profile open to all SMEs offers hundreds of laws' articles."""
+        title = self._titles.get(clause.clause_id)
+        if title is None:
+            title = self._titles[clause.clause_id] = self.index.heading(clause)
+        return title
 
     def _lead(self, clause: Clause, best: SubMeasure, parts: tuple[SubMeasure, ...]) -> str:
         """Whom to ask: the provider the best sentence names (or another fitting one does), else the clause's

@@ -151,13 +151,13 @@ class Profile:
                          first["situation"], first["need"], region)
         return profile, said
 
-    @property
+    @cached_property  # read once per profile: a match asks for them per candidate measure
     def kinds(self) -> frozenset[str]:
         """The beneficiary kinds the profile is: by type, industry and situations."""
         options = ProfileOptions.load()
         return frozenset(options.type_kinds.get(self.type, ()) + (self.industry,) + self.situations) - {""}
 
-    @property
+    @cached_property
     def loose_kinds(self) -> frozenset[str]:
         return frozenset(ProfileOptions.load().loose_kinds.get(self.type, ()))
 

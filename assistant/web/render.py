@@ -202,6 +202,7 @@ table.docs td, table.docs th { border: 1px solid var(--border-color-primary); pa
 .match-card[data-group='可能适用'] { border-left: 4px solid var(--pa-possible); }
 p.fits, p.excluded { color: var(--pa-quiet); font-size: .9em; }
 p.match-first { font-size: 1.05em; }
+summary.match-fold { font-weight: bold; margin: .6em 0 .3em; color: var(--body-text-color); }
 .match-card p { margin: .25em 0; }
 .match-group h4 small { font-weight: normal; color: var(--pa-quiet); margin-left: .6em; }
 p.match-summary, p.disclaimer { color: var(--pa-quiet); }
@@ -344,12 +345,12 @@ def match_cards(index: Index, result: MatchResult) -> str:
         if len(cards) > shown:
             body += (f"<details class='match-more'><summary>更多（{len(cards) - shown}）</summary>"
                      f"{''.join(cards[shown:])}</details>")
-        title = f"<h4>{esc(RESULT_LEADS[kind])}（{len(items)}）</h4>"
+        title = f"{esc(RESULT_LEADS[kind])}（{len(items)}）"
         if kind == BACKGROUND:  # agencies' own work: folded away, open on request
-            sections.append(f"<section class='match-group' data-result='{kind}'><details><summary>{title}</summary>"
-                            f"{body}</details></section>")
+            sections.append(f"<section class='match-group' data-result='{kind}'><details>"
+                            f"<summary class='match-fold'>{title}</summary>{body}</details></section>")
         else:
-            sections.append(f"<section class='match-group' data-result='{kind}'>{title}{body}</section>")
+            sections.append(f"<section class='match-group' data-result='{kind}'><h4>{title}</h4>{body}</section>")
     return head + notes + "".join(sections) + f"<p class='disclaimer'>{esc(MATCH_DISCLAIMER)}</p>"
 
 
