@@ -62,6 +62,7 @@ class Vocabulary:
     background: re.Pattern  # agencies' own work in a sentence (机制, 计划, 考核): 政策背景
     services: frozenset[str]  # kinds of support that are a service to use, not a benefit to claim
     urging: frozenset[str]  # grant words that only urge (鼓励, 引导): not weighed against agencies' own work
+    generic: frozenset[str]  # support words too general to claim anything by (金融产品和服务)
     recipient: re.Pattern  # a beneficiary given something: 为中小企业提供…, 对50万元以下个体工商户免收…
     provider_end: re.Pattern  # how a sentence's subject ends when it is an organization
     lead_words: dict[str, tuple[str, ...]]  # kind of support → words of the 责任单位 that provides it
@@ -92,6 +93,7 @@ class Vocabulary:
             background=_pattern(data["result"]["background"]),
             services=frozenset(data["result"]["services"]),
             urging=frozenset(data["result"]["urging"]),
+            generic=frozenset(data["result"]["generic"]),
             recipient=re.compile(f"(?:为|向|对)[^，。；]{{0,10}}?(?:{_pattern(kinds).pattern})[^，。；]{{0,12}}?"
                                  f"(?:{_pattern(data['result']['gives']).pattern})"),
             provider_end=re.compile(f"(?:{_pattern(data['result']['provider_ends']).pattern})$"),
@@ -183,6 +185,8 @@ def _result(sentence: str, kinds: tuple[str, ...], figures: tuple[str, ...], v: 
         return CLAIM
     if v.channel.search(sentence):
         return CHANNEL
+    if all(word in v.generic for word in _granted_words(sentence, v)):
+        return BACKGROUND  # 国家鼓励各类金融机构开发和提供适合中小企业特点的金融产品和服务: nothing in particular
     grants = sum(1 for word in v.grant.findall(sentence) if word not in v.urging)
     own_work = len(v.background.findall(sentence)) + len(v.internal_body.findall(sentence))
     if own_work and own_work >= grants and not v.recipient.search(sentence):
