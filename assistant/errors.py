@@ -74,3 +74,38 @@ class FeedbackError(PolicyError, ValueError):
 
 class LexiconError(PolicyError):
     """A vocabulary file of ``assistant/data/`` (glossary, aspects, cues, prompt …) is missing or malformed."""
+
+
+class ProfileError(PolicyError):
+    """A matching profile names a choice the form does not offer, nor any everyday word for one."""
+
+
+class UploadError(PolicyError):
+    """An upload was refused; the message says why, in Chinese."""
+
+
+class FloorsError(PolicyError):
+    """An eval's floors file is missing or malformed."""
+
+
+class StardFileError(PolicyError):
+    """The STARD file cannot be read."""
+
+
+# Problems listed in an eval file's error message; the rest are counted (a wholly wrong file has one per line).
+MAX_LISTED_PROBLEMS = 20
+
+
+class QAFileError(PolicyError):
+    """An eval file (a QA, matching or sub-measure set) is malformed; the message names the file and every bad line."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.problems = problems
+
+    @classmethod
+    def listing(cls, what: str, problems: list[str]) -> "QAFileError":
+        """The error for ``what`` (问答集 evals/x.jsonl) with every bad line: the first ones listed, the rest counted."""
+        listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED_PROBLEMS])
+        more = f"\n  …… 另有 {len(problems) - MAX_LISTED_PROBLEMS} 处问题" if len(problems) > MAX_LISTED_PROBLEMS else ""
+        return cls(f"{what} 有 {len(problems)} 处问题：\n{listed}{more}", tuple(problems))

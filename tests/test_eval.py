@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main
-from assistant.evaluation.evaluate import QAFileError, load_qa
+from assistant.errors import QAFileError
+from assistant.evaluation.evaluate import load_qa
 from assistant.evaluation.runner import RESULT_FIELDS, check_floors, evaluate_suite, load_floors
 from tests.support import ROOT, SEED_ID
 
@@ -99,7 +100,7 @@ def test_floors_fail_the_run_and_name_the_metric(seed_settings, tmp_path, capsys
 
 
 def test_malformed_floors_file_is_reported(tmp_path):
-    from assistant.evaluation.runner import FloorsError
+    from assistant.errors import FloorsError
 
     bad = tmp_path / "floors.toml"
     bad.write_text('[floors]\nmrr = { min = 0.8, max = 0.9 }\n', encoding="utf-8")

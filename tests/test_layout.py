@@ -110,3 +110,23 @@ def test_one_wiring_point_loads_the_encoder_and_the_chat_model():
     assert calls_to("get_encoder") == ["assistant.search.build:_embed_in_worker",
                                        "assistant.search.encoders:get_encoders"]
     assert calls_to("load") and "assistant.answer.assistant:from_settings" in calls_to("load")
+
+
+def error_classes(source: str) -> list[str]:
+    """The classes a module defines that derive from an ``…Error`` class or ``PolicyError``."""
+    return [node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)
+            and any(isinstance(b, ast.Name) and b.id.endswith("Error") for b in node.bases)]
+
+
+def test_every_error_class_lives_in_errors_py():
+    """One home for what the library raises: an embedder catches PolicyError and finds every subclass in
+    assistant/errors.py, with the message each carries."""
+    elsewhere = {str(p.relative_to(ROOT)): names for p in sorted(PACKAGE.rglob("*.py"))
+                 if p.name != "errors.py" and (names := error_classes(p.read_text(encoding="utf-8")))}
+    assert elsewhere == {}
+    assert {"ProfileError", "UploadError", "FloorsError", "QAFileError", "StardFileError"} <= set(
+        error_classes((PACKAGE / "errors.py").read_text(encoding="utf-8")))
+
+
+def test_an_error_class_outside_errors_py_is_caught():
+    assert error_classes("class UploadError(PolicyError):\n    pass\n") == ["UploadError"]

@@ -9,11 +9,12 @@ import sys
 import pytest
 
 from assistant.answer.match import EXPLICIT, POSSIBLE, group_of, match_text
-from assistant.answer.profile import Profile, ProfileError, read_profile
+from assistant.answer.profile import Profile, read_profile
 from assistant.cli import main
 from assistant.corpus.ingest import load_corpus
 from assistant.corpus.measures import GENERAL, read_measure
 from assistant.corpus.structure import parse_document
+from assistant.errors import ProfileError
 from assistant.evaluation.matching import load_match
 from assistant.models import RESULTS, Clause
 from assistant.numerals import int_to_cn
@@ -289,7 +290,7 @@ def test_the_submeasure_annotations_are_valid_and_the_index_meets_their_floors(m
 
 
 def test_a_bad_matching_set_names_every_bad_line(tmp_path):
-    from assistant.evaluation.evaluate import QAFileError
+    from assistant.errors import QAFileError
 
     path = tmp_path / "match.jsonl"
     path.write_text('{"id": "a", "profile": {"type": "大公司"}}\n'

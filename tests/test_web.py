@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from assistant.errors import UploadError
 from assistant.lexicon import Lexicon
 from assistant.models import Answer, Citation
 from assistant.search.lookup import LookupQuery, lookup, sections, units
 from assistant.search.routing import Router
-from assistant.web.admin import UploadError, accept_upload, password_ok, safe_name
+from assistant.web.admin import accept_upload, password_ok, safe_name
 from assistant.web.render import answer_html, chat_text, citation_cards, question_preview
 from assistant.web.service import Service
 from tests.support import ROOT, SEED_ID, serve

@@ -11,16 +11,12 @@ from typing import Any
 
 from ..corpus.measures import Vocabulary
 from ..datafiles import read_text
-from ..errors import LexiconError, PolicyError
+from ..errors import LexiconError, ProfileError
 from ..lexicon import MEASURES, PROFILE
 
 ANYWHERE = "全国"  # a profile's region that chooses every document, whatever the deployment's region
 OTHER = "其他"  # the industry that names no kind
 FIELD_LABELS = {"type": "主体类型", "industry": "行业", "situation": "情况", "need": "需求"}
-
-
-class ProfileError(PolicyError):
-    """A profile names a choice the form does not offer."""
 
 
 @dataclass(frozen=True)

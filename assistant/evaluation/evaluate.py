@@ -17,28 +17,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..errors import PolicyError
+from ..errors import QAFileError
 from ..models import Answer
 from ..search.text import normalize
 
-
-class QAFileError(PolicyError):
-    """A QA file is malformed; the message names the file and every bad line."""
-
-    def __init__(self, message: str, problems: tuple[str, ...] = ()):
-        super().__init__(message)
-        self.problems = problems
-
-    @classmethod
-    def listing(cls, what: str, problems: list[str]) -> "QAFileError":
-        """The error for ``what`` (问答集 evals/x.jsonl) with every bad line: the first ones listed, the rest counted."""
-        listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED_PROBLEMS])
-        more = f"\n  …… 另有 {len(problems) - MAX_LISTED_PROBLEMS} 处问题" if len(problems) > MAX_LISTED_PROBLEMS else ""
-        return cls(f"{what} 有 {len(problems)} 处问题：\n{listed}{more}", tuple(problems))
-
-
-# Problems listed in the error message; the rest are counted (a wholly wrong file has one per line).
-MAX_LISTED_PROBLEMS = 20
 EXPECTS = ("", "answer", "partial", "refuse")
 
 

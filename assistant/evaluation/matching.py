@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..answer.match import EXPLICIT, HOTLINE, POSSIBLE
-from ..answer.profile import Profile, ProfileError, read_profile
+from ..answer.profile import Profile, read_profile
 from ..corpus.measures import GENERAL
+from ..errors import ProfileError, QAFileError
 from ..models import CLAIM
-from .evaluate import QAFileError
 from .report import HTML_NAME, MD_NAME, esc, html_page, html_table, md_table
 
 ANNOTATIONS = "match_clauses.jsonl"

@@ -15,16 +15,12 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Settings
-from ..errors import PolicyError
+from ..errors import FloorsError
 from ..search.index import Index
 from .evaluate import QAItem, Result, result_dicts, run, summarize
 
 RESULT_FIELDS = ("id", "question", "type", "gold", "retrieved", "citations", "answer", "refused", "partial",
                  "expect", "latency_ms", "facts", "facts_found", "facts_first", "sides")
-
-
-class FloorsError(PolicyError):
-    """The floors file is missing or malformed."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..config import Settings
-from ..errors import PolicyError
+from ..errors import StardFileError
 from ..regions import Regions
 from ..search.index import Index
 from ..search.scope import applies
@@ -34,10 +34,6 @@ from .runner import Floor, check_floors
 CUTOFFS = (5, 10, 100)
 # One question in HOLDOUT_EVERY goes to the held-out part (by a hash of its id, so stable across runs).
 HOLDOUT_EVERY = 4
-
-
-class StardFileError(PolicyError):
-    """The STARD file cannot be read."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import QAFileError
 from ..models import BACKGROUND, CHANNEL, CLAIM
-from .evaluate import QAFileError
 
 NONE = "无"  # a sentence that is no measure (a title, a definition, a penalty)
 LABELS = (CLAIM, CHANNEL, BACKGROUND, NONE)

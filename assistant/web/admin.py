@@ -24,15 +24,11 @@ from pathlib import Path
 
 from ..config import Settings
 from ..corpus.readers import decode_bytes
-from ..errors import CorpusFileError, PolicyError
+from ..errors import CorpusFileError, UploadError
 
 # What the indexer reads (corpus/readers.py); the text kinds are told apart by their suffix alone.
 TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
 ALLOWED_SUFFIXES = (*TEXT_SUFFIXES, ".docx", ".pdf")
-
-
-class UploadError(PolicyError):
-    """An upload was refused; the message says why, in Chinese."""
 
 
 @dataclass(frozen=True)

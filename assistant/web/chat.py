@@ -21,14 +21,14 @@ from .. import __version__
 from ..answer.match import MatchResult
 from ..answer.profile import ANYWHERE, Profile, ProfileOptions
 from ..corpus.ingest import source_key
-from ..errors import INTERNAL_ERROR, PolicyError
+from ..errors import INTERNAL_ERROR, PolicyError, UploadError
 from ..models import Answer
 from ..regions import Regions
 from ..search.build import STAGE_LABELS, BuildReport, StageHook
 from ..search.layout import skipped_files
 from ..search.lookup import LookupQuery
 from . import conversations
-from .admin import ALLOWED_SUFFIXES, PasswordGuard, UploadError, accept_upload, corpus_files, remove_file
+from .admin import ALLOWED_SUFFIXES, PasswordGuard, accept_upload, corpus_files, remove_file
 from .feedback import rater_key
 from .guard import UPLOAD_CACHE
 from .render import (
