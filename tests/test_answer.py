@@ -159,7 +159,7 @@ def test_chain_runs_retrieve_compose_verify(assistant):
 
 
 def test_langchain_retriever_interface(assistant):
-    docs = assistant.retriever.invoke("融资担保费率")
+    docs = assistant.retriever.as_langchain().invoke("融资担保费率")
     assert docs[0].metadata["clause_id"] == cid(4) and docs[0].metadata["why"]
 
 

@@ -130,3 +130,14 @@ def test_every_error_class_lives_in_errors_py():
 
 def test_an_error_class_outside_errors_py_is_caught():
     assert error_classes("class UploadError(PolicyError):\n    pass\n") == ["UploadError"]
+
+
+def test_answering_loads_no_langchain():
+    """LangChain takes about two seconds to import: only the adapters (``as_langchain``, ``as_chain``) load it."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, assistant.answer.assistant, assistant.cli; "
+             "print(sorted(m for m in sys.modules if m.startswith('langchain')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout

@@ -5,8 +5,9 @@ ahead), which on a small clause corpus ranks better than rank-only fusion such a
 divided by the query's best score among the candidates, never min-max stretched: the lowest candidate
 depends on how many clauses the corpus holds (beyond the dense top list a keyword-only candidate has
 no similarity at all), so a stretched scale would reorder one document's clauses as others are added.
-``PolicyRetriever`` is a LangChain ``BaseRetriever``; :meth:`PolicyRetriever.retrieve` gives the typed
-result the answer chain uses.
+:meth:`PolicyRetriever.retrieve` gives the typed result the answer chain uses;
+:meth:`PolicyRetriever.as_langchain` wraps it as a LangChain ``BaseRetriever``, imported only then (LangChain
+takes about two seconds to import, which no ``ask`` should pay).
 """
 
 from __future__ import annotations
@@ -19,10 +20,6 @@ from functools import cached_property, lru_cache
 from typing import Any, Sequence
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LCDocument
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from ..errors import ChromaUnavailableError, EmptyQueryError
 from ..lexicon import Lexicon
@@ -232,10 +229,9 @@ _ROUTE_WHY: dict[RouteKind, str] = {"clause": "按条款编号直达", "unit": "
                                     "document": "文件信息（文号、日期、发文机关）"}
 
 
-class PolicyRetriever(BaseRetriever):
-    """LangChain retriever over the clause index: route, expand, then hybrid search."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+@dataclasses.dataclass
+class PolicyRetriever:
+    """The retriever over the clause index: route, expand, then hybrid search."""
 
     router: Any
     searcher: Any
@@ -336,14 +332,32 @@ class PolicyRetriever(BaseRetriever):
         _ = searcher._searchable
         searcher.prior(Regions.load().find(region) if region else None)
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        return [
-            LCDocument(page_content=h.clause.text, metadata={
+    def as_langchain(self):
+        """This retriever as a LangChain ``BaseRetriever``: ``invoke(question)`` → LangChain documents, each a
+        clause's text with its id, title, score, route, why and 责任单位 as metadata."""
+        return _langchain_retriever()(policy=self)
+
+
+@lru_cache(maxsize=1)
+def _langchain_retriever() -> type:
+    """The LangChain adapter class, defined on first use so that importing this module loads no LangChain."""
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+    from pydantic import ConfigDict
+
+    class LangChainPolicyRetriever(BaseRetriever):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        policy: Any
+
+        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+                                    ) -> list[Document]:
+            return [Document(page_content=h.clause.text, metadata={
                 "clause_id": h.clause.clause_id, "title": h.clause.title, "score": h.score,
-                "route": h.route, "why": h.why, "units": list(h.clause.units),
-            })
-            for h in self.retrieve(query).hits
-        ]
+                "route": h.route, "why": h.why, "units": list(h.clause.units)})
+                for h in self.policy.retrieve(query).hits]
+
+    return LangChainPolicyRetriever
 
 
 def _top_k(scores: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
