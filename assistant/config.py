@@ -105,6 +105,19 @@ class Settings:
     # there replaces the package's. Read again on every admin reload.
     lexicon_dir: Path | None = None
 
+    def __post_init__(self) -> None:
+        # Paths may be given as text (Settings(corpus_dir="corpus")): every path field holds a Path.
+        for name in ("corpus_dir", "index_dir", "feedback_db"):
+            value = getattr(self, name)
+            if not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+        if self.lexicon_dir is not None and not isinstance(self.lexicon_dir, Path):
+            object.__setattr__(self, "lexicon_dir", Path(self.lexicon_dir))
+        extra = self.extra_corpus_dirs
+        if isinstance(extra, (str, Path)):
+            extra = (extra,)
+        object.__setattr__(self, "extra_corpus_dirs", tuple(Path(p) for p in extra))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
         """Read settings from ``POLICY_<FIELD>`` variables, then apply explicit overrides.
