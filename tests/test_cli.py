@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -25,11 +26,23 @@ def run_cli(settings, *args: str, env_extra: dict | None = None) -> subprocess.C
                           env=env, timeout=300)
 
 
+def reprs(value) -> list[str]:
+    """Strings in a JSON value that are a Python object's repr (Measure(…), Support(…)), not JSON all the way down."""
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in reprs(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in reprs(v)]
+    return [value] if isinstance(value, str) and re.match(r"^[A-Z][A-Za-z]+\(\w+=", value) else []
+
+
 def test_clauses_json_lists_every_clause(seed_settings):
     out = run_cli(seed_settings, "clauses", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert len(data) == 29
+    assert len(data) == 29 and reprs(data) == []
+    six = next(item for item in data if item["clause_id"] == f"{SEED_ID}#6")
+    parts = six["measure"]["sub_measures"]  # the measure is an object, its sentences objects too
+    assert isinstance(six["measure"], dict) and parts and all(isinstance(p, dict) and p["result"] for p in parts)
     assert all(CLAUSE_KEYS <= set(item) for item in data)
     six = next(item for item in data if item["clause_id"] == f"{SEED_ID}#6")
     assert six["title"] == "用好财政贴息政策" and "300万元" in six["figures"]
@@ -39,6 +52,7 @@ def test_clauses_json_lists_every_clause(seed_settings):
 
 def test_show_json_and_text(seed_settings):
     out = run_cli(seed_settings, "show", f"{SEED_ID}#4", "--json")
+    assert reprs(json.loads(out.stdout)) == []
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert CLAUSE_KEYS <= set(data)
@@ -55,6 +69,7 @@ def test_search_json_shape_and_ranking(seed_settings):
     out = run_cli(seed_settings, "search", "创业担保贷款最高额度是多少", "--k", "3", "--json")
     assert out.returncode == 0, out.stderr
     hits = json.loads(out.stdout)
+    assert reprs(hits) == []
     assert len(hits) == 3
     assert all({"clause_id", "score", "title"} <= set(h) for h in hits)
     assert hits[0]["clause_id"] == f"{SEED_ID}#6"
@@ -107,6 +122,7 @@ def test_every_command_has_help_text():
 
 def test_ask_json_shape(seed_settings):
     out = run_cli(seed_settings, "ask", "创业担保贷款最高额度是多少？", "--json")
+    assert reprs(json.loads(out.stdout)) == []
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert {"answer", "citations", "retrieved", "refused", "notes", "latency_ms"} <= set(data)
