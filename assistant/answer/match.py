@@ -299,12 +299,15 @@ def fits_text(m: MatchedMeasure) -> str:
     return "可能适用：面向中小微企业普遍适用，是否符合请向办理单位确认"
 
 
+def measure_fields(m: MatchedMeasure) -> list[tuple[str, str, str]]:
+    """(kind, label, text) of what a measure shows under its quote, in order, for the chat and the card alike:
+    its figures, what to check, whom to ask, and what of it is for others only."""
+    fields = [("figures", "额度与费率", "；".join(m.figures))] if m.figures else []
+    fields += [("conditions", "需确认", "；".join(m.conditions))] if m.conditions else []
+    fields.append(("lead", "办理咨询", m.lead))
+    return fields + [("excluded", "不适用", e) for e in m.excluded]
+
+
 def _measure_lines(i: int, m: MatchedMeasure) -> list[str]:
-    lines = [f"{i}. 〔{m.title}〕“{m.benefit}”", f"   {fits_text(m)}"]
-    if m.figures:
-        lines.append(f"   额度与费率：{'；'.join(m.figures)}")
-    if m.conditions:
-        lines.append(f"   需确认：{'；'.join(m.conditions)}")
-    lines.append(f"   办理咨询：{m.lead}")
-    lines += [f"   不适用：{e}" for e in m.excluded]
-    return lines
+    return [f"{i}. 〔{m.title}〕“{m.benefit}”", f"   {fits_text(m)}",
+            *(f"   {label}：{text}" for _, label, text in measure_fields(m))]

@@ -134,16 +134,17 @@ def sub_measures(body: str, v: Vocabulary, conditions: tuple[str, ...], units: t
     sentences = [m.group(0).strip() for m in grammar.SENTENCE.finditer(body) if m.group(0).strip()]
     found: list[SubMeasure] = []
     for i, sentence in enumerate(sentences):
-        named = _for_whom(sentence, v)
         if i == 0 and len(sentences) > 1 and grammar.TITLE_SENTENCE.fullmatch(sentence) and len(sentence) <= 20:
             continue
-        kinds = tuple(dict.fromkeys(k for w in _granted_words(sentence, v) for k in v.support_kinds[w]))
+        words = _granted_words(sentence, v)
+        kinds = tuple(dict.fromkeys(k for w in words for k in v.support_kinds[w]))
         if not kinds:
             continue
         stated = tuple(c for c in conditions if c in sentence)
         figures = tuple(f for f in _figures(sentence) if not any(f in c for c in stated))
-        found.append(SubMeasure(text=sentence, result=_result(sentence, kinds, figures, v), beneficiaries=named,
-                                support=kinds, figures=figures, conditions=stated, lead=_lead(sentence, kinds, units, v)))
+        found.append(SubMeasure(text=sentence, result=_result(sentence, words, kinds, figures, v),
+                                beneficiaries=_for_whom(sentence, v), support=kinds, figures=figures,
+                                conditions=stated, lead=_lead(sentence, kinds, units, v)))
     return tuple(found)
 
 
@@ -175,8 +176,9 @@ def _figures(sentence: str) -> list[str]:
     return list(dict.fromkeys(shown))
 
 
-def _result(sentence: str, kinds: tuple[str, ...], figures: tuple[str, ...], v: Vocabulary) -> Result:
-    """What a sentence granting ``kinds`` is to an owner. One that states figures (不高于1%, 最高300万元) is
+def _result(sentence: str, words: list[str], kinds: tuple[str, ...], figures: tuple[str, ...], v: Vocabulary
+            ) -> Result:
+    """What a sentence granting ``kinds`` (by its support ``words``) is to an owner. One that states figures (不高于1%, 最高300万元) is
     concrete: a benefit to claim. One naming a way to support (平台, 名单, 绿色通道) is 可以利用. Else agencies'
     own work (建立机制, 信贷投放计划) as often as the grant words that do more than urge, or more, is 政策背景,
     unless a beneficiary is given something (为中小企业提供…); a service alone is 可以利用; else a benefit to
@@ -185,7 +187,7 @@ def _result(sentence: str, kinds: tuple[str, ...], figures: tuple[str, ...], v: 
         return CLAIM
     if v.channel.search(sentence):
         return CHANNEL
-    if all(word in v.generic for word in _granted_words(sentence, v)):
+    if all(word in v.generic for word in words):
         return BACKGROUND  # 国家鼓励各类金融机构开发和提供适合中小企业特点的金融产品和服务: nothing in particular
     grants = sum(1 for word in v.grant.findall(sentence) if word not in v.urging)
     own_work = len(v.background.findall(sentence)) + len(v.internal_body.findall(sentence))
@@ -248,10 +250,7 @@ def _support(body: str, v: Vocabulary) -> list[Support]:
     for sentence in grammar.SENTENCE.finditer(body):
         s = sentence.group(0)
         kinds = list(dict.fromkeys(k for w in _granted_words(s, v) for k in v.support_kinds[w]))
-        shown = []
-        for m in grammar.FIGURE.finditer(s):
-            qualifier = _QUALIFIER.search(s, max(0, m.start() - 16), m.start())
-            shown.append(s[qualifier.start() if qualifier else m.start():m.end()])
+        shown = _figures(s)
         for kind in kinds:
             found = figures.setdefault(kind, [])
             found += [f for f in shown if f not in found]

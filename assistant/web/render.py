@@ -20,6 +20,7 @@ from ..answer.match import (
     MatchResult,
     first_line,
     fits_text,
+    measure_fields,
 )
 from ..corpus import versions
 from ..models import BACKGROUND, RESULTS, Answer, Citation, Clause, DocumentMeta, Retrieval, by_clause
@@ -358,12 +359,7 @@ def _match_card(index: Index, m: MatchedMeasure) -> str:
     clause = index.by_id[m.clause_id]
     rows = [f"<p class='fits'>{esc(fits_text(m))}</p>"]
     rows += [f"<p class='benefit'>“{esc(p.text)}”</p>" for p in m.parts[:3]]
-    if m.figures:
-        rows.append(f"<p class='figures'><b>额度与费率：</b>{esc('；'.join(m.figures))}</p>")
-    if m.conditions:
-        rows.append(f"<p class='conditions'><b>需确认：</b>{esc('；'.join(m.conditions))}</p>")
-    rows.append(f"<p class='lead'><b>办理咨询：</b>{esc(m.lead)}</p>")
-    rows += [f"<p class='excluded'><b>不适用：</b>{esc(e)}</p>" for e in m.excluded]
+    rows += [f"<p class='{kind}'><b>{label}：</b>{esc(text)}</p>" for kind, label, text in measure_fields(m)]
     if m.units:
         rows.append(f"<p class='units'><b>责任单位：</b>{esc('、'.join(m.units))}</p>")
     rows += [f"<p class='validity'>⚠️ {esc(n)}</p>" for n in m.notes]
