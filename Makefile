@@ -100,3 +100,4 @@ clean-index:
 lint: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	$(BIN)/python -m ruff check assistant tests bench app.py
+	$(BIN)/python -m mypy

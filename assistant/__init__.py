@@ -31,6 +31,8 @@ _EXPORTS = {
     "Citation": "assistant.models",
     "Clause": "assistant.models",
     "Hit": "assistant.models",
+    "Delta": "assistant.models",
+    "Final": "assistant.models",
     "Profile": "assistant.answer.profile",
     "MatchResult": "assistant.answer.match",
     "MatchedMeasure": "assistant.answer.match",
@@ -38,7 +40,7 @@ _EXPORTS = {
     "build_index": "assistant.search.build",
 }
 
-__all__ = ["Answer", "Assistant", "Citation", "Clause", "Hit", "MatchResult", "MatchedMeasure", "PolicyError", "Profile",
+__all__ = ["Answer", "Assistant", "Citation", "Clause", "Delta", "Final", "Hit", "MatchResult", "MatchedMeasure", "PolicyError", "Profile",
            "Settings", "__version__", "build_index", "open_assistant"]
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from .answer.profile import Profile
     from .config import Settings
     from .errors import PolicyError
-    from .models import Answer, Citation, Clause, Hit
+    from .models import Answer, Citation, Clause, Delta, Final, Hit
     from .search.build import build_index
 
 

@@ -172,18 +172,18 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 def _stream_answer(assistant, question: str) -> int:
     """Print the answer as it is produced; when verification replaced it, print the checked version."""
-    from .models import Answer
+    from .models import Final
 
     shown: list[str] = []
     for event in assistant.stream(question):
-        if isinstance(event, Answer):
-            if not event.text.startswith("".join(shown)):
+        if isinstance(event, Final):
+            if not event.answer.text.startswith("".join(shown)):
                 print("\n\n—— 以上大模型回答未通过核验，以下为条款原文 ——\n", flush=True)
-                print(event.text, end="")
+                print(event.answer.text, end="")
             print()
             return 0
-        shown.append(event)
-        print(event, end="", flush=True)
+        shown.append(event.text)
+        print(event.text, end="", flush=True)
     return 0
 
 

@@ -179,10 +179,13 @@ def date_parts(match: re.Match) -> tuple[int, int | None, int | None]:
     return (date_digits(year), cn_to_int(month) if month else None, cn_to_int(day) if day else None)
 
 
-def full_date_iso(match: re.Match) -> str:
-    """The ISO date of a :data:`FULL_DATE` match, or "" when it names no real day (2023年2月30日)."""
+def full_date_iso(match: re.Match | None) -> str:
+    """The ISO date of a :data:`FULL_DATE` match, or "" when there is none or it names no real day (2023年2月30日)."""
+    if match is None:
+        return ""
     try:
-        return iso_date(*date_parts(match))
+        year, month, day = date_parts(match)
+        return iso_date(year, month, day) if month is not None and day is not None else ""
     except ValueError:
         return ""
 
@@ -305,7 +308,7 @@ class Quantity:
 _FREQUENCY_DAYS = {"工作日": Decimal(1), "日": Decimal(1), "天": Decimal(1), "周": Decimal(7), "星期": Decimal(7),
                    "月": Decimal(30), "季": Decimal(91), "季度": Decimal(91), "半年": Decimal(182), "年": Decimal(365),
                    "年度": Decimal(365)}
-_PERIOD_DAYS = {"年": 365, "个月": 30, "周": 7, "个星期": 7, "天": 1, "日": 1, "工作日": 1, "个工作日": 1,
+_PERIOD_DAYS: dict[str, int | Decimal] = {"年": 365, "个月": 30, "周": 7, "个星期": 7, "天": 1, "日": 1, "工作日": 1, "个工作日": 1,
                 "个自然日": 1, "小时": Decimal(1) / 24}
 
 
@@ -327,7 +330,7 @@ def quantities(text: str, kinds: tuple[str, ...] = QUANTITY_KINDS) -> tuple[Quan
             before = None
             for b in _BOUND_BEFORE.finditer(text, max(0, m.start() - BOUND_REACH), m.start()):
                 before = b  # the nearest one wins
-            bound = (after.lastgroup if after else "") or (before.lastgroup if before else "")
+            bound = (after.lastgroup if after else "") or (before.lastgroup if before else "") or ""
             found.append(Quantity(text[m.start():end], m.start(), end, kind, _value(kind, m), bound))
     return tuple(_exclusive_pairs(sorted(found, key=lambda q: q.start)))
 
@@ -355,7 +358,7 @@ def _value(kind: str, m: re.Match) -> Decimal | None:
     try:
         if kind == RATE:
             if m.group("per"):
-                scale = {"百": 1, "千": Decimal("0.1"), "万": Decimal("0.01")}[m.group("per")]
+                scale = Decimal({"百": "1", "千": "0.1", "万": "0.01"}[m.group("per")])
                 return _number(m.group("n")) * scale
             if m.group("d"):
                 return _number(m.group("f")) / _number(m.group("d")) * 100
@@ -399,7 +402,10 @@ def asked_quantities(question: str) -> list[Quantity]:
     for m in _ASKED_AMOUNT.finditer(question):
         if any(q.start <= m.start() < q.end for q in found):
             continue
-        unit = {"万亿": 10**12, "亿": 10**8, "万": 10**4, "千": 10**3}[re.search(r"万亿|亿|万|千", m.group(0)[len(m.group("n")):]).group(0)]
+        word = re.search(r"万亿|亿|万|千", m.group(0)[len(m.group("n")):])
+        if word is None:
+            continue
+        unit = {"万亿": 10**12, "亿": 10**8, "万": 10**4, "千": 10**3}[word.group(0)]
         try:
             value = _number(m.group("n")) * unit
         except (ValueError, ArithmeticError):

@@ -272,10 +272,12 @@ class Part:
     text: str  # what the encoder sees: title prefix + body slice
 
 
-# How a question is answered: by clause number, by responsible unit, from document metadata, or by search.
-RouteKind = Literal["clause", "unit", "document", "search"]
-# An answer's route adds a follow-up about the previous answer's clause, an empty question and a failed search.
-AnswerRoute = Literal["clause", "unit", "document", "search", "followup", "match", "empty", "error"]
+# How a question was answered: one name for the router's choice (by clause number, by responsible unit,
+# from document metadata, or by search: the first four), where a hit came from, and an answer's route,
+# which adds a follow-up about the previous answer's clause, policy matching, an empty question, a failed
+# search and the evaluation's tutorial baseline.
+RouteKind = Literal["clause", "unit", "document", "search", "followup", "match", "empty", "error", "baseline"]
+ROUTED: tuple[RouteKind, ...] = ("clause", "unit", "document", "search")  # what the router picks among
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,7 @@ class Hit:
     bm25: float | None = None
     why: str = ""
     matched_terms: tuple[str, ...] = ()
-    route: RouteKind | Literal["followup"] = "search"  # how it was found
+    route: RouteKind = "search"  # how it was found
     boost: float = 0.0  # the part of ``score`` that is its document's locality, not relevance
     # The similarity in each dense channel, by encoder name (a channel whose nearest list missed it: absent).
     channels: dict[str, float] = field(default_factory=dict)
@@ -445,7 +447,7 @@ class Answer:
     # do say and what they do not (文件规定…；但没有规定办理时限).
     partial: bool = False
     notes: list[str] = field(default_factory=list)
-    route: AnswerRoute = "search"
+    route: RouteKind = "search"
     composer: str = "extractive"  # or "llm:<provider>" when a chat model wrote the text
     region: str = ""  # the asker's area the answer applied (临夏回族自治州), "" for anywhere
     markers: dict[int, str] = field(default_factory=dict)  # LLM answers: citation marker [n] → clause id
@@ -485,3 +487,24 @@ class Answer:
         values["markers"] = {int(k): str(v) for k, v in dict(data.get("markers", {})).items()}
         values["choices"] = [(str(a), str(b)) for a, b in data.get("choices", ())]
         return cls(question=str(data["question"]), **{k: v for k, v in values.items() if k != "question"})
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A provisional piece of an answer's text as it is produced: an LLM's tokens, then what the checked
+    answer adds (related clauses, notes). Shown as it arrives; the :class:`Final` answer is authoritative."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """The last event of :meth:`Assistant.stream`: the checked answer. Its ``text`` is what should be shown
+    (an LLM answer that fails verification is replaced by the extractive one, so it may not continue the
+    deltas)."""
+
+    answer: Answer
+
+
+# What Assistant.stream yields: deltas, then one Final.
+StreamEvent = Delta | Final

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_chain, wait_fixed
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_chain, wait_fixed
 
 T = TypeVar("T")
 
@@ -29,7 +29,14 @@ def with_retries(call: Callable[[], T], *, transient: Callable[[BaseException], 
         stop=stop_after_attempt(len(delays) + 1),
         wait=wait_chain(*(wait_fixed(d) for d in delays)) if delays else wait_fixed(0),
         sleep=sleep,
-        before_sleep=(lambda state: on_retry(state.outcome.exception())) if on_retry else None,
+        before_sleep=(lambda state: _report(state, on_retry)) if on_retry else None,
         reraise=True,
     )
     return retrying(call)
+
+
+def _report(state: RetryCallState, on_retry: Callable[[BaseException], None]) -> None:
+    """Tell ``on_retry`` which failure is being retried (tenacity calls this before each sleep)."""
+    failure = state.outcome.exception() if state.outcome is not None else None
+    if failure is not None:
+        on_retry(failure)

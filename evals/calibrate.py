@@ -54,7 +54,7 @@ def main() -> None:
         for name, assistant, _, region in sets:
             lexicon = assistant.lexicon
             policy = dataclasses.replace(lexicon.refusal, give_floor=give, topic_floor=topic)
-            assistant.composers.lexicon = dataclasses.replace(lexicon, refusal=policy)
+            assistant.routes.lexicon = dataclasses.replace(lexicon, refusal=policy)
 
             def ask(question: str, region: str | None = region, *, _a=assistant, **kw) -> object:
                 return _a.ask(question, compose="extractive", region=kw.get("region", region))

@@ -13,7 +13,7 @@ import pytest
 
 from assistant.answer.grounding import CorpusText, evidence, should_refuse
 from assistant.answer.routes import ROUTES, ComposeKind
-from assistant.models import RouteKind
+from assistant.models import ROUTED, RouteKind
 from tests.support import memory_assistant
 
 POLICY = """测试州人民政府办公室关于支持小微企业融资的若干措施
@@ -118,5 +118,5 @@ def test_the_subject_without_the_asked_thing_is_a_partial_answer(assistant, ques
 
 def test_every_route_kind_has_a_composer_and_only_free_text_may_be_rephrased():
     kinds = set(typing.get_args(ComposeKind))
-    assert set(ROUTES) == kinds and set(typing.get_args(RouteKind)) <= kinds
+    assert set(ROUTES) == kinds and set(ROUTED) <= kinds and {s.route for s in ROUTES.values()} <= set(typing.get_args(RouteKind))
     assert {k for k, spec in ROUTES.items() if spec.llm} == {"search", "followup"}

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from assistant.answer.assistant import MAX_QUESTION_CHARS, Assistant
-from assistant.models import Answer
+from assistant.models import Answer, Delta, Final
 from assistant.web.render import chat_text, citation_cards, question_preview
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
@@ -99,8 +99,8 @@ def test_streamed_follow_up_of_any_question(assistant, seed_index, first, second
     started = time.perf_counter()
     events = list(assistant.stream(second, [previous]))
     seconds = time.perf_counter() - started
-    assert isinstance(events[-1], Answer) and all(isinstance(e, str) for e in events[:-1])
-    check_answer(second, events[-1], seconds, seed_index)
+    assert isinstance(events[-1], Final) and all(isinstance(e, Delta) for e in events[:-1])
+    check_answer(second, events[-1].answer, seconds, seed_index)
 
 
 @pytest.mark.parametrize("question", [

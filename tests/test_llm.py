@@ -17,7 +17,7 @@ from assistant.answer.assistant import Assistant
 from assistant.answer.grounding import verify
 from assistant.cli import main
 from assistant.errors import ConfigError
-from assistant.models import Answer
+from assistant.models import Answer, Delta, Final
 from tests.llm_server import ScriptedLLM
 from tests.support import SEED_ID
 
@@ -57,8 +57,8 @@ def llm_assistant(settings, index, server: ScriptedLLM, provider: str = "openai"
 
 def run(assistant: Assistant, question: str, history=None) -> tuple[list[str], Answer]:
     events = list(assistant.stream(question, history))
-    assert isinstance(events[-1], Answer) and all(isinstance(e, str) for e in events[:-1])
-    return events[:-1], events[-1]
+    assert isinstance(events[-1], Final) and all(isinstance(e, Delta) for e in events[:-1])
+    return [e.text for e in events[:-1]], events[-1].answer
 
 
 def test_openai_compatible_answer_streams_and_cites_the_marked_clause(seed_settings, seed_index):

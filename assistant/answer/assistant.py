@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from functools import cached_property
 from typing import Literal
@@ -23,7 +23,7 @@ from .. import grammar
 from ..config import Settings
 from ..errors import ChromaUnavailableError, EmptyQueryError
 from ..lexicon import Lexicon
-from ..models import Answer, Clause, Hit
+from ..models import Answer, Clause, Delta, Final, Hit, StreamEvent
 from ..numerals import int_to_cn
 from ..regions import Region, Regions
 from ..search.build import open_index
@@ -77,12 +77,12 @@ class Assistant:
                                                 settings.local_boost, settings.region_boost,
                                                 settings.weights_of_channels([e.id for e in self.encoders]),
                                                 settings.kind_bonuses())
-        self.composer = ExtractiveComposer(index, lexicon.cues)
-        self.composers = Composers(index, self.composer, lexicon)
+        self.extractive = ExtractiveComposer(index, lexicon.cues)
+        self.routes = Composers(index, self.extractive, lexicon)
         self._notes_by_day: dict[tuple[str, dt.date], tuple[str, ...]] = {}
         self.llm: LLMComposer | None = None
         if chat is not None:
-            self.llm = LLMComposer(chat, f"llm:{settings.llm or 'custom'}", self.composer, lexicon.prompt,
+            self.llm = LLMComposer(chat, f"llm:{settings.llm or 'custom'}", self.extractive, lexicon.prompt,
                                    settings.llm_clauses)
 
     @classmethod
@@ -127,35 +127,34 @@ class Assistant:
         Never raises for bad input: an empty question gets a polite prompt, a long one is truncated.
         """
         for event in self.stream(question, history, today=today, compose=compose, region=region):
-            if isinstance(event, Answer):
-                return event
-        raise AssertionError("stream() always ends with an Answer")
+            if isinstance(event, Final):
+                return event.answer
+        raise AssertionError("stream() always ends with a Final event")
 
     def stream(self, question: str, history: Sequence[Answer] | None = None, *,
                today: dt.date | None = None, compose: ComposeMode = "auto",
-               region: str | None = None) -> Iterator[str | Answer]:
-        """Yield pieces of the answer text as they are produced, then the final :class:`Answer`.
+               region: str | None = None) -> Iterator[StreamEvent]:
+        """Yield :class:`Delta` pieces of the answer text as they are produced, then one :class:`Final`.
 
-        The pieces are provisional: when an LLM answer fails verification, the final Answer carries the
+        The deltas are provisional: when an LLM answer fails verification, the Final answer carries the
         extractive answer instead (with a note), and its ``text`` is what should be shown.
         """
         today = today or self.today or dt.date.today()
         turn = self._prepare(question, history, today, region)
         shown: list[str] = []
-        generation = self._generate(turn, use_llm=compose == "auto")
-        while True:
-            try:
-                piece = next(generation)
-            except StopIteration as done:
-                answer = done.value
-                break
-            shown.append(piece)
-            yield piece
-        answer = self._finish(turn, answer, today)
+        body: Answer | None = None
+        for event in self._generate(turn, use_llm=compose == "auto"):
+            if isinstance(event, Final):
+                body = event.answer
+            else:
+                shown.append(event.text)
+                yield event
+        assert body is not None, "_generate ends with the answer's body"
+        answer = self._finish(turn, body, today)
         streamed = "".join(shown)
         if answer.text.startswith(streamed) and len(answer.text) > len(streamed):
-            yield answer.text[len(streamed):]  # related clauses and notes, or the whole extractive answer
-        yield answer
+            yield Delta(answer.text[len(streamed):])  # related clauses and notes, or the whole extractive answer
+        yield Final(answer)
 
     def match(self, profile: Profile, *, today: dt.date | None = None, question: str = "") -> MatchResult:
         """The measures ``profile`` can use (docs/matching.md), from the documents in force that apply in
@@ -324,17 +323,18 @@ class Assistant:
         return [f"上一回答引用了{int_to_cn(len(cited))}条条款，这里按其中的〔{self.index.heading(pinned)}〕作答；"
                 f"问其他条款时请带上条款号。"]
 
-    def _generate(self, turn: Turn, *, use_llm: bool) -> Generator[str, None, Answer]:
-        """Compose the answer body; an LLM's text is yielded as it streams. Returns the body Answer."""
+    def _generate(self, turn: Turn, *, use_llm: bool) -> Iterator[StreamEvent]:
+        """Compose the answer body: an LLM's text as deltas while it streams, then the body as a Final."""
         if turn.match is not None:
-            return self._match_answer(turn)
-            yield  # a generator that yields nothing: the match answer is not streamed
-        answer, rephrasable = self.composers.compose(turn)
+            yield Final(self._match_answer(turn))  # the match answer is not streamed
+            return
+        answer, rephrasable = self.routes.compose(turn)
         if self.llm is not None and use_llm and rephrasable:
             t = time.perf_counter()
-            answer = yield from self._compose_llm(turn, answer)
+            yield from self._compose_llm(self.llm, turn, answer)
             turn.timings["llm"] = (time.perf_counter() - t) * 1000
-        return answer
+        else:
+            yield Final(answer)
 
     def _match_answer(self, turn: Turn) -> Answer:
         """A self-description question's answer: the match in the chat's shape, each listed measure cited
@@ -344,56 +344,60 @@ class Assistant:
         for m in [m for kind, listed in CHAT_LISTED.items() for m in result.of(kind)[:listed]]:
             clause = self.index.by_id[m.clause_id]
             at = clause.text.find(m.benefit)
-            citations.append(self.composer.cite(clause, m.benefit, clause.start + at, clause.start + at + len(m.benefit)))
+            citations.append(self.extractive.cite(clause, m.benefit, clause.start + at, clause.start + at + len(m.benefit)))
         # retrieved: what the search for the question's words ranked, as for any answer; the answer
         # itself quotes the matched measures.
         return Answer(question=turn.question, text=match_text(result), citations=citations,
                       retrieved=result.ranked[:self.settings.top_k], route="match", region=result.region)
 
-    def _compose_llm(self, turn: Turn, extractive: Answer) -> Generator[str, None, Answer]:
-        """Stream the LLM's answer; verify it; fall back to ``extractive`` (with a note) when it fails."""
+    def _compose_llm(self, llm: LLMComposer, turn: Turn, extractive: Answer) -> Iterator[StreamEvent]:
+        """Stream the LLM's answer as deltas; verify it; end with it, or with ``extractive`` (and a note) when
+        it fails."""
         clauses = [self.index.by_id[cid] for cid in extractive.retrieved if cid in self.index.by_id]
-        numbered = self.llm.number(clauses)
+        numbered = llm.number(clauses)
         pieces: list[str] = []
         leak = ""
         try:
-            for piece in self.llm.stream(turn.asked, numbered):
+            for piece in llm.stream(turn.asked, numbered):
                 pieces.append(piece)
                 # Stop showing a reply that starts repeating the system prompt (checked on the recent tail).
-                leak = self.llm.guard.leak("".join(pieces)[-(len(piece) + 4 * PROMPT_LEAK_CHARS):])
+                leak = llm.guard.leak("".join(pieces)[-(len(piece) + 4 * PROMPT_LEAK_CHARS):])
                 if leak:
                     break
-                yield piece
+                yield Delta(piece)
         except Exception as exc:  # any provider failure (network, auth, timeout) must not lose the answer
             extractive.notes.append(f"大模型服务暂时不可用（{type(exc).__name__}），以下为条款原文摘录。")
-            return extractive
+            yield Final(extractive)
+            return
         text = "".join(pieces).strip()
-        leak = leak or self.llm.guard.leak(text)
+        leak = leak or llm.guard.leak(text)
         if leak:
             extractive.checks.append(f"回答包含系统提示的原文（“{leak[:PROMPT_LEAK_CHARS]}…”）")
             extractive.notes.append(LLM_REJECTED_NOTE)
-            return extractive
+            yield Final(extractive)
+            return
         if text and "没有找到相关规定" in text and not grammar.MARKER.search(text):
-            assert turn.retrieval is not None  # only search/follow-up answers reach the LLM
             refusal = Answer(question=turn.question, text="", retrieved=extractive.retrieved, route=extractive.route,
-                             composer=self.llm.name)
-            self.composers.refusal(refusal, turn.retrieval, "大模型判断检索到的条款不能回答这个问题")
-            return refusal
+                             composer=llm.name)
+            self.routes.refusal(refusal, turn.found, "大模型判断检索到的条款不能回答这个问题")
+            yield Final(refusal)
+            return
         result = verify(text, numbered, markers_required=True)
         if not text or not result.ok:
             extractive.checks += ["回答为空"] if not text else list(result.problems)
             extractive.notes.append(LLM_REJECTED_NOTE)
-            return extractive
-        citations = self.llm.citations(text, numbered)
+            yield Final(extractive)
+            return
+        citations = llm.citations(text, numbered)
         # Who is responsible is part of every answer; add it when the model left it out.
         units = list(dict.fromkeys(u for c in citations for u in c.units))
         if units and not any(u in text for u in units):
             addition = f"\n\n责任单位：{'、'.join(units)}"
             text += addition
-            yield addition
+            yield Delta(addition)
         used = {n: numbered[n].clause_id for n in sorted(set(grammar.markers(text)))}
-        return Answer(question=turn.question, text=text, citations=citations, retrieved=extractive.retrieved,
-                      route=extractive.route, composer=self.llm.name, markers=used)
+        yield Final(Answer(question=turn.question, text=text, citations=citations, retrieved=extractive.retrieved,
+                           route=extractive.route, composer=llm.name, markers=used))
 
     def _finish(self, turn: Turn, answer: Answer, today: dt.date) -> Answer:
         """Verify the body against its citations, then add related clauses and notes, and the timings."""

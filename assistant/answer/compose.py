@@ -53,7 +53,7 @@ def score_sentences(clause: Clause, question_tokens: set[str], wants_figure: boo
     for i, (text, start, end) in enumerate(body):
         tokens = sentence_tokens(text)
         overlap = question_tokens & tokens
-        score = sum(min(len(t), 4) for t in overlap)
+        score: float = sum(min(len(t), 4) for t in overlap)
         if wants_figure and _HAS_FIGURE.search(text):
             score += 3
         if i == 0 and clause.title and text.startswith(clause.title):
@@ -88,8 +88,8 @@ class ExtractiveComposer:
     def opening(self, clause: Clause) -> Citation:
         """The clause's first sentence of substance (after a bare heading), to tell clauses apart."""
         body = sentences(clause)
-        text, start, end = next((s for s in body if not is_heading(clause, s[0])), None) or (body or [None])[0] \
-            or (clause.text, clause.start, clause.end)
+        text, start, end = (next((s for s in body if not is_heading(clause, s[0])), None) or (body[0] if body else None)
+                            or (clause.text, clause.start, clause.end))
         return self.cite(clause, text, start, end)
 
     def select(self, asked: str, tokens: Iterable[str], hits: list[Hit]) -> list[Citation]:

@@ -275,7 +275,7 @@ class LeadFinder:
             term = self.asked.term
             gives = gives and (term in reading.folded[lo:hi] if term else own >= self.give_floor)
         decides = self.asked.aspect == "permission" and bool(_decides(sentence))
-        parts = ((lo, hi),) if hi - lo <= MAX_LINE_CHARS else (self._best_segment(reading, lo, hi, prefer_deciding=decides),)
+        parts: tuple[tuple[int, int], ...] = ((lo, hi),) if hi - lo <= MAX_LINE_CHARS else (self._best_segment(reading, lo, hi, prefer_deciding=decides),)
         if lead is not None and self.asked.aspect == "permission" and _decides(text[lead[0]:lead[1]]) in ("yes", "no"):
             parts = ((lead[0], lead[1]), *parts)  # 不得有下列行为：（三）强制中小企业接受商业汇票…
         return Passage(clause, rank, lo, hi, parts, topic, own, gives, decides=decides)

@@ -163,7 +163,7 @@ class MeasureIndex:
             clause = self.clauses[n]
             if doc_ids is not None and clause.doc_id not in doc_ids:
                 continue
-            item = self._item(clause, profile, notes_of)
+            item = self._item(clause, clause.measure, profile, notes_of) if clause.measure is not None else None
             if item is None:
                 continue
             doc = self.index.documents.get(clause.doc_id)
@@ -173,15 +173,15 @@ class MeasureIndex:
                            *self.place[n]), item))
         return [item for _, item in sorted(found, key=lambda pair: pair[0])]
 
-    def _item(self, clause: Clause, profile: Profile, notes_of) -> MatchedMeasure | None:
+    def _item(self, clause: Clause, measure: Measure, profile: Profile, notes_of) -> MatchedMeasure | None:
         """``clause`` as a measure for ``profile``, or None. A sentence fits when it names a kind the profile is
         (or SMEs at large) and grants a kind it needs. A clause that names the profile's own kind in one
         sentence and grants what it needs in another (优化对制造业的担保服务 … 担保贷款) is for it too, 明确适用,
         with its sentences that name the kind shown; one only for SMEs at large must fit in one sentence:
         进出口信贷 for 中小企业开拓境外市场 is no loan for a restaurant."""
-        parts = parts_of(clause.measure)
+        parts = parts_of(measure)
         # A sentence that names no beneficiary speaks of the clause's ("单户1000万元以下的融资担保费率不高于1%").
-        fits = [_fit(p.beneficiaries or clause.measure.beneficiaries, p.support, profile) for p in parts]
+        fits = [_fit(p.beneficiaries or measure.beneficiaries, p.support, profile) for p in parts]
         whole = group_of(clause, profile)
         explicit = any(f is not None and f[0] == EXPLICIT for f in fits) or (whole is not None and whole[0] == EXPLICIT)
         if not explicit and not any(fits):
@@ -199,7 +199,7 @@ class MeasureIndex:
             return None
         group = EXPLICIT if explicit else POSSIBLE
         kinds = tuple(dict.fromkeys(k for p, f in chosen
-                                    for k in ((p.beneficiaries or clause.measure.beneficiaries) if explicit else f[1])
+                                    for k in ((p.beneficiaries or measure.beneficiaries) if explicit else f[1] if f is not None else ())
                                     if not explicit or k in profile.kinds)) or (whole[1] if whole else ())
         support = tuple(dict.fromkeys(k for p, _ in chosen for k in p.support if not profile.needs or k in profile.needs))
         shown_parts = tuple(p for p, _ in chosen)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from .. import grammar
 from ..corpus import versions
 from ..lexicon import Lexicon
-from ..models import Answer, Citation, Clause, Hit, Retrieval, by_clause
+from ..models import Answer, Citation, Clause, Hit, Retrieval, RouteKind, by_clause
 from ..numerals import int_to_cn
 from ..regions import Region, Regions
 from ..search.documents import locality
@@ -35,6 +35,7 @@ from .lead import (
     LeadLine,
     Passage,
     Subject,
+    Verdict,
     line_for,
     partial_line,
     units_line,
@@ -48,7 +49,8 @@ HOTLINE_HINT = "建议向相关责任部门咨询，或拨打 12345 政务服务
 EMPTY_QUESTION = "请输入您想了解的政策问题，例如：创业担保贷款最高额度是多少？"
 NOT_FOUND = "现有政策文件中没有找到能回答这个问题的条款。"
 
-# What the table is keyed by: the route kinds, and the two kinds of follow-up about a pinned clause.
+# Which composer writes the body: one per route the router picks, plus the follow-up's two, a clause number
+# several documents have (choose) and a named document that is not in the corpus (missing).
 ComposeKind = Literal["search", "clause", "unit", "document", "followup", "followup_who", "choose", "missing"]
 
 
@@ -66,6 +68,20 @@ class Turn:
     today: dt.date | None = None  # the day that decides which texts are in force
     error: str = ""  # the search failed (vector store unreachable after retries): answer with this message
     match: Any = None  # a self-description question's MatchResult: answered by policy matching
+
+    @property
+    def found(self) -> Retrieval:
+        """The retrieval, for a composer: composers run only once a question was searched."""
+        if self.retrieval is None:
+            raise ValueError("a composer ran before retrieval")
+        return self.retrieval
+
+    @property
+    def followed(self) -> Clause:
+        """The clause a follow-up is about, for the follow-up composers (which run only when there is one)."""
+        if self.pinned is None:
+            raise ValueError("a follow-up composer ran without a pinned clause")
+        return self.pinned
 
 
 class Composers:
@@ -95,15 +111,16 @@ class Composers:
         return lambda clause: reading(clause.clause_id)
 
     def kind(self, turn: Turn) -> ComposeKind:
-        assert turn.retrieval is not None
-        route = turn.retrieval.route
+        route = turn.found.route
         if route.missing_document:
             return "missing"
         if turn.pinned is not None:
-            return "followup_who" if self.lexicon.cues.who.search(turn.retrieval.query.normalized) else "followup"
+            return "followup_who" if self.lexicon.cues.who.search(turn.found.query.normalized) else "followup"
         if route.ambiguous:
             return "choose"
-        return route.kind
+        if route.kind in ("clause", "unit", "document"):
+            return route.kind
+        return "search"
 
     def compose(self, turn: Turn) -> tuple[Answer, bool]:
         """The body of the answer to ``turn``, and whether an LLM may rephrase it."""
@@ -126,7 +143,7 @@ class Composers:
     # ------------------------------------------------------------------ one composer per kind
 
     def search(self, answer: Answer, turn: Turn) -> None:
-        retrieval = turn.retrieval
+        retrieval = turn.found
         refuse, reason = should_refuse(evidence(retrieval, self.corpus, self.lexicon), self.lexicon.refusal)
         if refuse:
             self.refusal(answer, retrieval, reason)
@@ -138,7 +155,7 @@ class Composers:
         self.quotes(answer, retrieval, turn.today, lead)
 
     def clause(self, answer: Answer, turn: Turn) -> None:
-        retrieval = turn.retrieval
+        retrieval = turn.found
         if retrieval.route.whole_clause:
             answer.citations = [self.extractive.whole_clause(h.clause) for h in retrieval.hits if h.route == "clause"]
             answer.text = "\n\n".join(f"〔{c.heading}〕全文：\n{c.quote}" for c in answer.citations)
@@ -146,8 +163,8 @@ class Composers:
             self.quotes(answer, retrieval, turn.today, self.lead(retrieval))
 
     def unit(self, answer: Answer, turn: Turn) -> None:
-        route, hits = turn.retrieval.route, turn.retrieval.hits
-        lines = []
+        route, hits = turn.found.route, turn.found.hits
+        lines: list[str] = []
         for hit in hits[:MAX_LISTED_CLAUSES]:
             clause = hit.clause
             lo, hi = clause.units_span or (0, len(clause.text))
@@ -165,9 +182,9 @@ class Composers:
         """Each document's facts: title, 文号, issuer, its dated history lines and 施行/印发 words verbatim,
         and whether it is in force; every date is quoted from the clause cited beside it."""
         parts = []
-        order = {h.clause.clause_id: i for i, h in enumerate(turn.retrieval.hits)}
-        asked_number = any("字号" in m or "文号" in m for m in turn.retrieval.route.matched)
-        for doc_id in dict.fromkeys(h.clause.doc_id for h in turn.retrieval.hits):
+        order = {h.clause.clause_id: i for i, h in enumerate(turn.found.hits)}
+        asked_number = any("字号" in m or "文号" in m for m in turn.found.route.matched)
+        for doc_id in dict.fromkeys(h.clause.doc_id for h in turn.found.hits):
             doc = self.index.document(doc_id)
             preamble = self.index.by_id.get(f"{doc_id}#0")
             facts = [f"{label}：{value}" for label, value in
@@ -193,11 +210,11 @@ class Composers:
             for ref in (r for r in self.index.references if r.doc_number in set(doc.implements) | set(doc.cites)):
                 where = "" if ref.in_corpus else "（该文件原文不在本库中）"
                 facts.append(f"贯彻落实：《{ref.title}》（{ref.doc_number}）{where}")
-            parts.append("\n".join(self._asked_first(facts, turn.retrieval.query.normalized)))
+            parts.append("\n".join(self._asked_first(facts, turn.found.query.normalized)))
         # The clause that answers what was asked (the 施行 article for "什么时候施行") is cited first.
         answer.citations.sort(key=lambda c: order.get(c.clause_id, len(order)))
-        shown = len({c.doc_id for c in (h.clause for h in turn.retrieval.hits)})
-        total = turn.retrieval.route.documents_matched
+        shown = len({c.doc_id for c in (h.clause for h in turn.found.hits)})
+        total = turn.found.route.documents_matched
         if total > shown:
             parts.insert(0, f"问题没有指明是哪一份文件。本库有{int_to_cn(total)}份文件，以下是其中{int_to_cn(shown)}份"
                             f"（本地文件在前）的信息；问其他文件时请在问题中写明文件名或文号。")
@@ -207,14 +224,15 @@ class Composers:
         """A document's facts with the ones the question asks for first (施行 for 什么时候施行, the history
         lines for 哪次会议通过, the 文号 for 文号是多少): the first line answers."""
         cues = self.lexicon.cues
-        wanted = ("施行：",) if cues.effective.search(question) else ("印发日期：",) if cues.signed.search(question) else ()
+        wanted: tuple[str, ...] = (("施行：",) if cues.effective.search(question)
+                                   else ("印发日期：",) if cues.signed.search(question) else ())
         wanted += tuple(label for label, words in DOCUMENT_FACT_WORDS if words.search(question))
         return sorted(facts, key=lambda f: next((i for i, w in enumerate(wanted) if f.startswith(w)), len(wanted)))
 
     def choose(self, answer: Answer, turn: Turn) -> None:
         """A bare clause number that several documents have: show each one's opening, ask which is meant."""
-        route = turn.retrieval.route
-        lines = []
+        route = turn.found.route
+        lines: list[str] = []
         for clause in route.clauses[:MAX_LISTED_CLAUSES]:
             citation = self.extractive.opening(clause)
             answer.citations.append(citation)
@@ -233,22 +251,22 @@ class Composers:
 
     def missing(self, answer: Answer, turn: Turn) -> None:
         """A named document that is not in the corpus: say so, never answer from other documents."""
-        route = turn.retrieval.route
+        route = turn.found.route
         name = route.missing_document
         if route.missing_is_document:
-            self.refusal(answer, turn.retrieval, f"问题所指的文件（{name}）不在本库中",
+            self.refusal(answer, turn.found, f"问题所指的文件（{name}）不在本库中",
                          lead=f"本库没有收录{name}的原文，无法按该文件作答。")
         else:
-            self.refusal(answer, turn.retrieval, f"本库没有{name}",
+            self.refusal(answer, turn.found, f"本库没有{name}",
                          lead=f"本库没有{name}，无法回答该地区或层级的规定。")
 
     def followup_who(self, answer: Answer, turn: Turn) -> None:
-        clause = turn.pinned
+        clause = turn.followed
         answer.citations = [self.extractive.cite(clause, "、".join(clause.units), clause.start, clause.end)]
         answer.text = f"〔{self.index.heading(clause)}〕的责任单位：{'、'.join(clause.units) or '文件未列出'}。"
 
     def followup(self, answer: Answer, turn: Turn) -> None:
-        clause, query = turn.pinned, turn.retrieval.query
+        clause, query = turn.followed, turn.found.query
         hits = [Hit(clause=clause, score=1.0, route="followup")]
         answer.citations = (self.extractive.select(query.normalized, query.tokens, hits)
                             or [self.extractive.whole_clause(clause)])
@@ -334,7 +352,7 @@ class Composers:
                 verdicts.append("answer")
             else:
                 lines.append(LeadLine(SIDE_SAYS_NOTHING, None, side.label))
-        verdict = "answer" if "answer" in verdicts else "partial" if verdicts else "none"
+        verdict: Verdict = "answer" if "answer" in verdicts else "partial" if verdicts else "none"
         return Lead(verdict, lines, missing=asked.label)
 
     def _line(self, passage: Passage, asked) -> str:
@@ -365,8 +383,9 @@ class Composers:
                for p in lead.passages for lo, hi in p.cited]
         answer.citations = merge_citations(own, picked)
         answer.partial = lead.verdict == "partial"
-        cited = dict.fromkeys(c.clause_id for c in answer.citations)
-        answer.checks += verify_lead([ln.text for ln in lead.lines], [self.read(self.index.by_id[c]).folded for c in cited],
+        answer.checks += verify_lead([ln.text for ln in lead.lines],
+                                     [self.read(self.index.by_id[c]).folded
+                                      for c in dict.fromkeys(c.clause_id for c in answer.citations)],
                                      [a.label for a in self.lexicon.aspects])
         documents = self.index.documents
         cited = {self.index.by_id[c.clause_id].doc_id for c in answer.citations}
@@ -474,7 +493,7 @@ def level_labels(index: Index, clause_ids: list[str], region: Region | None) -> 
         doc = index.document(index.by_id[cid].doc_id)
         if doc.level == "国家" or not (doc.region or doc.place):
             out[cid] = (90, "国家" if doc.level == "国家" else "其他")
-        elif doc.region in chain:
+        elif region is not None and doc.region in chain:
             depth = chain.index(doc.region)
             out[cid] = (depth, f"本地（{region.short_names[1] if len(region.short_names) > 1 else region.name}）"
                         if depth == 0 else doc.place)
@@ -488,7 +507,7 @@ class RouteSpec:
     """How one kind of question is answered."""
 
     compose: Callable[[Composers, Answer, Turn], None]
-    route: Literal["search", "clause", "unit", "document", "followup"]  # the Answer's route
+    route: RouteKind  # the Answer's route
     llm: bool  # an LLM may rephrase the body (free text); lists, facts and the full clause stay as they are
 
 

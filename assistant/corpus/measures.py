@@ -113,7 +113,7 @@ def read_measure(text: str, body: tuple[int, int], *, title: str = "", section: 
     kinds = [s.kind for s in support]
     # A clause that names no kind of enterprise grants nothing an enterprise could claim: it rules
     # banks', guarantors' or agencies' own work (再担保费率, 资本补充, 审慎经营).
-    internal = (preamble or not kinds or not beneficiaries or _internal(body_text, v, set(kinds) & v.protections)
+    internal = (preamble or not kinds or not beneficiaries or _internal(body_text, v, bool(set(kinds) & v.protections))
                 or v.internal_heading.search(re.sub(r"\s+", "", title)) is not None
                 or v.internal_section.search(re.sub(r"\s+", "", section)) is not None)
     if internal:

@@ -173,7 +173,7 @@ def read_docx(path: Path, _data: bytes) -> tuple[str, str]:
     except Exception as exc:  # zipfile.BadZipFile, lxml errors on truncated files
         raise CorpusFileError(str(path), f"Word 文件无法读取（{type(exc).__name__}）") from None
     # Body order: a table belongs to the clause it appears in, not after the last paragraph.
-    lines = []
+    lines: list[str] = []
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             lines.extend("\t".join(cell.text for cell in row.cells) for row in block.rows)

@@ -197,8 +197,9 @@ def _markers(lines: list[_Line], kind: str) -> list[_Marker]:
                     continue
         m = _SECTION.match(ln.text)
         chapter = None if m else _CHAPTER.match(ln.text)
-        if m or chapter:
-            label, numeral, rest = (m.group(1), m.group(1), m.group(2)) if m else chapter.groups()
+        found = (m.group(1), m.group(1), m.group(2)) if m else chapter.groups() if chapter else None
+        if found is not None:
+            label, numeral, rest = found
             number = _to_int(numeral)
             if number is not None and (kind == "section" or len(rest) <= 60):
                 out.append(_Marker("section", ln.start, number, label, rest.strip()))
@@ -352,7 +353,8 @@ def extract_deadlines(text: str) -> list[Deadline]:
     """Dates that end a measure: "不超过2022年底", "2023年6月30日前", "执行至2024年12月31日"."""
     out: list[Deadline] = []
     for m in grammar.DATE.finditer(text):
-        tail = _DEADLINE_TAIL.match(text[m.end():m.end() + 4]).group(0)
+        after = _DEADLINE_TAIL.match(text[m.end():m.end() + 4])
+        tail = after.group(0) if after else ""
         head = text[max(0, m.start() - 6):m.start()]
         if not tail and not head.endswith(_DEADLINE_CUES):
             continue

@@ -78,8 +78,8 @@ def load_qa(path: Path, known_clauses: set[str] | None = None) -> list[QAItem]:
     try:
         raw = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[:exc.start].count(b"\n") + 1
-        raise QAFileError(f"无法读取问答集 {path}：第 {line} 行不是 UTF-8 编码（{exc.reason}）") from None
+        bad = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise QAFileError(f"无法读取问答集 {path}：第 {bad} 行不是 UTF-8 编码（{exc.reason}）") from None
     except OSError as exc:
         raise QAFileError(f"无法读取问答集 {path}：{exc}") from None
     problems: list[str] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from ..answer.match import EXPLICIT, HOTLINE, POSSIBLE
@@ -289,8 +290,9 @@ def evaluate_match_suite(settings, index, match_file: Path, out: Path, *, floors
     outcomes = run_match(items, assistant, annotations, today=today)
     overall = {**match_metrics(outcomes), **measure_metrics(index, annotations),
                **card_metrics(outcomes, load_sentences(match_file))}
-    summary = {"match_file": str(match_file), "generated": dt.datetime.now().isoformat(timespec="seconds"),
-               "overall": overall}
-    summary["floor_violations"] = check_floors(summary, floors) if floors else []
+    summary: dict[str, Any] = {"match_file": str(match_file),
+                               "generated": dt.datetime.now().isoformat(timespec="seconds"), "overall": overall}
+    violations = check_floors(summary, floors) if floors else []
+    summary["floor_violations"] = violations
     write_match_run(out, outcomes, summary, match_file)
-    return summary, summary["floor_violations"]
+    return summary, violations

@@ -67,7 +67,9 @@ def load_floors(path: Path) -> list[Floor]:
     for metric, spec in data.get("floors", {}).items():
         if not isinstance(spec, dict) or ("min" in spec) == ("max" in spec):
             raise FloorsError(f"{path}：指标 {metric} 应写成 {{ min = … }} 或 {{ max = … }}")
-        bound = spec.get("min", spec.get("max"))
+        bound = spec["min"] if "min" in spec else spec["max"]
+        if isinstance(bound, bool) or not isinstance(bound, int | float):
+            raise FloorsError(f"{path}：指标 {metric} 的下限应为数字，而不是 {bound!r}")
         floors.append(Floor(metric, float(bound), "max" in spec, spec.get("measured")))
     if not floors:
         raise FloorsError(f"{path} 中没有 [floors] 条目")

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def is_stard_set(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     gold = first.get("gold") if isinstance(first, dict) else None
-    return bool(gold) and isinstance(gold[0], dict) and {"file", "article"} <= set(gold[0])
+    return isinstance(gold, list) and bool(gold) and isinstance(gold[0], dict) and {"file", "article"} <= set(gold[0])
 
 
 def load_stard(path: Path, index: Index) -> tuple[list[StardItem], int]:
@@ -105,14 +105,17 @@ class StardBM25:
         # STARD adds these to the list: its tokenizer keeps newlines, spaces and full-width brackets.
         self.stopwords = set(stopwords("cn")) | {"\n", "\\", "n", " ", ".", "（", "）"}
         self.vocab: dict[str, int] = {}
-        rows, cols, tfs, lengths = [], [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
+        tfs: list[int] = []
+        lengths: list[int] = []
         for row, text in enumerate(texts):
             words = self._words(jieba.cut(text))
             lengths.append(len(words))
-            for word, tf in Counter(words).items():
+            for word, count in Counter(words).items():
                 rows.append(row)
                 cols.append(self.vocab.setdefault(word, len(self.vocab)))
-                tfs.append(tf)
+                tfs.append(count)
         n = len(texts)
         tf = np.asarray(tfs, dtype=np.float32)
         length = np.asarray(lengths, dtype=np.float32)
@@ -183,7 +186,8 @@ def evaluate_stard(settings: Settings, index: Index, path: Path, out_dir: Path, 
     baseline_build_s = time.perf_counter() - started
     assistant = Assistant.from_settings(settings, index=index)
     k = max(CUTOFFS)
-    results, latencies = [], []
+    results: list[dict[str, Any]] = []
+    latencies: list[float] = []
     tick = progress("STARD", len(items)) if progress else None
     for item in items:
         started = time.perf_counter()
@@ -195,7 +199,7 @@ def evaluate_stard(settings: Settings, index: Index, path: Path, out_dir: Path, 
                         "scores": {"ours": scores(ours, item.gold), "bm25": scores(bm25, item.gold)}})
         if tick:
             tick()
-    summary = {"file": str(path), "generated": dt.datetime.now().isoformat(timespec="seconds"),
+    summary: dict[str, Any] = {"file": str(path), "generated": dt.datetime.now().isoformat(timespec="seconds"),
                "encoder": settings.encoder, "dense_weight": settings.dense_weight,
                "channel_weights": settings.channel_weights, "kind_prior": settings.kind_prior, "region": settings.region,
                "clauses": len(index.clauses), "clauses_in_scope": len(rows), "questions_left_out": left_out,
@@ -204,9 +208,9 @@ def evaluate_stard(settings: Settings, index: Index, path: Path, out_dir: Path, 
                "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else None}
     for split in ("all", "dev", "holdout"):
         chosen = [r for r in results if split == "all" or r["split"] == split]
-        part = {system: summarize([r["scores"][system] for r in chosen]) for system in ("ours", "bm25")}
-        part["ratio"] = {m: _ratio(part["ours"].get(m), part["bm25"].get(m)) for m in part["ours"] if m != "questions"}
-        summary[split] = part
+        mine, base = (summarize([r["scores"][system] for r in chosen]) for system in ("ours", "bm25"))
+        ratio = {m: _ratio(mine.get(m), base.get(m)) for m in mine if m != "questions"}
+        summary[split] = {"ours": mine, "bm25": base, "ratio": ratio}
     summary["overall"] = {**summary["all"]["ours"], **{f"{m}/bm25": v for m, v in summary["all"]["ratio"].items()}}
     violations = check_floors(summary, floors) if floors else []
     summary["floor_violations"] = violations

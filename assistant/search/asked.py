@@ -115,7 +115,7 @@ class AskedReader:
 
 def _owners(q: str, subject: tuple[tuple[str, ...], ...]) -> tuple[tuple[int, int], ...]:
     """The pairs of concepts ``q`` names as X的Y (whose Y is asked), by position in ``subject``."""
-    at = {}
+    at: dict[int, int] = {}
     for i, alts in enumerate(subject):
         for alt in alts:
             if alt in q:

@@ -175,7 +175,8 @@ class BuildPlan:
         """The live index already holds exactly this corpus: nothing to build."""
         previous = self.previous
         read = {doc.path: doc.sha256 for doc, _ in self.parsed}
-        return (previous is not None and set(manifest_skipped(previous.dir)) == set(self.skipped)
+        return (previous is not None and previous.dir is not None
+                and set(manifest_skipped(previous.dir)) == set(self.skipped)
                 and up_to_date(previous.manifest, (), read, self.manifest_sha, self.settings.encoder))
 
 
@@ -203,7 +204,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool, on_stage
     plan = BuildPlan(settings, corpus, parsed, skipped, encoders, previous, corpus_fingerprint(settings)[1], progress,
                      on_stage, {source_key(Path(p.path), settings.corpus_dirs) or p.path: p.reason
                                 for p in report.problems})
-    if plan.unchanged():
+    if plan.unchanged() and plan.previous is not None:
         manifest = plan.previous.manifest
         report.documents, report.clauses, report.parts = len(parsed), manifest.clause_count, manifest.part_count
         report.generation, report.unchanged = manifest.generation, True
@@ -227,7 +228,7 @@ def _parse(documents: list[Document], previous: Index | None, limits: CorpusLimi
     parsed: list[tuple[Document, list[Clause]]] = []
     parsing = _progress(len(documents), progress, STAGE_LABELS["parse"], "个")
     for doc in documents:
-        if _indexed_before(previous, doc):  # an unchanged file parses to the same clauses
+        if previous is not None and _indexed_before(previous, doc):  # an unchanged file parses to the same clauses
             parsed.append((doc, previous.clauses_of[doc.doc_id]))
             parsing.update()
             continue
@@ -314,6 +315,7 @@ def _collection(plan: BuildPlan, encoder: Encoder, client, name: str, copied: bo
     if not copied or before is None:
         return vectorstore.create_collection(client, name, encoder.id, meta)
     previous = plan.previous
+    assert previous is not None, "a store is copied only from a previous generation"
     # An embedded index changed in a few files: the previous generation's vectors, copied, lose the parts
     # that changed and gain the new ones (a rewrite of every vector takes minutes).
     col = vectorstore.get_collection(client, before.name)
@@ -328,7 +330,7 @@ def _collection(plan: BuildPlan, encoder: Encoder, client, name: str, copied: bo
 
 def _drop_unused(client, plan: BuildPlan, keep: set[str]) -> None:
     """Delete from a copied store the collections of channels the new generation does not have."""
-    for store in plan.previous.channels:
+    for store in plan.previous.channels if plan.previous is not None else ():
         if store.name not in keep:
             client.delete_collection(store.name)
 
@@ -467,20 +469,20 @@ def _todo(plan: BuildPlan, encoder: Encoder, copied: bool) -> tuple[list[int], d
     if copied and before is not None:
         return [i for i, p in enumerate(parts) if p.doc_id not in unchanged], {}
     wanted = [p.part_id for p in parts if p.doc_id in unchanged]
-    stored = vectorstore.fetch_vectors(before.collection, wanted) if wanted else {}
+    stored = vectorstore.fetch_vectors(before.collection, wanted) if wanted and before is not None else {}
     return [i for i, p in enumerate(parts) if p.part_id not in stored], stored
 
 
 def _write_vectors(plan: BuildPlan, encoder: Encoder, col, batch_size: int, pool,
-                   todo: tuple[list[int], dict[str, np.ndarray]]) -> int:
+                   work: tuple[list[int], dict[str, np.ndarray]]) -> int:
     """Put a vector of ``encoder`` for every part into ``col``; returns how many were reused rather than
-    embedded (``todo``: what :func:`_todo` found to embed and to write again).
+    embedded (``work``: what :func:`_todo` found to embed and to write again).
 
     Embedding runs in the worker pool while this process writes finished batches, so the writes cost
     little beyond the embedding itself.
     """
     parts = plan.parts
-    todo, stored = todo
+    todo, stored = work
     embed_size = plan.settings.embed_batch_size
     batches = [todo[start:start + embed_size] for start in range(0, len(todo), embed_size)]
     texts = ([parts[i].text for i in batch] for batch in batches)

@@ -138,8 +138,7 @@ class DocumentNames:
         for m in _SHORTENED.finditer(rest):
             hit = self._shortened(m.group(0))
             if hit:
-                name, doc_ids = hit
-                groups.append((m.start(), name, tuple(doc_ids)))
+                groups.append((m.start(), hit[0], tuple(hit[1])))
         found = list(dict.fromkeys(d for _, _, doc_ids in groups for d in doc_ids))
         missing, guessed = ("", False) if found else self._missing(question)
         ordered = tuple((name, doc_ids) for _, name, doc_ids in sorted(groups, key=lambda g: g[0]))

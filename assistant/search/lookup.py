@@ -107,10 +107,10 @@ def lookup(index: Index, query: LookupQuery, router: Router) -> list[Clause]:
     if query.unit.strip():
         clauses = [c for c in clauses if query.unit.strip() in c.units]
     if query.section.strip():
-        doc, _, wanted = query.section.strip().rpartition(SECTION_OF)
-        wanted = "".join(wanted.split())
+        doc, _, label = query.section.strip().rpartition(SECTION_OF)
+        label = "".join(label.split())
         clauses = [c for c in clauses if (not doc or c.doc_id == doc)
-                   and wanted in ("".join(c.section_label.split()), "".join(c.section.split()))]
+                   and label in ("".join(c.section_label.split()), "".join(c.section.split()))]
     words = normalize(query.keyword).lower().split()
     if words:
         clauses = [c for c in clauses if all(w in normalize(f"{c.title}{c.text}").lower() for w in words)]

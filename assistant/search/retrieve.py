@@ -115,6 +115,7 @@ class HybridSearcher:
     def prior(self, region: Region | None) -> np.ndarray | None:
         """The bonus per clause row that is not relevance: its document's locality (by the asker's area when
         known, else by level) plus its kind's."""
+        local: np.ndarray | None
         if region is not None and self.region_boost:
             local = self._region_priors(region)
         else:

@@ -21,6 +21,7 @@ _SHIFT = np.uint64(21)
 # A packed pair is key << 21 | row: keys take 43 bits, so up to 2**21 (2 million) texts.
 _ROW_BITS = 21
 _ROW_SHIFT = np.uint64(_ROW_BITS)
+_FREED = np.empty(0, dtype=np.uint64)  # what a text's keys become once packed
 FILE = "substrings.npz"
 
 
@@ -48,7 +49,7 @@ class SubstringIndex:
         for row, keys in enumerate(per_text):
             packed[at:at + keys.size] = (keys << _ROW_SHIFT) | np.uint64(row)
             at += keys.size
-            per_text[row] = None  # free as we go
+            per_text[row] = _FREED  # free as we go
         packed.sort()  # by key, then row: postings come out ascending
         keys = packed >> _ROW_SHIFT
         first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if keys.size else np.zeros(0, np.int64)

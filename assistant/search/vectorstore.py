@@ -352,7 +352,8 @@ class VectorStore:
     @cached_property
     def _part_rows(self) -> np.ndarray:
         """The clause row of each part of the exact-search matrix."""
-        part_clauses, _ = self.exact_vectors()
+        exact = self.exact_vectors()
+        part_clauses = exact[0] if exact is not None else []
         return np.fromiter((self.row[c] for c in part_clauses), dtype=np.int64, count=len(part_clauses))
 
     def exact_vectors(self) -> tuple[list[str], np.ndarray] | None:

@@ -22,7 +22,7 @@ from ..answer.match import MatchResult
 from ..answer.profile import ANYWHERE, Profile, ProfileOptions
 from ..corpus.ingest import source_key
 from ..errors import INTERNAL_ERROR, PolicyError, UploadError
-from ..models import Answer
+from ..models import Answer, Final
 from ..regions import Regions
 from ..search.build import STAGE_LABELS, BuildReport, StageHook
 from ..search.layout import skipped_files
@@ -122,15 +122,16 @@ class Handlers:
         streamed = ""
         try:
             for event in assistant.stream(question, answers, region=where):
-                if isinstance(event, Answer):
-                    chat[-1] = {"role": "assistant", "content": answer_message(assistant.index, event)}
-                    if event.choices:  # which document's clause: each one a button that asks it
-                        chat[-1]["options"] = [{"label": label, "value": asks} for label, asks in event.choices]
-                    answers = list(answers or []) + [event]
+                if isinstance(event, Final):
+                    done = event.answer
+                    chat[-1] = {"role": "assistant", "content": answer_message(assistant.index, done)}
+                    if done.choices:  # which document's clause: each one a button that asks it
+                        chat[-1]["options"] = [{"label": label, "value": asks} for label, asks in done.choices]
+                    answers = list(answers or []) + [done]
                     yield (chat, answers, gr.update(), gr.update(interactive=True), "", done_marker(answers),
                            conversations.with_current(saved, chat, answers))
                 else:
-                    streamed += event
+                    streamed += event.text
                     chat[-1] = {"role": "assistant", "content": answer_html(streamed)}
                     yield chat, answers, gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
         except Exception as exc:  # never leave the placeholder hanging: say what happened, in the chat

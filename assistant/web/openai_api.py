@@ -29,7 +29,7 @@ from starlette.requests import ClientDisconnect
 from .. import __version__
 from ..answer.assistant import Assistant
 from ..errors import INTERNAL_ERROR, PolicyError
-from ..models import Answer
+from ..models import Answer, Final, StreamEvent
 from ..search.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ def _history(assistant: Assistant, earlier: Sequence[str], region: str | None = 
 
 
 def _events(assistant: Assistant, question: str, earlier: Sequence[str],
-            region: str | None = None) -> Iterator[str | Answer | PolicyError]:
+            region: str | None = None) -> Iterator[StreamEvent | PolicyError]:
     """The blocking part of a streamed request (run piece by piece in the threadpool)."""
     try:
         yield from assistant.stream(question, _history(assistant, earlier, region), region=region)
@@ -276,10 +276,10 @@ async def _in_threads(events: Iterator[T], limiter: anyio.CapacityLimiter) -> As
     """``events`` pulled one item at a time on a worker thread under ``limiter``."""
     done = object()
     while (item := await anyio.to_thread.run_sync(next, events, done, limiter=limiter)) is not done:
-        yield item
+        yield item  # type: ignore[misc]  # not the sentinel, so one of ``events``' items
 
 
-async def _sse(events: AsyncIterator[str | Answer | PolicyError], base: dict[str, Any]) -> AsyncIterator[str]:
+async def _sse(events: AsyncIterator[StreamEvent | PolicyError], base: dict[str, Any]) -> AsyncIterator[str]:
     """Server-Sent Events: a role chunk, one chunk per text piece, a final chunk with citations, [DONE].
 
     The pieces are provisional (an LLM answer that fails verification is replaced by the extractive
@@ -300,18 +300,19 @@ async def _sse(events: AsyncIterator[str | Answer | PolicyError], base: dict[str
             error = {"message": f"回答失败：{event}", "type": "server_error", "param": None, "code": "policy_error"}
             yield f"data: {json.dumps({'error': error}, ensure_ascii=False)}\n\n"
             break
-        if isinstance(event, Answer):
-            meta = answer_meta(event)
+        if isinstance(event, Final):
+            answer = event.answer
+            meta = answer_meta(answer)
             shown = "".join(streamed)
-            if event.text != shown:
-                if event.text.startswith(shown):  # stream() yields the remainder itself; kept for safety
-                    yield chunk({"content": event.text[len(shown):]})
+            if answer.text != shown:
+                if answer.text.startswith(shown):  # stream() yields the remainder itself; kept for safety
+                    yield chunk({"content": answer.text[len(shown):]})
                 else:
-                    yield chunk({"content": REPLACED_MARK + event.text})
-                    meta["final_text"] = event.text
-            yield chunk({}, "stop", citations=[c.to_json() for c in event.citations], policy_assistant=meta)
+                    yield chunk({"content": REPLACED_MARK + answer.text})
+                    meta["final_text"] = answer.text
+            yield chunk({}, "stop", citations=[c.to_json() for c in answer.citations], policy_assistant=meta)
             break
-        if event:
-            streamed.append(event)
-            yield chunk({"content": event})
+        if event.text:
+            streamed.append(event.text)
+            yield chunk({"content": event.text})
     yield "data: [DONE]\n\n"

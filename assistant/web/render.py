@@ -72,7 +72,7 @@ def _highlighted(clause: Clause, quotes: list[Citation]) -> str:
     return "".join(out)
 
 
-def clause_card(index: Index, clause: Clause, quotes: list[Citation] = (), *, note: str = "", open_: bool = False,
+def clause_card(index: Index, clause: Clause, quotes: Sequence[Citation] = (), *, note: str = "", open_: bool = False,
                 css: str = "cite") -> str:
     """An expandable card: heading, the full clause (quotes highlighted), 责任单位, a validity note."""
     units = f"<p class='units'><b>责任单位：</b>{esc('、'.join(clause.units))}</p>" if clause.units else ""
@@ -92,9 +92,9 @@ def citation_cards(index: Index, answer: Answer) -> str:
     if answer.refused:
         if not answer.related:
             return ""
-        cards = "".join(clause_card(index, index.by_id[cid], css="related") for cid in answer.related
-                        if cid in index.by_id)
-        return f"<div class='cards'><h4>可能相关的条款</h4>{cards}</div>"
+        related = "".join(clause_card(index, index.by_id[cid], css="related") for cid in answer.related
+                          if cid in index.by_id)
+        return f"<div class='cards'><h4>可能相关的条款</h4>{related}</div>"
     cards = []
     for clause_id, quotes in by_clause(answer.citations).items():
         clause = index.by_id.get(clause_id)
