@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from ..answer.match import EXPLICIT, HOTLINE, POSSIBLE
 from ..answer.profile import Profile, read_profile
