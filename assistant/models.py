@@ -35,7 +35,7 @@ class DocumentMeta:
     issue_date: str = ""  # ISO date (YYYY-MM-DD) or "" when unknown
     level: str = ""  # 州 / 省 / 国家 / "" when unknown
     place: str = ""  # the area of a local document: 浙江省, 临夏回族自治州 ("" for national ones)
-    region: str = ""  # that area's division code (assistant/regions.py): "33", "6229"
+    region_code: str = ""  # that area's division code (assistant/regions.py): "33", "6229"
     source: str = ""
     sha256: str = ""
     implements: tuple[str, ...] = ()
@@ -79,6 +79,8 @@ class DocumentMeta:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DocumentMeta":
         known = {f for f in cls.__dataclass_fields__}
+        if "region" in data and "region_code" not in data:  # an index written before the field's rename
+            data = {**data, "region_code": data["region"]}
         values = {k: v for k, v in data.items() if k in known}
         for key in ("implements", "cites", "aliases", "supersedes"):
             values[key] = tuple(values.get(key, ()))

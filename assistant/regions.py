@@ -20,6 +20,45 @@ _LEVEL = {"省": "省", "自治区": "省", "直辖市": "省", "特别行政区
 MIN_COUNTY_NAME = 3
 
 
+# What an asker may say for "anywhere": every document, whatever the deployment's area (the chat's
+# dropdown shows the last one).
+ANYWHERE_CHOICE = "（不限地区）"
+ANYWHERE_WORDS = ("全国", "不限", "不限地区", ANYWHERE_CHOICE)
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where the asker is, as a question, a profile or a request gives it: the deployment's area (as the
+    conversation last settled it, else POLICY_REGION), anywhere (every document), or a named area. Every
+    way in (chat, ``/v1``, the CLI, the library) reads it with :meth:`parse`."""
+
+    name: str = ""  # the named area (临夏州), as given
+    anywhere: bool = False
+
+    @classmethod
+    def parse(cls, value: "Where | str | None") -> "Where":
+        """None or blank: the deployment's; 全国 / 不限 / （不限地区）: anywhere; else that area."""
+        if isinstance(value, Where):
+            return value
+        text = (value or "").strip()
+        if text in ANYWHERE_WORDS:
+            return ANYWHERE
+        return cls(name=text)
+
+    @property
+    def deployment(self) -> bool:
+        """The asker said nothing: the deployment's area (or the conversation's)."""
+        return not self.anywhere and not self.name
+
+    def __str__(self) -> str:
+        """As a person writes it: the area's name, 全国 for anywhere, "" for the deployment's."""
+        return ANYWHERE_WORDS[0] if self.anywhere else self.name
+
+
+DEPLOYMENT = Where()
+ANYWHERE = Where(anywhere=True)
+
+
 @dataclass(frozen=True)
 class Region:
     """One administrative division."""

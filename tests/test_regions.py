@@ -7,7 +7,7 @@ import pytest
 from assistant.config import Settings
 from assistant.errors import ConfigError
 from assistant.models import DocumentMeta
-from assistant.regions import Regions
+from assistant.regions import Regions, Where
 from assistant.search.scope import applies
 
 
@@ -44,9 +44,9 @@ def test_which_documents_apply_where(regions):
     linxia, zhejiang = regions.find("临夏州"), regions.find("浙江省")
     county = regions.find("临夏县")
     national = DocumentMeta("n", level="国家")
-    local = DocumentMeta("l", level="州", region=linxia.code)
-    province = DocumentMeta("p", level="省", region=regions.find("甘肃省").code)
-    other = DocumentMeta("z", level="省", region=zhejiang.code)
+    local = DocumentMeta("l", level="州", region_code=linxia.code)
+    province = DocumentMeta("p", level="省", region_code=regions.find("甘肃省").code)
+    other = DocumentMeta("z", level="省", region_code=zhejiang.code)
     assert all(applies(d, linxia) for d in (national, local, province)) and not applies(other, linxia)
     assert applies(local, county) and applies(province, county)  # enclosing areas' documents apply
     assert not applies(local, zhejiang) and applies(other, zhejiang)
@@ -57,3 +57,15 @@ def test_an_unknown_region_setting_is_a_clear_error():
     with pytest.raises(ConfigError, match="不是已知的行政区划名称"):
         Settings.from_env(env={"POLICY_REGION": "火星"})
     assert Settings.from_env(env={"POLICY_REGION": "临夏州"}).region == "临夏州"
+
+
+@pytest.mark.parametrize("given, anywhere, name", [
+    (None, False, ""), ("", False, ""), ("  ", False, ""),
+    ("全国", True, ""), ("不限", True, ""), ("（不限地区）", True, ""), (" 全国 ", True, ""),
+    ("临夏州", False, "临夏州"), (" 浙江省", False, "浙江省"),
+])
+def test_where_the_asker_is_is_read_by_one_function(given, anywhere, name):
+    where = Where.parse(given)
+    assert (where.anywhere, where.name, where.deployment) == (anywhere, name, not anywhere and not name)
+    assert Where.parse(where) is where  # already read: kept
+    assert str(where) == ("全国" if anywhere else name)  # as a profile or a request writes it

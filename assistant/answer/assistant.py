@@ -25,7 +25,7 @@ from ..errors import ChromaUnavailableError, EmptyQueryError
 from ..lexicon import Lexicon
 from ..models import Answer, Clause, Delta, Final, Hit, StreamEvent
 from ..numerals import int_to_cn
-from ..regions import Region, Regions
+from ..regions import ANYWHERE, DEPLOYMENT, Region, Regions, Where
 from ..search.build import open_index
 from ..search.encoders import Encoder, get_encoders
 from ..search.index import Index
@@ -35,7 +35,7 @@ from .compose import ExtractiveComposer
 from .grounding import PROMPT_LEAK_CHARS, verify
 from .llm import LLMComposer, chat_model
 from .match import CHAT_LISTED, MatchResult, MeasureIndex, match_text
-from .profile import ANYWHERE, Profile, read_profile
+from .profile import Profile, read_profile
 from .routes import MAX_LISTED_CLAUSES, SERVICE_UNAVAILABLE, Composers, Turn
 from .validity import validity_notes
 
@@ -121,7 +121,7 @@ class Assistant:
         self.ask("创业担保贷款")
 
     def ask(self, question: str, history: Sequence[Answer] | None = None, *, today: dt.date | None = None,
-            compose: ComposeMode = "auto", region: str | None = None) -> Answer:
+            compose: ComposeMode = "auto", region: Where | str | None = None) -> Answer:
         """Answer ``question``; ``history`` holds the previous answers of this conversation (oldest first).
 
         Never raises for bad input: an empty question gets a polite prompt, a long one is truncated.
@@ -133,14 +133,14 @@ class Assistant:
 
     def stream(self, question: str, history: Sequence[Answer] | None = None, *,
                today: dt.date | None = None, compose: ComposeMode = "auto",
-               region: str | None = None) -> Iterator[StreamEvent]:
+               region: Where | str | None = None) -> Iterator[StreamEvent]:
         """Yield :class:`Delta` pieces of the answer text as they are produced, then one :class:`Final`.
 
         The deltas are provisional: when an LLM answer fails verification, the Final answer carries the
         extractive answer instead (with a note), and its ``text`` is what should be shown.
         """
         today = today or self.today or dt.date.today()
-        turn = self._prepare(question, history, today, region)
+        turn = self._prepare(question, history, today, Where.parse(region))
         shown: list[str] = []
         body: Answer | None = None
         for event in self._generate(turn, use_llm=compose == "auto"):
@@ -168,9 +168,9 @@ class Assistant:
         """
         today = today or self.today or dt.date.today()
         notes: list[str] = []
-        region = None if profile.region == ANYWHERE else self._region(profile.region or None, None, notes)
+        region = self._region(Where.parse(profile.region), None, notes)
         scopes = self.retriever.scopes
-        if region is None and any(d.region for d in self.index.documents.values()):
+        if region is None and any(d.region_code for d in self.index.documents.values()):
             notes.append(NO_REGION_NOTE)  # an owner in 临夏 must not take 浙江's rules for theirs
         where = scopes.find("", today, region)
         if where.missing:  # no document applies there (浙江省 in a library of 临夏州's rules)
@@ -213,12 +213,7 @@ class Assistant:
         from langchain_core.runnables import RunnableLambda
 
         def compose(turn: Turn) -> tuple[Turn, Answer]:
-            generation = self._generate(turn, use_llm=True)
-            while True:
-                try:
-                    next(generation)
-                except StopIteration as done:
-                    return turn, done.value
+            return turn, next(e.answer for e in self._generate(turn, use_llm=True) if isinstance(e, Final))
 
         return (RunnableLambda(lambda x: self._prepare(x["question"], x.get("history"), self.today or dt.date.today()),
                                name="retrieve")
@@ -227,10 +222,10 @@ class Assistant:
 
     # ------------------------------------------------------------------ stages
 
-    def _region(self, region: str | None, history: Sequence[Answer] | None, notes: list[str]) -> Region | None:
+    def _region(self, where: Where, history: Sequence[Answer] | None, notes: list[str]) -> Region | None:
         """The asker's area: as given for this question, else as the conversation last settled it, else
-        the deployment's (POLICY_REGION)."""
-        name = self._region_name(region, history)
+        the deployment's (POLICY_REGION); None for anywhere."""
+        name = self._area_name(where, history)
         if not (name or "").strip():
             return None
         found = Regions.load().find(name)
@@ -238,15 +233,15 @@ class Assistant:
             notes.append(f"未识别地区“{name}”，以下按全部地区的文件作答。")
         return found
 
-    def _region_name(self, region: str | None, history: Sequence[Answer] | None) -> str:
+    def _area_name(self, where: Where, history: Sequence[Answer] | None) -> str:
         """The asker's area as named: for this question, else as the conversation last settled it, else
         the deployment's (POLICY_REGION); "" for anywhere."""
-        if region is not None:
-            return region
-        return next((a.region for a in reversed(history or []) if a.region), self.settings.region)
+        if not where.deployment:
+            return where.name
+        return next((a.region for a in reversed(history or []) if a.region), Where.parse(self.settings.region).name)
 
     def _prepare(self, question: str, history: Sequence[Answer] | None, today: dt.date,
-                 region: str | None = None) -> Turn:
+                 where: Where = DEPLOYMENT) -> Turn:
         started = time.perf_counter()
         question = clean_text(question or "")  # no lone surrogates: answers are encoded as UTF-8 later
         turn = Turn(question=question, asked=question.strip(), started=started, today=today)
@@ -263,14 +258,14 @@ class Assistant:
         if profile is not None:  # "我是开饭馆的个体户，能享受哪些政策": the measures for them, not a search
             # Where the asker is: a place the question names, else as for any question; nowhere is anywhere.
             place = max((r for _, r in Regions.load().mentioned(turn.asked)), key=lambda r: len(r.code), default=None)
-            given = place.name if place else self._region_name(region, history) or ANYWHERE
+            given = place.name if place else self._area_name(where, history) or str(ANYWHERE)
             turn.match = self.match(replace(profile, region=given), today=today, question=turn.asked)
             turn.notes += turn.match.notes
             turn.timings["match"] = (time.perf_counter() - t) * 1000
             return turn
         try:
             turn.retrieval = self.retriever.retrieve(turn.asked, today=today, context=self._context(history),
-                                                     region=self._region(region, history, turn.notes))
+                                                     region=self._region(where, history, turn.notes))
         except EmptyQueryError:
             turn.retrieval = None
         except ChromaUnavailableError as exc:  # retried with backoff already: say so instead of failing

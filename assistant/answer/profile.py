@@ -14,7 +14,6 @@ from ..datafiles import read_text
 from ..errors import LexiconError, ProfileError
 from ..lexicon import MEASURES, PROFILE
 
-ANYWHERE = "全国"  # a profile's region that chooses every document, whatever the deployment's region
 OTHER = "其他"  # the industry that names no kind
 FIELD_LABELS = {"type": "主体类型", "industry": "行业", "situation": "情况", "need": "需求"}
 

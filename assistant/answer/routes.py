@@ -491,10 +491,10 @@ def level_labels(index: Index, clause_ids: list[str], region: Region | None) -> 
     out: dict[str, tuple[int, str]] = {}
     for cid in clause_ids:
         doc = index.document(index.by_id[cid].doc_id)
-        if doc.level == "国家" or not (doc.region or doc.place):
+        if doc.level == "国家" or not (doc.region_code or doc.place):
             out[cid] = (90, "国家" if doc.level == "国家" else "其他")
-        elif region is not None and doc.region in chain:
-            depth = chain.index(doc.region)
+        elif region is not None and doc.region_code in chain:
+            depth = chain.index(doc.region_code)
             out[cid] = (depth, f"本地（{region.short_names[1] if len(region.short_names) > 1 else region.name}）"
                         if depth == 0 else doc.place)
         else:

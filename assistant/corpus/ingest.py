@@ -260,7 +260,7 @@ def _document(path: Path, rel: str, entry: dict[str, Any] | None, limits: Corpus
         issue_date=_iso(entry.get("issue_date")) or found.issue_date,
         level=level,
         place=region.name if region else str(entry.get("place", "")),
-        region=region.code if region else "",
+        region_code=region.code if region else "",
         source=str(entry.get("source", "")),
         text=text,
         sha256=hashlib.sha256(source.data).hexdigest(),

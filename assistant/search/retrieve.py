@@ -99,7 +99,7 @@ class HybridSearcher:
         chain = [r.code for r in Regions.load().chain(region)]
         depth = {code: i for i, code in enumerate(chain)}
         docs = self.index.documents
-        bonus = [self.region_boost * (1 - depth[d.region] / len(chain)) if d is not None and d.region in depth else 0.0
+        bonus = [self.region_boost * (1 - depth[d.region_code] / len(chain)) if d is not None and d.region_code in depth else 0.0
                  for d in (docs.get(c.doc_id) for c in self.index.clauses)]
         return np.asarray(bonus, dtype=np.float32)
 

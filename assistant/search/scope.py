@@ -49,7 +49,7 @@ def as_of(question: str, today: dt.date) -> dt.date:
 def applies(doc: DocumentMeta, region: Region | None) -> bool:
     """Whether ``doc`` applies to an asker in ``region``: national and area-less documents everywhere,
     a local one in its own area and the areas inside it."""
-    return region is None or not doc.region or region.code.startswith(doc.region)
+    return region is None or not doc.region_code or region.code.startswith(doc.region_code)
 
 
 CURRENT_CACHED = 64  # pools and days whose documents in force are kept
@@ -70,7 +70,7 @@ class ScopeFinder:
 
     @cached_property
     def _areas_with_documents(self) -> frozenset[str]:
-        return frozenset(doc.region for doc in self.index.documents.values() if doc.region)
+        return frozenset(doc.region_code for doc in self.index.documents.values() if doc.region_code)
 
     def _applicable(self, region: Region | None) -> frozenset[str]:
         """The documents that apply to an asker in ``region`` (cached per area: the same for every question)."""
@@ -153,7 +153,7 @@ class ScopeFinder:
 
     def area_documents(self, place: Region) -> set[str]:
         """The documents of ``place`` itself (浙江省's, not 杭州市's)."""
-        return {d for d, doc in self.index.documents.items() if doc.region == place.code}
+        return {d for d, doc in self.index.documents.items() if doc.region_code == place.code}
 
     def _fits(self, title: str, place: Region, doc_ids: set[str]) -> bool:
         """A plain-text title with an area in it may name one of that area's documents: 河南的实施办法."""
@@ -177,7 +177,7 @@ class ScopeFinder:
         if self.cues.level_local.search(question):
             local = {d for d in applicable if documents[d].level in ("州", "市", "县")}
             if region is not None:
-                local = {d for d in local if documents[d].region.startswith(region.code[:4])}
+                local = {d for d in local if documents[d].region_code.startswith(region.code[:4])}
             return local, f"{region.name}的政策文件" if region else "本地的政策文件"
         return None
 

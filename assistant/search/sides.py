@@ -71,7 +71,7 @@ class SideFinder:
             if m is None:
                 continue
             pool = {d for d, doc in documents.items() if doc.level in levels
-                    and (region is None or not doc.region or region.code.startswith(doc.region))}
+                    and (region is None or not doc.region_code or region.code.startswith(doc.region_code))}
             if pool:
                 sides.append((m.start(), SideScope(label, frozenset(self.scopes.in_force(pool, question, today)))))
         unique: list[SideScope] = []

@@ -19,11 +19,11 @@ import gradio as gr
 
 from .. import __version__
 from ..answer.match import MatchResult
-from ..answer.profile import ANYWHERE, Profile, ProfileOptions
+from ..answer.profile import Profile, ProfileOptions
 from ..corpus.ingest import source_key
 from ..errors import INTERNAL_ERROR, PolicyError, UploadError
 from ..models import Answer, Final
-from ..regions import Regions
+from ..regions import ANYWHERE_CHOICE, Regions, Where
 from ..search.build import STAGE_LABELS, BuildReport, StageHook
 from ..search.layout import skipped_files
 from ..search.lookup import LookupQuery
@@ -62,7 +62,7 @@ EXAMPLES = [
     "第十八条",
 ]
 ANY = "（全部）"
-ANY_REGION = "（不限地区）"
+ANY_REGION = ANYWHERE_CHOICE
 THINKING = "正在查找相关条款……"
 HIT_TEST_K = 10  # clauses the 检索测试 tab ranks
 EMPTY_HINT = "请先输入您的问题。"
@@ -74,11 +74,6 @@ SCROLL_TO_ANSWER = """() => {
   const rows = document.querySelectorAll('#chat .message-row');
   if (rows.length >= 2) rows[rows.length - 2].scrollIntoView({block: 'start'});
 }"""
-
-
-def asked_from(region: str | None) -> str | None:
-    """A 所在地区 choice as the assistant takes it: None for the deployment's, "" for 不限地区, else the area."""
-    return None if region is None else ("" if region == ANY_REGION else region)
 
 
 def chosen(value: str | None) -> str:
@@ -113,7 +108,7 @@ class Handlers:
         if not question.strip():  # nothing to send: no bubble, no answer, a hint under the box
             yield chat, answers, gr.update(), gr.update(interactive=True), EMPTY_HINT, gr.update(), gr.update()
             return
-        where = asked_from(region)
+        where = Where.parse(region)
         assistant = self.service.assistant  # one object for the whole answer, even if a reload happens
         chat = list(chat or []) + [{"role": "user", "content": chat_text(question_preview(question.strip()))},
                                    {"role": "assistant", "content": THINKING}]
@@ -215,7 +210,7 @@ class Handlers:
         assistant = self.service.assistant
         # The answer does not keep its hits' scores: the question is ranked again, from the area it was answered for
         # (a diagnostic tab; a few ms more).
-        answer = assistant.ask(question, region=asked_from(region))
+        answer = assistant.ask(question, region=Where.parse(region))
         place = Regions.load().find(answer.region) if answer.region else None
         retrieval = assistant.retriever.retrieve(question, HIT_TEST_K, region=place)
         return hit_test_html(assistant.index, retrieval, answer, [e.id for e in assistant.encoders])
@@ -245,8 +240,7 @@ class Handlers:
     def ask_in_region(self, question: str, region: str) -> dict:
         """Answer one question asked from ``region`` (临夏州): the documents that apply there, local first.
         Empty: the deployment's POLICY_REGION; 全国: every document."""
-        where = None if not (region or "").strip() else ("" if region.strip() in ("全国", ANY_REGION) else region)
-        return self.service.assistant.ask(question or "", region=where).to_json()
+        return self.service.assistant.ask(question or "", region=Where.parse(region)).to_json()
 
     def match(self, type: str = "", industry: str = "", situations: list[str] | None = None,
               needs: list[str] | None = None, region: str = "") -> dict:
@@ -267,9 +261,8 @@ class Handlers:
 
     def _match(self, type, industry, situations, needs, region) -> MatchResult:
         """Raises ProfileError for a choice the form does not offer."""
-        where = (region or "").strip()
         profile, said = Profile.from_words(chosen(type), chosen(industry), situations or (), needs or (),
-                                           ANYWHERE if where == ANY_REGION else where)
+                                           str(Where.parse(region)))
         result = self.service.assistant.match(profile)
         result.read_as = said
         return result

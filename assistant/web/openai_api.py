@@ -30,6 +30,7 @@ from .. import __version__
 from ..answer.assistant import Assistant
 from ..errors import INTERNAL_ERROR, PolicyError
 from ..models import Answer, Final, StreamEvent
+from ..regions import DEPLOYMENT, Where
 from ..search.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -87,12 +88,9 @@ class ChatCompletionRequest(BaseModel):
     region: str | None = None
     metadata: dict[str, Any] | None = None
 
-    def asker_region(self) -> str | None:
+    def asker_region(self) -> Where:
         value = self.region if self.region is not None else (self.metadata or {}).get("region")
-        if value is None:
-            return None
-        value = clean_text(str(value)).strip()
-        return "" if value in ("全国", "不限") else value
+        return Where.parse(None if value is None else clean_text(str(value)))
 
 
 class _BadRequest(Exception):
@@ -215,7 +213,7 @@ def create_router(assistant: Assistant | Callable[[], Assistant], *,
 # ---------------------------------------------------------------------- request handling
 
 
-def _parse(body: bytes) -> tuple[str, list[str], bool, str | None]:
+def _parse(body: bytes) -> tuple[str, list[str], bool, Where]:
     """``(question, earlier user messages, stream, region)``; raises :class:`_BadRequest` with a Chinese
     message."""
     try:
@@ -239,7 +237,7 @@ def _parse(body: bytes) -> tuple[str, list[str], bool, str | None]:
     return users[-1], users[:-1], request.stream, request.asker_region()
 
 
-def _history(assistant: Assistant, earlier: Sequence[str], region: str | None = None) -> list[Answer]:
+def _history(assistant: Assistant, earlier: Sequence[str], region: Where = DEPLOYMENT) -> list[Answer]:
     """Rebuild the conversation's answers by asking the earlier user messages again, in order.
 
     Why replay rather than read the assistant messages the client sent back: the API is stateless, and
@@ -261,7 +259,7 @@ def _history(assistant: Assistant, earlier: Sequence[str], region: str | None = 
 
 
 def _events(assistant: Assistant, question: str, earlier: Sequence[str],
-            region: str | None = None) -> Iterator[StreamEvent | PolicyError]:
+            region: Where = DEPLOYMENT) -> Iterator[StreamEvent | PolicyError]:
     """The blocking part of a streamed request (run piece by piece in the threadpool)."""
     try:
         yield from assistant.stream(question, _history(assistant, earlier, region), region=region)

@@ -251,9 +251,18 @@ PAGE_SCRIPT = """() => {
   })();
   // A filter list (Gradio's dropdown) shows its value, （全部）, in its text box, and typing appended to it
   // ("（全部）州财" matches nothing): on focus the text is selected, so the first key typed replaces it.
+  // Selecting waits for Gradio's own focus handling; what is typed before then replaces the value too.
   document.addEventListener('focusin', event => {
     const box = event.target;
-    if (box.matches && box.matches('input[role=combobox]')) setTimeout(() => box.select(), 0);
+    if (!(box.matches && box.matches('input[role=combobox]'))) return;
+    const shown = box.value;
+    setTimeout(() => {
+      if (box.value === shown) box.select();
+      else if (shown && box.value.startsWith(shown)) {
+        box.value = box.value.slice(shown.length);
+        box.dispatchEvent(new Event('input', {bubbles: true}));
+      }
+    }, 0);
   });
   // Gradio's status line and a few names it gives screen readers are English it does not translate
   // ("processing | 0.8s", "queue: 1/2 |", "More tabs"): put in Chinese as they are drawn.

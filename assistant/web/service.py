@@ -80,7 +80,7 @@ class Service:
 
         regions = Regions.load()
         found = [regions.find(self.settings.region)] if self.settings.region else []
-        found += [regions.by_code[d.region] for d in self.index.documents.values() if d.region in regions.by_code]
+        found += [regions.by_code[d.region_code] for d in self.index.documents.values() if d.region_code in regions.by_code]
         chain = [r for region in found if region for r in regions.chain(region)]
         return list(dict.fromkeys(r.name for r in sorted(chain, key=lambda r: -len(r.code))))
 
