@@ -154,11 +154,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_match(args: argparse.Namespace) -> int:
     from .answer.assistant import Assistant
     from .answer.match import match_text
-    from .answer.profile import Profile
+    from .answer.profile import ProfileOptions
 
-    profile, said = Profile.from_words(args.type or "", args.industry or "", args.situation or (), args.need or (),
-                                       args.region or "")
-    settings, index = _load(args)
+    settings = _settings(args)
+    # The words are checked before the index is opened: a wrong one is told at once.
+    profile, said = ProfileOptions.load(settings.lexicon_dir).from_words(
+        args.type or "", args.industry or "", args.situation or (), args.need or (), args.region or "")
+    index = open_index(settings, progress=sys.stderr.isatty(), log=_err)
     result = Assistant.from_settings(settings, index=index).match(profile)
     result.read_as = said
     if args.json:

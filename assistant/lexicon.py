@@ -28,6 +28,7 @@ GLOSSARY = "glossary.tsv"
 ASPECTS = "aspects.tsv"
 TOPICS = "topics.txt"
 UNIT_ALIASES = "unit_aliases.tsv"
+UNIT_PREFIXES = "unit_prefixes.txt"
 QUESTION_WORDS = "question_words.txt"
 CUES = "cues.toml"
 PROMPT = "prompt.toml"
@@ -39,7 +40,7 @@ STOPWORDS = "stopwords.txt"
 MEASURES = "measures.toml"
 PROFILE = "profile.toml"
 # Every file of assistant/data/, so a test can tell that none is left unchecked.
-DATA_FILES = (GLOSSARY, ASPECTS, TOPICS, UNIT_ALIASES, QUESTION_WORDS, CUES, PROMPT, REFUSAL, POLICY_DICT,
+DATA_FILES = (GLOSSARY, ASPECTS, TOPICS, UNIT_ALIASES, UNIT_PREFIXES, QUESTION_WORDS, CUES, PROMPT, REFUSAL, POLICY_DICT,
               STOPWORDS, MEASURES, PROFILE)
 MAX_GLOSSARY_TERMS = 4
 
@@ -120,6 +121,7 @@ class Lexicon:
     topics: tuple[str, ...]
     topic_endings: tuple[str, ...]  # "*税" lines: a word ending so is a topic (印花税)
     unit_aliases: tuple[tuple[str, str], ...]  # (alias, unit as written in 责任单位 notes)
+    unit_prefixes: tuple[str, ...]  # what a question may leave off a unit's name (临夏州, 各)
     question_words: frozenset[str]
     cues: Cues
     prompt: Prompt
@@ -136,7 +138,7 @@ class Lexicon:
         Raises:
             LexiconError: a file is missing or malformed; the message names the file and line.
         """
-        data = _Files(directory)
+        data = DataFiles(directory)
         topics = data.lines(TOPICS)
         return cls(
             glossary=tuple(_glossary(data)),
@@ -145,6 +147,7 @@ class Lexicon:
             topics=tuple(w for _, w in topics if not w.startswith("*")),
             topic_endings=tuple(w[1:] for _, w in topics if w.startswith("*") and len(w) > 1),
             unit_aliases=tuple((alias, unit) for _, (alias, unit) in data.rows(UNIT_ALIASES, 2)),
+            unit_prefixes=tuple(word for _, word in data.lines(UNIT_PREFIXES)),
             question_words=frozenset(w.lower() for _, w in data.lines(QUESTION_WORDS)),
             cues=_cues(data),
             prompt=_prompt(data),
@@ -152,8 +155,9 @@ class Lexicon:
         )
 
 
-class _Files:
-    """Reads data files from the package or a directory, and reports problems by file and line."""
+class DataFiles:
+    """Reads data files from the package or a directory (a file there replaces the package's), and reports
+    problems by file and line: the one loader of every file in ``assistant/data/``."""
 
     def __init__(self, directory: Path | None):
         self.directory = directory
@@ -204,8 +208,38 @@ class _Files:
         except tomllib.TOMLDecodeError as exc:  # its message carries the line and column
             raise self.error(name, None, f"TOML 格式错误（{exc}）") from None
 
+    def line_of(self, name: str, key: str) -> int | None:
+        """The first line that defines ``key`` (``key = …``, ``"key" = …`` or ``[key]``), for messages."""
+        defines = re.compile(rf'^\s*(?:\[\s*{re.escape(key)}\s*\]|"?{re.escape(key)}"?\s*=)')
+        return next((n for n, ln in enumerate(self.text(name).splitlines(), start=1) if defines.match(ln)), None)
 
-def _glossary(data: _Files) -> Iterator[tuple[str, tuple[str, ...]]]:
+    def table(self, name: str, data: dict, key: str) -> dict:
+        """``data[key]``, which must be a TOML table."""
+        value = data.get(key)
+        if not isinstance(value, dict):
+            raise self.error(name, self.line_of(name, key),
+                             f"缺少 [{key}] 表" if value is None else f"{key} 应为表（[{key}]）")
+        return value
+
+    def words(self, name: str, data: dict, key: str, *, optional: bool = False) -> tuple[str, ...]:
+        """``data[key]``, which must be a list of non-empty strings (``optional``: () when absent)."""
+        value = data.get(key)
+        if value is None and optional:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(w, str) and w.strip() for w in value):
+            raise self.error(name, self.line_of(name, key),
+                             f"缺少 {key}" if value is None else f"{key} 应为非空字符串的列表")
+        return tuple(value)
+
+    def word_table(self, name: str, data: dict, key: str, *, optional: bool = False) -> dict[str, tuple[str, ...]]:
+        """``[key]``, a table of ``kind = [words]`` (``optional``: {} when absent)."""
+        if key not in data and optional:
+            return {}
+        table = self.table(name, data, key)
+        return {kind: self.words(name, table, kind) for kind in table}
+
+
+def _glossary(data: DataFiles) -> Iterator[tuple[str, tuple[str, ...]]]:
     seen: dict[str, int] = {}
     for n, (everyday, policy) in data.rows(GLOSSARY, 2):
         terms = tuple(t.strip() for t in policy.split("|") if t.strip())
@@ -217,7 +251,7 @@ def _glossary(data: _Files) -> Iterator[tuple[str, tuple[str, ...]]]:
         yield everyday, terms
 
 
-def _aspects(data: _Files) -> Iterator[Aspect]:
+def _aspects(data: DataFiles) -> Iterator[Aspect]:
     for n, (kind, cue, found, label) in data.rows(ASPECTS, 4):
         if kind not in FIGURE_ASPECTS + WORD_ASPECTS:
             raise data.error(ASPECTS, n, f"第一列应为 {'、'.join(FIGURE_ASPECTS + WORD_ASPECTS)} 之一，实际为 {kind!r}")
@@ -227,7 +261,7 @@ def _aspects(data: _Files) -> Iterator[Aspect]:
         yield Aspect(kind, data.pattern(ASPECTS, n, cue), evidence, label)
 
 
-def _cues(data: _Files) -> Cues:
+def _cues(data: DataFiles) -> Cues:
     raw = data.toml(CUES)
     names = [f for f in Cues.__dataclass_fields__]
     missing = [name for name in names if name not in raw]
@@ -245,7 +279,7 @@ def _cues(data: _Files) -> Cues:
     return Cues(**patterns)
 
 
-def _prompt(data: _Files) -> Prompt:
+def _prompt(data: DataFiles) -> Prompt:
     raw = data.toml(PROMPT)
     fields = {"system": (), "user": ("clauses", "question"), "clause": ("n", "heading", "text")}
     for name, placeholders in fields.items():
@@ -263,7 +297,7 @@ def _prompt(data: _Files) -> Prompt:
     return Prompt(system=raw["system"], user=raw["user"], clause=raw["clause"])
 
 
-def _refusal(data: _Files) -> RefusalPolicy:
+def _refusal(data: DataFiles) -> RefusalPolicy:
     raw = data.toml(REFUSAL)
     try:
         policy = RefusalPolicy(min_dense=float(raw["min_dense"]), min_overlap=float(raw["min_overlap"]),
@@ -286,7 +320,7 @@ def policy_dictionary(directory: Path | None = None) -> list[tuple[str, int | No
     Raises:
         LexiconError: a line is not ``word [frequency [tag]]``.
     """
-    data = _Files(directory)
+    data = DataFiles(directory)
     out = []
     for n, line in data.lines(POLICY_DICT):
         parts = line.split()
@@ -302,7 +336,7 @@ def stopword_list(directory: Path | None = None) -> list[str]:
     Raises:
         LexiconError: a line holds more than one word.
     """
-    data = _Files(directory)
+    data = DataFiles(directory)
     words = []
     for n, line in data.lines(STOPWORDS):
         if len(line.split()) != 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -181,3 +182,12 @@ def memory_assistant(*texts: str, today=None):
     docs = [memory_document(text, f"doc{i}") for i, text in enumerate(texts, start=1)]
     index = Index.in_memory(docs, encoder)
     return Assistant(index.settings, index, encoder, Lexicon.load(), today=today)
+
+
+def reprs(value) -> list[str]:
+    """Strings in a JSON value that are a Python object's repr (Measure(…), Support(…)), not JSON all the way down."""
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in reprs(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in reprs(v)]
+    return [value] if isinstance(value, str) and re.match(r"^[A-Z][A-Za-z]+\(\w+=", value) else []

@@ -38,7 +38,7 @@ TODAY = dt.date(2026, 12, 2)
 
 @pytest.fixture(scope="module")
 def assistant():
-    docs = [memory_document(LOCAL, "local", level="州", place="临夏回族自治州", region="6229"),
+    docs = [memory_document(LOCAL, "local", level="州", place="临夏回族自治州", region_code="6229"),
             memory_document(NATIONAL, "national", level="国家", title="测试中小企业款项条例",
                             short_name="测试中小企业款项条例")]
     encoder = HashingEncoder()

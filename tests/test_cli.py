@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 
 from assistant.cli import build_parser
-from tests.support import SEED_ID, copy_corpus, policy_free_env
+from tests.support import SEED_ID, copy_corpus, policy_free_env, reprs
 
 pytestmark = pytest.mark.integration  # builds indexes, starts servers or processes
 
@@ -24,15 +23,6 @@ def run_cli(settings, *args: str, env_extra: dict | None = None) -> subprocess.C
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
                           env=env, timeout=300)
-
-
-def reprs(value) -> list[str]:
-    """Strings in a JSON value that are a Python object's repr (Measure(…), Support(…)), not JSON all the way down."""
-    if isinstance(value, dict):
-        return [r for v in value.values() for r in reprs(v)]
-    if isinstance(value, list):
-        return [r for v in value for r in reprs(v)]
-    return [value] if isinstance(value, str) and re.match(r"^[A-Z][A-Za-z]+\(\w+=", value) else []
 
 
 def test_clauses_json_lists_every_clause(seed_settings):

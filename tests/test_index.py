@@ -67,7 +67,7 @@ def test_new_parser_data_rereads_the_clauses_and_keeps_the_vectors(tmp_path, cor
 
     settings = make_settings(corpus_dir, tmp_path / "index")
     first = build_index(settings)
-    monkeypatch.setattr(index_module, "parser_data_sha256", lambda: "an edited measures.toml")
+    monkeypatch.setattr(index_module, "parser_data_sha256", lambda lexicon_dir=None: "an edited measures.toml")
     assert is_stale(settings)
     second = build_index(settings)
     assert not second.unchanged and second.generation != first.generation

@@ -26,7 +26,7 @@ def test_every_data_file_is_loaded_and_checked():
     assert all((a.evidence is None) == a.figure for a in lexicon.aspects)
     assert lexicon.aspect("text", "电话").evidence.search("咨询电话") and lexicon.aspect("amount", "电话") is None
     assert "税" in lexicon.topic_endings and "留抵" in lexicon.topics
-    assert dict(lexicon.unit_aliases)["人行"] == "人行临夏州中心支行"
+    assert dict(lexicon.unit_aliases)["人行"] == "人行临夏州中心支行" and "临夏州" in lexicon.unit_prefixes
     assert "怎么" in lexicon.question_words
     assert lexicon.cues.document.search("这个文件的文号是多少") and lexicon.cues.who.search("这条谁负责")
     assert "{question}" in lexicon.prompt.user and 0 < lexicon.refusal.min_dense < 1
@@ -127,3 +127,59 @@ def test_a_file_in_the_folder_replaces_only_itself(tmp_path):
     loaded = Lexicon.load(folder)
     assert loaded.topics == ("火星移民",)
     assert loaded.glossary == Lexicon.load().glossary  # the other files come from the package
+
+
+def test_matching_vocabularies_go_through_the_same_loader(tmp_path):
+    """measures.toml and profile.toml: a missing list or a wrong type names the file and the line that holds
+    it (it was a bare KeyError('support') traceback), a bad pattern is named, and a folder's file replaces
+    the package's."""
+    from assistant.answer.profile import ProfileOptions
+    from assistant.corpus.measures import Vocabulary
+
+    folder = tmp_path / "lexicon"
+    folder.mkdir()
+    text = (DATA / lex.MEASURES).read_text(encoding="utf-8")
+    line = next(n for n, ln in enumerate(text.splitlines(), start=1) if ln.startswith("channel ="))
+    (folder / lex.MEASURES).write_text(text.replace("\nchannel = [", "\nchannel = '平台'\nformer_channel = ["),
+                                       encoding="utf-8")
+    with pytest.raises(LexiconError) as err:
+        Vocabulary.load(folder)
+    assert str(folder / lex.MEASURES) in str(err.value) and f"第 {line} 行" in str(err.value), str(err.value)
+    assert "channel 应为非空字符串的列表" in str(err.value)
+    (folder / lex.MEASURES).write_text(text.replace("[support]", "[support_kinds]"), encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"缺少 \[support\] 表"):
+        Vocabulary.load(folder)
+    (folder / lex.MEASURES).write_text(re.sub(r"(?m)^patterns = \[", "patterns = ['(未闭合', ", text), encoding="utf-8")
+    with pytest.raises(LexiconError, match="正则表达式无效"):
+        Vocabulary.load(folder)
+    (folder / lex.MEASURES).unlink()
+
+    profile = (DATA / lex.PROFILE).read_text(encoding="utf-8")
+    (folder / lex.PROFILE).write_text(re.sub(r'(?m)^needs = \[', 'needs = ["火星贷", ', profile), encoding="utf-8")
+    with pytest.raises(LexiconError, match="火星贷 不是 measures.toml 中的支持方式") as err:
+        ProfileOptions.load(folder)
+    assert str(folder / lex.PROFILE) in str(err.value) and "第 " in str(err.value)
+    (folder / lex.PROFILE).write_text(re.sub(r'(?m)^needs = \[', 'needs = ["外汇避险", ', profile).replace(
+        '"外汇避险" = [', '"外汇避险" = ["换汇", '), encoding="utf-8")
+    assert ProfileOptions.load(folder).from_words(needs=["换汇"])[0].needs == ("外汇避险",)  # the folder's words
+    with pytest.raises(Exception, match="换汇"):
+        ProfileOptions.load().from_words(needs=["换汇"])  # not the package's: nothing process-wide was changed
+
+
+def test_every_data_file_starts_with_a_header():
+    for name in lex.DATA_FILES:
+        first = (DATA / name).read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("#") and len(first) > 20, f"{name} needs a header saying what it holds and who reads it"
+
+
+def test_the_glossary_keeps_its_own_rules():
+    """glossary.tsv's header: each policy term occurs verbatim in the documents it was written for (the seed
+    and the real policy documents), an everyday word is no term of its own line and no single character."""
+    real = ROOT.parent / "shared" / "realdocs" / "policy"
+    if not real.is_dir():
+        pytest.skip(f"{real} is absent: the glossary's terms are checked against its documents")
+    text = (ROOT / "corpus" / "linxia-2022-84.txt").read_text(encoding="utf-8") + "".join(
+        p.read_text(encoding="utf-8") for p in sorted(real.iterdir()) if p.suffix in (".txt", ".md"))
+    glossary = Lexicon.load().glossary
+    assert [(word, t) for word, terms in glossary for t in terms if t not in text] == []
+    assert [word for word, terms in glossary if word in terms or len(word) < 2] == []

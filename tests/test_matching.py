@@ -18,7 +18,7 @@ from assistant.errors import ProfileError
 from assistant.evaluation.matching import load_match
 from assistant.models import RESULTS, Clause
 from assistant.numerals import int_to_cn
-from tests.support import REALDOCS, ROOT
+from tests.support import REALDOCS, ROOT, reprs
 
 POLICY = REALDOCS / "policy"
 
@@ -236,8 +236,16 @@ def test_match_cli_prints_the_result_as_json(multi_settings, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["profile"] == {"type": "小型企业", "industry": "", "situations": ["外贸"], "needs": ["外汇避险"],
                                "region": "临夏州"}
+    assert set(data) == {"profile", "region", "documents", "read_as", "measures", "notes"} and reprs(data) == []
+    assert isinstance(data["documents"], int) and all(isinstance(x, str) for x in data["read_as"] + data["notes"])
+    lists = ("figures", "conditions", "units", "notes", "beneficiaries", "support", "excluded")
+    for m in data["measures"]:  # JSON all the way down: every field its type, every sentence an object
+        assert set(m) == {"clause_id", "group", "result", "title", "benefit", "lead", "parts", *lists}, m
+        assert all(isinstance(m[k], str) for k in ("clause_id", "group", "result", "title", "benefit", "lead"))
+        assert all(isinstance(m[k], list) and all(isinstance(x, str) for x in m[k]) for k in lists)
+        assert m["parts"] and all(set(p) == {"text", "result", "beneficiaries", "support", "figures", "conditions",
+                                              "lead"} for p in m["parts"])
     first = data["measures"][0]
-    assert set(first) >= {"clause_id", "group", "title", "benefit", "figures", "conditions", "units", "notes"}
     assert first["group"] == EXPLICIT and first["clause_id"] == "linxia-2022-84#12"  # 中小微外贸企业 汇率避险
     assert main(args[:-7] + ["--type", "大企业"]) != 0
     assert "不在可选范围内" in capsys.readouterr().err

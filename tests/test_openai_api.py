@@ -23,7 +23,7 @@ from openai import BadRequestError, OpenAI
 from assistant.answer.assistant import Assistant
 from assistant.web.openai_api import REPLACED_MARK, create_router
 from tests.llm_server import ScriptedLLM
-from tests.support import SEED_ID
+from tests.support import SEED_ID, reprs
 from tests.support import serve as serve_app
 from tests.test_llm import EXTRACTIVE_FEE_LEAD
 
@@ -86,6 +86,8 @@ def test_answer_with_citations_and_metadata(client, seed_index):
     assert "不高于1%" in citations[0]["quote"] and "州政府金融办" in citations[0]["units"]
 
     meta = body["policy_assistant"]
+    assert set(meta) == {"refused", "retrieved", "notes", "route", "composer", "latency_ms"} and reprs(body) == []
+    assert isinstance(meta["latency_ms"], float) and all(isinstance(c, str) for c in meta["retrieved"] + meta["notes"])
     assert meta["refused"] is False and meta["retrieved"][0] == f"{SEED_ID}#4"
     assert meta["route"] == "search" and meta["composer"] == "extractive" and meta["latency_ms"] > 0
     assert completion.model_extra["citations"] == citations, "extra fields reach the client's objects too"

@@ -35,7 +35,7 @@ from .compose import ExtractiveComposer
 from .grounding import PROMPT_LEAK_CHARS, verify
 from .llm import LLMComposer, chat_model
 from .match import CHAT_LISTED, MatchResult, MeasureIndex, match_text
-from .profile import Profile, read_profile
+from .profile import Profile, ProfileOptions
 from .routes import MAX_LISTED_CLAUSES, SERVICE_UNAVAILABLE, Composers, Turn
 from .validity import validity_notes
 
@@ -77,6 +77,8 @@ class Assistant:
                                                 settings.local_boost, settings.region_boost,
                                                 settings.weights_of_channels([e.id for e in self.encoders]),
                                                 settings.kind_bonuses())
+        # The profile form's choices and everyday words (profile.toml, a deployment's own in lexicon_dir).
+        self.profile_options = ProfileOptions.load(settings.lexicon_dir)
         self.extractive = ExtractiveComposer(index, lexicon.cues)
         self.routes = Composers(index, self.extractive, lexicon)
         self._notes_by_day: dict[tuple[str, dt.date], tuple[str, ...]] = {}
@@ -166,6 +168,7 @@ class Assistant:
                 document they name narrows the documents ("国家有什么支持"), and the measures closest to
                 the words come first in each group.
         """
+        profile = self.profile_options.with_kinds(profile)  # the kinds by this deployment's choices
         today = today or self.today or dt.date.today()
         notes: list[str] = []
         region = self._region(Where.parse(profile.region), None, notes)
@@ -254,7 +257,7 @@ class Assistant:
         if turn.pinned is not None:
             turn.notes += self._which_clause(turn.pinned, history)
         t = time.perf_counter()
-        profile = read_profile(turn.asked)
+        profile = self.profile_options.read(turn.asked)
         if profile is not None:  # "我是开饭馆的个体户，能享受哪些政策": the measures for them, not a search
             # Where the asker is: a place the question names, else as for any question; nowhere is anywhere.
             place = max((r for _, r in Regions.load().mentioned(turn.asked)), key=lambda r: len(r.code), default=None)

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import heapq
 import re
-import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from pathlib import Path
 
 from .. import grammar
-from ..datafiles import read_text
-from ..lexicon import MEASURES
+from ..lexicon import MEASURES, DataFiles
 from ..models import BACKGROUND, CHANNEL, CLAIM, Measure, Result, SubMeasure, Support
 
 GENERAL = "中小微企业"  # the beneficiary kind of a measure for SMEs at large (中小企业, 民营企业, 市场主体 …)
@@ -30,7 +28,7 @@ _QUALIFIER = re.compile(r"(?:最高(?:额度|限额|金额)?|最多|最低|不�
                         r"(?:为|达|可达|给予)?$")
 
 
-def _words(table: dict[str, list[str]]) -> dict[str, list[str]]:
+def _words(table: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
     """word → the kinds it names (a word may name several)."""
     out: dict[str, list[str]] = {}
     for kind, words in table.items():
@@ -68,36 +66,47 @@ class Vocabulary:
     lead_words: dict[str, tuple[str, ...]]  # kind of support → words of the 责任单位 that provides it
 
     @classmethod
-    @lru_cache(maxsize=1)
-    def load(cls) -> "Vocabulary":
-        data = tomllib.loads(read_text(MEASURES))
-        kinds = _words(data["beneficiaries"])
-        for word, extra in data.get("beneficiaries_also", {}).items():
+    def load(cls, directory: Path | None = None) -> "Vocabulary":
+        """Read and check ``measures.toml``; a deployment's own in ``directory`` (POLICY_LEXICON_DIR) replaces
+        the package's. Loaded once per index build and per assistant, and passed on.
+
+        Raises:
+            LexiconError: a missing or malformed table, list or pattern, naming the file and line.
+        """
+        files = DataFiles(directory)
+        data = files.toml(MEASURES)
+        kinds = _words(files.word_table(MEASURES, data, "beneficiaries"))
+        for word, extra in files.word_table(MEASURES, data, "beneficiaries_also", optional=True).items():
             kinds.setdefault(word, []).extend(k for k in extra if k not in kinds[word])
-        support = {w: tuple(k) for w, k in _words(data["support"]).items()}  # 担保贷款: 贷款 and 担保
-        for words in data.get("support_not", {}).values():
+        support = {w: tuple(k) for w, k in _words(files.word_table(MEASURES, data, "support")).items()}  # 担保贷款: 贷款 and 担保
+        for words in files.word_table(MEASURES, data, "support_not", optional=True).values():
             support.update({word: () for word in words})
-        addressee = data["addressee"]
+        addressee, result = files.table(MEASURES, data, "addressee"), files.table(MEASURES, data, "result")
+        said = {key: files.words(MEASURES, addressee, key) for key in
+                ("internal_section", "internal_heading", "internal_body", "grant", "protections")}
+        said |= {key: files.words(MEASURES, result, key) for key in
+                 ("channel", "background", "services", "urging", "generic", "gives", "provider_ends")}
+        patterns = files.words(MEASURES, files.table(MEASURES, data, "conditions"), "patterns")
         return cls(
             beneficiary_kinds={w: tuple(k) for w, k in kinds.items()},
             beneficiaries=_pattern(kinds),
             support_kinds=support,
             support=_pattern(support),
-            conditions=tuple(re.compile(p) for p in data["conditions"]["patterns"]),
-            internal_section=_pattern(addressee["internal_section"]),
-            internal_heading=_pattern(addressee["internal_heading"]),
-            internal_body=_pattern(addressee["internal_body"]),
-            grant=_pattern(addressee["grant"]),
-            protections=frozenset(addressee["protections"]),
-            channel=_pattern(data["result"]["channel"]),
-            background=_pattern(data["result"]["background"]),
-            services=frozenset(data["result"]["services"]),
-            urging=frozenset(data["result"]["urging"]),
-            generic=frozenset(data["result"]["generic"]),
+            conditions=tuple(files.pattern(MEASURES, files.line_of(MEASURES, "patterns"), p) for p in patterns),
+            internal_section=_pattern(said["internal_section"]),
+            internal_heading=_pattern(said["internal_heading"]),
+            internal_body=_pattern(said["internal_body"]),
+            grant=_pattern(said["grant"]),
+            protections=frozenset(said["protections"]),
+            channel=_pattern(said["channel"]),
+            background=_pattern(said["background"]),
+            services=frozenset(said["services"]),
+            urging=frozenset(said["urging"]),
+            generic=frozenset(said["generic"]),
             recipient=re.compile(f"(?:为|向|对)[^，。；]{{0,10}}?(?:{_pattern(kinds).pattern})[^，。；]{{0,12}}?"
-                                 f"(?:{_pattern(data['result']['gives']).pattern})"),
-            provider_end=re.compile(f"(?:{_pattern(data['result']['provider_ends']).pattern})$"),
-            lead_words={kind: tuple(words) for kind, words in data["lead"].items()},
+                                 f"(?:{_pattern(said['gives']).pattern})"),
+            provider_end=re.compile(f"(?:{_pattern(said['provider_ends']).pattern})$"),
+            lead_words=files.word_table(MEASURES, data, "lead"),
         )
 
 
@@ -105,7 +114,8 @@ def read_measure(text: str, body: tuple[int, int], *, title: str = "", section: 
                  units: tuple[str, ...] = (), vocabulary: Vocabulary | None = None) -> Measure:
     """The :class:`Measure` of a clause: ``text`` is the clause, ``body`` its span without the marker
     and the 责任单位 note, ``title`` its own heading, ``section`` the chapter or part it stands in, ``units``
-    its 责任单位 (whom to ask about a sentence that names no provider)."""
+    its 责任单位 (whom to ask about a sentence that names no provider); ``vocabulary`` is the loaded
+    ``measures.toml`` (None: the package's, loaded for this call)."""
     v = vocabulary or Vocabulary.load()
     body_text = text[body[0]:body[1]]
     beneficiaries = _beneficiaries(body_text, v)
@@ -304,12 +314,10 @@ def _benefit(body: str, v: Vocabulary) -> str:
     return benefit_sentence(body, (), (), v)
 
 
-def benefit_sentence(body: str, support: tuple[str, ...], beneficiaries: tuple[str, ...],
-                     vocabulary: Vocabulary | None = None) -> str:
+def benefit_sentence(body: str, support: tuple[str, ...], beneficiaries: tuple[str, ...], v: Vocabulary) -> str:
     """The body's sentence that grants the kinds of ``support`` to the kinds of ``beneficiaries`` (any
     kind when empty): the most of their words, a grant word, and not the bare title sentence
     ("用好财政贴息政策。") when a sentence of substance says more."""
-    v = vocabulary or Vocabulary.load()
     sentences = [m.group(0).strip() for m in grammar.SENTENCE.finditer(body) if m.group(0).strip()]
 
     def score(index: int) -> tuple:

@@ -17,7 +17,7 @@ from ..errors import CorpusFileError
 from ..models import Clause, Deadline, Document, Part
 from ..numerals import CN_NUMERAL_CHARS as _CN
 from ..numerals import cn_to_int
-from .measures import read_measure
+from .measures import Vocabulary, read_measure
 
 _WS = r"[ \t\u3000\ufeff]*"
 _SECTION = re.compile(rf"^{_WS}([{_CN}]+)[、．.]{_WS}(\S.*)$")
@@ -61,19 +61,21 @@ class _Marker:
         return f"{self.number}之{self.sub}" if self.sub else str(self.number)
 
 
-def parse_document(doc: Document) -> list[Clause]:
-    """Split a document into clauses (#0 preamble, then each numbered clause).
+def parse_document(doc: Document, vocabulary: Vocabulary | None = None) -> list[Clause]:
+    """Split a document into clauses (#0 preamble, then each numbered clause), each with its measure read by
+    ``vocabulary`` (``measures.toml``; None: the package's, loaded for this document).
 
     A document without any numbering is split into paragraphs instead (:func:`_paragraph_clauses`).
 
     Raises:
         CorpusFileError: no text to make a clause of.
     """
+    v = vocabulary or Vocabulary.load()
     text = doc.text
     lines = _lines(text)
     kind = _clause_kind(lines)
     if kind is None:
-        return _paragraph_clauses(doc, lines)
+        return _paragraph_clauses(doc, lines, v)
 
     markers = _markers(lines, kind)
     first = markers[0].start if markers else len(text)
@@ -81,7 +83,7 @@ def parse_document(doc: Document) -> list[Clause]:
     preamble = _trimmed(text, 0, first)
     if preamble:
         start, end = preamble
-        clauses.append(_make_clause(doc, "0", "", "", "", doc.title or "文件信息", start, end))
+        clauses.append(_make_clause(doc, "0", "", "", "", doc.title or "文件信息", start, end, v))
 
     restarts = _numbering_restarts([m for m in markers if m.kind == kind])
     section_no, section_title, section_index, ordinal = "", "", 0, 0
@@ -106,7 +108,7 @@ def parse_document(doc: Document) -> list[Clause]:
                 # Numbers repeat (（一） again in each section): qualify by section, else count.
                 number = f"{section_index}.{marker.number}" if section_index else str(ordinal)
         title = (_article_title if kind == "article" else _clause_title)(marker.rest, text[start:end])
-        clauses.append(_make_clause(doc, number, label, sec_no, sec_title, title, start, end))
+        clauses.append(_make_clause(doc, number, label, sec_no, sec_title, title, start, end, v))
     return _unique(doc, clauses)
 
 
@@ -128,7 +130,7 @@ def _unique(doc: Document, clauses: list[Clause]) -> list[Clause]:
 HEADING_MAX_CHARS = 30
 
 
-def _paragraph_clauses(doc: Document, lines: list[_Line]) -> list[Clause]:
+def _paragraph_clauses(doc: Document, lines: list[_Line], v: Vocabulary) -> list[Clause]:
     """No numbering at all: each paragraph is a citable unit, ``<doc_id>#p1``, labelled 第1段.
 
     Leading short lines without sentence punctuation (title, 文号, date) form the preamble #0; a short
@@ -145,7 +147,7 @@ def _paragraph_clauses(doc: Document, lines: list[_Line]) -> list[Clause]:
     clauses: list[Clause] = []
     if head:
         clauses.append(_make_clause(doc, "0", "", "", "", doc.title or "文件信息", lines[0].start,
-                                    lines[head - 1].start + len(lines[head - 1].text.rstrip())))
+                                    lines[head - 1].start + len(lines[head - 1].text.rstrip()), v))
     start: int | None = None
     for i, line in enumerate(lines[head:], start=head):
         start = line.start if start is None else start
@@ -157,7 +159,7 @@ def _paragraph_clauses(doc: Document, lines: list[_Line]) -> list[Clause]:
             continue
         n = sum(1 for c in clauses if c.number != "0") + 1
         body = doc.text[span[0]:span[1]]
-        clauses.append(_make_clause(doc, f"p{n}", f"第{n}段", "", "", _clause_title(body, body), *span))
+        clauses.append(_make_clause(doc, f"p{n}", f"第{n}段", "", "", _clause_title(body, body), *span, v))
     if not any(c.number != "0" for c in clauses):
         raise CorpusFileError(doc.path, "文件中没有可作为条款的正文")
     return clauses
@@ -266,7 +268,7 @@ def _clause_title(rest: str, clause_text: str) -> str:
 
 
 def _make_clause(doc: Document, number: str, label: str, sec_no: str, sec_title: str, title: str,
-                 start: int, end: int) -> Clause:
+                 start: int, end: int, v: Vocabulary) -> Clause:
     text = doc.text[start:end]
     units, note = extract_units(text)
     body_start = len(label) if label and text.startswith(label) else 0
@@ -287,7 +289,8 @@ def _make_clause(doc: Document, number: str, label: str, sec_no: str, sec_title:
         deadlines=tuple(extract_deadlines(text)),
         units_span=note,
         body_span=body,
-        measure=read_measure(text, body, title=title, section=sec_title, preamble=number == "0", units=tuple(units)),
+        measure=read_measure(text, body, title=title, section=sec_title, preamble=number == "0", units=tuple(units),
+                             vocabulary=v),
     )
 
 

@@ -21,6 +21,7 @@ from typing import Literal, Self
 import numpy as np
 
 from ..models import Answer, Citation, Clause, Document, heading
+from ..regions import Where
 from ..search.encoders import Encoder
 from ..search.lexical import BM25Index
 from ..search.text import tokenize
@@ -171,7 +172,7 @@ class TutorialBaseline:
 
     # ------------------------------------------------------------------ answering
 
-    def ask(self, question: str, history: Sequence[Answer] | None = None, region: str | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence[Answer] | None = None, region: Where | str | None = None) -> Answer:
         """Retrieve top chunks and return them as the answer ("stuff" with no LLM); never refuses.
 
         ``history`` is accepted for interface parity with ``Assistant.ask`` and ignored: the

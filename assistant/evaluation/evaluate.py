@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import QAFileError
 from ..models import Answer
+from ..regions import ANYWHERE, Where
 from ..search.text import normalize
 
 EXPECTS = ("", "answer", "partial", "refuse")
@@ -161,10 +162,12 @@ def first_lines(answer: Answer) -> str:
 
 
 def run(items: Iterable[QAItem], ask: Callable[..., Answer], progress: Callable | None = None) -> list[Result]:
-    """Ask every question; a question with its own ``region`` is asked as from there (``ask(q, region=…)``)."""
+    """Ask every question; a question with its own ``region`` is asked as from there (``ask(q, region=…)``;
+    a set's ``""`` is anywhere, evals/README.md)."""
     results = []
     for item in items:
-        answer = ask(item.question) if item.region is None else ask(item.question, region=item.region)
+        answer = (ask(item.question) if item.region is None
+                  else ask(item.question, region=Where.parse(item.region) if item.region else ANYWHERE))
         results.append(Result(
             id=item.id, question=item.question, type=item.type, gold=list(item.gold),
             retrieved=list(answer.retrieved), citations=list(dict.fromkeys(c.clause_id for c in answer.citations)),

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..config import Settings
 from ..corpus.ingest import Corpus, corpus_sources, load_corpus, source_key
+from ..corpus.measures import Vocabulary
 from ..corpus.readers import CorpusLimits
 from ..corpus.structure import parse_document, split_parts
 from ..errors import (
@@ -169,7 +170,7 @@ class BuildPlan:
         """doc_ids whose file is the one the previous generation split with this parser version: their
         parts and clause texts are the same, so their tokens and vectors are reused (a change of the
         parser's data alone, the matching vocabulary, re-reads the clause records and keeps these)."""
-        return {doc.doc_id for doc, _ in self.parsed if _indexed_before(self.previous, doc, records=False)}
+        return {doc.doc_id for doc, _ in self.parsed if _indexed_before(self.previous, doc, None, records=False)}
 
     def unchanged(self) -> bool:
         """The live index already holds exactly this corpus: nothing to build."""
@@ -177,7 +178,7 @@ class BuildPlan:
         read = {doc.path: doc.sha256 for doc, _ in self.parsed}
         return (previous is not None and previous.dir is not None
                 and set(manifest_skipped(previous.dir)) == set(self.skipped)
-                and up_to_date(previous.manifest, (), read, self.manifest_sha, self.settings.encoder))
+                and up_to_date(previous.manifest, (), read, self.manifest_sha, self.settings))
 
 
 def _build_locked(settings: Settings, *, rebuild: bool, progress: bool, on_stage: StageHook | None) -> BuildReport:
@@ -193,7 +194,7 @@ def _build_locked(settings: Settings, *, rebuild: bool, progress: bool, on_stage
     encoders = get_encoders(settings.encoder, settings.allow_model_download)
     previous = _previous(settings, parts_max_chars(encoders), rebuild)
     with _timed(report.stages, "parse", on_stage):
-        parsed = _parse(corpus.documents, previous, limits, report, skipped, progress)
+        parsed = _parse(corpus.documents, previous, limits, report, skipped, progress, settings.lexicon_dir)
     if settings.strict and report.problems:
         listing = "；".join(str(p) for p in report.problems)
         raise IndexBuildError(f"严格模式下发现无法使用的语料文件，构建已停止，原有索引保持不变：{listing}")
@@ -222,18 +223,20 @@ def _read_corpus(settings: Settings, limits: CorpusLimits, progress: bool) -> Co
 
 
 def _parse(documents: list[Document], previous: Index | None, limits: CorpusLimits, report: BuildReport,
-           skipped: list[str], progress: bool) -> list[tuple[Document, list[Clause]]]:
-    """Stage parse: each document's clauses (an unchanged file's from the previous generation); a file
-    that cannot be parsed, or makes too many clauses, goes to ``report.problems`` and ``skipped``."""
+           skipped: list[str], progress: bool, lexicon_dir: Path | None) -> list[tuple[Document, list[Clause]]]:
+    """Stage parse: each document's clauses (an unchanged file's from the previous generation), each clause's
+    measure read with ``measures.toml`` from ``lexicon_dir`` or the package; a file that cannot be parsed, or
+    makes too many clauses, goes to ``report.problems`` and ``skipped``."""
     parsed: list[tuple[Document, list[Clause]]] = []
+    vocabulary = Vocabulary.load(lexicon_dir)
     parsing = _progress(len(documents), progress, STAGE_LABELS["parse"], "个")
     for doc in documents:
-        if previous is not None and _indexed_before(previous, doc):  # an unchanged file parses to the same clauses
+        if previous is not None and _indexed_before(previous, doc, lexicon_dir):  # an unchanged file: the same clauses
             parsed.append((doc, previous.clauses_of[doc.doc_id]))
             parsing.update()
             continue
         try:
-            clauses = parse_document(doc)
+            clauses = parse_document(doc, vocabulary)
             if len(clauses) > limits.max_clauses:  # 200,000 numbered lines would be 200,000 vectors
                 raise CorpusFileError(doc.path, f"切分出 {len(clauses):,} 条条款，超过上限 {limits.max_clauses:,} 条"
                                                 "（POLICY_CORPUS_MAX_CLAUSES），已跳过")
@@ -401,7 +404,7 @@ def _manifest(plan: BuildPlan, generation: str, collections: list, clauses_sha: 
     return IndexManifest(
         format_version=FORMAT_VERSION,
         parser_version=PARSER_VERSION,
-        parser_data_sha256=layout.parser_data_sha256(),
+        parser_data_sha256=layout.parser_data_sha256(settings.lexicon_dir),
         generation=generation,
         encoder=settings.encoder,
         max_chars=plan.max_chars,
@@ -431,13 +434,13 @@ def _timed(stages: dict[str, float], name: str, on_stage: StageHook | None = Non
         stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
 
 
-def _indexed_before(previous: Index | None, doc: Document, *, records: bool = True) -> bool:
+def _indexed_before(previous: Index | None, doc: Document, lexicon_dir: Path | None, *, records: bool = True) -> bool:
     """Whether the previous generation indexed this very file with this parser (``records``: and with this
-    parser data, so its clause records can be reused as they are)."""
+    parser data, from ``lexicon_dir`` or the package, so its clause records can be reused as they are)."""
     if previous is None:
         return False
     manifest = previous.manifest
-    return ((manifest.same_parser if records else manifest.parser_version == PARSER_VERSION)
+    return ((manifest.same_parser(lexicon_dir) if records else manifest.parser_version == PARSER_VERSION)
             and manifest.documents.get(doc.doc_id, {}).get("sha256") == doc.sha256
             and doc.doc_id in previous.clauses_of)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import Settings
 from ..corpus import versions
+from ..corpus.measures import Vocabulary
 from ..corpus.structure import parse_document, split_parts
 from ..errors import REBUILD_COMMAND, IndexMismatchError, IndexMissingError, UnknownClauseError
 from ..models import Clause, Document, DocumentMeta, Hit, Reference, heading
@@ -79,7 +80,8 @@ class Index:
         name = CHANNEL_SEPARATOR.join(e.id for e in encoders)
         settings = settings or Settings(encoder=name)
         max_chars = parts_max_chars(encoders)
-        clauses = [c for doc in documents for c in parse_document(doc)]
+        vocabulary = Vocabulary.load(settings.lexicon_dir)
+        clauses = [c for doc in documents for c in parse_document(doc, vocabulary)]
         parts = [p for c in clauses for p in split_parts(c, max_chars)]
         channels = [Channel(e.id, e.dim, "") for e in encoders]
         manifest = IndexManifest(FORMAT_VERSION, PARSER_VERSION, "memory", name, max_chars, "memory", channels, "", "",

@@ -32,15 +32,13 @@ import os
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..config import Settings
 from ..corpus.ingest import MANIFEST_NAME, corpus_sources
-from ..datafiles import read_text
 from ..errors import REBUILD_COMMAND, IndexBuildError, IndexMismatchError, PolicyError
-from ..lexicon import MEASURES
+from ..lexicon import MEASURES, DataFiles
 from . import vectorstore
 
 # 2: clause records carry the 责任单位 note's span and the body span; documents.json is DocumentMeta.
@@ -77,11 +75,12 @@ PARSER_DATA = (MEASURES,)
 RECORDS_VERSION = 1
 
 
-@lru_cache(maxsize=1)
-def parser_data_sha256() -> str:
+def parser_data_sha256(lexicon_dir: Path | None = None) -> str:
+    """The parser data a build reads now (a deployment's own files in ``lexicon_dir`` replace the package's)."""
+    files = DataFiles(lexicon_dir)
     digest = hashlib.sha256(f"records {RECORDS_VERSION}\n".encode())
     for name in PARSER_DATA:
-        digest.update(read_text(name).encode("utf-8"))
+        digest.update(files.text(name).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -146,10 +145,9 @@ class IndexManifest:
         """The first channel's collection."""
         return self.channels[0].collection
 
-    @property
-    def same_parser(self) -> bool:
+    def same_parser(self, lexicon_dir: Path | None = None) -> bool:
         """Whether this generation was parsed by the parser and parser data installed now."""
-        return self.parser_version == PARSER_VERSION and self.parser_data_sha256 == parser_data_sha256()
+        return self.parser_version == PARSER_VERSION and self.parser_data_sha256 == parser_data_sha256(lexicon_dir)
 
     @classmethod
     def from_json(cls, data: dict) -> "IndexManifest":
@@ -215,13 +213,13 @@ def is_stale(settings: Settings) -> bool:
     except IndexMismatchError:
         return True
     files, manifest_sha = corpus_fingerprint(settings)
-    return not up_to_date(manifest, manifest_skipped(gen_dir), files, manifest_sha, settings.encoder)
+    return not up_to_date(manifest, manifest_skipped(gen_dir), files, manifest_sha, settings)
 
 
 def up_to_date(manifest: IndexManifest, skipped: Iterable[str], files: dict[str, str], manifest_sha: str,
-               encoder: str) -> bool:
-    """Whether a generation holds exactly this corpus, read with the parser installed now and embedded by the
-    ``encoder`` setting's channels: the one check of freshness, before a start (:func:`is_stale`) and before a
+               settings: Settings) -> bool:
+    """Whether a generation holds exactly this corpus, read with the parser (and ``settings``' parser data)
+    installed now and embedded by the ``settings.encoder`` channels: the one check of freshness, before a start (:func:`is_stale`) and before a
     build (``BuildPlan.unchanged``). A changed setting is stale, not broken: the build keeps the channels
     both settings have.
 
@@ -233,7 +231,8 @@ def up_to_date(manifest: IndexManifest, skipped: Iterable[str], files: dict[str,
     unused = set(skipped)
     current = {path: sha for path, sha in files.items() if f"{path}:{sha}" not in unused}
     indexed = {entry["path"]: entry["sha256"] for entry in manifest.documents.values()}
-    return (manifest.same_parser and manifest.encoder == encoder and manifest.corpus_manifest_sha256 == manifest_sha
+    return (manifest.same_parser(settings.lexicon_dir) and manifest.encoder == settings.encoder
+            and manifest.corpus_manifest_sha256 == manifest_sha
             and indexed == current)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from ..lexicon import Lexicon
 from ..models import Clause, Route
@@ -30,13 +30,13 @@ _CLAUSE_REFS = (
 )
 
 
-def unit_aliases(units: list[str], table: dict[str, str]) -> dict[str, str]:
-    """alias → unit for every unit in the index: the unit itself, prefix-less forms, and ``table``
-    (everyday names from ``data/unit_aliases.tsv``)."""
+def unit_aliases(units: list[str], table: dict[str, str], prefixes: Sequence[str]) -> dict[str, str]:
+    """alias → unit for every unit in the index: the unit itself, its forms without one of ``prefixes``
+    (``data/unit_prefixes.txt``), and ``table`` (everyday names from ``data/unit_aliases.tsv``)."""
     aliases: dict[str, str] = {}
     for unit in units:
         aliases[unit] = unit
-        for prefix in ("临夏州", "临夏", "州", "省", "市", "各"):
+        for prefix in prefixes:
             if unit.startswith(prefix) and len(unit) - len(prefix) >= 3:
                 aliases.setdefault(unit[len(prefix):], unit)
     for alias, unit in table.items():
@@ -53,7 +53,7 @@ class Router:
         self.cues = lexicon.cues
         self.names = DocumentNames(index.documents, index.references)
         units = sorted({u for c in index.clauses for u in c.units})
-        aliases = unit_aliases(units, dict(lexicon.unit_aliases))
+        aliases = unit_aliases(units, dict(lexicon.unit_aliases), lexicon.unit_prefixes)
         # Longest alias first, so 州政府金融办 wins over 金融办.
         self._aliases = sorted(aliases.items(), key=lambda item: -len(item[0]))
         self._by_number: dict[str, list[Clause]] = {}

@@ -19,7 +19,7 @@ import gradio as gr
 
 from .. import __version__
 from ..answer.match import MatchResult
-from ..answer.profile import Profile, ProfileOptions
+from ..answer.profile import ProfileOptions
 from ..corpus.ingest import source_key
 from ..errors import INTERNAL_ERROR, PolicyError, UploadError
 from ..models import Answer, Final
@@ -261,7 +261,7 @@ class Handlers:
 
     def _match(self, type, industry, situations, needs, region) -> MatchResult:
         """Raises ProfileError for a choice the form does not offer."""
-        profile, said = Profile.from_words(chosen(type), chosen(industry), situations or (), needs or (),
+        profile, said = self.service.assistant.profile_options.from_words(chosen(type), chosen(industry), situations or (), needs or (),
                                            str(Where.parse(region)))
         result = self.service.assistant.match(profile)
         result.read_as = said
