@@ -40,6 +40,17 @@ def test_clauses_json_lists_every_clause(seed_settings):
     assert six["doc_number"] == "临州办发〔2022〕84号"
 
 
+def test_docs_json_shape(seed_settings):
+    out = run_cli(seed_settings, "docs", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data) == {"documents", "references"} and reprs(data) == []
+    (doc,) = data["documents"]
+    assert doc["doc_id"] == SEED_ID and doc["doc_number"] == "临州办发〔2022〕84号" and doc["region_code"] == "6229"
+    assert all(isinstance(d, list) and len(d) == 2 for d in doc["dates"])  # (kind, ISO date) pairs
+    assert all({"doc_number", "title", "issuer", "in_corpus"} <= set(r) for r in data["references"])
+
+
 def test_show_json_and_text(seed_settings):
     out = run_cli(seed_settings, "show", f"{SEED_ID}#4", "--json")
     assert reprs(json.loads(out.stdout)) == []
