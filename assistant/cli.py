@@ -268,7 +268,8 @@ def _eval_match(args: argparse.Namespace, settings, index) -> int:
           f"明确∪可能 召回率 {_fmt(o['union_recall'])}  提供了的内部条款 {o['internal_offered']} 次  "
           f"对话转入 {_fmt(o['chat_routed'])}  读对画像 {_fmt(o['chat_profile_read'])}  "
           f"措施判断 P {_fmt(o['measure_precision'])} R {_fmt(o['measure_recall'])}  "
-          f"可以申请卡片 精确率 {_fmt(o['claim_card_precision'])}（部门职责 {o['claim_card_agency']} 张）  "
+          f"可以申请卡片 精确率 {_fmt(o['claim_card_precision'])}，无部门职责 {_fmt(o['claim_card_no_duty'])}"
+          f"（部门职责 {o['claim_card_agency']} 张）  "
           f"额度属于本主体 {_fmt(o['figures_fit'])}  写明办理单位 {_fmt(o['lead_named'])}")
     print(f"结果已写入 {out}（results.jsonl、summary.json、report.md、report.html）")
     for line in violations:

@@ -159,7 +159,9 @@ def _issuer(index, clause_id: str) -> str:
 def card_metrics(outcomes: list[MatchOutcome], sentences: dict[str, list[dict]]) -> dict:
     """The cards offered against the sentence labels (``sentences``: clause id → its annotated sentences):
     how many 可以申请 cards the reading agrees with (a sentence of the clause labelled 可以申请 grants what
-    the profile needs), how many are clauses with nothing an owner can claim (agencies' duties), whether each figure shown comes from a
+    the profile needs: the labelled support must be a need asked, the strict measure), how many are clauses
+    with nothing an owner can claim (agencies' duties; ``claim_card_no_duty`` is the share free of them, the
+    issue's own definition of 可以申请 precision), whether each figure shown comes from a
     sentence whose beneficiaries include the owner, and how many cards name whom to ask (a provider or
     责任单位, not the issuer or the 12345 line)."""
     claims = right = agency = right_figures = figures = named = cards = 0
@@ -182,7 +184,7 @@ def card_metrics(outcomes: list[MatchOutcome], sentences: dict[str, list[dict]])
                     right_figures += (not whom or bool(whom & (profile.kinds | profile.loose_kinds | {GENERAL})))
     share = lambda hits, total: round(hits / total, 3) if total else None  # noqa: E731
     return {"cards": cards, "claim_cards": claims, "claim_card_precision": share(right, claims),
-            "claim_card_agency": agency, "figures_fit": share(right_figures, figures),
+            "claim_card_no_duty": share(claims - agency, claims), "claim_card_agency": agency, "figures_fit": share(right_figures, figures),
             "lead_named": share(named, cards)}
 
 
@@ -274,7 +276,8 @@ METRIC_LABELS = (("explicit_precision", "明确适用 精确率"), ("explicit_re
                  ("union_recall", "明确∪可能 召回率"), ("internal_offered", "提供了的内部条款（次）"),
                  ("chat_routed", "对话中转入政策匹配"), ("chat_profile_read", "对话中读对画像"),
                  ("measure_precision", "措施判断 精确率（条款级）"), ("measure_recall", "措施判断 召回率（条款级）"),
-                 ("claim_card_precision", "可以申请 卡片精确率"), ("claim_card_agency", "可以申请中的部门职责（张）"),
+                 ("claim_card_precision", "可以申请 卡片精确率"), ("claim_card_no_duty", "可以申请中没有部门职责的比例"),
+                 ("claim_card_agency", "可以申请中的部门职责（张）"),
                  ("figures_fit", "额度属于本主体"), ("lead_named", "写明办理咨询单位的卡片"))
 
 
