@@ -54,6 +54,9 @@ def test_a_general_word_qualified_by_a_narrower_kind_is_not_open_to_all():
     assert GENERAL in open_to_all and "首贷" in open_to_all
     # One word may name several kinds: 接触型服务业 is these industries.
     assert {"餐饮", "住宿", "零售"} <= set(measure("加大对接触型服务业中小微企业的贷款支持。").beneficiaries)
+    # An industry before the general word is whom it is for, known kind or not; "each industry" is everyone.
+    assert measure("重点加大对先进制造业、战略性新兴产业中小微企业的中长期信贷投放。").beneficiaries == ("制造业",)
+    assert GENERAL in measure("加大对各行业中小微企业的信贷投放。").beneficiaries
 
 
 @pytest.mark.parametrize("text, title, section", [

@@ -23,6 +23,8 @@ _BAN = re.compile(r"不得|禁止|严禁")
 # Marks that end the noun phrase a qualifier can reach: "受疫情影响的中小微企业" is qualified,
 # "小微企业、中小企业" is not.
 _PHRASE_BREAK = re.compile(r"[，。；：、,;:\n和及与或]")
+# An industry named right before a general word (新兴产业中小微企业, 文化旅游行业中小企业), not all of them (各行业).
+_INDUSTRY_BEFORE = re.compile(r"(?<![各全多每])(?:产业|行业)$")
 # A figure's qualifier printed before it: 最高300万元, 不高于1%, 按已支付利息的50%.
 _QUALIFIER = re.compile(r"(?:最高(?:额度|限额|金额)?|最多|最低|不超过|不高于|不低于|不少于|高于|低于|至少|上限|下限|按[^，。；：]{1,12}?的)"
                         r"(?:为|达|可达|给予)?$")
@@ -238,14 +240,15 @@ def _lead(sentence: str, kinds: tuple[str, ...], units: tuple[str, ...], v: Voca
 
 
 def _beneficiaries(body: str, v: Vocabulary) -> list[str]:
-    """The kinds named, in order; a general word qualified by a narrower kind in its phrase does not count."""
+    """The kinds named, in order; a general word qualified by a narrower kind in its phrase does not count,
+    nor one an industry qualifies (战略性新兴产业中小微企业: that industry's, whether or not it is a kind)."""
     found: list[str] = []
     specific_ends: list[int] = []
     for m in v.beneficiaries.finditer(body):
         kinds = v.beneficiary_kinds[m.group(0)]
         if kinds == (GENERAL,):
             start = max((b.end() for b in _PHRASE_BREAK.finditer(body, 0, m.start())), default=0)
-            if any(start <= end <= m.start() for end in specific_ends):
+            if any(start <= end <= m.start() for end in specific_ends) or _INDUSTRY_BEFORE.search(body, 0, m.start()):
                 continue
         else:
             specific_ends.append(m.end())
