@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -220,6 +221,24 @@ def test_a_restaurant_owner_sees_what_they_can_claim_first_with_its_own_figures_
     assert subsidy.lead == "州财政局"
     assert all(m.lead for m in result.measures)
     assert result.of("可以申请") and match_text(result).startswith(f"可以申请{int_to_cn(len(claims))}项：")
+
+
+def test_every_figure_and_condition_shown_stands_under_the_sentence_that_states_it(multi_assistant):
+    # 第（六）条 for SMEs: the 300万元 loan's sentence, then the 专利权质押 one with its own 50% and conditions.
+    shown = 0
+    for profile in (Profile.of("小型企业", needs=["贴息"], region="临夏州"),
+                    Profile.of("个体工商户", "餐饮", ["受疫情影响"], ["贷款"], "临夏州"),
+                    Profile.of("小型企业", region="临夏州")):
+        quote = ""
+        for line in match_text(multi_assistant.match(profile), every_measure=True).splitlines():
+            said = re.search(r"“(.+)”$", line)
+            if said:
+                quote = said.group(1)
+            label, _, items = line.strip().partition("：")
+            if label in ("额度与费率", "需确认"):
+                shown += 1
+                assert all(item in quote for item in items.split("；")), (line, quote)
+    assert shown >= 10
 
 
 def test_a_self_description_in_the_chat_is_answered_by_matching(multi_assistant):

@@ -45,6 +45,18 @@ class MatchedMeasure:
     parts: tuple[SubMeasure, ...] = ()  # its sentences that fit the profile
     excluded: tuple[str, ...] = ()  # what its other sentences grant, and to whom only ("2.88%：仅适用于民族贸易定点")
 
+    def quoted(self, *, every_part: bool = False) -> tuple[SubMeasure, ...]:
+        """The sentences to quote, at most QUOTED: the one that says it best first, then those stating figures or
+        conditions of their own (and with ``every_part`` the other fitting ones), in text order. Each figure
+        and condition is shown under the sentence that states it, never under another's (2.88% is the
+        民族贸易 firms' 贴息, not the 300万元 loan's), so figures of sentences not quoted are not shown."""
+        best = next((p for p in self.parts if p.text == self.benefit), None) or SubMeasure(
+            text=self.benefit, result=self.result, figures=self.figures, conditions=self.conditions)
+        rest = [p for p in self.parts if p is not best]
+        stating = [p for p in rest if p.figures or p.conditions]
+        others = [p for p in rest if not (p.figures or p.conditions)] if every_part else []
+        return (best, *stating, *others)[:QUOTED]
+
     def to_json(self) -> dict[str, Any]:
         return {"clause_id": self.clause_id, "group": self.group, "result": self.result, "title": self.title,
                 "benefit": self.benefit, "figures": list(self.figures), "conditions": list(self.conditions),
@@ -236,6 +248,7 @@ class MeasureIndex:
 # API list them all (the tab shows the first MATCH_SHOWN of each and folds the rest under 更多).
 CHAT_LISTED = {CLAIM: 5, CHANNEL: 3, BACKGROUND: 0}
 FIRST_LINE_NAMED = 3
+QUOTED = 3  # sentences a measure quotes at most (MatchedMeasure.quoted); the clause's full text has the rest
 MATCH_SHOWN = 5
 MATCH_DISCLAIMER = "以上按文件条款原文整理，是否符合条件以责任单位的认定为准。"
 # What each result means, as the chat and the tab head it.
@@ -260,8 +273,10 @@ def first_line(result: MatchResult) -> str:
 
 
 def _short(m: MatchedMeasure) -> str:
-    """A measure as the first line names it: its citation, as every list line prints it, and its figures."""
-    figures = f"（{'、'.join(m.figures[:2])}）" if m.figures else ""
+    """A measure as the first line names it: its citation, as every list line prints it, and the figures of the
+    sentence that says it best."""
+    said = m.quoted()[0].figures
+    figures = f"（{'、'.join(said[:2])}）" if said else ""
     return f"〔{m.title}〕{figures}"
 
 
@@ -299,15 +314,22 @@ def fits_text(m: MatchedMeasure) -> str:
     return "可能适用：面向中小微企业普遍适用，是否符合请向办理单位确认"
 
 
+def part_fields(part: SubMeasure) -> list[tuple[str, str, str]]:
+    """(kind, label, text) of what one quoted sentence states, shown right under it: its figures and conditions."""
+    fields = [("figures", "额度与费率", "；".join(part.figures))] if part.figures else []
+    return fields + ([("conditions", "需确认", "；".join(part.conditions))] if part.conditions else [])
+
+
 def measure_fields(m: MatchedMeasure) -> list[tuple[str, str, str]]:
-    """(kind, label, text) of what a measure shows under its quote, in order, for the chat and the card alike:
-    its figures, what to check, whom to ask, and what of it is for others only."""
-    fields = [("figures", "额度与费率", "；".join(m.figures))] if m.figures else []
-    fields += [("conditions", "需确认", "；".join(m.conditions))] if m.conditions else []
-    fields.append(("lead", "办理咨询", m.lead))
-    return fields + [("excluded", "不适用", e) for e in m.excluded]
+    """(kind, label, text) of what a measure shows under its quoted sentences, for the chat and the card alike:
+    whom to ask, and what of it is for others only."""
+    return [("lead", "办理咨询", m.lead)] + [("excluded", "不适用", e) for e in m.excluded]
 
 
 def _measure_lines(i: int, m: MatchedMeasure) -> list[str]:
-    return [f"{i}. 〔{m.title}〕“{m.benefit}”", f"   {fits_text(m)}",
-            *(f"   {label}：{text}" for _, label, text in measure_fields(m))]
+    best, *more = m.quoted()
+    lines = [f"{i}. 〔{m.title}〕“{best.text}”", f"   {fits_text(m)}",
+             *(f"   {label}：{text}" for _, label, text in part_fields(best))]
+    for part in more:
+        lines += [f"   另：“{part.text}”", *(f"     {label}：{text}" for _, label, text in part_fields(part))]
+    return lines + [f"   {label}：{text}" for _, label, text in measure_fields(m)]

@@ -21,6 +21,7 @@ from ..answer.match import (
     first_line,
     fits_text,
     measure_fields,
+    part_fields,
 )
 from ..corpus import versions
 from ..models import BACKGROUND, RESULTS, Answer, Citation, Clause, DocumentMeta, Retrieval, by_clause
@@ -364,11 +365,17 @@ def match_cards(index: Index, result: MatchResult) -> str:
     return head + notes + "".join(sections) + f"<p class='disclaimer'>{esc(MATCH_DISCLAIMER)}</p>"
 
 
+def _field(kind: str, label: str, text: str) -> str:
+    return f"<p class='{kind}'><b>{label}：</b>{esc(text)}</p>"
+
+
 def _match_card(index: Index, m: MatchedMeasure) -> str:
     clause = index.by_id[m.clause_id]
     rows = [f"<p class='fits'>{esc(fits_text(m))}</p>"]
-    rows += [f"<p class='benefit'>“{esc(p.text)}”</p>" for p in m.parts[:3]]
-    rows += [f"<p class='{kind}'><b>{label}：</b>{esc(text)}</p>" for kind, label, text in measure_fields(m)]
+    for part in m.quoted(every_part=True):
+        rows.append(f"<p class='benefit'>“{esc(part.text)}”</p>")
+        rows += [_field(kind, label, text) for kind, label, text in part_fields(part)]
+    rows += [_field(kind, label, text) for kind, label, text in measure_fields(m)]
     if m.units:
         rows.append(f"<p class='units'><b>责任单位：</b>{esc('、'.join(m.units))}</p>")
     rows += [f"<p class='validity'>⚠️ {esc(n)}</p>" for n in m.notes]
