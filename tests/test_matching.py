@@ -13,7 +13,7 @@ from assistant.answer.match import EXPLICIT, POSSIBLE, group_of, match_text
 from assistant.answer.profile import Profile, read_profile
 from assistant.cli import main
 from assistant.corpus.ingest import load_corpus
-from assistant.corpus.measures import GENERAL, read_measure
+from assistant.corpus.measures import GENERAL, Vocabulary, read_measure, sub_measures
 from assistant.corpus.structure import parse_document
 from assistant.errors import ProfileError
 from assistant.evaluation.matching import load_match
@@ -120,6 +120,20 @@ def test_each_sentence_of_a_measure_keeps_its_own_beneficiaries_figures_and_prov
     assert [p.result for p in read_measure(given, (0, len(given))).sub_measures] == ["可以申请"]
 
 
+@pytest.mark.parametrize("text, leads", [
+    # The institutions a government urges, not a word before them that also ends a verb (创新).
+    ("国家鼓励各类创新服务机构为中小企业提供技术信息、质量标准等服务。", ["各类创新服务机构"]),
+    ("国家鼓励互联网平台向中小企业开放技术、营销、推广等资源，为中小企业创业提供服务。", ["互联网平台"]),
+    # A subject that lists several, and a sentence that details the one before it.
+    ("各级政府性融资担保、再担保机构要适时调降再担保费率，将平均担保费率降至1%以下。其中，对单户担保金额500万元及以下的"
+     "小微企业收取的担保费率原则上不超过1%。", ["各级政府性融资担保、再担保机构"] * 2),
+    # No provider named: none made up (a bare 其中 sentence without one before it neither).
+    ("其中，对小微企业收取的担保费率原则上不超过1%。", [""]),
+])
+def test_whom_to_ask_is_the_provider_the_sentence_names(text, leads):
+    assert [p.lead for p in sub_measures(text, Vocabulary.load(), (), ())] == leads
+
+
 def test_support_named_by_a_kind_is_for_that_kind_only():
     text = "国家有关政策性金融机构应当通过开展进出口信贷、出口信用保险等业务，支持中小企业开拓境外市场。"
     (part,) = read_measure(text, (0, len(text))).sub_measures
@@ -168,6 +182,9 @@ def test_groups_follow_the_named_beneficiary_and_the_need():
 @pytest.mark.parametrize("question, expected", [
     ("我是开饭馆的个体户，第一次贷款，能享受哪些政策？", Profile("个体工商户", "餐饮", ("首贷",), ("贷款",))),
     ("我们是做外贸的小企业，汇率波动大，有哪些支持政策？", Profile("小型企业", "", ("外贸",), ("外汇避险",))),
+    # A loan said with a measure word inside it (贷点款, 借一笔钱) is still a loan.
+    ("我们是做牛羊养殖的合作社，想贷点款扩大规模，有什么政策？", Profile("", "农业", (), ("贷款",))),
+    ("我开小卖部的，想借一笔钱进货，有哪些政策？", Profile("", "零售", (), ("贷款",))),
 ])
 def test_a_self_description_question_gives_a_profile(question, expected):
     assert read_profile(question) == expected

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .. import grammar
 from ..corpus.measures import Vocabulary
 from ..errors import ProfileError
 from ..lexicon import MEASURES, PROFILE, DataFiles
@@ -46,6 +47,7 @@ class ProfileOptions:
         """(field, choice) of each everyday word in ``text``: those of field ``prefer`` when it has any, else
         those of the other fields."""
         found = []
+        text = grammar.joined_words(text)
         for name in sorted(self.readers, key=lambda n: n != prefer):
             choice_of, pattern = self.readers[name]
             found += [(name, choice_of[m.group(0)]) for m in pattern.finditer(text)]
@@ -150,6 +152,8 @@ class ProfileOptions:
         if (not any(c in question for c in self.self_cues) or not any(c in question for c in self.ask_cues)
                 or any(c in question for c in self.not_ask_cues)):
             return None
+
+        question = grammar.joined_words(question)
 
         def found(field_name: str) -> list[str]:
             choice_of, pattern = self.readers[field_name]

@@ -65,6 +65,7 @@ class Vocabulary:
     generic: frozenset[str]  # support words too general to claim anything by (金融产品和服务)
     recipient: re.Pattern  # a beneficiary given something: 为中小企业提供…, 对50万元以下个体工商户免收…
     provider_end: re.Pattern  # how a sentence's subject ends when it is an organization
+    urged_actor: re.Pattern  # the institutions a government urges to act (国家鼓励各类创新服务机构为…)
     lead_words: dict[str, tuple[str, ...]]  # kind of support → words of the 责任单位 that provides it
 
     @classmethod
@@ -108,6 +109,7 @@ class Vocabulary:
             recipient=re.compile(f"(?:为|向|对)[^，。；]{{0,10}}?(?:{_pattern(kinds).pattern})[^，。；]{{0,12}}?"
                                  f"(?:{_pattern(said['gives']).pattern})"),
             provider_end=re.compile(f"(?:{_pattern(said['provider_ends']).pattern})$"),
+            urged_actor=re.compile(f"{_URGER}([^，。；“”]{{1,24}}?(?:{_pattern(said['provider_ends']).pattern})){_URGED_VERB}"),
             lead_words=files.word_table(MEASURES, data, "lead"),
         )
 
@@ -154,9 +156,12 @@ def sub_measures(body: str, v: Vocabulary, conditions: tuple[str, ...], units: t
             continue
         stated = tuple(c for c in conditions if c in sentence)
         figures = tuple(f for f in _figures(sentence) if not any(f in c for c in stated))
+        lead = _lead(sentence, kinds, units, v)
+        if _DETAIL.match(sentence) and found and found[-1].text == sentences[i - 1]:
+            lead = found[-1].lead or lead
         found.append(SubMeasure(text=sentence, result=_result(sentence, words, kinds, figures, v),
                                 beneficiaries=_for_whom(sentence, v), support=kinds, figures=figures,
-                                conditions=stated, lead=_lead(sentence, kinds, units, v)))
+                                conditions=stated, lead=lead))
     return tuple(found)
 
 
@@ -208,14 +213,18 @@ def _result(sentence: str, words: list[str], kinds: tuple[str, ...], figures: tu
     return CHANNEL if set(kinds) <= v.services else CLAIM
 
 
-# What may stand between a sentence's subject and its verb: 政府性融资担保机构要…, 各银行业金融机构应当….
-_SUBJECT = re.compile(r"^(?:对|为|在)?([^，。；：、“”（）()]{2,24}?)(?:要|应当|应|将|可以|可|须|必须|负责|积极|进一步|加大|提供|给予)")
+# What may stand between a sentence's subject and its verb: 政府性融资担保机构要…, 各银行业金融机构应当…; a
+# subject may list several (各级政府性融资担保、再担保机构要…).
+_SUBJECT = re.compile(r"^(?:对|为|在)?([^，。；：“”（）()]{2,24}?)(?:要|应当|应|将|可以|可|须|必须|负责|积极|进一步|加大|提供|给予)")
 
 
 _URGED = re.compile(r"^(?:引导|鼓励|支持|推动|督促|指导|要求|组织|积极|进一步)+")
-# A government that urges institutions to act (国家推动保险机构开展…, 鼓励、引导、支持商业银行等金融机构增加…).
-_URGED_ACTOR = re.compile(r"^(?:国家|国务院|[^，。；]{0,12}?人民政府)?(?:[、和]?(?:鼓励|引导|推动|支持|督促|指导))+"
-                          r"([^，。；、“”]{2,16}?)(?:为|向|对|开发|提供|开展|加大|增加|创新|降低|在|通过|积极)")
+# A government that urges institutions to act (国家推动保险机构开展…, 鼓励、引导、支持商业银行等金融机构增加…): the
+# institutions, up to the first word that ends like an organization (各类创新服务机构为…: not 各类 before 创新).
+_URGER = r"^(?:国家|国务院|[^，。；]{0,12}?人民政府)?(?:[、和]?(?:鼓励|引导|推动|支持|督促|指导))+"
+_URGED_VERB = r"(?:等)?(?:为|向|对|开发|提供|开展|加大|增加|创新|降低|在|通过|积极|与|创造|建立|加强|开放)"
+# A sentence that details the one before it (其中，对单户500万元及以下的…) is that one's provider's.
+_DETAIL = re.compile(r"^其中")
 
 
 def _lead(sentence: str, kinds: tuple[str, ...], units: tuple[str, ...], v: Vocabulary) -> str:
@@ -223,8 +232,8 @@ def _lead(sentence: str, kinds: tuple[str, ...], units: tuple[str, ...], v: Voca
     organization it makes its subject (政府性融资担保机构要…), else the clause's 责任单位 whose name says it
     provides the most particular kind of support it grants (州财政局 for 贴息), else ""."""
     for segment in _SEGMENT.findall(sentence):  # 国家鼓励各类金融机构开发…: the institutions urged are the ones to ask
-        urged = _URGED_ACTOR.match(segment)
-        if urged and v.provider_end.search(urged.group(1)):
+        urged = v.urged_actor.match(segment)
+        if urged:
             return urged.group(1)
     subject = _SUBJECT.match(sentence)
     if subject and not subject.group(0).startswith(("对", "为", "在")):

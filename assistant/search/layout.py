@@ -73,7 +73,9 @@ PARSER_DATA = (MEASURES,)
 # does, and keeps the parts and vectors.
 # 1: each measure carries its sentences (sub-measures: 可以申请 / 可以利用 / 政策背景, figures, whom to ask).
 # 2: a general word an industry qualifies (新兴产业中小微企业) names that industry's enterprises only.
-RECORDS_VERSION = 2
+# 3: whom to ask: an urged institution ends like an organization (各类创新服务机构), a subject may list several
+# (各级政府性融资担保、再担保机构), a sentence that details the one before (其中，…) is its provider's.
+RECORDS_VERSION = 3
 
 
 def parser_data_sha256(lexicon_dir: Path | None = None) -> str:
