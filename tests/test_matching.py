@@ -220,6 +220,11 @@ def test_matching_offers_the_measures_of_the_documents_in_force_in_the_region(mu
     anywhere = multi_assistant.match(Profile.of("小型企业", needs=["贷款"]))
     assert {"浙江", "河南"} <= {m.clause_id[:2] for m in anywhere.measures}
     assert any("没有选择所在地区" in n for n in anywhere.notes)
+    assert not any("还不知道您的主体类型" in n for n in anywhere.notes)
+    # An empty form: only what is for SMEs at large, and a note that says how to find what names the owner.
+    empty = multi_assistant.match(Profile.of(region="临夏州"))
+    assert empty.measures and {m.group for m in empty.measures} == {POSSIBLE}
+    assert any("还不知道您的主体类型" in n for n in empty.notes)
 
 
 def test_a_restaurant_owner_sees_what_they_can_claim_first_with_its_own_figures_and_whom_to_ask(multi_assistant):

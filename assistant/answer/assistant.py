@@ -45,6 +45,8 @@ MAX_QUESTION_CHARS = 2000
 # A question that names a clause itself (第十九条, （六）) is not a reply to "which document?".
 CLAUSE_REFERENCE = re.compile(r"第\s*[(（]?[零〇一二两三四五六七八九十百千\d]+[)）]?\s*[条项款]|[(（][一二三四五六七八九十]+[)）]")
 NO_REGION_NOTE = "没有选择所在地区，以下包括各地区的地方文件；选择所在地区可只看适用于当地的措施。"
+# A profile naming no kind (no type, industry or situation) can only be offered what is for SMEs at large.
+NO_KIND_NOTE = "还不知道您的主体类型、行业或经营情况，以下都是面向中小微企业普遍适用的措施；补充这些情况可找到写明适用于您的措施。"
 # How many clauses a self-description question's own words rank, to order its matched measures.
 MATCH_RANKED = 60
 NOTES_CACHED = 50_000  # matched measures' validity notes kept (clause and day)
@@ -175,6 +177,8 @@ class Assistant:
         scopes = self.retriever.scopes
         if region is None and any(d.region_code for d in self.index.documents.values()):
             notes.append(NO_REGION_NOTE)  # an owner in 临夏 must not take 浙江's rules for theirs
+        if not profile.kinds:
+            notes.append(NO_KIND_NOTE)
         where = scopes.find("", today, region)
         if where.missing:  # no document applies there (浙江省 in a library of 临夏州's rules)
             return MatchResult(profile, [], region.name if region else "", 0, [*notes, f"本库中没有{where.missing}。"])
