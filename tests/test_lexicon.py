@@ -152,6 +152,12 @@ def test_matching_vocabularies_go_through_the_same_loader(tmp_path):
     (folder / lex.MEASURES).write_text(re.sub(r"(?m)^patterns = \[", "patterns = ['(未闭合', ", text), encoding="utf-8")
     with pytest.raises(LexiconError, match="正则表达式无效"):
         Vocabulary.load(folder)
+    phrases = next(n for n, ln in enumerate(text.splitlines(), start=1) if ln.startswith("[support_phrases]"))
+    (folder / lex.MEASURES).write_text(text.replace('"培训服务" = ["(?<!无法)', '"培训服务" = ["(未闭合", "(?<!无法)'),
+                                       encoding="utf-8")
+    with pytest.raises(LexiconError, match="正则表达式无效") as err:
+        Vocabulary.load(folder)
+    assert f"第 {phrases} 行" in str(err.value), str(err.value)
     (folder / lex.MEASURES).unlink()
 
     profile = (DATA / lex.PROFILE).read_text(encoding="utf-8")

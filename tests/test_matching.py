@@ -134,6 +134,19 @@ def test_whom_to_ask_is_the_provider_the_sentence_names(text, leads):
     assert [p.lead for p in sub_measures(text, Vocabulary.load(), (), ())] == leads
 
 
+@pytest.mark.parametrize("sentence, kinds", [
+    ("各级人民政府及其有关部门应当为中小企业提供创业政策指导和服务。", ("培训服务",)),
+    ("企业服务综合平台为民营企业提供政策推送、指导等服务。", ("培训服务",)),
+    # A service that names support itself is that support; one too general names none; what cannot be provided neither.
+    ("地方法人银行要为小微企业提供信贷服务。", ("贷款",)),
+    ("国有大型商业银行应当设立普惠金融机构，为小型微型企业提供金融服务。", ()),
+    ("中小企业无法提供的商品和服务除外。", ()),
+])
+def test_support_said_in_a_phrase_is_read(sentence, kinds):
+    parts = sub_measures(sentence, Vocabulary.load(), (), ())
+    assert tuple(k for p in parts for k in p.support) == kinds
+
+
 def test_support_named_by_a_kind_is_for_that_kind_only():
     text = "国家有关政策性金融机构应当通过开展进出口信贷、出口信用保险等业务，支持中小企业开拓境外市场。"
     (part,) = read_measure(text, (0, len(text))).sub_measures

@@ -52,6 +52,7 @@ class Vocabulary:
     beneficiaries: re.Pattern
     support_kinds: dict[str, tuple[str, ...]]  # (): a word that only looks like support (社会保险)
     support: re.Pattern
+    support_phrases: tuple[tuple[re.Pattern, tuple[str, ...]], ...]  # support said in a phrase: 提供…指导和服务
     conditions: tuple[re.Pattern, ...]
     internal_section: re.Pattern
     internal_heading: re.Pattern
@@ -95,6 +96,10 @@ class Vocabulary:
             beneficiaries=_pattern(kinds),
             support_kinds=support,
             support=_pattern(support),
+            support_phrases=tuple(
+                (files.pattern(MEASURES, files.line_of(MEASURES, "support_phrases"), phrase), (kind,))
+                for kind, phrases in files.word_table(MEASURES, data, "support_phrases", optional=True).items()
+                for phrase in phrases),
             conditions=tuple(files.pattern(MEASURES, files.line_of(MEASURES, "patterns"), p) for p in patterns),
             internal_section=_pattern(said["internal_section"]),
             internal_heading=_pattern(said["internal_heading"]),
@@ -112,6 +117,14 @@ class Vocabulary:
             urged_actor=re.compile(f"{_URGER}([^，。；“”]{{1,24}}?(?:{_pattern(said['provider_ends']).pattern})){_URGED_VERB}"),
             lead_words=files.word_table(MEASURES, data, "lead"),
         )
+
+
+def _kinds_of(word: str, v: Vocabulary) -> tuple[str, ...]:
+    """The kinds of support a word or phrase that ``_granted_words`` found names."""
+    kinds = v.support_kinds.get(word)
+    if kinds is not None:
+        return kinds
+    return next((k for pattern, k in v.support_phrases if pattern.fullmatch(word)), ())
 
 
 def read_measure(text: str, body: tuple[int, int], *, title: str = "", section: str = "", preamble: bool = False,
@@ -151,7 +164,7 @@ def sub_measures(body: str, v: Vocabulary, conditions: tuple[str, ...], units: t
         if i == 0 and len(sentences) > 1 and grammar.TITLE_SENTENCE.fullmatch(sentence) and len(sentence) <= 20:
             continue
         words = _granted_words(sentence, v)
-        kinds = tuple(dict.fromkeys(k for w in words for k in v.support_kinds[w]))
+        kinds = tuple(dict.fromkeys(k for w in words for k in _kinds_of(w, v)))
         if not kinds:
             continue
         stated = tuple(c for c in conditions if c in sentence)
@@ -271,7 +284,7 @@ def _support(body: str, v: Vocabulary) -> list[Support]:
     figures: dict[str, list[str]] = {}
     for sentence in grammar.SENTENCE.finditer(body):
         s = sentence.group(0)
-        kinds = list(dict.fromkeys(k for w in _granted_words(s, v) for k in v.support_kinds[w]))
+        kinds = list(dict.fromkeys(k for w in _granted_words(s, v) for k in _kinds_of(w, v)))
         shown = _figures(s)
         for kind in kinds:
             found = figures.setdefault(kind, [])
@@ -285,8 +298,13 @@ def _granted_words(sentence: str, v: Vocabulary) -> list[str]:
     words = []
     for segment in _SEGMENT.findall(sentence):
         ban = _BAN.search(segment)
-        for m in v.support.finditer(segment):
-            kinds = v.support_kinds[m.group(0)]
+        # A phrase counts only when it names no support word itself, nor one too general to claim by: 提供信贷服务 is
+        # credit, 提供金融服务 nothing in particular, neither a service to use.
+        found = [*v.support.finditer(segment), *(m for pattern, _ in v.support_phrases for m in pattern.finditer(segment)
+                                                 if not v.support.search(m.group(0))
+                                                 and not any(word in m.group(0) for word in v.generic))]
+        for m in found:
+            kinds = _kinds_of(m.group(0), v)
             if ban is None or m.start() < ban.start() or set(kinds) & v.protections:
                 words.append(m.group(0))
     return words
