@@ -71,6 +71,14 @@ def test_clauses_that_grant_nothing_an_enterprise_can_use_are_internal(text, tit
     assert m.addressee == "internal" and not m.support and not m.beneficiaries
 
 
+def test_agencies_own_work_beside_a_grant_to_a_beneficiary_does_not_make_it_internal():
+    # 宣传 and 监测 are agencies' own work, but the clause gives the beneficiary something (为创业人员…提供).
+    given = "县级以上人民政府及其有关部门应当通过政府网站、宣传资料等形式，为创业人员免费提供法律政策咨询和公共信息服务。"
+    assert measure(given).usable and "培训服务" in measure(given).kinds
+    # Without a grant to anyone, the same work stays internal.
+    assert not measure("县级以上人民政府应当加强对中小企业发展动态的监测，做好政策宣传。").usable
+
+
 def test_a_prohibition_that_protects_small_firms_is_a_measure():
     m = measure("机关、事业单位和大型企业不得违约拖欠中小企业的货物、工程、服务款项。")
     assert m.usable and m.kinds == ("账款拖欠",) and m.beneficiaries == (GENERAL,)

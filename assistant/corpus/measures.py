@@ -140,7 +140,11 @@ def read_measure(text: str, body: tuple[int, int], *, title: str = "", section: 
     kinds = [s.kind for s in support]
     # A clause that names no kind of enterprise grants nothing an enterprise could claim: it rules
     # banks', guarantors' or agencies' own work (再担保费率, 资本补充, 审慎经营).
-    internal = (preamble or not kinds or not beneficiaries or _internal(body_text, v, bool(set(kinds) & v.protections))
+    # Agencies' own work named beside a grant to a beneficiary (通过宣传资料等形式，为创业人员免费提供咨询) does not
+    # outweigh it: the sentence reader's rule too.
+    gives = v.recipient.search(body_text) is not None
+    internal = (preamble or not kinds or not beneficiaries
+                or (_internal(body_text, v, bool(set(kinds) & v.protections)) and not gives)
                 or v.internal_heading.search(re.sub(r"\s+", "", title)) is not None
                 or v.internal_section.search(re.sub(r"\s+", "", section)) is not None)
     if internal:
