@@ -159,6 +159,10 @@ def test_support_named_by_a_kind_is_for_that_kind_only():
     text = "国家有关政策性金融机构应当通过开展进出口信贷、出口信用保险等业务，支持中小企业开拓境外市场。"
     (part,) = read_measure(text, (0, len(text))).sub_measures
     assert part.beneficiaries == ("外贸",)  # a restaurant that asks for a loan is not offered it
+    tech = "重点加大对中小微企业的中长期信贷投放。积极完善科技信贷服务模式，开发专属金融产品，探索“贷款+外部直投”等业务新模式。"
+    assert [p.beneficiaries for p in read_measure(tech, (0, len(tech))).sub_measures if "科技信贷" in p.text] == [("科技型",)]
+    farm = "大力开展优势特色农产品保险，为中小微企业提供保险保障。"
+    assert "农业" in read_measure(farm, (0, len(farm))).beneficiaries
     listed = "对中小微企业和个体工商户、货车司机贷款实施延期还本付息。"
     (part,) = read_measure(listed, (0, len(listed))).sub_measures
     assert GENERAL in part.beneficiaries  # in the same list, SMEs at large stay
@@ -291,6 +295,9 @@ def test_a_self_description_in_the_chat_is_answered_by_matching(multi_assistant)
     assert answer.checks == []  # every number shown is one of the cited clauses'
     for c in answer.citations:
         assert c.quote in answer.text and c.quote in multi_assistant.index.by_id[c.clause_id].text
+    # A note of the match (no kind named) is said once, at the top, not again at the end.
+    vague = multi_assistant.ask("我想贷款，有哪些政策能申请？", region="临夏州")
+    assert vague.route == "match" and vague.text.count("还不知道您的主体类型") == 1, vague.text
 
 
 def test_match_cli_prints_the_result_as_json(multi_settings, capsys):

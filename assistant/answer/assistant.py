@@ -266,8 +266,7 @@ class Assistant:
             # Where the asker is: a place the question names, else as for any question; nowhere is anywhere.
             place = max((r for _, r in Regions.load().mentioned(turn.asked)), key=lambda r: len(r.code), default=None)
             given = place.name if place else self._area_name(where, history) or str(ANYWHERE)
-            turn.match = self.match(replace(profile, region=given), today=today, question=turn.asked)
-            turn.notes += turn.match.notes
+            turn.match = self.match(replace(profile, region=given), today=today, question=turn.asked)  # its notes are in its text
             turn.timings["match"] = (time.perf_counter() - t) * 1000
             return turn
         try:
