@@ -368,6 +368,8 @@ def test_an_owner_fills_the_matching_form_and_sees_the_measures_for_them(app_ser
     ask(page, "我是开饭馆的个体户，第一次贷款，能享受哪些政策？")
     answer = last_answer(page)
     assert answer.startswith("可以申请") and "明确适用" in answer and "办理咨询" in answer
+    # The fields stay indented under their measure (Gradio's own pre-line would drop the indent).
+    assert re.search(r"\n {3}办理咨询：", answer), answer
     expect(page.locator("#answers-done span")).to_have_attribute("data-route", "match")
     expect(last_cards(page).locator("details.cite").first).to_be_visible()
     assert offsite.blocked == []

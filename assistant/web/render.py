@@ -209,6 +209,9 @@ summary.match-fold { font-weight: bold; margin: .6em 0 .3em; color: var(--body-t
 .match-group h4 small { font-weight: normal; color: var(--pa-quiet); margin-left: .6em; }
 p.match-summary, p.disclaimer { color: var(--pa-quiet); }
 #chat .placeholder { padding: 0 1em; color: var(--pa-quiet); }  /* the empty chat's hint, off the border */
+/* Keep an answer's indents (a match's fields under each quoted sentence); Gradio's pre-line drops them. */
+#chat .message-markdown-disabled, #chat .message-markdown-disabled .message-content,
+#chat .message-markdown-disabled .md { white-space: pre-wrap; }
 /* The page's side margins shrink with a narrow screen (12 px on a phone, as before on a desktop). Not in the
    @media block below: Gradio scopes rules there to inside the app, and these margins are the app's own. */
 .main.app { padding-left: min(var(--size-8), 3vw) !important; padding-right: min(var(--size-8), 3vw) !important; }
