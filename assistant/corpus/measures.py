@@ -91,6 +91,7 @@ class Vocabulary:
         said |= {key: files.words(MEASURES, result, key) for key in
                  ("channel", "background", "services", "urging", "generic", "gives", "provider_ends")}
         patterns = files.words(MEASURES, files.table(MEASURES, data, "conditions"), "patterns")
+        organization = _pattern(said["provider_ends"]).pattern  # how a provider's name ends
         return cls(
             beneficiary_kinds={w: tuple(k) for w, k in kinds.items()},
             beneficiaries=_pattern(kinds),
@@ -113,8 +114,8 @@ class Vocabulary:
             generic=frozenset(said["generic"]),
             recipient=re.compile(f"(?:为|向|对)[^，。；]{{0,10}}?(?:{_pattern(kinds).pattern})[^，。；]{{0,12}}?"
                                  f"(?:{_pattern(said['gives']).pattern})"),
-            provider_end=re.compile(f"(?:{_pattern(said['provider_ends']).pattern})$"),
-            urged_actor=re.compile(f"{_URGER}([^，。；“”]{{1,24}}?(?:{_pattern(said['provider_ends']).pattern})){_URGED_VERB}"),
+            provider_end=re.compile(f"(?:{organization})$"),
+            urged_actor=re.compile(f"{_URGER}([^，。；“”]{{1,24}}?(?:{organization})){_URGED_VERB}"),
             lead_words=files.word_table(MEASURES, data, "lead"),
         )
 
